@@ -1,0 +1,1 @@
+//! Run reports: JSON for machines, a one-screen text summary for people.

@@ -1,0 +1,6 @@
+fn main() {
+    #[cfg(madsim)]
+    println!("sim");
+    #[cfg(not(madsim))]
+    println!("real");
+}
