@@ -1,1 +1,22 @@
-//! The simulated world.
+//! The simulated world around the HA stack.
+//!
+//! A run is a pure function of (scenario, seed): [`world::run`] builds the
+//! cluster on a madsim runtime seeded with the run seed, runs the real node
+//! daemons (`hasim-node`) on the simulated [`fabric`], injects the
+//! [`faults`] timeline, feeds every event to the [`checkers`] and the
+//! [`trace`], and returns a report.
+//!
+//! Only the pieces that need madsim's runtime are limited to the simulator
+//! build (`--cfg madsim`); scenario parsing, checkers and traces build in both.
+
+pub mod analysis;
+pub mod checkers;
+pub mod fabric;
+pub mod faults;
+pub mod scenario;
+pub mod trace;
+
+#[cfg(madsim)]
+pub mod campaign;
+#[cfg(madsim)]
+pub mod world;

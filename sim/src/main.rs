@@ -1,6 +1,69 @@
-fn main() {
-    #[cfg(madsim)]
-    println!("sim");
-    #[cfg(not(madsim))]
-    println!("real");
+//! `hasim`: run scenarios in the simulator, replay seeds, run a node for real.
+//!
+//! Exit codes: 0 every run met its expectation; 1 an invariant broke that the
+//! scenario did not expect (or an expected one did not break); 2 bad input or
+//! usage.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+mod cli;
+
+#[derive(Parser)]
+#[command(
+    name = "hasim",
+    version,
+    about = "Deterministic simulation testbed for the Linux HA cluster stack"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario for one seed, or a campaign over a range of seeds.
+    Run(cli::RunArgs),
+    /// Replay one seed of a scenario, writing its full trace.
+    Replay {
+        scenario: PathBuf,
+        #[arg(long)]
+        seed: u64,
+        /// Write the trace (JSON lines) here.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        /// Write the JSON report here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Run a node daemon for real, over UDP (real-mode build only).
+    #[command(subcommand)]
+    Node(cli::NodeCommand),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Run(args) => cli::run(args),
+        Command::Replay {
+            scenario,
+            seed,
+            trace,
+            json,
+        } => cli::run(cli::RunArgs {
+            scenario,
+            seed: Some(seed),
+            seeds: None,
+            trace,
+            json,
+            jobs: None,
+        }),
+        Command::Node(node) => cli::node(node),
+    };
+    ExitCode::from(code)
 }

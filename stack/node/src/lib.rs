@@ -1,1 +1,19 @@
-//! The node daemon: wires the sans-IO cores to I/O, simulated (madsim) or real.
+//! The node daemon: the code that runs on every cluster node.
+//!
+//! Protocol logic lives in sans-IO cores (`hasim-vrrp`, later Totem, votequorum,
+//! the Pacemaker daemons). This crate is the thin layer that feeds them time and
+//! datagrams and carries out the actions they return. It talks to the machine
+//! only through the [`Host`] trait, so the very same daemon runs inside the
+//! simulator (where `sim/` implements `Host` on its network fabric) and for real
+//! (where [`real`] implements it with UDP sockets). Time comes from
+//! `tokio::time` (madsim-tokio): virtual in the simulator build, the OS clock in
+//! the real build.
+
+pub mod host;
+pub mod responder;
+pub mod vrrp_daemon;
+
+#[cfg(not(madsim))]
+pub mod real;
+
+pub use host::{Datagram, Host, Inbox, NodeEvent};

@@ -1,0 +1,286 @@
+//! The fault timeline of a run: the scenario's scripted faults plus, if it has
+//! a nemesis, faults drawn from the run seed.
+//!
+//! The timeline is a pure function of (scenario, seed): it is drawn before the
+//! run starts with its own ChaCha stream, so it does not depend on how many
+//! random numbers the simulation itself consumes, and it is printed in the
+//! report so a reader sees exactly what was injected.
+
+use crate::scenario::{DurationRange, FaultAction, NemesisKind, Scenario};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::time::Duration;
+
+/// Where a fault came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Script,
+    Nemesis,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Script => "script",
+            Source::Nemesis => "nemesis",
+        }
+    }
+}
+
+/// One fault at one instant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimedFault {
+    pub at: Duration,
+    pub action: FaultAction,
+    pub source: Source,
+}
+
+/// A stream tag so the nemesis draws are independent of other seeded streams.
+const NEMESIS_STREAM: u64 = 0x6e65_6d65_7369_7321;
+
+/// The full, time-ordered timeline. Faults at the same instant keep their
+/// file order, scripted before drawn.
+pub fn timeline(scenario: &Scenario, seed: u64) -> Vec<TimedFault> {
+    let mut faults: Vec<TimedFault> = scenario
+        .faults
+        .iter()
+        .map(|f| TimedFault {
+            at: f.get_ref().at,
+            action: f.get_ref().action.clone(),
+            source: Source::Script,
+        })
+        .collect();
+    if scenario.nemesis.is_some() {
+        faults.extend(draw_nemesis(scenario, seed));
+    }
+    faults.sort_by_key(|f| f.at);
+    faults
+}
+
+fn uniform(rng: &mut ChaCha8Rng, range: DurationRange) -> Duration {
+    let (lo, hi) = (range.min.as_micros() as u64, range.max.as_micros() as u64);
+    Duration::from_micros(if hi > lo { rng.gen_range(lo..=hi) } else { lo })
+}
+
+/// Draw the nemesis faults: one fault at a time, each undone before the next
+/// begins, all undone by `stop`.
+fn draw_nemesis(scenario: &Scenario, seed: u64) -> Vec<TimedFault> {
+    let Some(nemesis) = &scenario.nemesis else {
+        return Vec::new();
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ NEMESIS_STREAM);
+    let nodes: Vec<String> = scenario
+        .nodes
+        .iter()
+        .map(|n| n.name.get_ref().clone())
+        .collect();
+    let hosts: Vec<String> = scenario
+        .host_names()
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let mut out = Vec::new();
+    let mut t = nemesis.start + uniform(&mut rng, nemesis.gap);
+    while t < nemesis.stop {
+        let end = (t + uniform(&mut rng, nemesis.length)).min(nemesis.stop);
+        let kind = *nemesis
+            .kinds
+            .choose(&mut rng)
+            .unwrap_or(&NemesisKind::Partition);
+        let (begin, undo) = match kind {
+            NemesisKind::Partition | NemesisKind::OneWayPartition if hosts.len() >= 2 => {
+                let mut shuffled = hosts.clone();
+                shuffled.shuffle(&mut rng);
+                let cut = rng.gen_range(1..shuffled.len());
+                let (a, b) = shuffled.split_at(cut);
+                (
+                    FaultAction::Partition {
+                        groups: vec![a.to_vec(), b.to_vec()],
+                        one_way: kind == NemesisKind::OneWayPartition,
+                    },
+                    FaultAction::Heal,
+                )
+            }
+            NemesisKind::Loss if !scenario.segments.is_empty() => {
+                let segment = &scenario.segments[rng.gen_range(0..scenario.segments.len())];
+                let rate = rng.gen_range(nemesis.loss[0]..=nemesis.loss[1]);
+                let link = |loss: f64| FaultAction::Link {
+                    segment: Some(segment.name.get_ref().clone()),
+                    from: None,
+                    to: None,
+                    loss: Some((loss * 1000.0).round() / 1000.0),
+                    latency: None,
+                    jitter: None,
+                    duplicate: None,
+                    reorder: None,
+                };
+                (link(rate), link(segment.link.loss))
+            }
+            NemesisKind::Pause if !nodes.is_empty() => {
+                let node = nodes[rng.gen_range(0..nodes.len())].clone();
+                (
+                    FaultAction::Pause { node: node.clone() },
+                    FaultAction::Resume { node },
+                )
+            }
+            NemesisKind::Power if !nodes.is_empty() => {
+                let node = nodes[rng.gen_range(0..nodes.len())].clone();
+                (
+                    FaultAction::PowerOff { node: node.clone() },
+                    FaultAction::PowerOn { node },
+                )
+            }
+            _ => {
+                t = end + uniform(&mut rng, nemesis.gap);
+                continue;
+            }
+        };
+        out.push(TimedFault {
+            at: t,
+            action: begin,
+            source: Source::Nemesis,
+        });
+        out.push(TimedFault {
+            at: end,
+            action: undo,
+            source: Source::Nemesis,
+        });
+        t = end + uniform(&mut rng, nemesis.gap);
+    }
+    out
+}
+
+/// A short human description of a fault, used in the trace and the report.
+pub fn describe(action: &FaultAction) -> String {
+    match action {
+        FaultAction::Partition { groups, one_way } => {
+            let parts: Vec<String> = groups.iter().map(|g| g.join(" ")).collect();
+            let sep = if *one_way { " -/-> " } else { " | " };
+            format!("partition {}", parts.join(sep))
+        }
+        FaultAction::Heal => "heal".to_string(),
+        FaultAction::Link {
+            segment,
+            from,
+            to,
+            loss,
+            latency,
+            jitter,
+            duplicate,
+            reorder,
+        } => {
+            let mut s = String::from("link");
+            if let Some(seg) = segment {
+                s += &format!(" segment={seg}");
+            }
+            if let (Some(a), Some(b)) = (from, to) {
+                s += &format!(" {a}->{b}");
+            }
+            if let Some(v) = loss {
+                s += &format!(" loss={v}");
+            }
+            if let Some(v) = latency {
+                s += &format!(" latency={v:?}");
+            }
+            if let Some(v) = jitter {
+                s += &format!(" jitter={v:?}");
+            }
+            if let Some(v) = duplicate {
+                s += &format!(" duplicate={v}");
+            }
+            if let Some(v) = reorder {
+                s += &format!(" reorder={v}");
+            }
+            s
+        }
+        FaultAction::Pause { node } => format!("pause {node}"),
+        FaultAction::Resume { node } => format!("resume {node}"),
+        FaultAction::PowerOff { node } => format!("power-off {node}"),
+        FaultAction::PowerOn { node } => format!("power-on {node}"),
+    }
+}
+
+/// A digest of a timeline, to show that different seeds draw different ones.
+pub fn digest(faults: &[TimedFault]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for f in faults {
+        h.update(format!("{}:{}\n", f.at.as_micros(), describe(&f.action)).as_bytes());
+    }
+    h.finalize()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NEMESIS: &str = r#"
+name = "n"
+duration = "60s"
+[[segment]]
+name = "public"
+[[node]]
+name = "a"
+addresses = { public = "10.0.0.1" }
+[[node]]
+name = "b"
+addresses = { public = "10.0.0.2" }
+[nemesis]
+start = "5s"
+stop = "50s"
+gap = { min = "1s", max = "5s" }
+length = { min = "1s", max = "5s" }
+kinds = ["partition", "loss", "pause", "power"]
+[expect]
+check = ["single-vip-owner"]
+may_break = ["single-vip-owner"]
+"#;
+
+    fn scenario() -> Scenario {
+        Scenario::parse(NEMESIS, "n.toml").unwrap()
+    }
+
+    #[test]
+    fn same_seed_same_timeline() {
+        assert_eq!(timeline(&scenario(), 7), timeline(&scenario(), 7));
+    }
+
+    #[test]
+    fn seeds_draw_different_timelines() {
+        let s = scenario();
+        let digests: std::collections::BTreeSet<String> =
+            (0..20).map(|seed| digest(&timeline(&s, seed))).collect();
+        assert!(
+            digests.len() >= 19,
+            "only {} distinct timelines",
+            digests.len()
+        );
+    }
+
+    #[test]
+    fn nemesis_stays_in_its_window_and_undoes_everything() {
+        let s = scenario();
+        for seed in 0..50 {
+            let t = timeline(&s, seed);
+            assert!(!t.is_empty());
+            assert!(t
+                .iter()
+                .all(|f| f.at >= Duration::from_secs(5) && f.at <= Duration::from_secs(50)));
+            // Faults come in (begin, undo) pairs that do not overlap.
+            for pair in t.chunks(2) {
+                assert!(pair[0].at <= pair[1].at);
+                assert!(matches!(
+                    pair[1].action,
+                    FaultAction::Heal
+                        | FaultAction::Link { .. }
+                        | FaultAction::Resume { .. }
+                        | FaultAction::PowerOn { .. }
+                ));
+            }
+        }
+    }
+}

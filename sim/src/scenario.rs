@@ -1,0 +1,697 @@
+//! Scenario files: what cluster to build, what to inflict on it, and what
+//! outcome to expect. TOML, documented in `scenarios/README.md`.
+//!
+//! Parsing is two steps: serde reads the shape (so misspelt keys and wrong
+//! types are caught with their line), then [`Scenario::validate`] checks the
+//! references between parts (a fault naming an unknown node, two hosts with
+//! one address, ...), again naming the line.
+
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+use toml::Spanned;
+
+/// A scenario as written in its file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(with = "humantime_serde")]
+    pub duration: Duration,
+    #[serde(default, rename = "segment")]
+    pub segments: Vec<Segment>,
+    #[serde(default, rename = "node")]
+    pub nodes: Vec<Node>,
+    #[serde(default, rename = "client")]
+    pub clients: Vec<Client>,
+    #[serde(default)]
+    pub vrrp: Vec<VrrpInstance>,
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<Spanned<Fault>>,
+    pub nemesis: Option<Nemesis>,
+    pub expect: Expect,
+}
+
+/// Link behaviour. A segment sets it for all its links; a fault can change it
+/// for the segment or for one direction of one link.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LinkParams {
+    /// Fixed one-way delay.
+    #[serde(with = "humantime_serde", default = "default_latency")]
+    pub latency: Duration,
+    /// Extra delay drawn uniformly from [0, jitter) per datagram.
+    #[serde(with = "humantime_serde", default = "default_jitter")]
+    pub jitter: Duration,
+    /// Probability that a datagram is lost, per receiver.
+    #[serde(default)]
+    pub loss: f64,
+    /// Probability that a datagram is delivered twice.
+    #[serde(default)]
+    pub duplicate: f64,
+    /// Probability that a datagram is held back by up to `reorder_window`,
+    /// letting later datagrams overtake it (bounded reordering).
+    #[serde(default)]
+    pub reorder: f64,
+    #[serde(with = "humantime_serde", default = "default_reorder_window")]
+    pub reorder_window: Duration,
+}
+
+fn default_latency() -> Duration {
+    Duration::from_micros(200)
+}
+fn default_jitter() -> Duration {
+    Duration::from_micros(100)
+}
+fn default_reorder_window() -> Duration {
+    Duration::from_millis(5)
+}
+fn default_arp_ttl() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_boot_delay() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl Default for LinkParams {
+    fn default() -> Self {
+        Self {
+            latency: default_latency(),
+            jitter: default_jitter(),
+            loss: 0.0,
+            duplicate: 0.0,
+            reorder: 0.0,
+            reorder_window: default_reorder_window(),
+        }
+    }
+}
+
+/// A named L2 segment (ring0, ring1, mgmt, public, ...).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Segment {
+    pub name: Spanned<String>,
+    #[serde(flatten)]
+    pub link: LinkParams,
+    /// How long a host trusts an ARP cache entry before asking again.
+    #[serde(with = "humantime_serde", default = "default_arp_ttl")]
+    pub arp_ttl: Duration,
+}
+
+/// A cluster node: a machine that can be paused, powered off and on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    pub name: Spanned<String>,
+    /// The node's address on each segment it sits on.
+    pub addresses: std::collections::BTreeMap<String, Ipv4Addr>,
+    /// Time from power-on until the node's daemons start.
+    #[serde(with = "humantime_serde", default = "default_boot_delay")]
+    pub boot_delay: Duration,
+}
+
+/// A client host that sends requests to a service address and records who
+/// answered.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    pub name: Spanned<String>,
+    pub segment: Spanned<String>,
+    pub address: Ipv4Addr,
+    /// Service address, usually a virtual IP (`192.168.122.100:80`).
+    pub target: SocketAddrV4,
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+/// A Keepalived VRRP instance on one node.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VrrpInstance {
+    pub node: Spanned<String>,
+    /// The segment the instance runs on (keepalived's `interface`).
+    pub interface: Spanned<String>,
+    pub vrid: u8,
+    pub priority: u8,
+    #[serde(with = "humantime_serde")]
+    pub advert_int: Duration,
+    pub vips: Vec<Ipv4Addr>,
+    #[serde(default = "default_true")]
+    pub preempt: bool,
+    #[serde(with = "humantime_serde", default)]
+    pub preempt_delay: Duration,
+    /// Unicast peers (keepalived's `unicast_peer`); empty means multicast.
+    #[serde(default)]
+    pub unicast_peers: Vec<Ipv4Addr>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// One scripted fault. `at` is simulated time from the start of the run.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Fault {
+    #[serde(with = "humantime_serde")]
+    pub at: Duration,
+    #[serde(flatten)]
+    pub action: FaultAction,
+}
+
+/// What a fault does.
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum FaultAction {
+    /// Split hosts into groups that cannot reach each other. Hosts named in
+    /// no group keep reaching everyone. With `one_way`, only traffic from the
+    /// first group to the others is cut.
+    Partition {
+        groups: Vec<Vec<String>>,
+        #[serde(default)]
+        one_way: bool,
+    },
+    /// Remove every partition.
+    Heal,
+    /// Change link behaviour on a segment, or on one direction of one link
+    /// (`from` and `to` hosts). Unset fields keep their value.
+    Link {
+        segment: Option<String>,
+        from: Option<String>,
+        to: Option<String>,
+        loss: Option<f64>,
+        #[serde(default, with = "humantime_serde")]
+        latency: Option<Duration>,
+        #[serde(default, with = "humantime_serde")]
+        jitter: Option<Duration>,
+        duplicate: Option<f64>,
+        reorder: Option<f64>,
+    },
+    /// Freeze a node: no timers fire, no packets are processed; what arrives
+    /// is queued and processed after `resume`.
+    Pause {
+        node: String,
+    },
+    Resume {
+        node: String,
+    },
+    /// Cut a node's power: everything volatile on it is lost.
+    PowerOff {
+        node: String,
+    },
+    /// Restore power; the node's daemons start after its boot delay.
+    PowerOn {
+        node: String,
+    },
+}
+
+/// A random nemesis: a fault timeline drawn from the run seed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nemesis {
+    /// When the first fault may start.
+    #[serde(with = "humantime_serde")]
+    pub start: Duration,
+    /// After this time no new fault starts, and every fault is undone by it.
+    #[serde(with = "humantime_serde")]
+    pub stop: Duration,
+    /// Gap between one fault ending and the next starting.
+    pub gap: DurationRange,
+    /// How long each fault lasts.
+    pub length: DurationRange,
+    /// Which kinds of faults to draw from.
+    pub kinds: Vec<NemesisKind>,
+    /// Loss rate range for `loss` faults.
+    #[serde(default = "default_loss_range")]
+    pub loss: [f64; 2],
+}
+
+/// A range of durations, `{ min = "1s", max = "5s" }`, drawn uniformly.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DurationRange {
+    #[serde(with = "humantime_serde")]
+    pub min: Duration,
+    #[serde(with = "humantime_serde")]
+    pub max: Duration,
+}
+
+fn default_loss_range() -> [f64; 2] {
+    [0.1, 0.6]
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum NemesisKind {
+    Partition,
+    OneWayPartition,
+    Loss,
+    Pause,
+    Power,
+}
+
+/// What outcome the scenario expects.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Invariants to check continuously.
+    pub check: Vec<Spanned<String>>,
+    /// Invariants this scenario is expected to break (the Keepalived split
+    /// brain, say). A run where they hold does not meet its expectation.
+    #[serde(default)]
+    pub broken: Vec<Spanned<String>>,
+    /// Invariants that may or may not break (random nemesis).
+    #[serde(default)]
+    pub may_break: Vec<Spanned<String>>,
+    /// `vip-available`: the least fraction of client requests answered.
+    #[serde(default = "default_min_answered")]
+    pub min_answered: f64,
+    /// `vip-available`: the longest time clients may go without an answer.
+    #[serde(with = "humantime_serde", default = "default_max_outage")]
+    pub max_outage: Duration,
+}
+
+fn default_min_answered() -> f64 {
+    0.9
+}
+fn default_max_outage() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// The invariants hasim knows how to check.
+pub const KNOWN_CHECKERS: &[&str] = &["single-vip-owner", "vip-available"];
+
+/// A scenario file could not be used. Names the file, the line and column,
+/// and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+    (line, column)
+}
+
+impl Scenario {
+    /// Read and validate a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read scenario file: {e}"),
+        })?;
+        Self::parse(&text, &file)
+    }
+
+    /// Parse and validate scenario text; `file` is used in error messages.
+    pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
+            ScenarioError {
+                file: file.to_string(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        scenario.validate().map_err(|(span, message)| {
+            let (line, column) = line_col(text, span.start);
+            ScenarioError {
+                file: file.to_string(),
+                line,
+                column,
+                message,
+            }
+        })?;
+        Ok(scenario)
+    }
+
+    /// Every host name (nodes, then clients), in file order.
+    pub fn host_names(&self) -> Vec<&str> {
+        self.nodes
+            .iter()
+            .map(|n| n.name.get_ref().as_str())
+            .chain(self.clients.iter().map(|c| c.name.get_ref().as_str()))
+            .collect()
+    }
+
+    /// Check references between the parts. Errors carry the span of the
+    /// offending value.
+    fn validate(&self) -> Result<(), (Range<usize>, String)> {
+        let segments: BTreeSet<&str> = self
+            .segments
+            .iter()
+            .map(|s| s.name.get_ref().as_str())
+            .collect();
+        let mut seen_hosts = BTreeSet::new();
+        let mut seen_addresses = BTreeSet::new();
+        for segment in &self.segments {
+            check_link(&segment.link).map_err(|m| (segment.name.span(), m))?;
+        }
+        for node in &self.nodes {
+            if !seen_hosts.insert(node.name.get_ref().as_str()) {
+                return Err((
+                    node.name.span(),
+                    format!("host name `{}` is used twice", node.name.get_ref()),
+                ));
+            }
+            if node.addresses.is_empty() {
+                return Err((
+                    node.name.span(),
+                    "expected at least one address (`addresses = { segment = \"ip\" }`)".into(),
+                ));
+            }
+            for (segment, ip) in &node.addresses {
+                if !segments.contains(segment.as_str()) {
+                    return Err((node.name.span(), format!("node `{}` has an address on unknown segment `{segment}`; expected one of {segments:?}", node.name.get_ref())));
+                }
+                if !seen_addresses.insert(*ip) {
+                    return Err((node.name.span(), format!("address {ip} is used twice")));
+                }
+            }
+        }
+        for client in &self.clients {
+            if !seen_hosts.insert(client.name.get_ref().as_str()) {
+                return Err((
+                    client.name.span(),
+                    format!("host name `{}` is used twice", client.name.get_ref()),
+                ));
+            }
+            if !segments.contains(client.segment.get_ref().as_str()) {
+                return Err((
+                    client.segment.span(),
+                    format!(
+                        "unknown segment `{}`; expected one of {segments:?}",
+                        client.segment.get_ref()
+                    ),
+                ));
+            }
+            if !seen_addresses.insert(client.address) {
+                return Err((
+                    client.name.span(),
+                    format!("address {} is used twice", client.address),
+                ));
+            }
+            if client.interval.is_zero() || client.timeout.is_zero() {
+                return Err((
+                    client.name.span(),
+                    "expected a non-zero `interval` and `timeout`".into(),
+                ));
+            }
+        }
+        for vrrp in &self.vrrp {
+            let Some(node) = self
+                .nodes
+                .iter()
+                .find(|n| n.name.get_ref() == vrrp.node.get_ref())
+            else {
+                return Err((
+                    vrrp.node.span(),
+                    format!("unknown node `{}`", vrrp.node.get_ref()),
+                ));
+            };
+            if !node.addresses.contains_key(vrrp.interface.get_ref()) {
+                return Err((
+                    vrrp.interface.span(),
+                    format!(
+                        "node `{}` has no address on segment `{}`",
+                        vrrp.node.get_ref(),
+                        vrrp.interface.get_ref()
+                    ),
+                ));
+            }
+            if vrrp.priority == 0 {
+                return Err((vrrp.node.span(), "expected a priority from 1 to 255".into()));
+            }
+            if vrrp.vips.is_empty() {
+                return Err((
+                    vrrp.node.span(),
+                    "expected at least one virtual IP in `vips`".into(),
+                ));
+            }
+        }
+        let node_names: BTreeSet<&str> = self
+            .nodes
+            .iter()
+            .map(|n| n.name.get_ref().as_str())
+            .collect();
+        for fault in &self.faults {
+            let span = fault.span();
+            let f = fault.get_ref();
+            if f.at > self.duration {
+                return Err((
+                    span,
+                    format!(
+                        "fault at {:?} is after the end of the run ({:?})",
+                        f.at, self.duration
+                    ),
+                ));
+            }
+            let need_node = |n: &str| -> Result<(), (Range<usize>, String)> {
+                if node_names.contains(n) {
+                    Ok(())
+                } else {
+                    Err((
+                        span.clone(),
+                        format!("unknown node `{n}`; expected one of {node_names:?}"),
+                    ))
+                }
+            };
+            let need_host = |h: &str| -> Result<(), (Range<usize>, String)> {
+                if seen_hosts.contains(h) {
+                    Ok(())
+                } else {
+                    Err((
+                        span.clone(),
+                        format!("unknown host `{h}`; expected one of {seen_hosts:?}"),
+                    ))
+                }
+            };
+            match &f.action {
+                FaultAction::Partition { groups, .. } => {
+                    if groups.len() < 2 {
+                        return Err((span, "a partition needs at least two groups".into()));
+                    }
+                    let mut once = BTreeSet::new();
+                    for host in groups.iter().flatten() {
+                        need_host(host)?;
+                        if !once.insert(host) {
+                            return Err((
+                                span,
+                                format!("host `{host}` is in two partition groups"),
+                            ));
+                        }
+                    }
+                }
+                FaultAction::Heal => {}
+                FaultAction::Link {
+                    segment,
+                    from,
+                    to,
+                    loss,
+                    duplicate,
+                    reorder,
+                    ..
+                } => {
+                    if let Some(s) = segment {
+                        if !segments.contains(s.as_str()) {
+                            return Err((span, format!("unknown segment `{s}`")));
+                        }
+                    }
+                    match (from, to) {
+                        (Some(a), Some(b)) => {
+                            need_host(a)?;
+                            need_host(b)?;
+                        }
+                        (None, None) => {}
+                        _ => {
+                            return Err((span, "expected both `from` and `to`, or neither".into()))
+                        }
+                    }
+                    for p in [loss, duplicate, reorder].into_iter().flatten() {
+                        if !(0.0..=1.0).contains(p) {
+                            return Err((
+                                span,
+                                format!("expected a probability between 0 and 1, found {p}"),
+                            ));
+                        }
+                    }
+                }
+                FaultAction::Pause { node }
+                | FaultAction::Resume { node }
+                | FaultAction::PowerOff { node }
+                | FaultAction::PowerOn { node } => need_node(node)?,
+            }
+        }
+        if let Some(nemesis) = &self.nemesis {
+            let at = 0..0;
+            if nemesis.stop <= nemesis.start || nemesis.stop > self.duration {
+                return Err((at, "nemesis: expected start < stop <= duration".into()));
+            }
+            if nemesis.gap.min > nemesis.gap.max
+                || nemesis.length.min > nemesis.length.max
+                || nemesis.length.min.is_zero()
+            {
+                return Err((at, "nemesis: expected `gap` and `length` as { min, max } with min <= max and a non-zero length".into()));
+            }
+            if nemesis.kinds.is_empty() {
+                return Err((at, "nemesis: expected at least one kind".into()));
+            }
+            if !(0.0..=1.0).contains(&nemesis.loss[0])
+                || !(0.0..=1.0).contains(&nemesis.loss[1])
+                || nemesis.loss[0] > nemesis.loss[1]
+            {
+                return Err((
+                    at,
+                    "nemesis: expected `loss` as [min, max] probabilities".into(),
+                ));
+            }
+        }
+        let expect = &self.expect;
+        for name in expect
+            .check
+            .iter()
+            .chain(&expect.broken)
+            .chain(&expect.may_break)
+        {
+            if !KNOWN_CHECKERS.contains(&name.get_ref().as_str()) {
+                return Err((
+                    name.span(),
+                    format!(
+                        "unknown invariant `{}`; expected one of {KNOWN_CHECKERS:?}",
+                        name.get_ref()
+                    ),
+                ));
+            }
+        }
+        for name in expect.broken.iter().chain(&expect.may_break) {
+            if !expect.check.iter().any(|c| c.get_ref() == name.get_ref()) {
+                return Err((
+                    name.span(),
+                    format!(
+                        "`{}` is expected to break but is not in `check`",
+                        name.get_ref()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// What the scenario expects of one invariant.
+    pub fn expectation(&self, checker: &str) -> Expectation {
+        if self.expect.broken.iter().any(|b| b.get_ref() == checker) {
+            Expectation::Break
+        } else if self.expect.may_break.iter().any(|b| b.get_ref() == checker) {
+            Expectation::MayBreak
+        } else {
+            Expectation::Hold
+        }
+    }
+}
+
+fn check_link(link: &LinkParams) -> Result<(), String> {
+    for (name, p) in [
+        ("loss", link.loss),
+        ("duplicate", link.duplicate),
+        ("reorder", link.reorder),
+    ] {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(format!("expected `{name}` between 0 and 1, found {p}"));
+        }
+    }
+    Ok(())
+}
+
+pub use hasim_reports::Expectation;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+name = "t"
+duration = "10s"
+[[segment]]
+name = "public"
+[[node]]
+name = "lb1"
+addresses = { public = "10.0.0.1" }
+[expect]
+check = ["single-vip-owner"]
+"#;
+
+    #[test]
+    fn minimal_scenario_parses() {
+        let s = Scenario::parse(MINIMAL, "t.toml").unwrap();
+        assert_eq!(s.nodes.len(), 1);
+        assert_eq!(s.segments[0].arp_ttl, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_line() {
+        let text = MINIMAL.replace("duration = \"10s\"", "duration = \"10s\"\nfoo = 1");
+        let e = Scenario::parse(&text, "bad.toml").unwrap_err();
+        assert_eq!(e.file, "bad.toml");
+        assert_eq!(e.line, 4, "{e}");
+        assert!(e.message.contains("foo"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_line() {
+        let text = MINIMAL.replace("duration = \"10s\"", "duration = 10");
+        let e = Scenario::parse(&text, "bad.toml").unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+    }
+
+    #[test]
+    fn unknown_node_in_fault_names_line() {
+        let text =
+            format!("{MINIMAL}\n[[fault]]\nat = \"1s\"\naction = \"pause\"\nnode = \"nope\"\n");
+        let e = Scenario::parse(&text, "bad.toml").unwrap_err();
+        assert!(e.message.contains("unknown node `nope`"), "{e}");
+        assert!(e.line >= 12, "{e}");
+    }
+
+    #[test]
+    fn unknown_checker_is_rejected() {
+        let text = MINIMAL.replace("single-vip-owner", "no-such-check");
+        let e = Scenario::parse(&text, "bad.toml").unwrap_err();
+        assert!(e.message.contains("unknown invariant"), "{e}");
+        assert_eq!((e.line, e.column), (10, 10), "{e}");
+    }
+
+    #[test]
+    fn line_col_is_one_based() {
+        assert_eq!(line_col("ab\ncd", 0), (1, 1));
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    }
+}

@@ -1,0 +1,401 @@
+//! One simulated run: build the cluster inside a madsim runtime, run the
+//! real node daemons on the fabric, inject the fault timeline, drive the
+//! clients, and turn what happened into a report.
+
+use crate::analysis;
+use crate::checkers;
+use crate::fabric::{Delivery, World};
+use crate::faults::{self, TimedFault};
+use crate::scenario::{FaultAction, Scenario};
+use crate::trace::{Event, TraceSink};
+use hasim_node::host::{Host, Inbox, NodeEvent};
+use hasim_node::{responder, vrrp_daemon};
+use hasim_reports::RunReport;
+use madsim::runtime::{Handle, NodeHandle, Runtime};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::{sleep_until, Instant};
+
+/// The port clients send from.
+const CLIENT_PORT: u16 = 40000;
+
+/// Shared by every simulated host: the world, the fabric's own madsim node
+/// (which owns datagrams in flight, so they survive their sender), and the
+/// instant the run started.
+#[derive(Clone)]
+struct Shared {
+    world: World,
+    fabric: Arc<NodeHandle>,
+    start: Instant,
+}
+
+impl Shared {
+    fn now(&self) -> Duration {
+        Instant::now() - self.start
+    }
+
+    fn schedule(&self, deliveries: Vec<Delivery>) {
+        for d in deliveries {
+            let shared = self.clone();
+            self.fabric.spawn(async move {
+                sleep_until(shared.start + d.at).await;
+                shared.world.at(shared.now()).deliver(d);
+            });
+        }
+    }
+}
+
+/// The simulator's implementation of a machine, for one incarnation of one
+/// host (a power cycle makes a new one).
+struct SimHost {
+    shared: Shared,
+    index: usize,
+    name: String,
+    incarnation: u64,
+}
+
+impl SimHost {
+    fn current(&self) -> bool {
+        self.shared.world.at(self.shared.now()).hosts[self.index].incarnation == self.incarnation
+    }
+}
+
+impl Host for SimHost {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn bind(&self, port: u16) -> std::io::Result<Inbox> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.shared
+            .world
+            .at(self.shared.now())
+            .bind(self.index, self.incarnation, port, tx)?;
+        Ok(rx)
+    }
+
+    fn send(&self, src: SocketAddrV4, dst: SocketAddrV4, payload: Vec<u8>) {
+        if !self.current() {
+            return;
+        }
+        let deliveries = self
+            .shared
+            .world
+            .at(self.shared.now())
+            .send(self.index, src, dst, payload);
+        self.shared.schedule(deliveries);
+    }
+
+    fn add_vip(&self, vip: Ipv4Addr, _interface: Ipv4Addr) {
+        if self.current() {
+            self.shared
+                .world
+                .at(self.shared.now())
+                .add_vip(self.index, vip);
+        }
+    }
+
+    fn remove_vip(&self, vip: Ipv4Addr) {
+        if self.current() {
+            self.shared
+                .world
+                .at(self.shared.now())
+                .remove_vip(self.index, vip);
+        }
+    }
+
+    fn gratuitous_arp(&self, vip: Ipv4Addr, _interface: Ipv4Addr) {
+        if self.current() {
+            self.shared
+                .world
+                .at(self.shared.now())
+                .gratuitous_arp(self.index, vip);
+        }
+    }
+
+    fn report(&self, event: NodeEvent) {
+        if self.current() {
+            self.shared
+                .world
+                .at(self.shared.now())
+                .node_event(self.index, event);
+        }
+    }
+}
+
+/// The VRRP configurations of one node, as the core wants them.
+fn vrrp_configs(scenario: &Scenario, node: &str) -> Vec<hasim_vrrp::Config> {
+    let Some(n) = scenario.nodes.iter().find(|n| n.name.get_ref() == node) else {
+        return Vec::new();
+    };
+    scenario
+        .vrrp
+        .iter()
+        .filter(|v| v.node.get_ref() == node)
+        .filter_map(|v| {
+            let primary_ip = *n.addresses.get(v.interface.get_ref())?;
+            let mut cfg = hasim_vrrp::Config::new(v.vrid, primary_ip, v.vips.clone());
+            cfg.priority = v.priority;
+            cfg.advert_int = v.advert_int;
+            cfg.preempt = v.preempt;
+            cfg.preempt_delay = v.preempt_delay;
+            cfg.unicast_peers = v.unicast_peers.clone();
+            Some(cfg)
+        })
+        .collect()
+}
+
+/// Everything a run produces.
+pub struct RunOutput {
+    pub report: RunReport,
+    pub timeline: Vec<TimedFault>,
+}
+
+/// Run `scenario` with `seed`. `trace` receives the JSON-lines trace.
+pub fn run(
+    scenario: &Scenario,
+    seed: u64,
+    trace: Option<Box<dyn Write + Send>>,
+) -> Result<RunOutput, String> {
+    let wall = std::time::Instant::now();
+    let timeline = faults::timeline(scenario, seed);
+    let check_names: Vec<String> = scenario
+        .expect
+        .check
+        .iter()
+        .map(|c| c.get_ref().clone())
+        .collect();
+    let checkers = checkers::build(
+        &check_names,
+        scenario.expect.min_answered,
+        scenario.expect.max_outage,
+    );
+    let world = World::new(scenario, seed, TraceSink::new(trace), checkers);
+    let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
+    let scenario_owned = scenario.clone();
+    let timeline_owned = timeline.clone();
+    let world_for_run = world.clone();
+    runtime.block_on(async move { simulate(scenario_owned, timeline_owned, world_for_run).await });
+    drop(runtime);
+    let state = world.finish();
+    let report = analysis::report(
+        scenario,
+        seed,
+        &timeline,
+        state,
+        wall.elapsed().as_secs_f64(),
+    )?;
+    Ok(RunOutput { report, timeline })
+}
+
+async fn simulate(scenario: Scenario, timeline: Vec<TimedFault>, world: World) {
+    let handle = Handle::current();
+    let fabric = Arc::new(handle.create_node().name("fabric").build());
+    let shared = Shared {
+        world: world.clone(),
+        fabric: fabric.clone(),
+        start: Instant::now(),
+    };
+    let mut nodes: BTreeMap<String, (usize, NodeHandle, Duration)> = BTreeMap::new();
+    for node in &scenario.nodes {
+        let name = node.name.get_ref().clone();
+        let Some(index) = world.at(Duration::ZERO).host_index(&name) else {
+            continue;
+        };
+        let configs = vrrp_configs(&scenario, &name);
+        let shared = shared.clone();
+        let host_name = name.clone();
+        let handle = handle
+            .create_node()
+            .name(name.clone())
+            .init(move || {
+                let shared = shared.clone();
+                let configs = configs.clone();
+                let name = host_name.clone();
+                async move {
+                    let incarnation = shared.world.at(shared.now()).hosts[index].incarnation;
+                    let host: Arc<dyn Host> = Arc::new(SimHost {
+                        shared,
+                        index,
+                        name,
+                        incarnation,
+                    });
+                    let service = tokio::spawn(responder::serve(host.clone()));
+                    if !configs.is_empty() {
+                        if let Err(e) = vrrp_daemon::run(host.clone(), configs).await {
+                            host.report(NodeEvent::DaemonFailed {
+                                daemon: "vrrp".into(),
+                                error: e.to_string(),
+                            });
+                        }
+                    }
+                    let _ = service.await;
+                }
+            })
+            .build();
+        nodes.insert(name, (index, handle, node.boot_delay));
+    }
+    for client in &scenario.clients {
+        let name = client.name.get_ref().clone();
+        let Some(index) = world.at(Duration::ZERO).host_index(&name) else {
+            continue;
+        };
+        let host = SimHost {
+            shared: shared.clone(),
+            index,
+            name: name.clone(),
+            incarnation: 0,
+        };
+        let (address, target, interval, timeout) = (
+            client.address,
+            client.target,
+            client.interval,
+            client.timeout,
+        );
+        handle
+            .create_node()
+            .name(name.clone())
+            .build()
+            .spawn(run_client(
+                host,
+                SocketAddrV4::new(address, CLIENT_PORT),
+                target,
+                interval,
+                timeout,
+            ));
+    }
+    let faults_task = fabric.spawn(inject(shared.clone(), timeline, nodes));
+    sleep_until(shared.start + scenario.duration).await;
+    faults_task.abort();
+}
+
+/// Carry out the fault timeline.
+async fn inject(
+    shared: Shared,
+    timeline: Vec<TimedFault>,
+    nodes: BTreeMap<String, (usize, NodeHandle, Duration)>,
+) {
+    let handle = Handle::current();
+    for fault in timeline {
+        sleep_until(shared.start + fault.at).await;
+        let mut world = shared.world.at(shared.now());
+        world.record(Event::Fault {
+            what: faults::describe(&fault.action),
+            source: fault.source.as_str(),
+        });
+        match &fault.action {
+            FaultAction::Pause { node }
+            | FaultAction::Resume { node }
+            | FaultAction::PowerOff { node }
+            | FaultAction::PowerOn { node } => {
+                let Some((index, node_handle, boot_delay)) = nodes.get(node) else {
+                    continue;
+                };
+                let (index, id, boot_delay) = (*index, node_handle.id(), *boot_delay);
+                let host = &world.hosts[index];
+                match &fault.action {
+                    FaultAction::Pause { .. } if host.powered && !host.paused => {
+                        handle.pause(id);
+                        world.set_paused(index, true);
+                    }
+                    FaultAction::Resume { .. } if host.paused => {
+                        handle.resume(id);
+                        world.set_paused(index, false);
+                    }
+                    FaultAction::PowerOff { .. } if host.powered => {
+                        handle.kill(id);
+                        world.power_off(index);
+                    }
+                    FaultAction::PowerOn { .. } if !host.powered => {
+                        world.power_on(index);
+                        let incarnation = world.hosts[index].incarnation;
+                        let shared = shared.clone();
+                        let handle = handle.clone();
+                        shared.fabric.clone().spawn(async move {
+                            tokio::time::sleep(boot_delay).await;
+                            let mut world = shared.world.at(shared.now());
+                            let h = &world.hosts[index];
+                            // Powered off again while booting: nothing boots.
+                            if h.powered && h.incarnation == incarnation {
+                                world.booted(index);
+                                drop(world);
+                                handle.restart(id);
+                            }
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            network => world.apply_network_fault(network),
+        }
+    }
+}
+
+/// A client: one request per interval to the target, waiting up to
+/// `timeout` for the answer, recording who answered.
+async fn run_client(
+    host: SimHost,
+    src: SocketAddrV4,
+    target: SocketAddrV4,
+    interval: Duration,
+    timeout: Duration,
+) {
+    let Ok(mut inbox) = host.bind(CLIENT_PORT) else {
+        return;
+    };
+    let shared = host.shared.clone();
+    let mut next = Instant::now();
+    let mut id: u64 = 0;
+    loop {
+        sleep_until(next).await;
+        id += 1;
+        let sent_at = Instant::now();
+        shared.world.at(shared.now()).record(Event::Request {
+            client: host.name.clone(),
+            id,
+        });
+        host.send(src, target, id.to_be_bytes().to_vec());
+        let deadline = sent_at + timeout;
+        loop {
+            match tokio::time::timeout(
+                deadline.saturating_duration_since(Instant::now()),
+                inbox.recv(),
+            )
+            .await
+            {
+                Ok(Some(reply)) => {
+                    let Some((reply_id, by)) = responder::decode_reply(&reply.payload) else {
+                        continue;
+                    };
+                    if reply_id != id {
+                        continue; // a late answer to an earlier request
+                    }
+                    let rtt_us = (Instant::now() - sent_at).as_micros() as u64;
+                    shared.world.at(shared.now()).record(Event::Answer {
+                        client: host.name.clone(),
+                        id,
+                        by,
+                        rtt_us,
+                    });
+                    break;
+                }
+                Ok(None) => return,
+                Err(_) => {
+                    shared.world.at(shared.now()).record(Event::Timeout {
+                        client: host.name.clone(),
+                        id,
+                    });
+                    break;
+                }
+            }
+        }
+        next += interval;
+        let now = Instant::now();
+        if next < now {
+            next = now;
+        }
+    }
+}

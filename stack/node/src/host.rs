@@ -1,0 +1,63 @@
+//! The boundary between a node daemon and the machine it runs on.
+
+use serde::Serialize;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// VRRP is IP protocol 112. hasim carries it as a datagram addressed to this
+/// port number, on the simulated fabric and over UDP in real mode.
+pub const VRRP_PORT: u16 = 112;
+
+/// The port the demo service behind a virtual IP listens on.
+pub const SERVICE_PORT: u16 = 80;
+
+/// One datagram as a node receives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Datagram {
+    pub src: SocketAddrV4,
+    pub dst: SocketAddrV4,
+    pub payload: Vec<u8>,
+}
+
+/// Datagrams for one bound port arrive here, in delivery order.
+pub type Inbox = tokio::sync::mpsc::UnboundedReceiver<Datagram>;
+
+/// Something a node daemon wants recorded: protocol state changes that the
+/// simulator's trace and checkers (or a real-mode operator) need to see.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum NodeEvent {
+    /// A VRRP instance changed state.
+    VrrpState {
+        vrid: u8,
+        from: hasim_vrrp::State,
+        to: hasim_vrrp::State,
+        reason: hasim_vrrp::Reason,
+    },
+    /// A VRRP instance received a packet it had to drop (bad checksum, wrong
+    /// VRID, ...). Counted by the core; reported so the trace shows it.
+    VrrpDropped { vrid: u8, from: Ipv4Addr },
+    /// A daemon stopped because of an error it could not handle.
+    DaemonFailed { daemon: String, error: String },
+}
+
+/// What a daemon needs from its machine. Sending is fire-and-forget, as UDP is:
+/// whether a datagram arrives is the network's business.
+pub trait Host: Send + Sync + 'static {
+    /// The node's name, for logs and reports.
+    fn name(&self) -> &str;
+    /// Receive every datagram addressed to this node on `port` (to one of its
+    /// own addresses, to a virtual IP it holds, or to a multicast group on one
+    /// of its segments).
+    fn bind(&self, port: u16) -> std::io::Result<Inbox>;
+    /// Send one datagram. `src` names the interface (one of the node's
+    /// addresses, or a virtual IP it holds).
+    fn send(&self, src: SocketAddrV4, dst: SocketAddrV4, payload: Vec<u8>);
+    /// Bring a virtual IP up on the interface that has address `interface`.
+    fn add_vip(&self, vip: Ipv4Addr, interface: Ipv4Addr);
+    /// Take a virtual IP down.
+    fn remove_vip(&self, vip: Ipv4Addr);
+    /// Announce `vip` with a gratuitous ARP from the interface `interface`.
+    fn gratuitous_arp(&self, vip: Ipv4Addr, interface: Ipv4Addr);
+    /// Record a protocol event.
+    fn report(&self, event: NodeEvent);
+}
