@@ -443,7 +443,13 @@ fn totem(ctx: &mut Ctx<'_>, s: &Section, t: &mut Totem) -> Result<(), ParseError
                     _ => Transport::Knet,
                 })
             }
-            "rrp_mode" => t.rrp_mode = Some(e.value.clone()),
+            "rrp_mode" => {
+                t.rrp_mode = Some(e.value.clone());
+                ctx.warn(
+                    e.key_pos.line,
+                    "\"totem.rrp_mode\" is a corosync 2 setting; corosync 3 ignores it (see link_mode)".into(),
+                );
+            }
             "link_mode" => {
                 // totemconfig rejects link modes that do not fit its 16-byte buffer.
                 if e.value.len() >= 16 {

@@ -99,6 +99,8 @@ fn fuel_totem_section() {
     let msgs: Vec<String> = p.warnings.iter().map(|w| w.to_string()).collect();
     assert!(msgs.iter().any(|m| m.contains("vsftype")), "{msgs:?}");
     assert!(msgs.iter().any(|m| m.contains("ringnumber")), "{msgs:?}");
+    assert!(msgs.iter().any(|m| m.contains("rrp_mode")), "{msgs:?}");
+    assert_eq!(msgs.len(), 3, "{msgs:?}");
 }
 
 /// The seed document's totem block, cut out of the reStructuredText, parses as is.

@@ -182,10 +182,14 @@ fn last_man_standing_down_to_one_with_atb() {
         s.advance(WINDOW + Duration::from_millis(1));
         assert_eq!(s.nodes[&1].expected_votes(), expected);
     }
-    s.partition(&[&[1]]);
+    s.partition(&[&[1], &[2]]);
     assert!(
         s.quorate(1),
         "ATB: node 1 holds the lowest id of the 1|1 split"
+    );
+    assert!(
+        !s.quorate(2),
+        "the other half of the 1|1 split stays inquorate"
     );
     s.advance(WINDOW + Duration::from_millis(1));
     assert_eq!((s.nodes[&1].expected_votes(), s.nodes[&1].quorum()), (1, 1));
