@@ -75,3 +75,87 @@ proptest! {
         prop_assert_eq!(Message::decode(&m.encode()), Ok(m));
     }
 }
+
+fn any_input() -> impl Strategy<Value = hasim_votequorum::Input> {
+    use hasim_votequorum::{Input, ReconfigParam, RingId, Timer};
+    let id = prop_oneof![Just(0u32), 1u32..6, Just(u32::MAX)];
+    let big = prop_oneof![0u32..8, Just(u32::MAX), any::<u32>()];
+    prop_oneof![
+        (proptest::collection::vec(id.clone(), 0..6), any::<u64>()).prop_map(|(members, seq)| {
+            Input::Membership {
+                members,
+                ring_id: RingId { rep: 1, seq },
+            }
+        }),
+        (
+            id.clone(),
+            id.clone(),
+            big.clone(),
+            big.clone(),
+            any::<u32>()
+        )
+            .prop_map(
+                |(from, nodeid, votes, expected_votes, flags)| Input::Message {
+                    from,
+                    msg: Message::NodeInfo {
+                        nodeid,
+                        votes,
+                        expected_votes,
+                        flags
+                    },
+                }
+            ),
+        (id.clone(), id.clone(), big.clone(), 0u8..3).prop_map(|(from, nodeid, value, p)| {
+            let param = [
+                ReconfigParam::ExpectedVotes,
+                ReconfigParam::NodeVotes,
+                ReconfigParam::CancelWaitForAll,
+            ][p as usize];
+            Input::Message {
+                from,
+                msg: Message::Reconfigure {
+                    nodeid,
+                    value,
+                    param,
+                },
+            }
+        }),
+        Just(Input::TimerExpired(Timer::LastManStanding)),
+        big.clone().prop_map(Input::SetExpectedVotes),
+        (id, big).prop_map(|(nodeid, votes)| Input::SetVotes { nodeid, votes }),
+        Just(Input::CancelWaitForAll),
+        Just(Input::Shutdown),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// Arbitrary (even hostile) input sequences never panic, and replaying them gives
+    /// identical actions.
+    #[test]
+    fn random_inputs_never_panic(
+        flags in 0u8..32,
+        inputs in proptest::collection::vec(any_input(), 0..40),
+    ) {
+        use hasim_votequorum::{Config, Input, TieBreaker, Votequorum};
+        use std::time::Duration;
+        let mut c = Config::simple(1, 1, 3);
+        c.two_node = flags & 1 != 0;
+        c.wait_for_all = flags & 2 != 0;
+        c.last_man_standing = flags & 4 != 0;
+        c.auto_tie_breaker = (flags & 8 != 0).then_some(TieBreaker::Lowest);
+        c.allow_downscale = flags & 16 != 0;
+        c.ev_tracking = c.allow_downscale;
+        let run = || {
+            let mut vq = Votequorum::new(1);
+            let mut all = vq.handle(Duration::ZERO, Input::Configure(c.clone()));
+            for (i, input) in inputs.iter().enumerate() {
+                all.extend(vq.handle(Duration::from_millis(i as u64 * 100), input.clone()));
+            }
+            let _ = vq.status();
+            all
+        };
+        prop_assert_eq!(run(), run());
+    }
+}
