@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub const EXIT_OK: u8 = 0;
+#[cfg_attr(not(madsim), allow(dead_code))]
 pub const EXIT_UNEXPECTED: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 
@@ -80,6 +81,7 @@ pub struct VrrpNodeArgs {
     pub nopreempt: bool,
 }
 
+#[cfg_attr(not(madsim), allow(dead_code))]
 fn write_file(path: &PathBuf, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("{}: cannot write: {e}", path.display()))
 }
