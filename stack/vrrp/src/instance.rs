@@ -168,7 +168,7 @@ impl Vrrp {
             self.state = State::Init;
             self.ms_down_timer_us = 1;
             self.next_master_reason = Reason::AddressOwner;
-            self.sands = Some(now + timers::from_us(1));
+            self.sands = Some(now.saturating_add(timers::from_us(1)));
         } else {
             self.ms_down_timer_us = self.master_down_us();
             self.next_master_reason = Reason::MasterDownTimerExpired;
@@ -230,10 +230,11 @@ impl Vrrp {
     /// Fire whatever timers are due at `now`, earliest first.
     pub fn handle_timeout(&mut self, now: Duration) -> Vec<Action> {
         let mut out = Vec::new();
-        // Each step moves the main timer past `now` or removes a GARP timer,
-        // except a zero master-down timer, which a transition consumes; the
-        // bound only guards against a logic error looping forever.
-        for _ in 0..1024 {
+        // Each step moves the main timer past `now` or removes a GARP timer
+        // (a zero master-down timer is consumed by the transition it
+        // causes). Only a clock at `Duration::MAX`, where deadlines saturate,
+        // could leave a MASTER timer due after firing; stop then.
+        loop {
             let main_due = self.sands.filter(|&t| t <= now);
             let garp_due = self
                 .delayed_garps
@@ -242,14 +243,20 @@ impl Vrrp {
                 .filter(|(_, g)| g.at <= now)
                 .min_by_key(|(i, g)| (g.at, *i))
                 .map(|(i, g)| (i, g.at));
-            match (main_due, garp_due) {
+            let main_first = match (main_due, garp_due) {
                 (None, None) => break,
-                (Some(m), Some((_, g))) if m <= g => self.fire_main(now, &mut out),
-                (Some(_), None) => self.fire_main(now, &mut out),
-                (_, Some((i, _))) => {
-                    let g = self.delayed_garps.remove(i);
-                    self.send_link_update(&mut out, g.repeat);
+                (Some(m), Some((_, g))) => m <= g,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+            };
+            if main_first {
+                self.fire_main(now, &mut out);
+                if self.state == State::Master && self.sands.is_some_and(|t| t <= now) {
+                    break;
                 }
+            } else if let Some((i, _)) = garp_due {
+                let g = self.delayed_garps.remove(i);
+                self.send_link_update(&mut out, g.repeat);
             }
         }
         out
@@ -393,8 +400,8 @@ impl Vrrp {
     /// interval, BACKUP after `ms_down_timer`, counted from `now`.
     fn set_timer(&mut self, now: Duration) {
         self.sands = match self.state {
-            State::Master => Some(now + timers::from_us(self.eff.advert_int_us)),
-            State::Backup => Some(now + timers::from_us(self.ms_down_timer_us)),
+            State::Master => Some(now.saturating_add(timers::from_us(self.eff.advert_int_us))),
+            State::Backup => Some(now.saturating_add(timers::from_us(self.ms_down_timer_us))),
             State::Init | State::Stop => None,
         };
     }
@@ -443,11 +450,11 @@ impl Vrrp {
         self.vipset = true;
         self.send_link_update(out, self.eff.garp_master_repeat);
         if !self.cfg.garp_master_refresh.is_zero() {
-            self.garp_refresh_timer = Some(now + self.cfg.garp_master_refresh);
+            self.garp_refresh_timer = Some(now.saturating_add(self.cfg.garp_master_refresh));
         }
         if !self.cfg.garp_master_delay.is_zero() {
             self.delayed_garps.push(DelayedGarp {
-                at: now + self.cfg.garp_master_delay,
+                at: now.saturating_add(self.cfg.garp_master_delay),
                 repeat: self.eff.garp_master_repeat,
             });
         }
@@ -460,7 +467,7 @@ impl Vrrp {
         if let Some(t) = self.garp_refresh_timer {
             if now > t {
                 self.send_link_update(out, self.eff.garp_master_refresh_repeat);
-                self.garp_refresh_timer = Some(now + self.cfg.garp_master_refresh);
+                self.garp_refresh_timer = Some(now.saturating_add(self.cfg.garp_master_refresh));
             }
         }
     }
@@ -661,7 +668,8 @@ impl Vrrp {
                     if a.priority >= self.effective_priority {
                         self.preempt_time = None;
                     } else if self.preempt_time.is_none() {
-                        self.preempt_time = Some(now + timers::from_us(self.eff.preempt_delay_us));
+                        self.preempt_time =
+                            Some(now.saturating_add(timers::from_us(self.eff.preempt_delay_us)));
                     }
                 }
                 true
@@ -718,7 +726,7 @@ impl Vrrp {
                 self.send_link_update(out, self.cfg.garp_lower_prio_repeat);
                 if !self.cfg.garp_lower_prio_delay.is_zero() {
                     self.delayed_garps.push(DelayedGarp {
-                        at: now + self.cfg.garp_lower_prio_delay,
+                        at: now.saturating_add(self.cfg.garp_lower_prio_delay),
                         repeat: self.cfg.garp_lower_prio_repeat,
                     });
                 }

@@ -2,6 +2,7 @@
 //! received packet was dropped so that every packet is accounted for.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Why a received packet was not used as an advertisement.
@@ -56,10 +57,6 @@ impl DropReason {
         DropReason::AddressList,
         DropReason::UnicastSource,
     ];
-
-    fn index(self) -> usize {
-        self as usize
-    }
 }
 
 impl fmt::Display for DropReason {
@@ -106,32 +103,28 @@ pub struct Stats {
     pub release_master: u64,
     /// Every `StateChanged` emitted.
     pub transitions: u64,
-    /// Dropped packets, indexed like [`DropReason::ALL`].
-    dropped: [u64; 13],
+    /// Dropped packets by reason (only reasons seen are present).
+    dropped: BTreeMap<DropReason, u64>,
 }
 
 impl Stats {
     /// Packets dropped for `reason`.
     pub fn dropped(&self, reason: DropReason) -> u64 {
-        self.dropped[reason.index()]
+        self.dropped.get(&reason).copied().unwrap_or(0)
     }
 
     /// All dropped packets.
     pub fn dropped_total(&self) -> u64 {
-        self.dropped.iter().sum()
+        self.dropped.values().sum()
     }
 
     /// Non-zero drop counters, in declaration order.
     pub fn dropped_by_reason(&self) -> Vec<(DropReason, u64)> {
-        DropReason::ALL
-            .iter()
-            .map(|&r| (r, self.dropped(r)))
-            .filter(|&(_, n)| n > 0)
-            .collect()
+        self.dropped.iter().map(|(&r, &n)| (r, n)).collect()
     }
 
     pub(crate) fn count_drop(&mut self, reason: DropReason) {
-        self.dropped[reason.index()] += 1;
+        *self.dropped.entry(reason).or_insert(0) += 1;
     }
 }
 
@@ -140,10 +133,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn all_is_in_index_order() {
-        for (i, r) in DropReason::ALL.iter().enumerate() {
-            assert_eq!(r.index(), i);
-        }
+    fn all_is_in_declaration_order() {
+        let mut sorted = DropReason::ALL;
+        sorted.sort();
+        assert_eq!(sorted, DropReason::ALL);
+    }
+
+    #[test]
+    fn serialises_drops_by_name() {
+        let mut s = Stats::default();
+        s.count_drop(DropReason::UnknownVrid);
+        let json = serde_json::to_value(&s).expect("serialises");
+        assert_eq!(json["dropped"]["unknown_vrid"], 1);
     }
 
     #[test]

@@ -234,3 +234,88 @@ fn partition_then_heal() {
     assert_eq!(m, vec![Duration::from_micros(9_610_375 + 3_648_437)]);
     assert_eq!(x.entered(1, State::Backup).len(), 2);
 }
+
+#[derive(Debug, Clone)]
+enum Op {
+    Start,
+    Packet(Vec<u8>, bool),
+    Valid(u8, u16, bool),
+    Timeout,
+    Shutdown,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        1 => Just(Op::Start),
+        3 => (prop::collection::vec(any::<u8>(), 0..40), any::<bool>()).prop_map(|(b, ip)| Op::Packet(b, ip)),
+        4 => (any::<u8>(), 0u16..0x1000, any::<bool>()).prop_map(|(p, cs, hi)| Op::Valid(p, cs, hi)),
+        4 => Just(Op::Timeout),
+        1 => Just(Op::Shutdown),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Any sequence of operations at non-decreasing times, including valid
+    /// adverts with any priority and interval (0 included), never panics,
+    /// keeps every packet accounted for and keeps the VIPs set exactly in
+    /// MASTER.
+    #[test]
+    fn random_operation_sequences_keep_invariants(
+        ops in prop::collection::vec((op(), 0u64..3_000_000), 1..60),
+        prio in 1u8..=255,
+    ) {
+        let me = Ipv4Addr::new(10, 0, 0, 5);
+        let mut c = Config::new(VRID, me, vec![VIP]);
+        c.priority = prio;
+        let mut v = Vrrp::new(c).expect("valid");
+        let mut now = Duration::ZERO;
+        for (op, dt) in ops {
+            now += Duration::from_micros(dt);
+            match op {
+                Op::Start => { v.start(now); }
+                Op::Packet(b, ip) => {
+                    if ip { v.handle_ipv4_datagram(now, &b); } else { v.handle_packet(now, me, &b); }
+                }
+                Op::Valid(p, cs, higher) => {
+                    let src = if higher { Ipv4Addr::new(10, 0, 0, 9) } else { Ipv4Addr::new(10, 0, 0, 2) };
+                    let pkt = Advert::new(VRID, p, cs, vec![VIP]).encode(src, VRRP_GROUP);
+                    v.handle_packet(now, src, &pkt);
+                }
+                Op::Timeout => {
+                    // A driver fires everything due by `now`.
+                    while let Some(t) = v.next_timeout().filter(|&t| t <= now) {
+                        v.handle_timeout(t);
+                    }
+                }
+                Op::Shutdown => { v.shutdown(now); }
+            }
+            prop_assert!(accounted(&v));
+            prop_assert_eq!(v.vips_set(), v.state() == State::Master);
+            if matches!(v.state(), State::Backup | State::Master) {
+                prop_assert!(v.next_timeout().is_some());
+            }
+        }
+    }
+}
+
+#[test]
+fn huge_clock_values_do_not_panic() {
+    let mut v = running(false);
+    let end = Duration::MAX;
+    let a = v.handle_timeout(end);
+    assert_eq!(v.state(), State::Master);
+    assert!(
+        a.len() < 20,
+        "saturated timers must not spin: {} actions",
+        a.len()
+    );
+    let _ = v.handle_packet(
+        end,
+        Ipv4Addr::new(10, 0, 0, 9),
+        &Advert::new(VRID, 200, 100, vec![VIP]).encode(Ipv4Addr::new(10, 0, 0, 9), VRRP_GROUP),
+    );
+    let _ = v.shutdown(end);
+    assert_eq!(v.state(), State::Stop);
+}
