@@ -319,3 +319,36 @@ fn huge_clock_values_do_not_panic() {
     let _ = v.shutdown(end);
     assert_eq!(v.state(), State::Stop);
 }
+
+/// `nopreempt`: a higher-priority node that starts after a lower one became
+/// MASTER stays BACKUP; without it, it takes over.
+#[test]
+fn nopreempt_keeps_the_running_master() {
+    for (preempt, expected) in [(false, 0usize), (true, 1)] {
+        let mut cfgs = configs(&[(100, 0), (200, 10_000)], 100, 3);
+        cfgs[1].0.preempt = preempt;
+        let mut x = Exchange::new(cfgs, true, Duration::from_millis(1));
+        x.run_until(Duration::from_secs(40));
+        assert_eq!(x.masters(), vec![expected], "preempt = {preempt}");
+    }
+}
+
+/// `preempt_delay`: the higher node waits `preempt_delay` from the first
+/// lower-priority advert it hears, then one more down interval.
+#[test]
+fn preempt_delay_postpones_takeover_in_a_group() {
+    let mut cfgs = configs(&[(100, 0), (200, 10_000)], 100, 4);
+    cfgs[1].0.preempt_delay = Duration::from_secs(15);
+    let mut x = Exchange::new(cfgs, true, Duration::from_millis(1));
+    x.run_until(Duration::from_secs(60));
+    assert_eq!(x.masters(), vec![1]);
+    let took_over = x.entered(1, State::Master);
+    assert_eq!(took_over.len(), 1);
+    // Node 0 is MASTER from 3.609375 s, adverts at that phase each second,
+    // received 1 ms later. Node 1 starts at 10 s and hears the first at
+    // 10.610375 s: preempt_time = 25.610375 s. Adverts are accepted while
+    // preempt_time is strictly later than now, so the last one accepted is
+    // received at 24.610375 s and node 1 goes MASTER 3 s + 56/256 s
+    // (218750 µs) after it.
+    assert_eq!(took_over[0], Duration::from_micros(24_610_375 + 3_218_750));
+}
