@@ -53,8 +53,10 @@ pub struct Vrrp {
     state: State,
     /// The master's interval as learned from its adverts (µs).
     master_adver_int_us: u64,
-    /// Keepalived's `ms_down_timer` (µs): what `set_timer` adds in BACKUP.
-    ms_down_timer_us: u64,
+    /// Keepalived's `ms_down_timer`: what `set_timer` adds in BACKUP. Kept
+    /// as a `Duration` so that re-arming with the remaining time keeps a
+    /// deadline exact even when `now` has sub-microsecond precision.
+    ms_down_timer: Duration,
     /// Keepalived's `sands`: when the state's timer fires.
     sands: Option<Duration>,
     /// When preemption of a lower-priority master becomes allowed.
@@ -81,7 +83,7 @@ impl Vrrp {
         Ok(Self {
             effective_priority: eff.priority,
             master_adver_int_us: eff.advert_int_us,
-            ms_down_timer_us: 0,
+            ms_down_timer: Duration::ZERO,
             eff,
             cfg,
             state: State::Init,
@@ -166,11 +168,11 @@ impl Vrrp {
             // Keepalived sets state BACKUP silently with a 1 µs timer; we stay
             // INIT for that microsecond so no unreported state is visible.
             self.state = State::Init;
-            self.ms_down_timer_us = 1;
+            self.ms_down_timer = timers::from_us(1);
             self.next_master_reason = Reason::AddressOwner;
             self.sands = Some(now.saturating_add(timers::from_us(1)));
         } else {
-            self.ms_down_timer_us = self.master_down_us();
+            self.ms_down_timer = timers::from_us(self.master_down_us());
             self.next_master_reason = Reason::MasterDownTimerExpired;
             self.transition(&mut out, from, State::Backup, Reason::Startup);
             self.set_timer(now);
@@ -308,7 +310,7 @@ impl Vrrp {
         });
         lines.push(format!(
             "   Master down timer = {} usecs",
-            self.ms_down_timer_us
+            self.ms_down_timer.as_micros()
         ));
         lines.push(format!(
             "   Gratuitous ARP delay = {}",
@@ -401,7 +403,7 @@ impl Vrrp {
     fn set_timer(&mut self, now: Duration) {
         self.sands = match self.state {
             State::Master => Some(now.saturating_add(timers::from_us(self.eff.advert_int_us))),
-            State::Backup => Some(now.saturating_add(timers::from_us(self.ms_down_timer_us))),
+            State::Backup => Some(now.saturating_add(self.ms_down_timer)),
             State::Init | State::Stop => None,
         };
     }
@@ -477,7 +479,7 @@ impl Vrrp {
         self.preempt_time = None;
         self.transition(out, State::Master, State::Backup, reason);
         self.release_vips(out);
-        self.ms_down_timer_us = self.master_down_us();
+        self.ms_down_timer = timers::from_us(self.master_down_us());
         self.set_timer(now);
         self.stats.release_master += 1;
     }
@@ -647,8 +649,10 @@ impl Vrrp {
             None => false,
             Some(a) if a.priority == 0 => {
                 // The master is stepping down: take over after Skew_Time.
-                self.ms_down_timer_us =
-                    timers::skew_for_priority_us(self.effective_priority, self.master_adver_int_us);
+                self.ms_down_timer = timers::from_us(timers::skew_for_priority_us(
+                    self.effective_priority,
+                    self.master_adver_int_us,
+                ));
                 self.next_master_reason = Reason::PriorityZeroAdvert;
                 true
             }
@@ -660,7 +664,7 @@ impl Vrrp {
             {
                 // RFC 5798: learn the master's interval from its advert.
                 self.master_adver_int_us = u64::from(a.max_advert_int_cs) * TIMER_CENTI_HZ;
-                self.ms_down_timer_us = self.master_down_us();
+                self.ms_down_timer = timers::from_us(self.master_down_us());
                 self.master_saddr = Some(meta.src);
                 self.master_priority = a.priority;
                 self.next_master_reason = Reason::MasterDownTimerExpired;
@@ -685,8 +689,7 @@ impl Vrrp {
         if !accepted {
             // Keep the deadline where it was: the timer re-armed after this
             // packet must fire at the same instant.
-            let remaining = self.sands.map_or(Duration::ZERO, |t| t.saturating_sub(now));
-            self.ms_down_timer_us = timers::to_us(remaining);
+            self.ms_down_timer = self.sands.map_or(Duration::ZERO, |t| t.saturating_sub(now));
         }
     }
 

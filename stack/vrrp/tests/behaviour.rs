@@ -722,3 +722,16 @@ fn same_inputs_same_outputs() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn discarded_adverts_keep_a_nanosecond_deadline_exact() {
+    let mut v = Vrrp::new(cfg(150)).expect("valid");
+    v.start(Duration::from_nanos(123));
+    let deadline = v.next_timeout().expect("timer");
+    v.handle_packet(
+        Duration::from_nanos(1_000_000_777),
+        LOWER_IP,
+        &advert(LOWER_IP, 100, 100),
+    );
+    assert_eq!(v.next_timeout(), Some(deadline));
+}
