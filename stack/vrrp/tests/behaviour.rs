@@ -735,3 +735,21 @@ fn discarded_adverts_keep_a_nanosecond_deadline_exact() {
     );
     assert_eq!(v.next_timeout(), Some(deadline));
 }
+
+#[test]
+fn describe_timers_shows_the_master_a_backup_follows() {
+    let mut v = Vrrp::new(cfg(90)).expect("valid");
+    v.start(Duration::ZERO);
+    v.handle_packet(s(1.0), HIGHER_IP, &advert(HIGHER_IP, 200, 250));
+    let d = v.describe_timers();
+    for line in [
+        "   Master router = 10.0.0.9",
+        "   Master priority = 200",
+        "   Master advert int = 2.50 sec",
+        "   Master advert interval = 2500 milli-sec",
+        "   Read timeout = 10.121093",
+        "   Master down timer = 9121093 usecs",
+    ] {
+        assert!(d.lines().any(|l| l == line), "missing {line:?} in\n{d}");
+    }
+}
