@@ -137,6 +137,7 @@ pub enum LogLevel {
     Warning,
     Notice,
     Debug,
+    Trace,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -611,6 +612,13 @@ impl Srp {
             proc_list: self.proc_list.iter().copied().collect(),
             failed_list: self.failed_list.iter().copied().collect(),
         };
+        self.log(
+            LogLevel::Trace,
+            format!(
+                "join sent: ring_seq {} proc {:?} failed {:?}",
+                j.ring_seq, j.proc_list, j.failed_list
+            ),
+        );
         self.send(Dest::Ring, Message::Join(j));
     }
 

@@ -212,3 +212,63 @@ fn second_link_takes_over_without_membership_change() {
     // knet defaults (ping_timeout = token/2) the ring survives.
     assert_eq!(s.core(1).unwrap().srp().ring_id(), ring);
 }
+
+#[test]
+fn checkers_catch_violations() {
+    use hasim_totem::srp::ConfChg;
+    use hasim_totem::RingId;
+    let r1 = RingId { rep: 1, seq: 4 };
+    let r2 = RingId { rep: 1, seq: 8 };
+    let rec = |node, msgs: &[&str], ring: RingId, cur: Option<RingId>| Record {
+        node,
+        boot: 1,
+        deliveries: msgs
+            .iter()
+            .map(|m| (m.as_bytes().to_vec(), ring, cur))
+            .collect(),
+        ..Default::default()
+    };
+    // order
+    let a = rec(1, &["x", "y"], r1, Some(r1));
+    let b = rec(2, &["y", "x"], r1, Some(r1));
+    assert!(check_agreed_order(&[a.clone(), b]).is_err());
+    assert!(check_agreed_order(&[a.clone(), rec(2, &["x", "z", "y"], r1, Some(r1))]).is_ok());
+    assert!(check_agreed_order(&[rec(1, &["x", "x"], r1, Some(r1))]).is_err());
+    // virtual synchrony
+    assert!(check_virtual_synchrony(&[rec(1, &["x"], r1, Some(r2))]).is_err());
+    // membership agreement
+    let cc = |members: Vec<NodeId>| {
+        (
+            ms(0),
+            ConfChg {
+                kind: ConfKind::Regular,
+                ring_id: r2,
+                members,
+                left: vec![],
+                joined: vec![],
+            },
+        )
+    };
+    let mut m1 = Record {
+        node: 1,
+        ..Default::default()
+    };
+    m1.confchgs.push(cc(vec![1, 2]));
+    let mut m2 = Record {
+        node: 2,
+        ..Default::default()
+    };
+    m2.confchgs.push(cc(vec![2]));
+    assert!(check_membership_agreement(&[m1, m2]).is_err());
+    // no loss
+    let key = (Some(r1), r2, vec![1, 2]);
+    let mut l1 = Record::default();
+    l1.segments
+        .push((key.clone(), vec![b"x".to_vec(), b"y".to_vec()]));
+    let mut l2 = Record {
+        node: 2,
+        ..Default::default()
+    };
+    l2.segments.push((key, vec![b"x".to_vec()]));
+    assert!(check_no_loss_in_configuration(&[l1, l2]).is_err());
+}

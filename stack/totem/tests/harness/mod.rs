@@ -81,6 +81,7 @@ pub struct Sim {
     pub latency: (Duration, Duration),
     pub finished: Vec<Record>,
     pub packets_sent: u64,
+    pub trace: bool,
 }
 
 pub fn default_setup(
@@ -135,6 +136,7 @@ impl Sim {
             latency: (Duration::from_micros(80), Duration::from_micros(120)),
             finished: Vec::new(),
             packets_sent: 0,
+            trace: false,
         }
     }
 
@@ -326,6 +328,11 @@ impl Sim {
                 NodeAction::StoreRingSeq(s) => {
                     if let Some(n) = self.nodes.get_mut(&id) {
                         n.stored_ring_seq = s;
+                    }
+                }
+                NodeAction::Log { text, .. } => {
+                    if self.trace {
+                        eprintln!("{:>10.3} n{id}: {text}", now.as_secs_f64() * 1000.0);
                     }
                 }
                 _ => {}
