@@ -330,10 +330,8 @@ impl Sim {
                         n.stored_ring_seq = s;
                     }
                 }
-                NodeAction::Log { text, .. } => {
-                    if self.trace {
-                        eprintln!("{:>10.3} n{id}: {text}", now.as_secs_f64() * 1000.0);
-                    }
+                NodeAction::Log { text, .. } if self.trace => {
+                    eprintln!("{:>10.3} n{id}: {text}", now.as_secs_f64() * 1000.0);
                 }
                 _ => {}
             }
