@@ -1,0 +1,52 @@
+//! Run the scheduler conformance corpus and print per-tier agreement.
+//!
+//! Usage (from the repository root):
+//!   cargo run --release -p hasim-scheduler --example conformance -- [--diffs] [--write-passing] [CASE...]
+//!
+//! `--write-passing` rewrites stack/scheduler/tests/conformance-passing.txt
+//! (the ratchet list) as the union of the old list and the cases passing now.
+
+use std::path::PathBuf;
+
+use hasim_scheduler::conformance::{run, Options};
+
+fn main() {
+    let mut opts = Options::default();
+    let mut write = false;
+    for a in std::env::args().skip(1) {
+        match a.as_str() {
+            "--diffs" => opts.show_diffs = true,
+            "--write-passing" => write = true,
+            _ => opts.filter.push(a),
+        }
+    }
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let corpus = manifest.join("../../../shared/scheduler-corpus");
+    // Deep recursion in some cases: run on a thread with a large stack.
+    let report = std::thread::Builder::new()
+        .stack_size(256 * 1024 * 1024)
+        .spawn(move || run(&corpus, &opts))
+        .expect("spawn")
+        .join()
+        .expect("conformance run");
+    print!("{report}");
+    if write {
+        let path = manifest.join("tests/conformance-passing.txt");
+        let mut names: Vec<String> = std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_string)
+            .collect();
+        names.extend(report.passing());
+        names.sort();
+        names.dedup();
+        let mut text = String::from("# Cases of the scheduler corpus hasim reproduces (order-insensitive).\n# Regenerate: cargo run --release -p hasim-scheduler --example conformance -- --write-passing\n");
+        for n in names {
+            text.push_str(&n);
+            text.push('\n');
+        }
+        std::fs::write(&path, text).expect("write ratchet list");
+    }
+}

@@ -1,0 +1,1748 @@
+//! Creating actions (start/stop/promote/demote, group and clone pseudo
+//! actions, fencing), ordering them, and propagating "required" and
+//! "runnable" along orderings the way Pacemaker's update_action does,
+//! including the human-readable reasons shown in the transition summary.
+
+use crate::ws::*;
+
+fn key_task_matches(a: &Action, task: &str) -> bool {
+    a.task == task && a.interval_ms == 0
+}
+
+/// Find a resource's action by task on a node (None = any node).
+pub fn find_action(
+    ws: &WorkingSet,
+    rsc: RscId,
+    task: &str,
+    node: Option<NodeId>,
+) -> Option<ActionId> {
+    ws.rscs[rsc].actions.iter().copied().find(|&a| {
+        key_task_matches(&ws.actions[a], task)
+            && (node.is_none() || ws.actions[a].node.is_none() || ws.actions[a].node == node)
+    })
+}
+
+/// Actions of a resource with a task, on a node (exact when `exact`).
+pub fn find_actions(
+    ws: &WorkingSet,
+    rsc: RscId,
+    task: &str,
+    node: Option<NodeId>,
+    exact: bool,
+) -> Vec<ActionId> {
+    ws.rscs[rsc]
+        .actions
+        .iter()
+        .copied()
+        .filter(|&a| {
+            let act = &ws.actions[a];
+            key_task_matches(act, task)
+                && match node {
+                    None => !exact || act.node.is_none(),
+                    Some(n) => act.node == Some(n) || (!exact && act.node.is_none()),
+                }
+        })
+        .collect()
+}
+
+fn set_reason(ws: &mut WorkingSet, a: ActionId, reason: Option<String>, overwrite: bool) {
+    if ws.actions[a].reason.is_none() || overwrite {
+        ws.actions[a].reason = reason;
+    }
+}
+
+fn effective_no_quorum(ws: &mut WorkingSet, rsc: RscId) -> NoQuorum {
+    if ws.options.have_quorum {
+        return NoQuorum::Ignore;
+    }
+    if ws.options.no_quorum_policy == NoQuorum::Demote {
+        return match ws.rscs[rsc].role {
+            Role::Promoted | Role::Unpromoted => {
+                if ws.rscs[rsc].next_role > Role::Unpromoted {
+                    ws.rscs[rsc].next_role = Role::Unpromoted;
+                }
+                NoQuorum::Ignore
+            }
+            _ => NoQuorum::Stop,
+        };
+    }
+    ws.options.no_quorum_policy
+}
+
+fn rsc_active(ws: &WorkingSet, r: RscId) -> bool {
+    ws.primitives_of(r)
+        .iter()
+        .any(|&p| !ws.rscs[p].running_on.is_empty())
+}
+
+/// Pacemaker's custom_action for resource actions (find or create).
+pub fn custom_action(
+    ws: &mut WorkingSet,
+    rsc: RscId,
+    task: &str,
+    node: Option<NodeId>,
+    optional: bool,
+) -> ActionId {
+    let existing = ws.rscs[rsc]
+        .actions
+        .iter()
+        .copied()
+        .find(|&a| key_task_matches(&ws.actions[a], task) && ws.actions[a].node == node);
+    let a = match existing {
+        Some(a) => a,
+        None => {
+            let needs = if task != "start" && task != "promote" {
+                Needs::Nothing
+            } else if ws.rscs[rsc].needs_fencing {
+                Needs::Fencing
+            } else if ws.rscs[rsc].needs_quorum {
+                Needs::Quorum
+            } else {
+                Needs::Nothing
+            };
+            let id = ws.actions.len();
+            ws.actions.push(Action {
+                rsc: Some(rsc),
+                task: task.to_string(),
+                interval_ms: 0,
+                node,
+                flags: af::RUNNABLE | if optional { af::OPTIONAL } else { 0 },
+                reason: None,
+                before: Vec::new(),
+                after: Vec::new(),
+                fence_type: None,
+                needs,
+                runnable_before: 0,
+                required_runnable_before: 0,
+                name: None,
+            });
+            ws.rscs[rsc].actions.push(id);
+            id
+        }
+    };
+    // update_action_optional
+    if node.is_some() && !ws.actions[a].has(af::PSEUDO) && !ws.rscs[rsc].managed {
+        ws.actions[a].flags |= af::OPTIONAL;
+    } else if !optional {
+        ws.actions[a].flags &= !af::OPTIONAL;
+    }
+    update_runnable(ws, a);
+    a
+}
+
+fn update_runnable(ws: &mut WorkingSet, a: ActionId) {
+    if ws.actions[a].has(af::PSEUDO) {
+        return;
+    }
+    let Some(rsc) = ws.actions[a].rsc else { return };
+    match ws.actions[a].node {
+        None => ws.actions[a].flags &= !af::RUNNABLE,
+        Some(n) if !ws.nodes[n].online => {
+            ws.actions[a].flags &= !af::RUNNABLE;
+            if ws.rscs[rsc].managed && ws.actions[a].task == "stop" && !ws.nodes[n].unclean {
+                crate::unpack::fence_node(ws, n, "stop is unrunnable");
+            }
+        }
+        Some(n) if ws.nodes[n].pending => ws.actions[a].flags &= !af::RUNNABLE,
+        Some(_) => {
+            if ws.actions[a].needs == Needs::Nothing {
+                ws.actions[a].reason = None;
+                ws.actions[a].flags |= af::RUNNABLE;
+            } else {
+                match effective_no_quorum(ws, rsc) {
+                    NoQuorum::Stop | NoQuorum::Suicide => {
+                        ws.actions[a].flags &= !af::RUNNABLE;
+                        set_reason(ws, a, Some("no quorum".into()), true);
+                    }
+                    NoQuorum::Freeze => {
+                        if !rsc_active(ws, rsc) || ws.rscs[rsc].next_role > ws.rscs[rsc].role {
+                            ws.actions[a].flags &= !af::RUNNABLE;
+                            set_reason(ws, a, Some("quorum freeze".into()), true);
+                        }
+                    }
+                    _ => ws.actions[a].flags |= af::RUNNABLE,
+                }
+            }
+        }
+    }
+}
+
+/// A resource pseudo action (group/clone start, running, stop, stopped...).
+pub fn pseudo_action(
+    ws: &mut WorkingSet,
+    rsc: RscId,
+    task: &str,
+    optional: bool,
+    runnable: bool,
+) -> ActionId {
+    let a = custom_action(ws, rsc, task, None, optional);
+    ws.actions[a].flags |= af::PSEUDO;
+    if runnable {
+        ws.actions[a].flags |= af::RUNNABLE;
+    }
+    a
+}
+
+/// Find or create the fencing action for a node.
+pub fn fence_op(
+    ws: &mut WorkingSet,
+    node: NodeId,
+    reason: Option<&str>,
+    optional: bool,
+) -> ActionId {
+    let existing = ws
+        .fence_actions
+        .iter()
+        .copied()
+        .find(|&a| ws.actions[a].node == Some(node));
+    let a = match existing {
+        Some(a) => a,
+        None => {
+            let id = ws.actions.len();
+            ws.actions.push(Action {
+                rsc: None,
+                task: "stonith".into(),
+                interval_ms: 0,
+                node: Some(node),
+                flags: af::RUNNABLE | af::OPTIONAL,
+                reason: None,
+                before: Vec::new(),
+                after: Vec::new(),
+                fence_type: Some(ws.options.stonith_action.clone()),
+                needs: Needs::Nothing,
+                runnable_before: 0,
+                required_runnable_before: 0,
+                name: None,
+            });
+            ws.fence_actions.push(id);
+            id
+        }
+    };
+    if !optional {
+        ws.actions[a].flags &= !af::OPTIONAL;
+    }
+    if let Some(r) = reason {
+        if ws.actions[a].reason.is_none() {
+            ws.actions[a].reason = Some(r.to_string());
+        }
+    }
+    a
+}
+
+/// Add an ordering edge; false if an equivalent one exists.
+pub fn order_actions(ws: &mut WorkingSet, first: ActionId, then: ActionId, flags: u32) -> bool {
+    if flags == of::NONE || first == then {
+        return false;
+    }
+    if ws.actions[first]
+        .after
+        .iter()
+        .any(|&(t, f)| t == then && (f & flags) != 0)
+    {
+        return false;
+    }
+    ws.actions[first].after.push((then, flags));
+    ws.actions[then].before.push((first, flags));
+    true
+}
+
+// ------------------------------------------------------- primitive actions
+
+fn stop_resource(ws: &mut WorkingSet, r: RscId, optional: bool) {
+    for n in ws.rscs[r].running_on.clone() {
+        let a = custom_action(ws, r, "stop", Some(n), optional);
+        if ws.rscs[r].assigned.is_none() {
+            set_reason(ws, a, Some("node availability".into()), true);
+        }
+        if !ws.rscs[r].managed {
+            ws.actions[a].flags &= !af::RUNNABLE;
+        }
+    }
+}
+
+fn start_resource(ws: &mut WorkingSet, r: RscId, node: Option<NodeId>, optional: bool) {
+    let Some(node) = node else { return };
+    let a = custom_action(ws, r, "start", Some(node), true);
+    if ws.actions[a].has(af::RUNNABLE) && !optional {
+        ws.actions[a].flags &= !af::OPTIONAL;
+    }
+}
+
+fn promote_resource(ws: &mut WorkingSet, r: RscId, node: Option<NodeId>, optional: bool) {
+    let Some(node) = node else { return };
+    let starts = find_actions(ws, r, "start", Some(node), true);
+    let runnable = starts.iter().all(|&s| ws.actions[s].has(af::RUNNABLE));
+    if runnable {
+        custom_action(ws, r, "promote", Some(node), optional);
+    } else {
+        for p in find_actions(ws, r, "promote", Some(node), true) {
+            ws.actions[p].flags &= !af::RUNNABLE;
+        }
+    }
+}
+
+fn demote_resource(ws: &mut WorkingSet, r: RscId, optional: bool) {
+    for n in ws.rscs[r].running_on.clone() {
+        custom_action(ws, r, "demote", Some(n), optional);
+    }
+}
+
+/// Pacemaker's role transition table: next step from `from` towards `to`.
+fn next_step(from: Role, to: Role) -> Role {
+    use Role::*;
+    match (from, to) {
+        (Unknown, _) => Stopped,
+        (Stopped, Unknown | Stopped) => Stopped,
+        (Stopped, Started | Unpromoted | Promoted) => Started,
+        (Started, Unknown | Stopped) => Stopped,
+        (Started, Started) => Started,
+        (Started, Unpromoted | Promoted) => Unpromoted,
+        (Unpromoted, Unknown | Stopped | Started) => Stopped,
+        (Unpromoted, Unpromoted) => Unpromoted,
+        (Unpromoted, Promoted) => Promoted,
+        (Promoted, Unknown | Stopped | Started | Unpromoted) => Unpromoted,
+        (Promoted, Promoted) => Promoted,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Step {
+    Stop,
+    Start,
+    Promote,
+    Demote,
+    Nothing,
+    Error,
+}
+
+fn step_fn(from: Role, to: Role) -> Step {
+    use Role::*;
+    match (from, to) {
+        (Unknown, _) => Step::Error,
+        (Stopped, Started | Unpromoted) => Step::Start,
+        (Stopped, Promoted) => Step::Error,
+        (Stopped, _) => Step::Nothing,
+        (Started, Stopped) => Step::Stop,
+        (Started, Unpromoted) => Step::Nothing,
+        (Started, Promoted) => Step::Promote,
+        (Started, _) => Step::Nothing,
+        (Unpromoted, Stopped | Started) => Step::Stop,
+        (Unpromoted, Promoted) => Step::Promote,
+        (Unpromoted, _) => Step::Nothing,
+        (Promoted, Stopped | Started | Unpromoted) => Step::Demote,
+        (Promoted, _) => Step::Nothing,
+    }
+}
+
+fn run_step(
+    ws: &mut WorkingSet,
+    r: RscId,
+    step: Step,
+    node: Option<NodeId>,
+    optional: bool,
+) -> bool {
+    match step {
+        Step::Stop => stop_resource(ws, r, optional),
+        Step::Start => start_resource(ws, r, node, optional),
+        Step::Promote => promote_resource(ws, r, node, optional),
+        Step::Demote => demote_resource(ws, r, optional),
+        Step::Nothing | Step::Error => return false,
+    }
+    true
+}
+
+fn schedule_restart(ws: &mut WorkingSet, r: RscId, need_stop: bool, need_promote: bool) {
+    let mut role = ws.rscs[r].role;
+    ws.rscs[r].restarting = true;
+    while role != Role::Stopped {
+        let next = next_step(role, Role::Stopped);
+        if !run_step(ws, r, step_fn(role, next), None, !need_stop) {
+            break;
+        }
+        role = next;
+    }
+    while ws.rscs[r].role <= ws.rscs[r].next_role && role != ws.rscs[r].role && !ws.rscs[r].block {
+        let mut required = need_stop;
+        let next = next_step(role, ws.rscs[r].role);
+        if next == Role::Promoted && need_promote {
+            required = true;
+        }
+        let node = ws.rscs[r].assigned;
+        if !run_step(ws, r, step_fn(role, next), node, !required) {
+            break;
+        }
+        role = next;
+    }
+    ws.rscs[r].restarting = false;
+}
+
+/// Counts of nodes a primitive is active on (all, clean) and its main node.
+pub fn find_active_on(ws: &WorkingSet, r: RscId) -> (Option<NodeId>, usize, usize) {
+    let rsc = &ws.rscs[r];
+    let mut active: Option<NodeId> = None;
+    let mut all = 0;
+    let mut clean = 0;
+    for &n in &rsc.running_on {
+        let happy = ws.nodes[n].online && !ws.nodes[n].unclean;
+        all += 1;
+        if happy {
+            clean += 1;
+        }
+        if !rsc.needs_fencing
+            && happy
+            && active.is_none_or(|a| !ws.nodes[a].online || ws.nodes[a].unclean)
+        {
+            active = Some(n);
+        }
+        if active.is_none() {
+            active = Some(n);
+        }
+    }
+    (active, all, clean)
+}
+
+fn create_primitive_actions(ws: &mut WorkingSet, r: RscId) {
+    if ws.rscs[r].next_role == Role::Unknown {
+        ws.rscs[r].next_role = if ws.rscs[r].assigned.is_none() {
+            Role::Stopped
+        } else {
+            Role::Started
+        };
+    }
+    let (current, all, clean) = find_active_on(ws, r);
+    let mut need_stop = false;
+    let mut need_promote = false;
+    let mut is_moving = false;
+    if let (Some(c), Some(a)) = (current, ws.rscs[r].assigned) {
+        if c != a && ws.rscs[r].next_role >= Role::Started {
+            is_moving = true;
+            need_stop = true;
+        }
+    }
+    let multiply_active = if ws.rscs[r].needs_fencing {
+        all > 1
+    } else {
+        clean > 1
+    };
+    if multiply_active && !ws.rscs[r].multiple_active_block {
+        need_stop = true;
+    }
+    if ws.rscs[r].start_pending {
+        let node = ws.rscs[r].assigned;
+        if let Some(n) = node {
+            let a = custom_action(ws, r, "start", Some(n), true);
+            ws.actions[a].flags |= af::PRINT_ALWAYS;
+        }
+    }
+    if is_moving {
+    } else if ws.rscs[r].failed {
+        if ws.rscs[r].stop_flag {
+            need_stop = true;
+        } else if ws.rscs[r].next_role == Role::Promoted {
+            need_promote = true;
+        }
+    } else if ws.rscs[r].block {
+        need_stop = true;
+    } else if ws.rscs[r].role > Role::Started && current.is_some() && ws.rscs[r].assigned.is_some()
+    {
+        let n = ws.rscs[r].assigned;
+        let start = custom_action(ws, r, "start", n, true);
+        if !ws.actions[start].has(af::OPTIONAL) {
+            need_stop = true;
+        }
+    }
+    schedule_restart(ws, r, need_stop, need_promote);
+    // Role transitions towards next_role.
+    let mut role = ws.rscs[r].role;
+    while role != ws.rscs[r].next_role {
+        let target = ws.rscs[r].next_role;
+        let next = next_step(role, target);
+        let node = ws.rscs[r].assigned;
+        if !run_step(ws, r, step_fn(role, next), node, false) {
+            break;
+        }
+        role = next;
+    }
+}
+
+/// Create actions for a resource and its children.
+pub fn create_actions(ws: &mut WorkingSet, r: RscId) {
+    match ws.rscs[r].variant {
+        Variant::Primitive => create_primitive_actions(ws, r),
+        Variant::Group => {
+            for c in ws.rscs[r].children.clone() {
+                create_actions(ws, c);
+            }
+            pseudo_action(ws, r, "start", true, true);
+            pseudo_action(ws, r, "running", true, true);
+            pseudo_action(ws, r, "stop", true, true);
+            pseudo_action(ws, r, "stopped", true, true);
+            if ws.rscs[r].promotable {
+                pseudo_action(ws, r, "demote", true, true);
+                pseudo_action(ws, r, "demoted", true, true);
+                pseudo_action(ws, r, "promote", true, true);
+                pseudo_action(ws, r, "promoted", true, true);
+            }
+        }
+        Variant::Clone => create_clone_actions(ws, r),
+    }
+}
+
+fn clone_pseudo_status(
+    ws: &WorkingSet,
+    r: RscId,
+    stopping: &mut bool,
+    starting: &mut bool,
+    active: &mut bool,
+) {
+    if !ws.rscs[r].children.is_empty() {
+        for &c in &ws.rscs[r].children {
+            clone_pseudo_status(ws, c, stopping, starting, active);
+        }
+        return;
+    }
+    if !ws.rscs[r].running_on.is_empty() {
+        *active = true;
+    }
+    for &a in &ws.rscs[r].actions {
+        if *starting && *stopping {
+            return;
+        }
+        let act = &ws.actions[a];
+        if act.has(af::OPTIONAL) || !(act.has(af::PSEUDO) || act.has(af::RUNNABLE)) {
+            continue;
+        }
+        if act.task == "stop" {
+            *stopping = true;
+        } else if act.task == "start" && act.has(af::RUNNABLE) {
+            *starting = true;
+        }
+    }
+}
+
+fn create_clone_actions(ws: &mut WorkingSet, r: RscId) {
+    let mut any_stopping = false;
+    let mut any_starting = false;
+    let mut active = false;
+    for c in ws.rscs[r].children.clone() {
+        create_actions(ws, c);
+        let (mut st, mut sp) = (false, false);
+        clone_pseudo_status(ws, c, &mut sp, &mut st, &mut active);
+        any_stopping |= sp;
+        any_starting |= st;
+    }
+    pseudo_action(ws, r, "start", !any_starting, true);
+    let started = pseudo_action(ws, r, "running", !any_starting, false);
+    if !(active || any_starting) {
+        ws.actions[started].flags &= !af::RUNNABLE;
+    } else {
+        ws.actions[started].flags |= af::RUNNABLE;
+    }
+    pseudo_action(ws, r, "stop", !any_stopping, true);
+    pseudo_action(ws, r, "stopped", !any_stopping, true);
+    if ws.rscs[r].promotable {
+        crate::promotable::create_promotable_actions(ws, r);
+    }
+}
+
+// --------------------------------------------------------- orderings
+
+fn order_rsc(ws: &mut WorkingSet, first: RscId, ft: &str, then: RscId, tt: &str, flags: u32) {
+    crate::constraints::order_rsc(ws, first, ft, then, tt, flags);
+}
+
+/// Implicit orderings of each resource (stop before start, group and
+/// clone sequencing).
+pub fn internal_constraints(ws: &mut WorkingSet, r: RscId) {
+    match ws.rscs[r].variant {
+        Variant::Primitive => {
+            if !ws.rscs[r].managed {
+                return;
+            }
+            order_rsc(
+                ws,
+                r,
+                "stop",
+                r,
+                "start",
+                of::OPTIONAL | of::IMPLIES_THEN | of::RESTART,
+            );
+            let top = ws.uber_parent(r);
+            if ws.rscs[top].promotable || ws.rscs[r].role > Role::Unpromoted {
+                order_rsc(ws, r, "demote", r, "stop", of::PROMOTED_IMPLIES_FIRST);
+                order_rsc(ws, r, "start", r, "promote", of::RUNNABLE_LEFT);
+            }
+        }
+        Variant::Group => group_internal_constraints(ws, r),
+        Variant::Clone => clone_internal_constraints(ws, r),
+    }
+}
+
+fn group_internal_constraints(ws: &mut WorkingSet, g: RscId) {
+    order_rsc(ws, g, "stop", g, "stopped", of::RUNNABLE_LEFT);
+    order_rsc(ws, g, "stopped", g, "start", of::OPTIONAL);
+    order_rsc(ws, g, "start", g, "running", of::RUNNABLE_LEFT);
+    let ordered = ws.rscs[g].group_ordered;
+    let top = ws.uber_parent(g);
+    let promotable = ws.rscs[top].promotable;
+    let mut previous: Option<RscId> = None;
+    let mut last_active: Option<RscId> = None;
+    for m in ws.rscs[g].children.clone() {
+        let mut down = of::IMPLIES_FIRST_PRINTED;
+        let mut post_down = of::IMPLIES_THEN_PRINTED;
+        internal_constraints(ws, m);
+        if let (Some(prev), true) = (previous, ws.rscs[g].group_colocated) {
+            let infl = ws.rscs[m].critical;
+            crate::constraints::new_colocation(
+                ws,
+                "group:internal_colocation",
+                None,
+                hasim_cib::INFINITY,
+                m,
+                prev,
+                Role::Unknown,
+                Role::Unknown,
+                infl,
+            );
+        }
+        if previous.is_none() && ordered {
+            down |= of::OPTIONAL;
+            post_down = of::IMPLIES_THEN;
+        }
+        if promotable {
+            order_rsc(ws, g, "demote", m, "demote", down);
+            order_rsc(ws, m, "demote", g, "demoted", post_down);
+            order_rsc(
+                ws,
+                m,
+                "promote",
+                g,
+                "promoted",
+                of::RUNNABLE_LEFT | of::IMPLIES_THEN | of::IMPLIES_THEN_PRINTED,
+            );
+            order_rsc(ws, g, "promote", m, "promote", of::IMPLIES_FIRST_PRINTED);
+        }
+        order_rsc(ws, g, "stop", m, "stop", down);
+        order_rsc(ws, m, "stop", g, "stopped", post_down);
+        order_rsc(ws, g, "start", m, "start", of::IMPLIES_FIRST_PRINTED);
+        order_rsc(
+            ws,
+            m,
+            "start",
+            g,
+            "running",
+            of::RUNNABLE_LEFT | of::IMPLIES_THEN | of::IMPLIES_THEN_PRINTED,
+        );
+        if !ordered {
+            order_rsc(
+                ws,
+                g,
+                "start",
+                m,
+                "start",
+                of::IMPLIES_THEN | of::RUNNABLE_LEFT | of::IMPLIES_FIRST_PRINTED,
+            );
+            if promotable {
+                order_rsc(
+                    ws,
+                    g,
+                    "promote",
+                    m,
+                    "promote",
+                    of::IMPLIES_THEN | of::RUNNABLE_LEFT | of::IMPLIES_FIRST_PRINTED,
+                );
+            }
+        } else if let Some(prev) = previous {
+            order_rsc(
+                ws,
+                prev,
+                "start",
+                m,
+                "start",
+                of::IMPLIES_THEN | of::RUNNABLE_LEFT,
+            );
+            order_rsc(ws, m, "stop", prev, "stop", of::OPTIONAL | of::RESTART);
+            if promotable {
+                order_rsc(
+                    ws,
+                    prev,
+                    "promote",
+                    m,
+                    "promote",
+                    of::IMPLIES_THEN | of::RUNNABLE_LEFT,
+                );
+                order_rsc(ws, m, "demote", prev, "demote", of::OPTIONAL);
+            }
+        } else {
+            // pe_order_none orderings are no-ops.
+        }
+        if !ws.rscs[m].running_on.is_empty() {
+            if let (true, Some(prev), Some(la)) = (ordered, previous, last_active) {
+                if ws.rscs[prev].running_on.is_empty() && !ws.rscs[la].running_on.is_empty() {
+                    order_rsc(ws, m, "stop", la, "stop", of::OPTIONAL);
+                }
+            }
+            last_active = Some(m);
+        }
+        previous = Some(m);
+    }
+}
+
+fn clone_internal_constraints(ws: &mut WorkingSet, c: RscId) {
+    order_rsc(ws, c, "stopped", c, "start", of::OPTIONAL);
+    order_rsc(ws, c, "start", c, "running", of::RUNNABLE_LEFT);
+    order_rsc(ws, c, "stop", c, "stopped", of::RUNNABLE_LEFT);
+    if ws.rscs[c].promotable {
+        order_rsc(ws, c, "demoted", c, "stop", of::OPTIONAL);
+        order_rsc(ws, c, "running", c, "promote", of::RUNNABLE_LEFT);
+    }
+    let ordered = ws.rscs[c].ordered;
+    let mut children = ws.rscs[c].children.clone();
+    if ordered {
+        children.sort_by_key(|&ch| {
+            ws.rscs[ch]
+                .id
+                .rsplit(':')
+                .next()
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0)
+        });
+        ws.rscs[c].children = children.clone();
+    }
+    let mut last: Option<RscId> = None;
+    for ch in children {
+        internal_constraints(ws, ch);
+        order_rsc(
+            ws,
+            c,
+            "start",
+            ch,
+            "start",
+            of::RUNNABLE_LEFT | of::IMPLIES_FIRST_PRINTED,
+        );
+        order_rsc(ws, ch, "start", c, "running", of::IMPLIES_THEN_PRINTED);
+        if let (true, Some(l)) = (ordered, last) {
+            order_rsc(ws, l, "start", ch, "start", of::OPTIONAL);
+        }
+        order_rsc(ws, c, "stop", ch, "stop", of::IMPLIES_FIRST_PRINTED);
+        order_rsc(ws, ch, "stop", c, "stopped", of::IMPLIES_THEN_PRINTED);
+        if let (true, Some(l)) = (ordered, last) {
+            order_rsc(ws, ch, "stop", l, "stop", of::OPTIONAL);
+        }
+        last = Some(ch);
+    }
+    if ws.rscs[c].promotable {
+        crate::promotable::order_promotable_instances(ws, c);
+    }
+}
+
+/// Current role of any resource (max over primitives).
+pub fn current_role(ws: &WorkingSet, r: RscId) -> Role {
+    if ws.rscs[r].variant == Variant::Primitive {
+        return ws.rscs[r].role;
+    }
+    ws.rscs[r]
+        .children
+        .iter()
+        .map(|&c| current_role(ws, c))
+        .max()
+        .unwrap_or(Role::Stopped)
+}
+
+/// Resolve the orderings into action edges and propagate flags.
+pub fn apply_orderings(ws: &mut WorkingSet) {
+    let orderings = ws.orderings.clone();
+    for o in &orderings {
+        if let Some(first_rsc) = o.first_rsc {
+            let task = o.first_task.clone().unwrap_or_default();
+            let mut firsts: Vec<ActionId> = match o.first_action {
+                Some(a) => vec![a],
+                None => find_actions(ws, first_rsc, &task, None, false),
+            };
+            if firsts.is_empty() && Some(first_rsc) == o.then_rsc {
+                continue;
+            }
+            if firsts.is_empty() {
+                let state = current_role(ws, first_rsc);
+                if (state == Role::Stopped && task == "stop")
+                    || (state == Role::Unpromoted && task == "demote")
+                {
+                    continue;
+                }
+                firsts.push(custom_action(ws, first_rsc, &task, None, true));
+            }
+            for f in firsts {
+                match o.then_rsc {
+                    None => {
+                        if let Some(t) = o.then_action {
+                            order_actions(ws, f, t, o.flags);
+                        }
+                    }
+                    Some(tr) => order_after(ws, Some(f), tr, o),
+                }
+            }
+        } else if let Some(tr) = o.then_rsc {
+            order_after(ws, o.first_action, tr, o);
+        } else if let (Some(f), Some(t)) = (o.first_action, o.then_action) {
+            order_actions(ws, f, t, o.flags);
+        }
+    }
+    let n = ws.actions.len();
+    for a in (0..n).rev() {
+        block_colocation_dependents(ws, a);
+    }
+    for a in (0..ws.actions.len()).rev() {
+        update_action(ws, a, 0);
+    }
+}
+
+fn order_after(ws: &mut WorkingSet, first: Option<ActionId>, then_rsc: RscId, o: &Ordering) {
+    let thens: Vec<ActionId> = match o.then_action {
+        Some(a) => vec![a],
+        None => find_actions(
+            ws,
+            then_rsc,
+            o.then_task.as_deref().unwrap_or(""),
+            None,
+            false,
+        ),
+    };
+    if thens.is_empty() {
+        return;
+    }
+    match first {
+        None => {
+            if o.flags & of::IMPLIES_THEN == 0 {
+                return;
+            }
+            for t in thens {
+                ws.actions[t].flags &= !af::RUNNABLE;
+            }
+        }
+        Some(f) => {
+            for t in thens {
+                order_actions(ws, f, t, o.flags);
+            }
+        }
+    }
+}
+
+fn is_ancestor(ws: &WorkingSet, child: RscId, anc: RscId) -> bool {
+    let mut p = ws.rscs[child].parent;
+    while let Some(x) = p {
+        if x == anc {
+            return true;
+        }
+        p = ws.rscs[x].parent;
+    }
+    false
+}
+
+/// Map a collective resource's action to the one orderings should use
+/// (start -> running, stop -> stopped, ...).
+fn action_for_ordering(ws: &WorkingSet, a: ActionId) -> ActionId {
+    let Some(r) = ws.actions[a].rsc else { return a };
+    if ws.rscs[r].variant == Variant::Primitive || ws.actions[a].interval_ms != 0 {
+        return a;
+    }
+    let mapped = match ws.actions[a].task.as_str() {
+        "stop" => "stopped",
+        "start" => "running",
+        "promote" => "promoted",
+        "demote" => "demoted",
+        _ => return a,
+    };
+    find_action(ws, r, mapped, None).unwrap_or(a)
+}
+
+/// Flags of an action as seen by orderings (collective actions summarise
+/// their children).
+fn action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) -> u32 {
+    let Some(r) = ws.actions[a].rsc else {
+        return ws.actions[a].flags;
+    };
+    match ws.rscs[r].variant {
+        Variant::Primitive => ws.actions[a].flags,
+        Variant::Group => group_action_flags(ws, a, node),
+        Variant::Clone => {
+            let flags = clone_action_flags(ws, a, None);
+            if node.is_none() {
+                return flags;
+            }
+            let runnable = flags & af::RUNNABLE != 0;
+            let mut f2 = clone_action_flags(ws, a, node);
+            if runnable {
+                f2 |= af::RUNNABLE;
+            }
+            f2
+        }
+    }
+}
+
+fn child_task(task: &str) -> &str {
+    match task {
+        "running" => "start",
+        "stopped" => "stop",
+        "promoted" => "promote",
+        "demoted" => "demote",
+        t => t,
+    }
+}
+
+fn group_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) -> u32 {
+    let r = ws.actions[a].rsc.unwrap_or(0);
+    let mut flags = af::OPTIONAL | af::RUNNABLE | af::PSEUDO;
+    let task = ws.actions[a].task.clone();
+    let ct = child_task(&task).to_string();
+    for m in ws.rscs[r].children.clone() {
+        match find_action(ws, m, &ct, node) {
+            Some(ma) => {
+                let mf = action_flags(ws, ma, node);
+                if flags & af::OPTIONAL != 0 && mf & af::OPTIONAL == 0 {
+                    flags &= !af::OPTIONAL;
+                    ws.actions[a].flags &= !af::OPTIONAL;
+                }
+                if ct != task && flags & af::RUNNABLE != 0 && mf & af::RUNNABLE == 0 {
+                    flags &= !af::RUNNABLE;
+                    ws.actions[a].flags &= !af::RUNNABLE;
+                }
+            }
+            None => {
+                if ct != "stop" && ct != "demote" {
+                    flags &= !af::RUNNABLE;
+                }
+            }
+        }
+    }
+    flags
+}
+
+fn clone_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) -> u32 {
+    let r = ws.actions[a].rsc.unwrap_or(0);
+    let mut flags = af::OPTIONAL | af::RUNNABLE | af::PSEUDO;
+    let ct = child_task(&ws.actions[a].task).to_string();
+    let mut any_runnable = false;
+    for c in ws.rscs[r].children.clone() {
+        let has_children = !ws.rscs[c].children.is_empty();
+        let ca = find_action(ws, c, &ct, if has_children { None } else { node });
+        if let Some(ca) = ca {
+            let cf = action_flags(ws, ca, node);
+            if flags & af::OPTIONAL != 0 && cf & af::OPTIONAL == 0 {
+                flags &= !af::OPTIONAL;
+                ws.actions[a].flags &= !af::OPTIONAL;
+            }
+            if cf & af::RUNNABLE != 0 {
+                any_runnable = true;
+            }
+        }
+    }
+    if !any_runnable {
+        flags &= !af::RUNNABLE;
+        if node.is_none() {
+            ws.actions[a].flags &= !af::RUNNABLE;
+        }
+    }
+    flags
+}
+
+fn reason_text(ws: &WorkingSet, a: ActionId, flag: u32) -> String {
+    let change = if flag == af::OPTIONAL {
+        "required"
+    } else {
+        "unrunnable"
+    };
+    let act = &ws.actions[a];
+    match act.rsc {
+        Some(r) => format!("{} {} {}", change, ws.rscs[r].id, act.task),
+        None => format!("{} {}", change, act.task),
+    }
+}
+
+fn clear_flag_because(ws: &mut WorkingSet, a: ActionId, flag: u32, reason: ActionId) {
+    if ws.actions[a].flags & flag != 0 {
+        ws.actions[a].flags &= !flag;
+        if ws.actions[a].rsc != ws.actions[reason].rsc {
+            let text = reason_text(ws, reason, flag);
+            set_reason(ws, a, Some(text), flag == af::MIGRATE_RUNNABLE);
+        }
+    }
+}
+
+/// Updated-flag bits returned by ordering updates.
+const UPDATED_FIRST: u32 = 1;
+const UPDATED_THEN: u32 = 2;
+
+#[allow(clippy::too_many_arguments)]
+fn update_ordered_actions(
+    ws: &mut WorkingSet,
+    first: ActionId,
+    then: ActionId,
+    node: Option<NodeId>,
+    flags: u32,
+    filter: u32,
+    otype: u32,
+    depth: u32,
+) -> u32 {
+    let Some(tr) = ws.actions[then].rsc else {
+        return 0;
+    };
+    match ws.rscs[tr].variant {
+        Variant::Primitive => {
+            update_ordered_primitive(ws, first, then, node, flags, filter, otype, depth)
+        }
+        Variant::Group => {
+            let mut changed =
+                update_ordered_primitive(ws, first, then, node, flags, filter, otype, depth);
+            let task = ws.actions[then].task.clone();
+            for m in ws.rscs[tr].children.clone() {
+                if let Some(ma) = find_action(ws, m, &task, node) {
+                    changed |=
+                        update_ordered_actions(ws, first, ma, node, flags, filter, otype, depth);
+                }
+            }
+            changed
+        }
+        Variant::Clone => {
+            if can_interleave(ws, first, then) {
+                return update_interleave(ws, first, then, node, filter, otype, depth);
+            }
+            let mut changed =
+                update_ordered_primitive(ws, first, then, node, flags, filter, otype, depth);
+            let task = ws.actions[then].task.clone();
+            for c in ws.rscs[tr].children.clone() {
+                if let Some(ca) = find_action(ws, c, &task, node) {
+                    let cf = action_flags(ws, ca, node);
+                    if cf & af::RUNNABLE != 0 {
+                        let ch = update_ordered_actions(
+                            ws, first, ca, node, flags, filter, otype, depth,
+                        );
+                        changed |= ch;
+                        if ch & UPDATED_THEN != 0 {
+                            for (next, _) in ws.actions[ca].after.clone() {
+                                update_action(ws, next, depth + 1);
+                            }
+                        }
+                    }
+                }
+            }
+            changed
+        }
+    }
+}
+
+fn can_interleave(ws: &WorkingSet, first: ActionId, then: ActionId) -> bool {
+    let (Some(fr), Some(tr)) = (ws.actions[first].rsc, ws.actions[then].rsc) else {
+        return false;
+    };
+    if fr == tr || ws.rscs[fr].variant != Variant::Clone || ws.rscs[tr].variant != Variant::Clone {
+        return false;
+    }
+    let t = ws.actions[then].task.as_str();
+    let r = if t == "stop" || t == "demote" { fr } else { tr };
+    ws.rscs[r].interleave
+}
+
+fn instance_location(ws: &WorkingSet, r: RscId, current: bool) -> Option<NodeId> {
+    let prims = ws.primitives_of(r);
+    if current {
+        prims
+            .iter()
+            .find_map(|&p| ws.rscs[p].running_on.first().copied())
+    } else {
+        prims.iter().find_map(|&p| ws.rscs[p].assigned)
+    }
+}
+
+fn update_interleave(
+    ws: &mut WorkingSet,
+    first: ActionId,
+    then: ActionId,
+    node: Option<NodeId>,
+    filter: u32,
+    otype: u32,
+    depth: u32,
+) -> u32 {
+    let mut changed = 0;
+    let current = matches!(ws.actions[first].task.as_str(), "stopped" | "demoted");
+    let (Some(fr), Some(tr)) = (ws.actions[first].rsc, ws.actions[then].rsc) else {
+        return 0;
+    };
+    let ftask = child_task(&ws.actions[first].task).to_string();
+    let ttask = ws.actions[then].task.clone();
+    for tc in ws.rscs[tr].children.clone() {
+        let Some(loc) = instance_location(ws, tc, current) else {
+            if !current && otype & (of::RUNNABLE_LEFT | of::IMPLIES_THEN) != 0 {
+                // No partner: the instance cannot be active.
+                for p in ws.primitives_of(tc) {
+                    if ws.rscs[p].assigned.is_some() {
+                        crate::assign::finalize_assignment(ws, p, None, true);
+                        changed |= UPDATED_THEN;
+                    }
+                }
+            }
+            continue;
+        };
+        let fc = ws.rscs[fr].children.iter().copied().find(|&c| {
+            let blocked = ws.primitives_of(c).iter().all(|&p| ws.rscs[p].block);
+            !blocked && instance_location(ws, c, current) == Some(loc)
+        });
+        let Some(fc) = fc else {
+            if !current && otype & (of::RUNNABLE_LEFT | of::IMPLIES_THEN) != 0 {
+                for p in ws.primitives_of(tc) {
+                    if ws.rscs[p].assigned.is_some() {
+                        crate::assign::finalize_assignment(ws, p, None, true);
+                        changed |= UPDATED_THEN;
+                    }
+                }
+            }
+            continue;
+        };
+        let Some(fa) = find_action(ws, fc, &ftask, node) else {
+            continue;
+        };
+        let Some(ta) = find_action(ws, tc, &ttask, node) else {
+            continue;
+        };
+        if order_actions(ws, fa, ta, otype) {
+            changed |= UPDATED_FIRST | UPDATED_THEN;
+        }
+        let ff = action_flags(ws, fa, node);
+        changed |= update_ordered_actions(ws, fa, ta, node, ff, filter, otype, depth);
+    }
+    changed
+}
+
+#[allow(clippy::too_many_arguments)]
+fn update_ordered_primitive(
+    ws: &mut WorkingSet,
+    first: ActionId,
+    then: ActionId,
+    _node: Option<NodeId>,
+    flags: u32,
+    filter: u32,
+    otype: u32,
+    depth: u32,
+) -> u32 {
+    let mut changed = 0;
+    let then_flags = ws.actions[then].flags;
+    let first_flags = ws.actions[first].flags;
+    if otype & of::ASYMMETRICAL != 0 {
+        handle_asymmetric(ws, first, then);
+    }
+    if otype & of::IMPLIES_FIRST != 0 && then_flags & af::OPTIONAL == 0 {
+        if filter & af::OPTIONAL != 0
+            && flags & af::OPTIONAL == 0
+            && first_flags & af::OPTIONAL != 0
+        {
+            clear_flag_because(ws, first, af::OPTIONAL, then);
+        }
+        if flags & af::MIGRATE_RUNNABLE != 0 && ws.actions[then].flags & af::MIGRATE_RUNNABLE == 0 {
+            clear_flag_because(ws, first, af::MIGRATE_RUNNABLE, then);
+        }
+    }
+    if otype & of::PROMOTED_IMPLIES_FIRST != 0
+        && ws.actions[then]
+            .rsc
+            .is_some_and(|r| ws.rscs[r].role == Role::Promoted)
+        && filter & af::OPTIONAL != 0
+        && ws.actions[then].flags & af::OPTIONAL == 0
+    {
+        clear_flag_because(ws, first, af::OPTIONAL, then);
+        if ws.actions[first].flags & af::MIGRATE_RUNNABLE != 0
+            && ws.actions[then].flags & af::MIGRATE_RUNNABLE == 0
+        {
+            clear_flag_because(ws, first, af::MIGRATE_RUNNABLE, then);
+        }
+    }
+    if otype & of::IMPLIES_FIRST_MIGRATABLE != 0 && filter & af::OPTIONAL != 0 {
+        let tf = ws.actions[then].flags;
+        if tf & (af::MIGRATE_RUNNABLE | af::RUNNABLE) != (af::MIGRATE_RUNNABLE | af::RUNNABLE) {
+            clear_flag_because(ws, first, af::RUNNABLE, then);
+        }
+        if ws.actions[then].flags & af::OPTIONAL == 0 {
+            clear_flag_because(ws, first, af::OPTIONAL, then);
+        }
+    }
+    if otype & of::PSEUDO_LEFT != 0
+        && filter & af::OPTIONAL != 0
+        && ws.actions[first].flags & af::RUNNABLE == 0
+    {
+        clear_flag_because(ws, then, af::MIGRATE_RUNNABLE, first);
+        ws.actions[then].flags &= !af::PSEUDO;
+    }
+    if otype & of::RUNNABLE_LEFT != 0
+        && filter & af::RUNNABLE != 0
+        && ws.actions[then].flags & af::RUNNABLE != 0
+        && flags & af::RUNNABLE == 0
+    {
+        clear_flag_because(ws, then, af::RUNNABLE, first);
+        clear_flag_because(ws, then, af::MIGRATE_RUNNABLE, first);
+    }
+    if otype & of::IMPLIES_THEN != 0
+        && filter & af::OPTIONAL != 0
+        && ws.actions[then].flags & af::OPTIONAL != 0
+        && flags & af::OPTIONAL == 0
+        && ws.actions[first].flags & af::MIGRATE_RUNNABLE == 0
+    {
+        clear_flag_because(ws, then, af::OPTIONAL, first);
+    }
+    if otype & of::RESTART != 0 {
+        handle_restart(ws, first, then, filter);
+    }
+    if then_flags != ws.actions[then].flags {
+        changed |= UPDATED_THEN;
+        if ws.actions[then]
+            .rsc
+            .is_some_and(|r| ws.rscs[r].parent.is_some())
+        {
+            update_action(ws, then, depth + 1);
+        }
+    }
+    if first_flags != ws.actions[first].flags {
+        changed |= UPDATED_FIRST;
+    }
+    changed
+}
+
+fn handle_asymmetric(ws: &mut WorkingSet, first: ActionId, then: ActionId) {
+    let Some(tr) = ws.actions[then].rsc else {
+        return;
+    };
+    let role = current_role(ws, tr);
+    let task = ws.actions[then].task.clone();
+    if role == Role::Stopped && task == "stop" {
+        return;
+    }
+    let on = ws.rscs[tr].running_on.clone();
+    if role >= Role::Started
+        && ws.actions[then].has(af::OPTIONAL)
+        && ws.actions[then].node.is_some()
+        && on.len() == 1
+        && ws.actions[then].node == Some(on[0])
+        && task == "start"
+    {
+        return;
+    }
+    if !ws.actions[first].has(af::RUNNABLE) {
+        clear_flag_because(ws, then, af::OPTIONAL, first);
+        clear_flag_because(ws, then, af::RUNNABLE, first);
+    }
+}
+
+fn handle_restart(ws: &mut WorkingSet, first: ActionId, then: ActionId, filter: u32) {
+    let (Some(fr), Some(tr)) = (ws.actions[first].rsc, ws.actions[then].rsc) else {
+        return;
+    };
+    if ws.rscs[fr].variant != Variant::Primitive || ws.rscs[tr].variant != Variant::Primitive {
+        return;
+    }
+    let mut reason = false;
+    if filter & af::OPTIONAL != 0 && !ws.actions[then].has(af::OPTIONAL) {
+        reason = true;
+    }
+    if filter & af::RUNNABLE != 0
+        && !ws.actions[then].has(af::RUNNABLE)
+        && ws.rscs[tr].managed
+        && fr == tr
+    {
+        reason = true;
+    }
+    if !reason {
+        return;
+    }
+    if ws.actions[first].has(af::RUNNABLE) {
+        clear_flag_because(ws, first, af::OPTIONAL, then);
+    }
+    if !ws.actions[then].has(af::OPTIONAL) {
+        clear_flag_because(ws, first, af::OPTIONAL, then);
+    }
+    if !ws.actions[then].has(af::MIGRATE_RUNNABLE) {
+        clear_flag_because(ws, first, af::MIGRATE_RUNNABLE, then);
+    }
+    if !ws.actions[first].has(af::OPTIONAL) && !ws.actions[first].has(af::RUNNABLE) {
+        clear_flag_because(ws, then, af::RUNNABLE, first);
+    }
+}
+
+fn update_for_ordering_flags(
+    ws: &mut WorkingSet,
+    first: ActionId,
+    then: ActionId,
+    first_flags: u32,
+    then_flags: u32,
+    otype_in: u32,
+    depth: u32,
+) -> u32 {
+    let mut changed = 0;
+    let mut otype = otype_in;
+    let node = ws.actions[then].node;
+    if otype & of::IMPLIES_THEN_ON_NODE != 0 {
+        otype = (otype & !of::IMPLIES_THEN_ON_NODE) | of::IMPLIES_THEN;
+    }
+    let then_rsc = ws.actions[then].rsc;
+    let first_rsc = ws.actions[first].rsc;
+    if otype & of::IMPLIES_THEN != 0 {
+        if then_rsc.is_some() {
+            changed |= update_ordered_actions(
+                ws,
+                first,
+                then,
+                node,
+                first_flags & af::OPTIONAL,
+                af::OPTIONAL,
+                of::IMPLIES_THEN,
+                depth,
+            );
+        } else if first_flags & af::OPTIONAL == 0 && ws.actions[then].has(af::OPTIONAL) {
+            ws.actions[then].flags &= !af::OPTIONAL;
+            changed |= UPDATED_THEN;
+        }
+    }
+    if otype & of::RESTART != 0 && then_rsc.is_some() {
+        changed |= update_ordered_actions(
+            ws,
+            first,
+            then,
+            node,
+            first_flags,
+            af::OPTIONAL | af::RUNNABLE,
+            of::RESTART,
+            depth,
+        );
+    }
+    if otype & of::IMPLIES_FIRST != 0 {
+        if first_rsc.is_some() {
+            changed |= update_ordered_actions(
+                ws,
+                first,
+                then,
+                node,
+                first_flags,
+                af::OPTIONAL,
+                of::IMPLIES_FIRST,
+                depth,
+            );
+        } else if first_flags & af::OPTIONAL == 0 && ws.actions[first].has(af::RUNNABLE) {
+            ws.actions[first].flags &= !af::RUNNABLE;
+            changed |= UPDATED_FIRST;
+        }
+    }
+    if otype & of::PROMOTED_IMPLIES_FIRST != 0 && then_rsc.is_some() {
+        changed |= update_ordered_actions(
+            ws,
+            first,
+            then,
+            node,
+            first_flags & af::OPTIONAL,
+            af::OPTIONAL,
+            of::PROMOTED_IMPLIES_FIRST,
+            depth,
+        );
+    }
+    if otype & of::ONE_OR_MORE != 0 {
+        if then_rsc.is_some() {
+            changed |= update_ordered_actions(
+                ws,
+                first,
+                then,
+                node,
+                first_flags,
+                af::RUNNABLE,
+                of::ONE_OR_MORE,
+                depth,
+            );
+        } else if first_flags & af::RUNNABLE != 0 {
+            ws.actions[then].runnable_before += 1;
+            if ws.actions[then].runnable_before >= ws.actions[then].required_runnable_before
+                && !ws.actions[then].has(af::RUNNABLE)
+            {
+                ws.actions[then].flags |= af::RUNNABLE;
+                changed |= UPDATED_THEN;
+            }
+        }
+    }
+    if otype & of::RUNNABLE_LEFT != 0 {
+        if then_rsc.is_some() {
+            changed |= update_ordered_actions(
+                ws,
+                first,
+                then,
+                node,
+                first_flags,
+                af::RUNNABLE,
+                of::RUNNABLE_LEFT,
+                depth,
+            );
+        } else if first_flags & af::RUNNABLE == 0 && ws.actions[then].has(af::RUNNABLE) {
+            ws.actions[then].flags &= !af::RUNNABLE;
+            changed |= UPDATED_THEN;
+        }
+    }
+    if otype & of::IMPLIES_FIRST_MIGRATABLE != 0 && then_rsc.is_some() {
+        changed |= update_ordered_actions(
+            ws,
+            first,
+            then,
+            node,
+            first_flags,
+            af::OPTIONAL,
+            of::IMPLIES_FIRST_MIGRATABLE,
+            depth,
+        );
+    }
+    if otype & of::PSEUDO_LEFT != 0 && then_rsc.is_some() {
+        changed |= update_ordered_actions(
+            ws,
+            first,
+            then,
+            node,
+            first_flags,
+            af::OPTIONAL,
+            of::PSEUDO_LEFT,
+            depth,
+        );
+    }
+    if otype & of::OPTIONAL != 0 && then_rsc.is_some() {
+        changed |= update_ordered_actions(
+            ws,
+            first,
+            then,
+            node,
+            first_flags,
+            af::RUNNABLE,
+            of::OPTIONAL,
+            depth,
+        );
+    }
+    if otype & of::ASYMMETRICAL != 0 && then_rsc.is_some() {
+        changed |= update_ordered_actions(
+            ws,
+            first,
+            then,
+            node,
+            first_flags,
+            af::RUNNABLE,
+            of::ASYMMETRICAL,
+            depth,
+        );
+    }
+    if ws.actions[first].has(af::RUNNABLE)
+        && otype & of::IMPLIES_THEN_PRINTED != 0
+        && first_flags & af::OPTIONAL == 0
+    {
+        ws.actions[then].flags |= af::PRINT_ALWAYS;
+    }
+    if otype & of::IMPLIES_FIRST_PRINTED != 0 && then_flags & af::OPTIONAL == 0 {
+        ws.actions[first].flags |= af::PRINT_ALWAYS;
+    }
+    if otype & (of::IMPLIES_THEN | of::IMPLIES_FIRST | of::RESTART) != 0 {
+        if let Some(fr) = first_rsc {
+            if !ws.rscs[fr].managed
+                && ws.rscs[fr].block
+                && !ws.actions[first].has(af::RUNNABLE)
+                && ws.actions[first].task == "stop"
+                && ws.actions[then].has(af::RUNNABLE)
+            {
+                ws.actions[then].flags &= !af::RUNNABLE;
+                changed |= UPDATED_THEN;
+            }
+        }
+    }
+    changed
+}
+
+/// Pacemaker's pcmk__update_action_for_orderings.
+pub fn update_action(ws: &mut WorkingSet, then: ActionId, depth: u32) {
+    if depth > 200 {
+        return;
+    }
+    let mut changed = 0u32;
+    let last_flags = ws.actions[then].flags;
+    if ws.actions[then].has(af::REQUIRES_ANY) {
+        ws.actions[then].runnable_before = 0;
+        if ws.actions[then].required_runnable_before == 0 {
+            ws.actions[then].required_runnable_before = 1;
+        }
+        ws.actions[then].flags &= !af::RUNNABLE;
+    }
+    let mut i = 0;
+    while i < ws.actions[then].before.len() {
+        let (orig_first, otype) = ws.actions[then].before[i];
+        i += 1;
+        if otype == of::NONE {
+            continue;
+        }
+        let mut first = orig_first;
+        let mut then_node = ws.actions[then].node;
+        let mut first_node = ws.actions[first].node;
+        if let Some(fr) = ws.actions[first].rsc {
+            if ws.rscs[fr].variant == Variant::Group && ws.actions[first].task == "start" {
+                first_node = group_location(ws, fr);
+            }
+        }
+        if let Some(tr) = ws.actions[then].rsc {
+            if ws.rscs[tr].variant == Variant::Group && ws.actions[then].task == "start" {
+                then_node = group_location(ws, tr);
+            }
+        }
+        if otype & of::SAME_NODE != 0 {
+            if let (Some(a), Some(b)) = (first_node, then_node) {
+                if a != b {
+                    ws.actions[then].before[i - 1].1 = of::NONE;
+                    continue;
+                }
+            }
+        }
+        changed &= !UPDATED_FIRST;
+        if let (Some(fr), Some(tr)) = (ws.actions[first].rsc, ws.actions[then].rsc) {
+            if fr != tr && !is_ancestor(ws, tr, fr) {
+                first = action_for_ordering(ws, first);
+            }
+        }
+        if first == orig_first {
+            let ff = action_flags(ws, first, then_node);
+            let tf = action_flags(ws, then, first_node);
+            changed |= update_for_ordering_flags(ws, first, then, ff, tf, otype, depth);
+        } else if order_actions(ws, first, then, otype) {
+            changed |= UPDATED_THEN;
+            ws.actions[then].before[i - 1].1 = of::NONE;
+            // Mark the original edge disabled on the other side too.
+            if let Some(e) = ws.actions[orig_first]
+                .after
+                .iter_mut()
+                .find(|(t, f)| *t == then && *f == otype)
+            {
+                e.1 = of::NONE;
+            }
+        }
+        if changed & UPDATED_FIRST != 0 {
+            for (next, _) in ws.actions[first].after.clone() {
+                update_action(ws, next, depth + 1);
+            }
+            update_action(ws, first, depth + 1);
+        }
+    }
+    if ws.actions[then].has(af::REQUIRES_ANY) {
+        if last_flags == ws.actions[then].flags {
+            changed &= !UPDATED_THEN;
+        } else {
+            changed |= UPDATED_THEN;
+        }
+    }
+    if changed & UPDATED_THEN != 0 {
+        if last_flags & af::RUNNABLE != 0 && !ws.actions[then].has(af::RUNNABLE) {
+            block_colocation_dependents(ws, then);
+        }
+        update_action(ws, then, depth + 1);
+        for (next, _) in ws.actions[then].after.clone() {
+            update_action(ws, next, depth + 1);
+        }
+    }
+}
+
+fn group_location(ws: &WorkingSet, g: RscId) -> Option<NodeId> {
+    ws.rscs[g].assigned.or_else(|| {
+        ws.rscs[g]
+            .children
+            .first()
+            .and_then(|&c| ws.rscs[c].assigned)
+    })
+}
+
+/// If an unrunnable start/promote leaves a primary unable to reach its
+/// role, block mandatory-colocated dependents too.
+pub fn block_colocation_dependents(ws: &mut WorkingSet, a: ActionId) {
+    if ws.actions[a].has(af::RUNNABLE) {
+        return;
+    }
+    let task = ws.actions[a].task.clone();
+    let is_start = task == "start";
+    if !is_start && task != "promote" {
+        return;
+    }
+    let Some(ar) = ws.actions[a].rsc else { return };
+    let rsc = ws.uber_parent(ar);
+    if ws.rscs[rsc].with_this.is_empty() {
+        return;
+    }
+    for &c in &ws.rscs[rsc].children.clone() {
+        match find_action(ws, c, &task, None) {
+            None => return,
+            Some(ca) if ws.actions[ca].has(af::RUNNABLE) => return,
+            _ => {}
+        }
+    }
+    for c in ws.rscs[rsc].with_this.clone() {
+        if ws.colocs[c].score < hasim_cib::INFINITY {
+            continue;
+        }
+        if !is_start && ws.colocs[c].primary_role != Role::Promoted {
+            continue;
+        }
+        let dep = ws.colocs[c].dependent;
+        let t = if ws.colocs[c].dependent_role == Role::Promoted {
+            "promote"
+        } else {
+            "start"
+        };
+        mark_blocked(ws, dep, t, ar);
+    }
+}
+
+fn mark_blocked(ws: &mut WorkingSet, r: RscId, task: &str, reason: RscId) {
+    let text = format!("colocation with {}", ws.rscs[reason].id);
+    for a in ws.rscs[r].actions.clone() {
+        if ws.actions[a].has(af::RUNNABLE) && ws.actions[a].task == task {
+            ws.actions[a].flags &= !af::RUNNABLE;
+            set_reason(ws, a, Some(text.clone()), false);
+            block_colocation_dependents(ws, a);
+            update_action(ws, a, 1);
+        }
+    }
+    for c in ws.rscs[r].children.clone() {
+        mark_blocked(ws, c, task, reason);
+    }
+}
+
+// ------------------------------------------------------------- fencing
+
+fn can_fence(ws: &WorkingSet, n: NodeId) -> bool {
+    if !ws.options.stonith_enabled || !ws.options.have_stonith_resource {
+        return false;
+    }
+    if ws.options.have_quorum || ws.options.no_quorum_policy == NoQuorum::Ignore {
+        return true;
+    }
+    ws.nodes[n].online
+}
+
+fn any_managed(ws: &WorkingSet) -> bool {
+    ws.rscs.iter().any(|r| r.managed)
+}
+
+/// Schedule fencing of unclean nodes and shutdowns.
+pub fn schedule_fencing_and_shutdowns(ws: &mut WorkingSet) {
+    let have_managed = any_managed(ws);
+    let mut dc_down: Option<ActionId> = None;
+    let mut fencing_ops: Vec<ActionId> = Vec::new();
+    let mut shutdown_ops: Vec<ActionId> = Vec::new();
+    for n in 0..ws.nodes.len() {
+        if have_managed && ws.nodes[n].unclean && can_fence(ws, n) {
+            let f = fence_op(ws, n, Some("node is unclean"), false);
+            order_vs_fence(ws, f);
+            if ws.nodes[n].is_dc {
+                dc_down = Some(f);
+            } else {
+                if !ws.options.concurrent_fencing {
+                    if let Some(&prev) = fencing_ops.first() {
+                        order_actions(ws, prev, f, of::OPTIONAL);
+                    }
+                }
+                fencing_ops.insert(0, f);
+            }
+        } else if ws.nodes[n].online && ws.nodes[n].shutdown {
+            let id = ws.actions.len();
+            ws.actions.push(Action {
+                rsc: None,
+                task: "do_shutdown".into(),
+                interval_ms: 0,
+                node: Some(n),
+                flags: af::RUNNABLE,
+                reason: None,
+                before: Vec::new(),
+                after: Vec::new(),
+                fence_type: None,
+                needs: Needs::Nothing,
+                runnable_before: 0,
+                required_runnable_before: 0,
+                name: Some(format!("shutdown-{}", ws.nodes[n].name)),
+            });
+            ws.fence_actions.push(id);
+            order_stops_before_shutdown(ws, n, id);
+            if ws.nodes[n].is_dc {
+                dc_down = Some(id);
+            } else {
+                shutdown_ops.insert(0, id);
+            }
+        }
+    }
+    if let Some(dc) = dc_down {
+        if ws.actions[dc].task == "do_shutdown" {
+            for s in shutdown_ops {
+                order_actions(ws, s, dc, of::OPTIONAL);
+            }
+        }
+        if ws.options.concurrent_fencing {
+            for f in fencing_ops {
+                order_actions(ws, f, dc, of::OPTIONAL);
+            }
+        } else if let Some(&f) = fencing_ops.first() {
+            order_actions(ws, f, dc, of::OPTIONAL);
+        }
+    }
+}
+
+fn order_stops_before_shutdown(ws: &mut WorkingSet, n: NodeId, shutdown: ActionId) {
+    for a in 0..ws.actions.len() {
+        let act = &ws.actions[a];
+        let Some(r) = act.rsc else { continue };
+        if act.node != Some(n) || act.task != "stop" {
+            continue;
+        }
+        if ws.rscs[r].maintenance || ws.nodes[n].maintenance {
+            continue;
+        }
+        if !ws.rscs[r].managed && !ws.rscs[r].block {
+            continue;
+        }
+        ws.actions[a].flags &= !af::OPTIONAL;
+        ws.orderings.push(Ordering {
+            first_rsc: Some(r),
+            first_task: None,
+            first_action: Some(a),
+            then_rsc: None,
+            then_task: None,
+            then_action: Some(shutdown),
+            flags: of::OPTIONAL | of::RUNNABLE_LEFT,
+        });
+    }
+}
+
+/// Stops (and demotes) on a fenced node are implied by the fencing.
+fn order_vs_fence(ws: &mut WorkingSet, fence: ActionId) {
+    let Some(target) = ws.actions[fence].node else {
+        return;
+    };
+    for r in 0..ws.rscs.len() {
+        if ws.rscs[r].variant != Variant::Primitive {
+            continue;
+        }
+        let order_implicit = ws.rscs[r].needs_fencing;
+        let top = ws.uber_parent(r);
+        let stops = find_actions(ws, r, "stop", Some(target), false);
+        let parent_stop = if !stops.is_empty() && order_implicit {
+            find_action(ws, top, "stop", None)
+        } else {
+            None
+        };
+        for s in stops {
+            ws.actions[s].flags |= af::PSEUDO | af::RUNNABLE;
+            if order_implicit {
+                ws.actions[s].flags |= af::IMPLIED_BY_STONITH;
+                order_actions(ws, fence, s, of::PRESERVE);
+                if let Some(ps) = parent_stop {
+                    order_actions(ws, fence, ps, of::PRESERVE);
+                }
+            }
+        }
+        for d in find_actions(ws, r, "demote", Some(target), false) {
+            let n = ws.actions[d].node.unwrap_or(target);
+            if !ws.nodes[n].online || ws.nodes[n].unclean || ws.rscs[r].failed {
+                ws.actions[d].flags |= af::PSEUDO | af::RUNNABLE;
+                if order_implicit {
+                    order_actions(ws, fence, d, of::PRESERVE | of::OPTIONAL);
+                }
+            }
+        }
+    }
+}

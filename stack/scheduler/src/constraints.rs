@@ -1,0 +1,624 @@
+//! Unpacking location, colocation and ordering constraints into the
+//! working set, and applying location scores.
+
+use hasim_cib::{Cib, Constraint, ResourceSet, Score, INFINITY};
+
+use crate::rules::{eval_rule, is_true, RuleCtx};
+use crate::ws::*;
+
+/// A location constraint resolved to per-node scores.
+#[derive(Debug, Clone)]
+pub struct Location {
+    pub rsc: RscId,
+    pub role_filter: Role,
+    pub scores: Vec<(NodeId, Score)>,
+}
+
+fn find_rsc(ws: &WorkingSet, id: &str) -> Option<RscId> {
+    // Configured (non-instance) resources only; clone instances are found by
+    // their clone.
+    ws.rscs
+        .iter()
+        .position(|r| r.id == id && (r.parent.is_none() || !ws.is_clone(r.parent.unwrap_or(0))))
+}
+
+fn role_of(v: Option<&str>) -> Role {
+    match v {
+        None => Role::Unknown,
+        Some(s) if s.eq_ignore_ascii_case("started") => Role::Unknown,
+        Some(s) => Role::parse(s).unwrap_or(Role::Unknown),
+    }
+}
+
+/// Unpack all constraints; returns the location constraints (applied later).
+pub fn unpack(cib: &Cib, ws: &mut WorkingSet) -> Vec<Location> {
+    let mut locations = Vec::new();
+    for c in &cib.constraints {
+        match c {
+            Constraint::Location { rules, sets, .. } => {
+                unpack_location(ws, c, rules, sets, &mut locations)
+            }
+            Constraint::Colocation { sets, .. } => unpack_colocation(ws, c, sets),
+            Constraint::Order { sets, .. } => unpack_order(ws, c, sets),
+            Constraint::Ticket { .. } => {}
+        }
+    }
+    locations
+}
+
+fn node_attrs_ctx(ws: &WorkingSet, n: NodeId) -> RuleCtx<'_> {
+    RuleCtx {
+        node_attrs: Some(&ws.nodes[n].attrs),
+        now: ws.options.now,
+        rsc_agent: None,
+        op: None,
+    }
+}
+
+fn unpack_location(
+    ws: &mut WorkingSet,
+    c: &Constraint,
+    rules: &[hasim_cib::Rule],
+    sets: &[ResourceSet],
+    out: &mut Vec<Location>,
+) {
+    let mut targets: Vec<(RscId, Option<String>)> = Vec::new();
+    let role = c.attr("role").or(c.attr("rsc-role"));
+    if let Some(id) = c.attr("rsc") {
+        if let Some(r) = find_rsc(ws, id) {
+            targets.push((r, role.map(str::to_string)));
+        }
+    } else if let Some(pat) = c.attr("rsc-pattern") {
+        for r in 0..ws.rscs.len() {
+            if ws.rscs[r].parent.is_none() && simple_regex_match(pat, &ws.rscs[r].id) {
+                targets.push((r, role.map(str::to_string)));
+            }
+        }
+    }
+    for s in sets {
+        let srole = s.attr("role").or(role);
+        for id in &s.resources {
+            if let Some(r) = find_rsc(ws, id) {
+                targets.push((r, srole.map(str::to_string)));
+            }
+        }
+    }
+    let score_attr = c.attr("score");
+    for (rsc, role) in targets {
+        let mut role_filter = role_of(role.as_deref());
+        if role_filter == Role::Unpromoted {
+            role_filter = Role::Unknown;
+        }
+        if let Some(node) = c.attr("node") {
+            let Some(score) = score_attr.and_then(Score::parse) else {
+                continue;
+            };
+            if let Some(n) = ws.find_node(node) {
+                out.push(Location {
+                    rsc,
+                    role_filter,
+                    scores: vec![(n, score)],
+                });
+            }
+            continue;
+        }
+        for rule in rules {
+            let mut rf = role_filter;
+            if let Some(r) = rule.role.as_deref() {
+                rf = role_of(Some(r));
+                if rf == Role::Unpromoted {
+                    rf = Role::Unknown;
+                }
+            }
+            let or = rule
+                .boolean_op
+                .as_deref()
+                .is_some_and(|b| b.eq_ignore_ascii_case("or"));
+            let mut scores = Vec::new();
+            for n in 0..ws.nodes.len() {
+                let accept = eval_rule(rule, &node_attrs_ctx(ws, n));
+                let score = rule_score(ws, rule, n);
+                if accept {
+                    scores.push((n, if or { Score::ZERO + score } else { score }));
+                }
+            }
+            if !scores.is_empty() {
+                out.push(Location {
+                    rsc,
+                    role_filter: rf,
+                    scores,
+                });
+            }
+        }
+    }
+}
+
+fn rule_score(ws: &WorkingSet, rule: &hasim_cib::Rule, n: NodeId) -> Score {
+    if let Some(s) = &rule.score {
+        return Score::parse_or_zero(s);
+    }
+    if let Some(attr) = &rule.score_attribute {
+        return match ws.nodes[n].attrs.get(attr) {
+            Some(v) => Score::parse_or_zero(v),
+            None => Score::NEG_INFINITY,
+        };
+    }
+    Score::ZERO
+}
+
+/// A tiny regex subset for rsc-pattern: `^`, `$`, `.`, `.*` and literals.
+fn simple_regex_match(pat: &str, text: &str) -> bool {
+    let anchored_start = pat.starts_with('^');
+    let p = pat.trim_start_matches('^');
+    let anchored_end = p.ends_with('$');
+    let p = p.trim_end_matches('$');
+    fn m(p: &[u8], t: &[u8], end: bool) -> bool {
+        if p.is_empty() {
+            return !end || t.is_empty();
+        }
+        if p.len() >= 2 && p[1] == b'*' {
+            let c = p[0];
+            let mut i = 0;
+            loop {
+                if m(&p[2..], &t[i..], end) {
+                    return true;
+                }
+                if i < t.len() && (c == b'.' || t[i] == c) {
+                    i += 1;
+                } else {
+                    return false;
+                }
+            }
+        }
+        !t.is_empty() && (p[0] == b'.' || p[0] == t[0]) && m(&p[1..], &t[1..], end)
+    }
+    if anchored_start {
+        m(p.as_bytes(), text.as_bytes(), anchored_end)
+    } else {
+        (0..=text.len()).any(|i| m(p.as_bytes(), &text.as_bytes()[i..], anchored_end))
+    }
+}
+
+/// Apply a location constraint to a resource (recursing as Pacemaker does
+/// for groups and clones).
+pub fn apply_location(ws: &mut WorkingSet, rsc: RscId, loc: &Location) {
+    match ws.rscs[rsc].variant {
+        Variant::Primitive => apply_location_primitive(ws, rsc, loc),
+        Variant::Group => {
+            apply_location_primitive(ws, rsc, loc);
+            let reset = ws.rscs[rsc].group_colocated;
+            let zeroed = Location {
+                rsc: loc.rsc,
+                role_filter: loc.role_filter,
+                scores: loc.scores.iter().map(|(n, _)| (*n, Score::ZERO)).collect(),
+            };
+            for (i, c) in ws.rscs[rsc].children.clone().into_iter().enumerate() {
+                if i == 0 || !reset {
+                    apply_location(ws, c, loc);
+                } else {
+                    apply_location(ws, c, &zeroed);
+                }
+            }
+        }
+        Variant::Clone => {
+            apply_location_primitive(ws, rsc, loc);
+            for c in ws.rscs[rsc].children.clone() {
+                apply_location(ws, c, loc);
+            }
+        }
+    }
+}
+
+fn apply_location_primitive(ws: &mut WorkingSet, rsc: RscId, loc: &Location) {
+    if loc.role_filter > Role::Unknown && loc.role_filter != ws.rscs[rsc].next_role {
+        return;
+    }
+    for &(n, s) in &loc.scores {
+        let e = ws.rscs[rsc].allowed.entry(n).or_insert(Score::ZERO);
+        *e += s;
+    }
+}
+
+/// Record a colocation (Pacemaker's pcmk__new_colocation).
+#[allow(clippy::too_many_arguments)]
+pub fn new_colocation(
+    ws: &mut WorkingSet,
+    id: &str,
+    node_attr: Option<&str>,
+    score: i32,
+    dependent: RscId,
+    primary: RscId,
+    dependent_role: Role,
+    primary_role: Role,
+    influence: bool,
+) {
+    if score == 0 {
+        return;
+    }
+    let cid = ws.colocs.len();
+    ws.colocs.push(Coloc {
+        id: id.to_string(),
+        dependent,
+        primary,
+        score,
+        dependent_role,
+        primary_role,
+        node_attribute: node_attr.map(str::to_string),
+        influence,
+    });
+    insert_sorted(ws, dependent, cid, true);
+    insert_sorted(ws, primary, cid, false);
+    if score <= -INFINITY {
+        anti_colocation_order(ws, dependent, dependent_role, primary, primary_role);
+        anti_colocation_order(ws, primary, primary_role, dependent, dependent_role);
+    }
+}
+
+fn anti_colocation_order(
+    ws: &mut WorkingSet,
+    first: RscId,
+    first_role: Role,
+    then: RscId,
+    then_role: Role,
+) {
+    let first_tasks: Vec<&str> = if first_role == Role::Promoted {
+        vec!["demote"]
+    } else if first_role == Role::Unpromoted {
+        vec!["stop", "promote"]
+    } else {
+        vec!["stop"]
+    };
+    let then_tasks: Vec<&str> = if then_role == Role::Promoted {
+        vec!["promote"]
+    } else if then_role == Role::Unpromoted {
+        vec!["start", "demote"]
+    } else {
+        vec!["start"]
+    };
+    for f in &first_tasks {
+        for t in &then_tasks {
+            order_rsc(ws, first, f, then, t, of::ANTI_COLOCATION);
+        }
+    }
+}
+
+/// Keep a resource's colocation lists sorted as Pacemaker does (by the
+/// other resource's priority, variant, promotable, then id).
+fn insert_sorted(ws: &mut WorkingSet, rsc: RscId, cid: ColocId, this_with: bool) {
+    let key = |ws: &WorkingSet, c: ColocId| {
+        let other = if this_with {
+            ws.colocs[c].primary
+        } else {
+            ws.colocs[c].dependent
+        };
+        let r = &ws.rscs[other];
+        (
+            std::cmp::Reverse(r.priority),
+            std::cmp::Reverse(r.variant),
+            std::cmp::Reverse(r.promotable && r.variant == Variant::Clone),
+            r.id.clone(),
+        )
+    };
+    let k = key(ws, cid);
+    let list = if this_with {
+        ws.rscs[rsc].this_with.clone()
+    } else {
+        ws.rscs[rsc].with_this.clone()
+    };
+    let pos = list
+        .iter()
+        .position(|&c| key(ws, c) > k)
+        .unwrap_or(list.len());
+    if this_with {
+        ws.rscs[rsc].this_with.insert(pos, cid);
+    } else {
+        ws.rscs[rsc].with_this.insert(pos, cid);
+    }
+}
+
+fn influence_of(ws: &WorkingSet, c: &Constraint, rsc: RscId) -> bool {
+    match c.attr("influence") {
+        Some(v) => is_true(v),
+        None => ws.rscs[rsc].critical,
+    }
+}
+
+fn unpack_colocation(ws: &mut WorkingSet, c: &Constraint, sets: &[ResourceSet]) {
+    let id = c.attr("id").unwrap_or("").to_string();
+    let score = c
+        .attr("score")
+        .map(|s| Score::parse_or_zero(s).value())
+        .unwrap_or(0);
+    if sets.is_empty() {
+        let (Some(d), Some(p)) = (
+            c.attr("rsc").and_then(|r| find_rsc(ws, r)),
+            c.attr("with-rsc").and_then(|r| find_rsc(ws, r)),
+        ) else {
+            return;
+        };
+        let dr = role_of(c.attr("rsc-role"));
+        let pr = role_of(c.attr("with-rsc-role"));
+        let infl = influence_of(ws, c, d);
+        new_colocation(ws, &id, c.attr("node-attribute"), score, d, p, dr, pr, infl);
+        return;
+    }
+    // Resource sets.
+    let mut last_set: Option<&ResourceSet> = None;
+    for set in sets {
+        let local = set
+            .attr("score")
+            .map(|s| Score::parse_or_zero(s).value())
+            .unwrap_or(score);
+        let role = role_of(set.attr("role"));
+        let sequential = set.attr("sequential").is_none_or(is_true);
+        let rscs: Vec<RscId> = set
+            .resources
+            .iter()
+            .filter_map(|r| find_rsc(ws, r))
+            .collect();
+        if local != 0 && sequential {
+            if local > 0 {
+                for w in rscs.windows(2) {
+                    let infl = influence_of(ws, c, w[1]);
+                    new_colocation(
+                        ws,
+                        set.attr("id").unwrap_or(&id),
+                        None,
+                        local,
+                        w[1],
+                        w[0],
+                        role,
+                        role,
+                        infl,
+                    );
+                }
+            } else {
+                for (i, &r) in rscs.iter().enumerate() {
+                    let infl = influence_of(ws, c, r);
+                    for &w in &rscs[..i] {
+                        new_colocation(
+                            ws,
+                            set.attr("id").unwrap_or(&id),
+                            None,
+                            local,
+                            r,
+                            w,
+                            role,
+                            role,
+                            infl,
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(prev) = last_set {
+            // The first resource of this set depends on the last of the previous.
+            let prev_rscs: Vec<RscId> = prev
+                .resources
+                .iter()
+                .filter_map(|r| find_rsc(ws, r))
+                .collect();
+            let prev_role = role_of(prev.attr("role"));
+            if score != 0 {
+                let prev_seq = prev.attr("sequential").is_none_or(is_true);
+                let cur_seq = sequential;
+                let primaries: Vec<RscId> = if prev_seq {
+                    prev_rscs.last().copied().into_iter().collect()
+                } else {
+                    prev_rscs.clone()
+                };
+                let deps: Vec<RscId> = if cur_seq {
+                    rscs.first().copied().into_iter().collect()
+                } else {
+                    rscs.clone()
+                };
+                for &d in &deps {
+                    for &p in &primaries {
+                        let infl = influence_of(ws, c, d);
+                        new_colocation(ws, &id, None, score, d, p, role, prev_role, infl);
+                    }
+                }
+            }
+        }
+        last_set = Some(set);
+    }
+}
+
+/// Record an ordering between two resources' actions.
+pub fn order_rsc(
+    ws: &mut WorkingSet,
+    first: RscId,
+    first_task: &str,
+    then: RscId,
+    then_task: &str,
+    flags: u32,
+) {
+    ws.orderings.push(Ordering {
+        first_rsc: Some(first),
+        first_task: Some(first_task.to_string()),
+        first_action: None,
+        then_rsc: Some(then),
+        then_task: Some(then_task.to_string()),
+        then_action: None,
+        flags,
+    });
+}
+
+fn invert(task: &str) -> Option<&'static str> {
+    Some(match task {
+        "start" => "stop",
+        "stop" => "start",
+        "promote" => "demote",
+        "demote" => "promote",
+        "promoted" => "demoted",
+        "demoted" => "promoted",
+        "running" => "stopped",
+        "stopped" => "running",
+        _ => return None,
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Optional,
+    Mandatory,
+    Serialize,
+}
+
+fn kind_of(c_kind: Option<&str>, score: Option<&str>) -> Kind {
+    match c_kind {
+        Some(k) if k.eq_ignore_ascii_case("optional") => Kind::Optional,
+        Some(k) if k.eq_ignore_ascii_case("serialize") => Kind::Serialize,
+        Some(_) => Kind::Mandatory,
+        None => match score {
+            Some(s) if Score::parse_or_zero(s).value() == 0 => Kind::Optional,
+            _ => Kind::Mandatory,
+        },
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sym {
+    Asym,
+    Both,
+    Inverse,
+}
+
+fn flags_for(kind: Kind, first: &str, sym: Sym) -> u32 {
+    let mut f = of::OPTIONAL;
+    match kind {
+        Kind::Optional => {}
+        Kind::Serialize => f |= of::SERIALIZE_ONLY,
+        Kind::Mandatory => match sym {
+            Sym::Asym => f |= of::ASYMMETRICAL,
+            Sym::Both => {
+                f |= of::IMPLIES_THEN;
+                if first == "start" || first == "promote" {
+                    f |= of::RUNNABLE_LEFT;
+                }
+            }
+            Sym::Inverse => f |= of::IMPLIES_FIRST,
+        },
+    }
+    f
+}
+
+fn symmetry(kind: Kind, symmetrical: Option<&str>) -> Sym {
+    match symmetrical {
+        Some(v) => {
+            if is_true(v) && kind != Kind::Serialize {
+                Sym::Both
+            } else {
+                Sym::Asym
+            }
+        }
+        None => {
+            if kind == Kind::Serialize {
+                Sym::Asym
+            } else {
+                Sym::Both
+            }
+        }
+    }
+}
+
+fn normalize_task(t: &str) -> String {
+    t.to_ascii_lowercase()
+}
+
+fn unpack_order(ws: &mut WorkingSet, c: &Constraint, sets: &[ResourceSet]) {
+    let kind = kind_of(c.attr("kind"), c.attr("score"));
+    let sym = symmetry(kind, c.attr("symmetrical"));
+    if sets.is_empty() {
+        let (Some(first), Some(then)) = (
+            c.attr("first").and_then(|r| find_rsc(ws, r)),
+            c.attr("then").and_then(|r| find_rsc(ws, r)),
+        ) else {
+            return;
+        };
+        let first_action = normalize_task(c.attr("first-action").unwrap_or("start"));
+        let then_action = c
+            .attr("then-action")
+            .map(normalize_task)
+            .unwrap_or_else(|| first_action.clone());
+        let flags = flags_for(kind, &first_action, sym);
+        order_pair(ws, first, &first_action, then, &then_action, flags);
+        if sym == Sym::Both {
+            if let (Some(ia), Some(ib)) = (invert(&then_action), invert(&first_action)) {
+                let f = flags_for(kind, ib, Sym::Inverse);
+                order_rsc(ws, then, ia, first, ib, f);
+            }
+        }
+        return;
+    }
+    // Resource sets: within each sequential set, order consecutive members;
+    // between consecutive sets, order last of one before first of the next.
+    let mut prev: Option<(Vec<RscId>, String, bool)> = None;
+    for set in sets {
+        let action = normalize_task(set.attr("action").unwrap_or("start"));
+        let skind = if set.attr("kind").is_some() || set.attr("score").is_some() {
+            kind_of(set.attr("kind"), set.attr("score"))
+        } else {
+            kind
+        };
+        let ssym = symmetry(skind, set.attr("symmetrical").or(c.attr("symmetrical")));
+        let sequential = set.attr("sequential").is_none_or(is_true);
+        let require_all = set.attr("require-all").is_none_or(is_true);
+        let rscs: Vec<RscId> = set
+            .resources
+            .iter()
+            .filter_map(|r| find_rsc(ws, r))
+            .collect();
+        if sequential {
+            let flags = flags_for(skind, &action, ssym);
+            for w in rscs.windows(2) {
+                order_pair(ws, w[0], &action, w[1], &action, flags);
+            }
+            if ssym == Sym::Both {
+                if let Some(inv) = invert(&action) {
+                    let f = flags_for(skind, inv, Sym::Inverse);
+                    for w in rscs.windows(2) {
+                        order_rsc(ws, w[1], inv, w[0], inv, f);
+                    }
+                }
+            }
+        }
+        if let Some((prev_rscs, prev_action, prev_seq)) = &prev {
+            let flags = flags_for(kind, prev_action, sym);
+            let firsts: Vec<RscId> = if *prev_seq {
+                prev_rscs.last().copied().into_iter().collect()
+            } else {
+                prev_rscs.clone()
+            };
+            let thens: Vec<RscId> = if sequential {
+                rscs.first().copied().into_iter().collect()
+            } else {
+                rscs.clone()
+            };
+            for &f in &firsts {
+                for &t in &thens {
+                    order_pair(ws, f, prev_action, t, &action, flags);
+                    if sym == Sym::Both {
+                        if let (Some(ia), Some(ib)) = (invert(&action), invert(prev_action)) {
+                            let fl = flags_for(kind, ib, Sym::Inverse);
+                            order_rsc(ws, t, ia, f, ib, fl);
+                        }
+                    }
+                }
+            }
+        }
+        let _ = require_all;
+        prev = Some((rscs, action, sequential));
+    }
+}
+
+fn order_pair(
+    ws: &mut WorkingSet,
+    first: RscId,
+    first_action: &str,
+    then: RscId,
+    then_action: &str,
+    flags: u32,
+) {
+    order_rsc(ws, first, first_action, then, then_action, flags);
+}

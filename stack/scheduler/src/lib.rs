@@ -1,0 +1,163 @@
+//! Pacemaker's scheduler as a pure function: CIB in, transition graph out.
+//!
+//! [`schedule`] reproduces the decisions of Pacemaker 2.1.5's scheduler
+//! (node scores, stickiness, constraints, groups, clones, failures,
+//! fencing) and returns a [`TransitionGraph`]. [`simulate::render`] prints
+//! what `crm_simulate -S` prints; [`conformance::run`] measures agreement
+//! with the real scheduler on Pacemaker's regression corpus.
+
+pub mod actions;
+pub mod assign;
+pub mod conformance;
+pub mod constraints;
+pub mod failcount;
+pub mod promotable;
+pub mod rules;
+pub mod simulate;
+pub mod status;
+pub mod summary;
+pub mod unpack;
+pub mod ws;
+
+use std::fmt;
+
+use hasim_cib::Cib;
+
+pub use hasim_cib;
+
+/// Errors from the scheduler entry points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The input is not a well-formed CIB.
+    Xml(hasim_cib::XmlError),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Xml(e) => write!(f, "invalid CIB: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<hasim_cib::XmlError> for Error {
+    fn from(e: hasim_cib::XmlError) -> Self {
+        Error::Xml(e)
+    }
+}
+
+/// One action of the transition graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphAction {
+    /// Index into [`TransitionGraph::actions`].
+    pub id: usize,
+    /// start, stop, promote, demote, running, stopped, stonith, do_shutdown, ...
+    pub task: String,
+    pub resource: Option<String>,
+    pub node: Option<String>,
+    /// Pseudo actions are bookkeeping (group/clone milestones, implied stops).
+    pub pseudo: bool,
+    /// Whether the action can be executed (false = blocked).
+    pub runnable: bool,
+    /// Why the action exists or is blocked, as Pacemaker words it.
+    pub reason: Option<String>,
+}
+
+/// The scheduler's result: required actions, their orderings and the
+/// human-readable summary.
+#[derive(Debug, Clone)]
+pub struct TransitionGraph {
+    pub actions: Vec<GraphAction>,
+    /// (before, after) pairs of indexes into `actions`.
+    pub edges: Vec<(usize, usize)>,
+    /// Transition Summary lines, as crm_simulate prints them (without the
+    /// leading "  * ").
+    pub summary: Vec<String>,
+    /// The final working set (for rendering the revised status).
+    pub(crate) ws: ws::WorkingSet,
+    /// The working set before scheduling (for the current status).
+    pub(crate) initial: ws::WorkingSet,
+}
+
+/// Run the scheduler's pipeline on an unpacked working set.
+pub(crate) fn run_pipeline(cib: &Cib) -> (ws::WorkingSet, ws::WorkingSet) {
+    let mut w = unpack::unpack(cib);
+    if w.options.symmetric {
+        for r in w.top.clone() {
+            unpack::add_location(&mut w, r, None, 0);
+        }
+    }
+    let initial = w.clone();
+    let locations = constraints::unpack(cib, &mut w);
+    for loc in &locations {
+        constraints::apply_location(&mut w, loc.rsc, loc);
+    }
+    for r in w.top.clone() {
+        assign::apply_stickiness(&mut w, r);
+    }
+    for n in 0..w.nodes.len() {
+        for r in w.top.clone() {
+            assign::check_failure_threshold(&mut w, r, n);
+        }
+    }
+    for r in w.top.clone() {
+        actions::internal_constraints(&mut w, r);
+    }
+    promotable::remember_locations(&mut w, &locations);
+    for r in w.top.clone() {
+        assign::assign(&mut w, r, None);
+    }
+    for r in w.top.clone() {
+        actions::create_actions(&mut w, r);
+    }
+    actions::schedule_fencing_and_shutdowns(&mut w);
+    actions::apply_orderings(&mut w);
+    (w, initial)
+}
+
+/// Compute the transition for a CIB.
+pub fn schedule(cib: &Cib) -> TransitionGraph {
+    let (mut w, initial) = run_pipeline(cib);
+    let (nodes, items) = summary::items(&mut w);
+    let summary = summary::summary_lines(&nodes, &items);
+    let mut actions = Vec::new();
+    let mut index = std::collections::BTreeMap::new();
+    for (i, a) in w.actions.iter().enumerate() {
+        if a.has(ws::af::OPTIONAL) {
+            continue;
+        }
+        index.insert(i, actions.len());
+        actions.push(GraphAction {
+            id: actions.len(),
+            task: a.task.clone(),
+            resource: a.rsc.map(|r| w.rscs[r].id.clone()),
+            node: a.node.map(|n| w.nodes[n].name.clone()),
+            pseudo: a.has(ws::af::PSEUDO),
+            runnable: a.has(ws::af::RUNNABLE),
+            reason: a.reason.clone(),
+        });
+    }
+    let mut edges = Vec::new();
+    for (i, a) in w.actions.iter().enumerate() {
+        let Some(&from) = index.get(&i) else { continue };
+        for &(t, f) in &a.after {
+            if f == ws::of::NONE {
+                continue;
+            }
+            if let Some(&to) = index.get(&t) {
+                edges.push((from, to));
+            }
+        }
+    }
+    edges.sort();
+    edges.dedup();
+    TransitionGraph {
+        actions,
+        edges,
+        summary,
+        ws: w,
+        initial,
+    }
+}

@@ -1,0 +1,139 @@
+//! `crm_simulate -S` output: current status, transition summary, executed
+//! actions and revised status.
+
+use hasim_cib::Cib;
+
+use crate::ws::*;
+use crate::{schedule, Error};
+
+/// Apply the transition to the working set so the revised status can be
+/// printed (what crm_simulate's simulated execution does).
+fn apply_transition(ws: &mut WorkingSet) {
+    for r in 0..ws.rscs.len() {
+        if ws.rscs[r].variant != Variant::Primitive {
+            continue;
+        }
+        let stops: Vec<NodeId> = ws.rscs[r]
+            .actions
+            .iter()
+            .filter(|&&a| {
+                ws.actions[a].task == "stop"
+                    && !ws.actions[a].has(af::OPTIONAL)
+                    && ws.actions[a].has(af::RUNNABLE)
+            })
+            .filter_map(|&a| ws.actions[a].node)
+            .collect();
+        let start = ws.rscs[r].actions.iter().copied().find(|&a| {
+            ws.actions[a].task == "start"
+                && !ws.actions[a].has(af::OPTIONAL)
+                && ws.actions[a].has(af::RUNNABLE)
+        });
+        let promote = ws.rscs[r].actions.iter().copied().find(|&a| {
+            ws.actions[a].task == "promote"
+                && !ws.actions[a].has(af::OPTIONAL)
+                && ws.actions[a].has(af::RUNNABLE)
+        });
+        let demote = ws.rscs[r].actions.iter().any(|&a| {
+            ws.actions[a].task == "demote"
+                && !ws.actions[a].has(af::OPTIONAL)
+                && ws.actions[a].has(af::RUNNABLE)
+        });
+        let rsc = &mut ws.rscs[r];
+        if demote && rsc.role == Role::Promoted {
+            rsc.role = Role::Unpromoted;
+        }
+        rsc.running_on.retain(|n| !stops.contains(n));
+        if !stops.is_empty() {
+            rsc.failed = false;
+            if rsc.running_on.is_empty() {
+                rsc.role = Role::Stopped;
+            }
+        }
+        if let Some(s) = start {
+            if let Some(n) = ws.actions[s].node {
+                let rsc = &mut ws.rscs[r];
+                if !rsc.running_on.contains(&n) {
+                    rsc.running_on.push(n);
+                }
+                rsc.failed = false;
+                rsc.role = if rsc.promotable {
+                    Role::Unpromoted
+                } else {
+                    Role::Started
+                };
+            }
+        }
+        if promote.is_some() {
+            ws.rscs[r].role = Role::Promoted;
+        }
+    }
+    // Fenced nodes go offline and clean.
+    for &a in &ws.fence_actions.clone() {
+        let act = &ws.actions[a];
+        if act.has(af::OPTIONAL) || act.task != "stonith" {
+            continue;
+        }
+        if let Some(n) = act.node {
+            let node = &mut ws.nodes[n];
+            node.unclean = false;
+            node.online = false;
+            for r in 0..ws.rscs.len() {
+                ws.rscs[r].running_on.retain(|&x| x != n);
+            }
+        }
+    }
+    // Collective roles follow their members.
+    for r in 0..ws.rscs.len() {
+        if ws.rscs[r].variant != Variant::Primitive {
+            let mut on = Vec::new();
+            for p in ws.primitives_of(r) {
+                for &n in &ws.rscs[p].running_on {
+                    if !on.contains(&n) {
+                        on.push(n);
+                    }
+                }
+            }
+            ws.rscs[r].running_on = on;
+        }
+    }
+}
+
+/// What `LC_ALL=C crm_simulate -x FILE -S` prints for this CIB.
+pub fn render(xml: &str) -> Result<String, Error> {
+    let cib = Cib::from_xml(xml)?;
+    let graph = schedule(&cib);
+    let mut out = String::new();
+    out.push_str("Current cluster status:\n");
+    for l in crate::status::render_status(&graph.initial) {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out.push_str("\nTransition Summary:\n");
+    for l in &graph.summary {
+        out.push_str("  * ");
+        out.push_str(l);
+        out.push('\n');
+    }
+    out.push_str("\nExecuting Cluster Transition:\n");
+    for a in &graph.actions {
+        if a.pseudo || !a.runnable {
+            continue;
+        }
+        match (&a.resource, &a.node) {
+            (Some(r), Some(n)) => out.push_str(&format!(
+                "  * Resource action: {:<15} {} on {}\n",
+                r, a.task, n
+            )),
+            (None, Some(n)) if a.task == "stonith" => out.push_str(&format!("  * Fencing {n}\n")),
+            _ => {}
+        }
+    }
+    let mut ws = graph.ws.clone();
+    apply_transition(&mut ws);
+    out.push_str("\nRevised Cluster Status:\n");
+    for l in crate::status::render_status(&ws) {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    Ok(out)
+}

@@ -1,0 +1,1386 @@
+//! Building the working set from a CIB: cluster options, nodes, resources
+//! (with clone instances), and the status section interpreted the way
+//! Pacemaker's unpacking code does (node health, operation history to
+//! current roles, failures and fail counts).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hasim_cib::{AttrSet, Cib, LrmOp, LrmResource, OpDef, Resource, ResourceKind, Score, INFINITY};
+
+use crate::rules::{is_true, parse_interval_ms, resolve_sets, RuleCtx};
+use crate::ws::*;
+
+/// Default "now" when the CIB carries no `execution-date`: a fixed instant
+/// (2027-01-15) so that results are reproducible.
+pub const DEFAULT_NOW: i64 = 1_800_000_000;
+
+/// Natural, case-insensitive name comparison (digits compare numerically),
+/// as Pacemaker sorts node names.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (ab, bb) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < ab.len() && j < bb.len() {
+        if ab[i].is_ascii_digit() && bb[j].is_ascii_digit() {
+            let si = i;
+            while i < ab.len() && ab[i].is_ascii_digit() {
+                i += 1;
+            }
+            let sj = j;
+            while j < bb.len() && bb[j].is_ascii_digit() {
+                j += 1;
+            }
+            let na: u128 = a[si..i].parse().unwrap_or(0);
+            let nb: u128 = b[sj..j].parse().unwrap_or(0);
+            match na.cmp(&nb) {
+                Ordering::Equal => {}
+                o => return o,
+            }
+        } else {
+            let ca = ab[i].to_ascii_lowercase();
+            let cb = bb[j].to_ascii_lowercase();
+            match ca.cmp(&cb) {
+                Ordering::Equal => {}
+                o => return o,
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+    (ab.len() - i).cmp(&(bb.len() - j))
+}
+
+fn set_refs(sets: &[AttrSet]) -> Vec<&AttrSet> {
+    sets.iter().collect()
+}
+
+fn meta_sets(sets: &[AttrSet]) -> Vec<&AttrSet> {
+    sets.iter()
+        .filter(|s| s.kind == hasim_cib::SetKind::Meta)
+        .collect()
+}
+
+fn unpack_options(cib: &Cib, now: i64) -> Options {
+    let mut cfg = BTreeMap::new();
+    let ctx = RuleCtx {
+        node_attrs: None,
+        now,
+        rsc_agent: None,
+        op: None,
+    };
+    resolve_sets(&set_refs(&cib.crm_config), &ctx, &mut cfg);
+    let flag = |k: &str, d: bool| cfg.get(k).map(|v| is_true(v)).unwrap_or(d);
+    let stonith_enabled = flag("stonith-enabled", true);
+    let no_quorum_policy = match cfg
+        .get("no-quorum-policy")
+        .map(|s| s.to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("freeze") => NoQuorum::Freeze,
+        Some("ignore") => NoQuorum::Ignore,
+        Some("demote") => NoQuorum::Demote,
+        Some("suicide") if stonith_enabled => NoQuorum::Suicide,
+        _ => NoQuorum::Stop,
+    };
+    let have_quorum = cib.attr("have-quorum").map(is_true).unwrap_or(false);
+    Options {
+        stonith_enabled,
+        stonith_action: cfg
+            .get("stonith-action")
+            .map(|s| {
+                if s == "poweroff" {
+                    "off".to_string()
+                } else {
+                    s.clone()
+                }
+            })
+            .unwrap_or_else(|| "reboot".into()),
+        symmetric: flag("symmetric-cluster", true),
+        have_quorum,
+        no_quorum_policy,
+        stop_orphan_resources: flag("stop-orphan-resources", true),
+        stop_orphan_actions: flag("stop-orphan-actions", true),
+        maintenance_mode: flag("maintenance-mode", false),
+        stop_all_resources: flag("stop-all-resources", false),
+        start_failure_is_fatal: flag("start-failure-is-fatal", true),
+        startup_fencing: flag("startup-fencing", true),
+        concurrent_fencing: flag("concurrent-fencing", false),
+        placement_strategy: cfg
+            .get("placement-strategy")
+            .cloned()
+            .unwrap_or_else(|| "default".into()),
+        have_stonith_resource: false,
+        now,
+        default_stickiness: cfg
+            .get("default-resource-stickiness")
+            .map(|v| Score::parse_or_zero(v).value())
+            .unwrap_or(0),
+        legacy_failcounts: cib
+            .attr("crm_feature_set")
+            .is_some_and(|v| version_lt(v, "3.0.13")),
+    }
+}
+
+fn version_lt(a: &str, b: &str) -> bool {
+    let pa: Vec<i64> = a.split('.').map(|x| x.parse().unwrap_or(0)).collect();
+    let pb: Vec<i64> = b.split('.').map(|x| x.parse().unwrap_or(0)).collect();
+    for i in 0..pa.len().max(pb.len()) {
+        let x = pa.get(i).copied().unwrap_or(0);
+        let y = pb.get(i).copied().unwrap_or(0);
+        if x != y {
+            return x < y;
+        }
+    }
+    false
+}
+
+/// Unpack a CIB into a fresh working set.
+pub fn unpack(cib: &Cib) -> WorkingSet {
+    let now = cib
+        .attr("execution-date")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or(DEFAULT_NOW);
+    let options = unpack_options(cib, now);
+    let mut ws = WorkingSet {
+        options,
+        nodes: Vec::new(),
+        rscs: Vec::new(),
+        top: Vec::new(),
+        colocs: Vec::new(),
+        orderings: Vec::new(),
+        actions: Vec::new(),
+        fence_actions: Vec::new(),
+        warnings: Vec::new(),
+    };
+    unpack_nodes(cib, &mut ws);
+    let mut u = Unpacker {
+        cib,
+        rsc_by_id: BTreeMap::new(),
+    };
+    for r in &cib.resources {
+        if let Some(id) = u.unpack_resource(&mut ws, r, None) {
+            ws.top.push(id);
+        }
+    }
+    // Stable sort of top-level resources by priority (highest first).
+    let mut top = ws.top.clone();
+    top.sort_by_key(|&r| std::cmp::Reverse(ws.rscs[r].priority));
+    ws.top = top;
+    u.unpack_status(&mut ws);
+    ws
+}
+
+fn unpack_nodes(cib: &Cib, ws: &mut WorkingSet) {
+    let dc = cib.attr("dc-uuid");
+    for n in &cib.nodes {
+        let node_type = n.node_type.clone().unwrap_or_else(|| "member".into());
+        if node_type == "remote" {
+            // Remote nodes are not modelled yet.
+            continue;
+        }
+        let mut node = Node {
+            name: n.uname.clone(),
+            id: n.id.clone(),
+            node_type: node_type.clone(),
+            weight: Score::ZERO,
+            is_dc: dc == Some(n.id.as_str()),
+            ..Default::default()
+        };
+        let mut base = BTreeMap::new();
+        base.insert("#uname".to_string(), n.uname.clone());
+        base.insert("#id".to_string(), n.id.clone());
+        base.insert("#kind".to_string(), "cluster".to_string());
+        base.insert(
+            "#is_dc".to_string(),
+            if node.is_dc { "true" } else { "false" }.to_string(),
+        );
+        let ctx = RuleCtx {
+            node_attrs: Some(&base),
+            now: ws.options.now,
+            rsc_agent: None,
+            op: None,
+        };
+        let mut attrs = base.clone();
+        let sets: Vec<&AttrSet> = n
+            .sets
+            .iter()
+            .filter(|s| s.kind == hasim_cib::SetKind::Instance)
+            .collect();
+        resolve_sets(&sets, &ctx, &mut attrs);
+        node.attrs = attrs;
+        // Startup fencing: unseen nodes are unclean until their state is known.
+        node.unclean = ws.options.startup_fencing;
+        node.unseen = true;
+        ws.nodes.push(node);
+    }
+    ws.nodes.sort_by(|a, b| natural_cmp(&a.name, &b.name));
+}
+
+struct Unpacker<'a> {
+    cib: &'a Cib,
+    rsc_by_id: BTreeMap<String, RscId>,
+}
+
+/// Result of looking at one operation history entry.
+struct OpCtx {
+    on_fail: OnFail,
+    last_failure: Option<String>,
+}
+
+impl<'a> Unpacker<'a> {
+    fn meta_for(
+        &self,
+        ws: &WorkingSet,
+        res: &Resource,
+        parent: Option<RscId>,
+    ) -> BTreeMap<String, String> {
+        let (class, provider, agent) = match &res.kind {
+            ResourceKind::Primitive {
+                class,
+                provider,
+                agent,
+                ..
+            } => (
+                class.clone().unwrap_or_default(),
+                provider.clone(),
+                agent.clone().unwrap_or_default(),
+            ),
+            _ => (String::new(), None, String::new()),
+        };
+        let ctx = RuleCtx {
+            node_attrs: None,
+            now: ws.options.now,
+            rsc_agent: Some((class.as_str(), provider.as_deref(), agent.as_str())),
+            op: None,
+        };
+        let mut meta = BTreeMap::new();
+        for (k, v) in &res.extra {
+            meta.insert(k.clone(), v.clone());
+        }
+        resolve_sets(&meta_sets(&res.sets), &ctx, &mut meta);
+        let mut defaults = BTreeMap::new();
+        resolve_sets(&meta_sets(&self.cib.rsc_defaults), &ctx, &mut defaults);
+        if let Some(p) = parent {
+            for (k, v) in &ws.rscs[p].meta {
+                meta.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        for (k, v) in defaults {
+            meta.entry(k).or_insert(v);
+        }
+        meta
+    }
+
+    fn apply_meta(&self, ws: &WorkingSet, rsc: &mut Rsc) {
+        let m = rsc.meta.clone();
+        rsc.priority = m
+            .get("priority")
+            .map(|v| Score::parse_or_zero(v).value())
+            .unwrap_or(0);
+        rsc.critical = m.get("critical").is_none_or(|v| is_true(v));
+        rsc.managed = !ws.options.maintenance_mode;
+        if let Some(v) = m.get("is-managed") {
+            if !v.eq_ignore_ascii_case("default") {
+                rsc.managed = is_true(v);
+            }
+        }
+        if m.get("maintenance").is_some_and(|v| is_true(v)) || ws.options.maintenance_mode {
+            rsc.managed = false;
+            rsc.maintenance = true;
+        }
+        rsc.stickiness = ws.options.default_stickiness;
+        if let Some(v) = m.get("resource-stickiness") {
+            if !v.eq_ignore_ascii_case("default") {
+                rsc.stickiness = Score::parse_or_zero(v).value();
+            }
+        }
+        if let Some(v) = m.get("migration-threshold") {
+            if !v.eq_ignore_ascii_case("default") {
+                rsc.migration_threshold = Score::parse_or_zero(v).value();
+                if rsc.migration_threshold < 0 {
+                    rsc.migration_threshold = 1;
+                }
+            }
+        }
+        if let Some(v) = m.get("failure-timeout") {
+            rsc.failure_timeout = parse_interval_ms(v).unwrap_or(0) as i64 / 1000;
+        }
+        rsc.multiple_active_block = m.get("multiple-active").is_some_and(|v| v == "block");
+        if rsc.class.eq_ignore_ascii_case("stonith") {
+            rsc.fence_device = true;
+        }
+        let requires = m.get("requires").map(|s| s.to_ascii_lowercase());
+        let requires = match requires.as_deref() {
+            Some("nothing") => "nothing",
+            Some("quorum") => "quorum",
+            Some("fencing") => "fencing",
+            Some("unfencing") if ws.options.stonith_enabled && !rsc.fence_device => "fencing",
+            Some("unfencing") => "quorum",
+            _ => {
+                if rsc.fence_device {
+                    "quorum"
+                } else if ws.options.stonith_enabled {
+                    "fencing"
+                } else if ws.options.no_quorum_policy == NoQuorum::Ignore {
+                    "nothing"
+                } else {
+                    "quorum"
+                }
+            }
+        };
+        rsc.needs_fencing = requires == "fencing";
+        rsc.needs_quorum = requires == "quorum";
+        rsc.target_role = None;
+        if let Some(v) = m.get("target-role") {
+            if !v.eq_ignore_ascii_case("started") && !v.eq_ignore_ascii_case("default") {
+                if let Some(role) = Role::parse(v) {
+                    rsc.target_role = Some(role);
+                }
+            }
+        }
+    }
+
+    fn unpack_resource(
+        &mut self,
+        ws: &mut WorkingSet,
+        res: &Resource,
+        parent: Option<RscId>,
+    ) -> Option<RscId> {
+        let variant = match &res.kind {
+            ResourceKind::Primitive { .. } => Variant::Primitive,
+            ResourceKind::Group { .. } => Variant::Group,
+            ResourceKind::Clone { .. } => Variant::Clone,
+            ResourceKind::Bundle { .. } => return None,
+        };
+        let mut rsc = Rsc::new(&res.id, variant);
+        rsc.parent = parent;
+        if let ResourceKind::Primitive {
+            class,
+            provider,
+            agent,
+            template,
+        } = &res.kind
+        {
+            rsc.class = class.clone().unwrap_or_default();
+            rsc.provider = provider.clone();
+            rsc.agent = agent.clone().unwrap_or_default();
+            if let Some(t) = template {
+                if let Some(tpl) = self.cib.templates.iter().find(|e| e.attr("id") == Some(t)) {
+                    rsc.class = tpl.attr("class").unwrap_or_default().to_string();
+                    rsc.provider = tpl.attr("provider").map(str::to_string);
+                    rsc.agent = tpl.attr("type").unwrap_or_default().to_string();
+                }
+            }
+            rsc.ops = res.ops.clone();
+        }
+        rsc.meta = self.meta_for(ws, res, parent);
+        self.apply_meta(ws, &mut rsc);
+        let top = parent.map(|p| ws.uber_parent(p));
+        let in_clone = top.is_some_and(|t| ws.rscs[t].variant == Variant::Clone);
+        if variant == Variant::Clone {
+            rsc.unique = rsc.meta.get("globally-unique").is_some_and(|v| is_true(v));
+            let legacy = matches!(
+                res.kind,
+                ResourceKind::Clone {
+                    legacy_master: true,
+                    ..
+                }
+            );
+            rsc.promotable = legacy || rsc.meta.get("promotable").is_some_and(|v| is_true(v));
+            if !rsc.meta.contains_key("resource-stickiness") {
+                rsc.meta.insert("resource-stickiness".into(), "1".into());
+                rsc.stickiness = 1;
+            }
+            rsc.meta.insert(
+                "globally-unique".into(),
+                if rsc.unique { "true" } else { "false" }.into(),
+            );
+            let num = |k: &str, alt: &str, d: usize| {
+                rsc.meta
+                    .get(k)
+                    .or_else(|| rsc.meta.get(alt))
+                    .map(|v| v.trim().parse::<i64>().unwrap_or(0).max(0) as usize)
+                    .unwrap_or(d)
+            };
+            rsc.clone_max = num("clone-max", "clone-max", ws.nodes.len().max(1));
+            rsc.clone_node_max = num("clone-node-max", "clone-node-max", 1);
+            rsc.promoted_max = num("promoted-max", "master-max", 1);
+            rsc.promoted_node_max = num("promoted-node-max", "master-node-max", 1);
+            if !rsc.unique && rsc.clone_node_max > 1 {
+                rsc.clone_node_max = 1;
+            }
+            rsc.interleave = rsc.meta.get("interleave").is_some_and(|v| is_true(v));
+            rsc.ordered = rsc.meta.get("ordered").is_some_and(|v| is_true(v));
+        } else if in_clone {
+            let t = top.unwrap_or(0);
+            rsc.unique = ws.rscs[t].unique;
+            rsc.promotable = ws.rscs[t].promotable;
+        } else {
+            rsc.unique = true;
+        }
+        if variant == Variant::Group {
+            rsc.group_ordered = rsc.meta.get("ordered").is_none_or(|v| is_true(v));
+            rsc.group_colocated = rsc.meta.get("collocated").is_none_or(|v| is_true(v));
+        }
+        if rsc.fence_device {
+            ws.options.have_stonith_resource = true;
+        }
+        let id = ws.rscs.len();
+        ws.rscs.push(rsc);
+        self.rsc_by_id.entry(ws.rscs[id].id.clone()).or_insert(id);
+        match &res.kind {
+            ResourceKind::Group { children } => {
+                for c in children {
+                    if let Some(cid) = self.unpack_resource(ws, c, Some(id)) {
+                        ws.rscs[id].children.push(cid);
+                    }
+                }
+            }
+            ResourceKind::Clone { child, .. } => {
+                let n = ws.rscs[id].clone_max.max(1);
+                for i in 0..n {
+                    self.create_instance(ws, id, child, i);
+                }
+            }
+            _ => {}
+        }
+        Some(id)
+    }
+
+    /// Create clone instance number `n` (a primitive or group with `:n` ids).
+    fn create_instance(
+        &mut self,
+        ws: &mut WorkingSet,
+        clone: RscId,
+        child: &Resource,
+        n: usize,
+    ) -> Option<RscId> {
+        let cid = self.unpack_resource(ws, child, Some(clone))?;
+        self.rename_instance(ws, cid, n);
+        ws.rscs[clone].children.push(cid);
+        Some(cid)
+    }
+
+    fn rename_instance(&mut self, ws: &mut WorkingSet, r: RscId, n: usize) {
+        let base = ws.rscs[r].base_id.clone();
+        ws.rscs[r].id = format!("{base}:{n}");
+        self.rsc_by_id.insert(ws.rscs[r].id.clone(), r);
+        for c in ws.rscs[r].children.clone() {
+            self.rename_instance(ws, c, n);
+        }
+    }
+
+    fn unpack_status(&mut self, ws: &mut WorkingSet) {
+        let cib = self.cib;
+        // First pass: node states.
+        for ns in &cib.status {
+            let Some(uname) = ns.uname() else { continue };
+            let Some(n) = ws
+                .nodes
+                .iter()
+                .position(|x| x.id == ns.id() || x.name == uname)
+            else {
+                continue;
+            };
+            // Transient attributes override configured ones.
+            for (k, v) in ns.transient_attributes() {
+                ws.nodes[n].attrs.insert(k, v);
+            }
+            ws.nodes[n].unclean = false;
+            ws.nodes[n].unseen = false;
+            ws.nodes[n].has_state = true;
+            determine_online_status(ws, n, ns);
+            if !ws.options.have_quorum
+                && ws.nodes[n].online
+                && ws.options.no_quorum_policy == NoQuorum::Suicide
+            {
+                fence_node(ws, n, "cluster does not have quorum");
+            }
+        }
+        // Node attributes that matter for scheduling.
+        for n in 0..ws.nodes.len() {
+            let attrs = ws.nodes[n].attrs.clone();
+            if attrs.get("standby").is_some_and(|v| is_true(v)) {
+                ws.nodes[n].standby = true;
+            }
+            if attrs.get("maintenance").is_some_and(|v| is_true(v)) {
+                ws.nodes[n].maintenance = true;
+            }
+        }
+        // Second pass: resource histories. Without fencing, online nodes first
+        // (so active clone instances get the low numbers).
+        let mut order: Vec<usize> = Vec::new();
+        let no_fence = !ws.options.stonith_enabled;
+        for (i, ns) in cib.status.iter().enumerate() {
+            let Some(n) = self.node_of(ws, ns) else {
+                continue;
+            };
+            if no_fence && !ws.nodes[n].online {
+                continue;
+            }
+            order.push(i);
+        }
+        if no_fence {
+            for (i, ns) in cib.status.iter().enumerate() {
+                let Some(n) = self.node_of(ws, ns) else {
+                    continue;
+                };
+                if !ws.nodes[n].online {
+                    order.push(i);
+                }
+            }
+        }
+        let mut done = BTreeSet::new();
+        for i in order {
+            let ns = &cib.status[i];
+            let Some(n) = self.node_of(ws, ns) else {
+                continue;
+            };
+            if !done.insert(n) {
+                continue;
+            }
+            ws.nodes[n].unpacked = true;
+            if let Some(lrm) = &ns.lrm {
+                for lr in lrm {
+                    self.unpack_lrm_resource(ws, n, lr);
+                }
+            }
+        }
+    }
+
+    fn node_of(&self, ws: &WorkingSet, ns: &hasim_cib::NodeState) -> Option<NodeId> {
+        let uname = ns.uname()?;
+        ws.nodes
+            .iter()
+            .position(|x| x.id == ns.id() || x.name == uname)
+    }
+
+    fn find_instance_member(&self, ws: &WorkingSet, instance: RscId, base: &str) -> Option<RscId> {
+        if ws.rscs[instance].base_id == base && ws.rscs[instance].variant == Variant::Primitive {
+            return Some(instance);
+        }
+        for &c in &ws.rscs[instance].children {
+            if let Some(f) = self.find_instance_member(ws, c, base) {
+                return Some(f);
+            }
+        }
+        None
+    }
+
+    /// Nodes where any primitive of `r` is active or pending.
+    fn locations(&self, ws: &WorkingSet, r: RscId) -> BTreeSet<NodeId> {
+        let mut out = BTreeSet::new();
+        for p in ws.primitives_of(r) {
+            out.extend(ws.rscs[p].running_on.iter().copied());
+            if let Some((_, n)) = &ws.rscs[p].pending_task {
+                out.insert(*n);
+            }
+        }
+        out
+    }
+
+    fn find_anonymous(
+        &mut self,
+        ws: &mut WorkingSet,
+        node: NodeId,
+        clone: RscId,
+        base: &str,
+    ) -> Option<RscId> {
+        let mut found = None;
+        let mut inactive = None;
+        let mut skip_inactive = false;
+        for &child in &ws.rscs[clone].children.clone() {
+            let locs = self.locations(ws, child);
+            if !locs.is_empty() {
+                if locs.contains(&node) {
+                    if let Some(r) = self.find_instance_member(ws, child, base) {
+                        if !ws.rscs[r].running_on.is_empty() {
+                            skip_inactive = true;
+                        } else {
+                            found = Some(r);
+                            break;
+                        }
+                    }
+                }
+            } else if !skip_inactive && inactive.is_none() && !ws.rscs[child].block {
+                inactive = self.find_instance_member(ws, child, base);
+                if let Some(r) = inactive {
+                    if ws.rscs[r]
+                        .pending_task
+                        .as_ref()
+                        .is_some_and(|(_, n)| *n != node)
+                    {
+                        inactive = None;
+                    }
+                }
+            }
+        }
+        let mut rsc = found.or(if skip_inactive { None } else { inactive });
+        if let Some(r) = rsc {
+            let n = &ws.nodes[node];
+            if !ws.rscs[r].needs_fencing && (!n.online || n.unclean) {
+                rsc = None;
+            }
+        }
+        if rsc.is_none() {
+            rsc = self.create_anonymous_orphan(ws, clone, base);
+        }
+        rsc
+    }
+
+    fn create_anonymous_orphan(
+        &mut self,
+        ws: &mut WorkingSet,
+        clone: RscId,
+        base: &str,
+    ) -> Option<RscId> {
+        let cib = self.cib;
+        let child_cfg = cib
+            .resources
+            .iter()
+            .find_map(|r| find_config(r, &ws.rscs[clone].base_id))?;
+        let ResourceKind::Clone { child, .. } = &child_cfg.kind else {
+            return None;
+        };
+        let n = ws.rscs[clone].children.len();
+        let inst = self.create_instance(ws, clone, child, n)?;
+        for p in ws.primitives_of(inst) {
+            ws.rscs[p].orphan = true;
+        }
+        ws.rscs[inst].orphan = true;
+        self.find_instance_member(ws, inst, base)
+    }
+
+    fn find_resource(
+        &mut self,
+        ws: &mut WorkingSet,
+        node: NodeId,
+        lr: &LrmResource,
+    ) -> Option<RscId> {
+        let rsc_id = lr.id();
+        let direct = self
+            .rsc_by_id
+            .get(rsc_id)
+            .copied()
+            .filter(|&r| ws.rscs[r].configured_primitive_or_instance());
+        let (rsc, parent) = match direct {
+            Some(r) if ws.rscs[r].variant != Variant::Primitive => return None,
+            Some(r) => (Some(r), ws.uber_parent(r)),
+            None => {
+                let base = strip_instance(rsc_id);
+                let zero = format!("{base}:0");
+                match self.rsc_by_id.get(&zero).copied() {
+                    Some(r) if !ws.rscs[r].unique => (Some(r), ws.uber_parent(r)),
+                    _ => (None, 0),
+                }
+            }
+        };
+        let rsc = rsc?;
+        if ws.rscs[parent].variant == Variant::Clone && !ws.rscs[parent].unique {
+            let base = strip_instance(rsc_id).to_string();
+            return self.find_anonymous(ws, node, parent, &base);
+        }
+        Some(rsc)
+    }
+
+    fn create_orphan(&mut self, ws: &mut WorkingSet, lr: &LrmResource) -> RscId {
+        let mut rsc = Rsc::new(lr.id(), Variant::Primitive);
+        rsc.class = lr.attr("class").unwrap_or_default().to_string();
+        rsc.provider = lr.attr("provider").map(str::to_string);
+        rsc.agent = lr.attr("type").unwrap_or_default().to_string();
+        rsc.orphan = true;
+        rsc.configured = false;
+        let mut defaults = BTreeMap::new();
+        let ctx = RuleCtx {
+            node_attrs: None,
+            now: ws.options.now,
+            rsc_agent: None,
+            op: None,
+        };
+        resolve_sets(&meta_sets(&self.cib.rsc_defaults), &ctx, &mut defaults);
+        rsc.meta = defaults;
+        self.apply_meta(ws, &mut rsc);
+        if !ws.options.stop_orphan_resources {
+            rsc.managed = false;
+        }
+        if rsc.fence_device {
+            ws.options.have_stonith_resource = true;
+        }
+        let id = ws.rscs.len();
+        ws.rscs.push(rsc);
+        self.rsc_by_id.insert(lr.id().to_string(), id);
+        ws.top.push(id);
+        id
+    }
+
+    fn unpack_lrm_resource(&mut self, ws: &mut WorkingSet, node: NodeId, lr: &LrmResource) {
+        if lr.ops.is_empty() {
+            return;
+        }
+        let rsc = match self.find_resource(ws, node, lr) {
+            Some(r) => r,
+            None => {
+                if self
+                    .rsc_by_id
+                    .get(lr.id())
+                    .is_some_and(|&r| ws.rscs[r].variant != Variant::Primitive)
+                {
+                    return;
+                }
+                self.create_orphan(ws, lr)
+            }
+        };
+        let saved_role = ws.rscs[rsc].role;
+        ws.rscs[rsc].role = Role::Unknown;
+        let mut ops: Vec<&LrmOp> = lr.ops.iter().collect();
+        ops.reverse();
+        ops.sort_by(|a, b| cmp_ops(a, b));
+        let mut ctx = OpCtx {
+            on_fail: OnFail::Ignore,
+            last_failure: None,
+        };
+        for op in &ops {
+            self.unpack_rsc_op(ws, rsc, node, op, &mut ctx);
+        }
+        process_rsc_state(ws, rsc, node, ctx.on_fail);
+        if let Some(tr) = ws.rscs[rsc].target_role {
+            let nr = ws.rscs[rsc].next_role;
+            if nr == Role::Unknown || tr < nr {
+                ws.rscs[rsc].next_role = tr;
+            }
+        }
+        if saved_role > ws.rscs[rsc].role {
+            ws.rscs[rsc].role = saved_role;
+        }
+    }
+
+    fn unpack_rsc_op(
+        &mut self,
+        ws: &mut WorkingSet,
+        rsc: RscId,
+        node: NodeId,
+        op: &LrmOp,
+        ctx: &mut OpCtx,
+    ) {
+        let task = op.operation().to_string();
+        if task == "notify" || task == "meta-data" {
+            return;
+        }
+        let mut rc = op.rc_code();
+        let mut status = op.op_status();
+        let interval = op.interval_ms();
+        let target_rc = op.target_rc().unwrap_or(-1);
+        if !(-1..=11).contains(&status) {
+            return;
+        }
+        let parent = if ws.rscs[rsc].unique {
+            rsc
+        } else {
+            ws.uber_parent(rsc)
+        };
+        let is_probe = task == "monitor" && interval == 0;
+        let expired = status != 7 && self.op_expired(ws, rsc, node, op, rc);
+        let old_rc = rc;
+        // Degraded monitor results count as their healthy equivalents.
+        if task == "monitor" {
+            if rc == 190 {
+                rc = 0;
+            } else if rc == 191 {
+                rc = 8;
+            }
+        }
+        // A probe that found the agent missing or misconfigured is treated
+        // as "not running" (and bans the node).
+        let maskable = is_probe && (old_rc == 5 || old_rc == 2 || status == 7);
+        if maskable {
+            status = 0;
+            rc = 7;
+        }
+        if status == 0 || status == 4 {
+            status = if target_rc < 0 || target_rc != rc {
+                4
+            } else {
+                0
+            };
+            match rc {
+                0 => {
+                    if is_probe && target_rc == 7 {
+                        status = 0;
+                    }
+                }
+                7 => {
+                    if is_probe || target_rc == rc || !ws.rscs[rsc].managed {
+                        status = 0;
+                        ws.rscs[rsc].role = Role::Stopped;
+                        ctx.on_fail = OnFail::Ignore;
+                        ws.rscs[rsc].next_role = Role::Unknown;
+                    }
+                }
+                8 => {
+                    if is_probe && rc != target_rc {
+                        status = 0;
+                    }
+                    ws.rscs[rsc].role = Role::Promoted;
+                }
+                9 => {
+                    ws.rscs[rsc].role = Role::Promoted;
+                    status = 4;
+                }
+                6 => status = 6,
+                3 => status = if interval == 0 { 5 } else { 3 },
+                5 | 2 | 4 => status = 5,
+                _ => {
+                    if status == 0 {
+                        status = 4;
+                    }
+                }
+            }
+        }
+        if expired && maskable && old_rc != target_rc {
+            if ws.rscs[rsc].role <= Role::Stopped {
+                ws.rscs[rsc].role = Role::Unknown;
+            }
+            return;
+        } else if expired
+            && rc != target_rc
+            && (interval == 0 || (ws.nodes[node].online && !ws.nodes[node].unclean))
+        {
+            return;
+        }
+        if maskable {
+            update_resource_state(ws, rsc, node, &task, target_rc.max(0), op, ctx);
+            add_location(ws, parent, Some(node), -INFINITY);
+            return;
+        }
+        match status {
+            1 => return,
+            -1 => {
+                if task == "start" {
+                    ws.rscs[rsc].start_pending = true;
+                    if ws.rscs[rsc].role < Role::Started {
+                        ws.rscs[rsc].role = Role::Started;
+                    }
+                } else if task == "promote" {
+                    ws.rscs[rsc].role = Role::Promoted;
+                }
+                if ws.rscs[rsc].pending_task.is_none() && (interval != 0 || task != "monitor") {
+                    ws.rscs[rsc].pending_task = Some((task.clone(), node));
+                }
+                return;
+            }
+            0 => {
+                update_resource_state(ws, rsc, node, &task, rc, op, ctx);
+                return;
+            }
+            7 => {
+                let fs = op_on_fail(ws, rsc, &task, interval.max(0) as u64);
+                if fs == OnFail::Ignore {
+                    ctx.on_fail = OnFail::Migrate;
+                }
+                add_location(ws, parent, Some(node), -INFINITY);
+                unpack_failure(ws, rsc, node, &task, rc, op, ctx, interval, is_probe);
+                return;
+            }
+            10 | 11 => status = 5,
+            _ => {}
+        }
+        let fs = op_on_fail(ws, rsc, &task, interval.max(0) as u64);
+        if fs == OnFail::Ignore || (fs == OnFail::RestartContainer && task == "stop") {
+            update_resource_state(ws, rsc, node, &task, target_rc.max(0), op, ctx);
+            ws.rscs[rsc].failure_ignored = true;
+        } else {
+            unpack_failure(ws, rsc, node, &task, rc, op, ctx, interval, is_probe);
+            if status == 5 {
+                add_location(ws, parent, Some(node), -INFINITY);
+            } else if status == 6 {
+                add_location(ws, parent, None, -INFINITY);
+            }
+        }
+    }
+
+    /// Has this operation's failure expired (failure-timeout elapsed and no
+    /// unexpired fail count left)?
+    fn op_expired(&self, ws: &WorkingSet, rsc: RscId, node: NodeId, op: &LrmOp, rc: i64) -> bool {
+        let timeout = ws.rscs[rsc].failure_timeout;
+        if timeout <= 0 {
+            return false;
+        }
+        let Some(last) = op
+            .attr("last-rc-change")
+            .and_then(|v| v.trim().parse::<i64>().ok())
+        else {
+            return false;
+        };
+        let mut expired = ws.options.now >= last + timeout;
+        if expired {
+            let raw = crate::failcount::fail_count(ws, rsc, node, false);
+            let effective = crate::failcount::fail_count(ws, rsc, node, true);
+            if raw != 0 && effective != 0 {
+                expired = false;
+            }
+        }
+        if expired
+            && op.interval_ms() == 0
+            && op.operation() == "monitor"
+            && matches!(rc, 0 | 7 | 8 | 190 | 191)
+        {
+            expired = false;
+        }
+        expired
+    }
+}
+
+impl Rsc {
+    fn configured_primitive_or_instance(&self) -> bool {
+        true
+    }
+}
+
+fn find_config<'a>(r: &'a Resource, id: &str) -> Option<&'a Resource> {
+    if r.id == id {
+        return Some(r);
+    }
+    match &r.kind {
+        ResourceKind::Group { children } => children.iter().find_map(|c| find_config(c, id)),
+        ResourceKind::Clone { child, .. } => find_config(child, id),
+        _ => None,
+    }
+}
+
+/// `rsc:3` -> `rsc`.
+pub fn strip_instance(id: &str) -> &str {
+    match id.rfind(':') {
+        Some(i) if id[i + 1..].chars().all(|c| c.is_ascii_digit()) && i + 1 < id.len() => &id[..i],
+        _ => id,
+    }
+}
+
+fn cmp_ops(a: &LrmOp, b: &LrmOp) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (ca, cb) = (a.call_id(), b.call_id());
+    if ca == -1 && cb == -1 {
+        return Ordering::Equal;
+    }
+    if ca == -1 {
+        return Ordering::Greater;
+    }
+    if cb == -1 {
+        return Ordering::Less;
+    }
+    if ca != cb {
+        return ca.cmp(&cb);
+    }
+    a.last_rc_change().cmp(&b.last_rc_change())
+}
+
+/// The configured on-fail policy for an operation.
+pub fn op_on_fail(ws: &WorkingSet, rsc: RscId, task: &str, interval_ms: u64) -> OnFail {
+    let r = &ws.rscs[rsc];
+    let mut value: Option<String> = None;
+    for op in &r.ops {
+        if op.name() == task
+            && parse_interval_ms(op.attr("interval").unwrap_or("0")) == Some(interval_ms)
+        {
+            value = op.attr("on-fail").map(str::to_string);
+            break;
+        }
+    }
+    if value.is_none() {
+        value = op_default(ws, "on-fail");
+    }
+    if task == "stop"
+        && value
+            .as_deref()
+            .is_some_and(|v| matches!(v, "standby" | "demote" | "stop"))
+    {
+        value = None;
+    }
+    if task == "demote" && value.is_none() {
+        // A promoted-role recurring monitor's on-fail applies to demote too.
+        for op in &r.ops {
+            let role = op.attr("role").unwrap_or("");
+            if op.name() == "monitor"
+                && (role.eq_ignore_ascii_case("promoted") || role.eq_ignore_ascii_case("master"))
+                && parse_interval_ms(op.attr("interval").unwrap_or("0")).unwrap_or(0) > 0
+            {
+                if let Some(v) = op.attr("on-fail") {
+                    if v != "demote" {
+                        value = Some(v.to_string());
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    let policy = match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        Some("block") => OnFail::Block,
+        Some("fence") if ws.options.stonith_enabled => OnFail::Fence,
+        Some("fence") => OnFail::Block,
+        Some("standby") => OnFail::Standby,
+        Some("ignore") | Some("nothing") => OnFail::Ignore,
+        Some("migrate") => OnFail::Migrate,
+        Some("stop") => OnFail::Stop,
+        Some("restart") => OnFail::Recover,
+        Some("demote") => OnFail::Demote,
+        Some("restart-container") => OnFail::Recover,
+        _ => {
+            if task == "stop" {
+                if ws.options.stonith_enabled {
+                    OnFail::Fence
+                } else {
+                    OnFail::Block
+                }
+            } else {
+                OnFail::Recover
+            }
+        }
+    };
+    if policy == OnFail::Fence && task == "stop" && !ws.options.stonith_enabled {
+        return OnFail::Block;
+    }
+    policy
+}
+
+fn op_default(ws: &WorkingSet, _name: &str) -> Option<String> {
+    let _ = ws;
+    None
+}
+
+fn update_resource_state(
+    ws: &mut WorkingSet,
+    rsc: RscId,
+    _node: NodeId,
+    task: &str,
+    rc: i64,
+    op: &LrmOp,
+    ctx: &mut OpCtx,
+) {
+    let mut clear = false;
+    let r = &mut ws.rscs[rsc];
+    let is_probe = task == "monitor" && op.interval_ms() == 0;
+    if rc == 5 && is_probe {
+        r.role = Role::Stopped;
+    } else if rc == 7 {
+        clear = true;
+    } else if task == "monitor" {
+        if let Some(lf) = &ctx.last_failure {
+            if op_key(op) == *lf {
+                clear = true;
+            }
+        }
+        if r.role < Role::Started {
+            r.role = Role::Started;
+        }
+    } else if task == "start" {
+        r.role = Role::Started;
+        clear = true;
+    } else if task == "stop" {
+        r.role = Role::Stopped;
+        clear = true;
+    } else if task == "promote" {
+        r.role = Role::Promoted;
+        clear = true;
+    } else if task == "demote" {
+        if ctx.on_fail == OnFail::Demote {
+            clear = true;
+        }
+        r.role = Role::Unpromoted;
+    } else if task == "migrate_from" {
+        r.role = Role::Started;
+        clear = true;
+    } else if task == "migrate_to" {
+        // Partial migrations are not modelled: the source stays active.
+        if r.role < Role::Started {
+            r.role = Role::Started;
+        }
+    } else if r.role < Role::Started {
+        r.role = Role::Started;
+    }
+    if clear {
+        match ctx.on_fail {
+            OnFail::Stop | OnFail::Fence | OnFail::Migrate | OnFail::Standby => {}
+            _ => {
+                ctx.on_fail = OnFail::Ignore;
+                r.next_role = Role::Unknown;
+            }
+        }
+    }
+}
+
+fn op_key(op: &LrmOp) -> String {
+    op.attr("operation_key")
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{}_{}", op.operation(), op.interval_ms()))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn unpack_failure(
+    ws: &mut WorkingSet,
+    rsc: RscId,
+    node: NodeId,
+    task: &str,
+    rc: i64,
+    op: &LrmOp,
+    ctx: &mut OpCtx,
+    interval: i64,
+    is_probe: bool,
+) {
+    ctx.last_failure = Some(op_key(op));
+    let on_fail = op_on_fail(ws, rsc, task, interval.max(0) as u64);
+    if ctx.on_fail.rank() < on_fail.rank() {
+        ctx.on_fail = on_fail;
+    }
+    match task {
+        "stop" => add_location(ws, rsc, Some(node), -INFINITY),
+        "promote" => ws.rscs[rsc].role = Role::Promoted,
+        "demote" => {
+            if on_fail == OnFail::Block {
+                ws.rscs[rsc].role = Role::Promoted;
+                ws.rscs[rsc].next_role = Role::Stopped;
+            } else if rc == 7 {
+                ws.rscs[rsc].role = Role::Stopped;
+            } else {
+                ws.rscs[rsc].role = Role::Unpromoted;
+            }
+        }
+        _ => {}
+    }
+    if is_probe && rc == 5 {
+        ws.rscs[rsc].role = Role::Stopped;
+    } else if ws.rscs[rsc].role < Role::Started {
+        ws.rscs[rsc].role = Role::Started;
+    }
+    let fail_role = match on_fail {
+        OnFail::Stop => Role::Stopped,
+        OnFail::Demote => Role::Unpromoted,
+        _ => Role::Started,
+    };
+    if fail_role != Role::Started && ws.rscs[rsc].next_role < fail_role {
+        ws.rscs[rsc].next_role = fail_role;
+    }
+    if fail_role == Role::Stopped {
+        let top = ws.uber_parent(rsc);
+        let target = if ws.rscs[top].variant == Variant::Clone && !ws.rscs[top].unique {
+            top
+        } else {
+            rsc
+        };
+        for n in 0..ws.nodes.len() {
+            ws.rscs[target].allowed.insert(n, Score::NEG_INFINITY);
+        }
+    }
+}
+
+/// Add a location preference (node None = every node).
+pub fn add_location(ws: &mut WorkingSet, rsc: RscId, node: Option<NodeId>, score: i32) {
+    let nodes: Vec<NodeId> = match node {
+        Some(n) => vec![n],
+        None => (0..ws.nodes.len()).collect(),
+    };
+    let kids = ws.rscs[rsc].children.clone();
+    for &n in &nodes {
+        let e = ws.rscs[rsc].allowed.entry(n).or_insert(Score::ZERO);
+        *e += Score::from(score);
+    }
+    for c in kids {
+        add_location(ws, c, node, score);
+    }
+}
+
+fn process_rsc_state(ws: &mut WorkingSet, rsc: RscId, node: NodeId, mut on_fail: OnFail) {
+    let role = ws.rscs[rsc].role;
+    if role != Role::Unknown {
+        let mut it = Some(rsc);
+        while let Some(r) = it {
+            ws.rscs[r].known_on.insert(node);
+            if ws.rscs[r].unique {
+                break;
+            }
+            it = ws.rscs[r].parent;
+        }
+    }
+    let n = &ws.nodes[node];
+    if role > Role::Stopped
+        && !n.online
+        && !n.maintenance
+        && ws.rscs[rsc].managed
+        && ws.options.stonith_enabled
+    {
+        let reason = format!("{} is thought to be active there", ws.rscs[rsc].id);
+        fence_node(ws, node, &reason);
+    }
+    let save = on_fail;
+    if ws.nodes[node].unclean {
+        on_fail = OnFail::Ignore;
+    }
+    match on_fail {
+        OnFail::Demote => ws.rscs[rsc].failed = true,
+        OnFail::Fence => {
+            let reason = format!("{} failed there", ws.rscs[rsc].id);
+            fence_node(ws, node, &reason);
+        }
+        OnFail::Standby => {
+            ws.nodes[node].standby = true;
+            ws.nodes[node].standby_onfail = true;
+        }
+        OnFail::Block => {
+            ws.rscs[rsc].managed = false;
+            ws.rscs[rsc].block = true;
+        }
+        OnFail::Migrate => add_location(ws, rsc, Some(node), -INFINITY),
+        OnFail::Stop => ws.rscs[rsc].next_role = Role::Stopped,
+        OnFail::Recover | OnFail::RestartContainer | OnFail::ResetRemote => {
+            let role = ws.rscs[rsc].role;
+            if role != Role::Stopped && role != Role::Unknown {
+                ws.rscs[rsc].failed = true;
+                ws.rscs[rsc].stop_flag = true;
+            }
+        }
+        OnFail::Ignore => {}
+    }
+    let role = ws.rscs[rsc].role;
+    if role != Role::Stopped && role != Role::Unknown {
+        add_running(ws, rsc, node, save != OnFail::Ignore);
+        match on_fail {
+            OnFail::Ignore => {}
+            OnFail::Demote | OnFail::Block => ws.rscs[rsc].failed = true,
+            _ => {
+                ws.rscs[rsc].failed = true;
+                ws.rscs[rsc].stop_flag = true;
+            }
+        }
+    }
+}
+
+/// Record a resource as active on a node (Pacemaker's native_add_running).
+fn add_running(ws: &mut WorkingSet, rsc: RscId, node: NodeId, _failed: bool) {
+    if !ws.rscs[rsc].running_on.contains(&node) {
+        ws.rscs[rsc].running_on.push(node);
+    }
+    if ws.nodes[node].maintenance {
+        ws.rscs[rsc].managed = false;
+        ws.rscs[rsc].maintenance = true;
+    }
+    if let Some(p) = ws.rscs[rsc].parent {
+        let mut it = Some(p);
+        while let Some(q) = it {
+            if !ws.rscs[q].running_on.contains(&node) {
+                ws.rscs[q].running_on.push(node);
+            }
+            it = ws.rscs[q].parent;
+        }
+    }
+    if ws.rscs[rsc].running_on.len() > 1 && ws.rscs[rsc].multiple_active_block {
+        ws.rscs[rsc].managed = false;
+        ws.rscs[rsc].block = true;
+    }
+}
+
+/// Mark a node for fencing (Pacemaker's pe_fence_node for cluster nodes).
+pub fn fence_node(ws: &mut WorkingSet, node: NodeId, reason: &str) {
+    if ws.nodes[node].unclean {
+        return;
+    }
+    ws.nodes[node].unclean = true;
+    crate::actions::fence_op(ws, node, Some(reason), true);
+}
+
+fn determine_online_status(ws: &mut WorkingSet, n: NodeId, ns: &hasim_cib::NodeState) {
+    let node_attr = |k: &str| ns.attr(k);
+    let exp_state = node_attr("expected");
+    let shutdown_attr = ws.nodes[n].attrs.get("shutdown").cloned();
+    ws.nodes[n].shutdown = shutdown_attr
+        .as_deref()
+        .is_some_and(|v| v != "0" && !v.is_empty());
+    ws.nodes[n].expected_up =
+        !ws.nodes[n].shutdown && exp_state.is_some_and(|e| e.eq_ignore_ascii_case("member"));
+    let online = if ws.nodes[n].node_type == "ping" {
+        ws.nodes[n].unclean = false;
+        false
+    } else if !ws.options.stonith_enabled {
+        online_no_fencing(ws, n, ns)
+    } else {
+        online_fencing(ws, n, ns)
+    };
+    if online {
+        ws.nodes[n].online = true;
+    } else {
+        ws.nodes[n].weight = Score::NEG_INFINITY;
+    }
+    if online && ws.nodes[n].shutdown {
+        ws.nodes[n].weight = Score::NEG_INFINITY;
+    }
+}
+
+fn online_no_fencing(ws: &mut WorkingSet, n: NodeId, ns: &hasim_cib::NodeState) -> bool {
+    let join = ns.attr("join");
+    let is_peer = ns.attr("crmd");
+    let in_cluster = ns.attr("in_ccm");
+    if !in_cluster.is_some_and(is_true) {
+        false
+    } else if is_peer.is_some_and(|p| p.eq_ignore_ascii_case("online")) {
+        join.is_some_and(|j| j.eq_ignore_ascii_case("member"))
+    } else if !ws.nodes[n].expected_up {
+        false
+    } else {
+        fence_node(ws, n, "peer is unexpectedly down");
+        false
+    }
+}
+
+fn online_fencing(ws: &mut WorkingSet, n: NodeId, ns: &hasim_cib::NodeState) -> bool {
+    let join = ns.attr("join");
+    let is_peer = ns.attr("crmd");
+    let in_cluster = ns.attr("in_ccm");
+    let exp_state = ns.attr("expected").unwrap_or("down");
+    let terminate = ws.nodes[n].attrs.get("terminate").cloned();
+    let do_terminate = match terminate.as_deref() {
+        Some(t) if is_true(t) => true,
+        Some(t) => t
+            .chars()
+            .next()
+            .is_some_and(|c| c != '0' && c.is_ascii_digit()),
+        None => false,
+    };
+    let mut online = in_cluster.is_some_and(is_true);
+    let crmd_online = is_peer.is_some_and(|p| p.eq_ignore_ascii_case("online"));
+    let in_true = in_cluster.is_some_and(is_true);
+    if ws.nodes[n].shutdown {
+        online = crmd_online;
+    } else if in_cluster.is_none() {
+        fence_node(ws, n, "peer has not been seen by the cluster");
+    } else if join.is_some_and(|j| j.eq_ignore_ascii_case("nack")) {
+        fence_node(ws, n, "peer failed Pacemaker membership criteria");
+    } else if !do_terminate && exp_state.eq_ignore_ascii_case("down") {
+        if in_true || crmd_online {
+            ws.nodes[n].standby = true;
+            ws.nodes[n].pending = true;
+        }
+    } else if do_terminate
+        && join.is_some_and(|j| j.eq_ignore_ascii_case("down"))
+        && !in_true
+        && !crmd_online
+    {
+        online = false;
+    } else if !in_true {
+        fence_node(ws, n, "peer is no longer part of the cluster");
+    } else if !crmd_online {
+        fence_node(ws, n, "peer process is no longer available");
+    } else if do_terminate {
+        fence_node(ws, n, "termination was requested");
+    } else if join.is_some_and(|j| j.eq_ignore_ascii_case("member")) {
+    } else if join
+        .is_some_and(|j| j.eq_ignore_ascii_case("pending") || j.eq_ignore_ascii_case("down"))
+    {
+        ws.nodes[n].standby = true;
+        ws.nodes[n].pending = true;
+    } else {
+        fence_node(ws, n, "peer was in an unknown state");
+    }
+    online
+}
+
+/// Attribute sets of an operation definition (kept for digests later).
+pub fn op_sets(op: &OpDef) -> usize {
+    op.sets.len()
+}

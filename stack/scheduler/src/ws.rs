@@ -1,0 +1,440 @@
+//! The scheduler's working set: the unpacked cluster (nodes, resource
+//! instances, constraints) plus the actions being scheduled.
+//!
+//! Everything is index-based (arena vectors) so that the many cross links
+//! Pacemaker's algorithms follow (parent/child, colocation both ways, action
+//! orderings both ways) stay cheap and deterministic.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hasim_cib::{OpDef, Score};
+
+pub type NodeId = usize;
+pub type RscId = usize;
+pub type ActionId = usize;
+pub type ColocId = usize;
+
+/// Resource roles, ordered as Pacemaker orders them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Unknown,
+    Stopped,
+    Started,
+    Unpromoted,
+    Promoted,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Unknown => "Unknown",
+            Role::Stopped => "Stopped",
+            Role::Started => "Started",
+            Role::Unpromoted => "Unpromoted",
+            Role::Promoted => "Promoted",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        Some(match text.to_ascii_lowercase().as_str() {
+            "stopped" => Role::Stopped,
+            "started" => Role::Started,
+            "unpromoted" | "slave" => Role::Unpromoted,
+            "promoted" | "master" => Role::Promoted,
+            "unknown" => Role::Unknown,
+            _ => return None,
+        })
+    }
+}
+
+/// A cluster node as the scheduler sees it.
+#[derive(Debug, Clone, Default)]
+pub struct Node {
+    pub name: String,
+    pub id: String,
+    pub node_type: String,
+    pub online: bool,
+    pub unclean: bool,
+    pub unseen: bool,
+    pub standby: bool,
+    pub standby_onfail: bool,
+    pub pending: bool,
+    pub maintenance: bool,
+    pub shutdown: bool,
+    pub expected_up: bool,
+    pub is_dc: bool,
+    pub has_state: bool,
+    pub unpacked: bool,
+    pub attrs: BTreeMap<String, String>,
+    /// Resources assigned so far (tie-break in node sorting).
+    pub num_resources: usize,
+    /// Base weight (-INFINITY when the node cannot host resources).
+    pub weight: Score,
+}
+
+impl Node {
+    /// Pacemaker's "can run resources" test.
+    pub fn available(&self) -> bool {
+        self.online && !self.shutdown && !self.unclean && !self.standby && !self.maintenance
+    }
+}
+
+/// Kinds of resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Variant {
+    Primitive,
+    Group,
+    Clone,
+}
+
+/// On-fail handling, ordered by severity as Pacemaker compares them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OnFail {
+    Ignore,
+    Demote,
+    Recover,
+    RestartContainer,
+    ResetRemote,
+    Migrate,
+    Block,
+    Stop,
+    Standby,
+    Fence,
+}
+
+impl OnFail {
+    /// Severity rank used when keeping the "worst" failure of a history.
+    pub fn rank(self) -> i32 {
+        match self {
+            OnFail::Ignore => 0,
+            OnFail::Demote => 1,
+            OnFail::Recover => 2,
+            OnFail::RestartContainer => 3,
+            OnFail::ResetRemote => 4,
+            OnFail::Migrate => 5,
+            OnFail::Block => 6,
+            OnFail::Stop => 7,
+            OnFail::Standby => 8,
+            OnFail::Fence => 9,
+        }
+    }
+}
+
+/// A resource (or resource instance) in the working set.
+#[derive(Debug, Clone)]
+pub struct Rsc {
+    pub id: String,
+    /// The configured id without any clone instance suffix.
+    pub base_id: String,
+    pub variant: Variant,
+    pub parent: Option<RscId>,
+    pub children: Vec<RscId>,
+    pub class: String,
+    pub provider: Option<String>,
+    pub agent: String,
+    pub meta: BTreeMap<String, String>,
+    pub ops: Vec<OpDef>,
+    pub priority: i32,
+    pub stickiness: i32,
+    pub migration_threshold: i32,
+    pub failure_timeout: i64,
+    pub managed: bool,
+    pub maintenance: bool,
+    pub orphan: bool,
+    pub failed: bool,
+    pub stop_flag: bool,
+    pub block: bool,
+    pub unique: bool,
+    pub promotable: bool,
+    pub critical: bool,
+    pub needs_fencing: bool,
+    pub needs_quorum: bool,
+    pub fence_device: bool,
+    pub start_pending: bool,
+    pub failure_ignored: bool,
+    pub role: Role,
+    pub next_role: Role,
+    pub target_role: Option<Role>,
+    pub running_on: Vec<NodeId>,
+    pub known_on: BTreeSet<NodeId>,
+    /// Allowed node weights (absent key = not allowed).
+    pub allowed: BTreeMap<NodeId, Score>,
+    pub assigned: Option<NodeId>,
+    pub provisional: bool,
+    pub allocating: bool,
+    pub merging: bool,
+    /// Colocations where this resource is the dependent.
+    pub this_with: Vec<ColocId>,
+    /// Colocations where this resource is the primary.
+    pub with_this: Vec<ColocId>,
+    pub actions: Vec<ActionId>,
+    pub pending_task: Option<(String, NodeId)>,
+    pub restarting: bool,
+    // Clone settings.
+    pub clone_max: usize,
+    pub clone_node_max: usize,
+    pub promoted_max: usize,
+    pub promoted_node_max: usize,
+    pub interleave: bool,
+    pub ordered: bool,
+    // Group settings.
+    pub group_ordered: bool,
+    pub group_colocated: bool,
+    /// Promotion score used by promotable clones.
+    pub promotion_priority: i32,
+    pub multiple_active_block: bool,
+    pub configured: bool,
+}
+
+impl Rsc {
+    pub fn new(id: &str, variant: Variant) -> Rsc {
+        Rsc {
+            id: id.to_string(),
+            base_id: id.to_string(),
+            variant,
+            parent: None,
+            children: Vec::new(),
+            class: String::new(),
+            provider: None,
+            agent: String::new(),
+            meta: BTreeMap::new(),
+            ops: Vec::new(),
+            priority: 0,
+            stickiness: 0,
+            migration_threshold: hasim_cib::INFINITY,
+            failure_timeout: 0,
+            managed: true,
+            maintenance: false,
+            orphan: false,
+            failed: false,
+            stop_flag: false,
+            block: false,
+            unique: false,
+            promotable: false,
+            critical: true,
+            needs_fencing: false,
+            needs_quorum: false,
+            fence_device: false,
+            start_pending: false,
+            failure_ignored: false,
+            role: Role::Stopped,
+            next_role: Role::Unknown,
+            target_role: None,
+            running_on: Vec::new(),
+            known_on: BTreeSet::new(),
+            allowed: BTreeMap::new(),
+            assigned: None,
+            provisional: true,
+            allocating: false,
+            merging: false,
+            this_with: Vec::new(),
+            with_this: Vec::new(),
+            actions: Vec::new(),
+            pending_task: None,
+            restarting: false,
+            clone_max: 0,
+            clone_node_max: 1,
+            promoted_max: 1,
+            promoted_node_max: 1,
+            interleave: false,
+            ordered: false,
+            group_ordered: true,
+            group_colocated: true,
+            promotion_priority: 0,
+            multiple_active_block: false,
+            configured: true,
+        }
+    }
+}
+
+/// A colocation constraint between two resources.
+#[derive(Debug, Clone)]
+pub struct Coloc {
+    pub id: String,
+    pub dependent: RscId,
+    pub primary: RscId,
+    pub score: i32,
+    pub dependent_role: Role,
+    pub primary_role: Role,
+    pub node_attribute: Option<String>,
+    pub influence: bool,
+}
+
+/// Ordering flag bits (Pacemaker's `pe_order_*`).
+pub mod of {
+    pub const NONE: u32 = 0;
+    pub const OPTIONAL: u32 = 1 << 0;
+    pub const IMPLIES_THEN: u32 = 1 << 1;
+    pub const IMPLIES_FIRST: u32 = 1 << 2;
+    pub const RUNNABLE_LEFT: u32 = 1 << 3;
+    pub const RESTART: u32 = 1 << 4;
+    pub const PROMOTED_IMPLIES_FIRST: u32 = 1 << 5;
+    pub const ONE_OR_MORE: u32 = 1 << 6;
+    pub const ASYMMETRICAL: u32 = 1 << 7;
+    pub const IMPLIES_FIRST_PRINTED: u32 = 1 << 8;
+    pub const IMPLIES_THEN_PRINTED: u32 = 1 << 9;
+    pub const SAME_NODE: u32 = 1 << 10;
+    pub const THEN_CANCELS_FIRST: u32 = 1 << 11;
+    pub const ANTI_COLOCATION: u32 = 1 << 12;
+    pub const SERIALIZE_ONLY: u32 = 1 << 13;
+    pub const PRESERVE: u32 = 1 << 14;
+    pub const PROBE: u32 = 1 << 15;
+    pub const PSEUDO_LEFT: u32 = 1 << 16;
+    pub const IMPLIES_FIRST_MIGRATABLE: u32 = 1 << 17;
+    pub const IMPLIES_THEN_ON_NODE: u32 = 1 << 18;
+}
+
+/// Action flag bits (Pacemaker's `pe_action_*`).
+pub mod af {
+    pub const OPTIONAL: u32 = 1 << 0;
+    pub const RUNNABLE: u32 = 1 << 1;
+    pub const PSEUDO: u32 = 1 << 2;
+    pub const PRINT_ALWAYS: u32 = 1 << 3;
+    pub const MIGRATE_RUNNABLE: u32 = 1 << 4;
+    pub const IMPLIED_BY_STONITH: u32 = 1 << 5;
+    pub const REQUIRES_ANY: u32 = 1 << 6;
+    pub const DC: u32 = 1 << 7;
+}
+
+/// A scheduled (or considered) action.
+#[derive(Debug, Clone)]
+pub struct Action {
+    pub rsc: Option<RscId>,
+    pub task: String,
+    pub interval_ms: u64,
+    pub node: Option<NodeId>,
+    pub flags: u32,
+    pub reason: Option<String>,
+    pub before: Vec<(ActionId, u32)>,
+    pub after: Vec<(ActionId, u32)>,
+    /// For fencing: "reboot"/"off"/"on".
+    pub fence_type: Option<String>,
+    pub needs: Needs,
+    pub runnable_before: u32,
+    pub required_runnable_before: u32,
+    /// Key of a non-resource pseudo action (e.g. clone-min helpers).
+    pub name: Option<String>,
+}
+
+impl Action {
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+}
+
+/// What an action needs before it may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    Nothing,
+    Quorum,
+    Fencing,
+}
+
+/// An ordering between resource actions, resolved after actions exist.
+#[derive(Debug, Clone)]
+pub struct Ordering {
+    pub first_rsc: Option<RscId>,
+    pub first_task: Option<String>,
+    pub first_action: Option<ActionId>,
+    pub then_rsc: Option<RscId>,
+    pub then_task: Option<String>,
+    pub then_action: Option<ActionId>,
+    pub flags: u32,
+}
+
+/// Cluster-wide behaviour options (crm_config).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub stonith_enabled: bool,
+    pub stonith_action: String,
+    pub symmetric: bool,
+    pub have_quorum: bool,
+    pub no_quorum_policy: NoQuorum,
+    pub stop_orphan_resources: bool,
+    pub stop_orphan_actions: bool,
+    pub maintenance_mode: bool,
+    pub stop_all_resources: bool,
+    pub start_failure_is_fatal: bool,
+    pub startup_fencing: bool,
+    pub concurrent_fencing: bool,
+    pub placement_strategy: String,
+    pub have_stonith_resource: bool,
+    pub now: i64,
+    pub default_stickiness: i32,
+    /// CIB feature set older than 3.0.13: per-resource fail counts.
+    pub legacy_failcounts: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoQuorum {
+    Freeze,
+    Stop,
+    Ignore,
+    Suicide,
+    Demote,
+}
+
+/// The whole working set.
+#[derive(Debug, Clone)]
+pub struct WorkingSet {
+    pub options: Options,
+    pub nodes: Vec<Node>,
+    pub rscs: Vec<Rsc>,
+    /// Top-level resources in allocation/output order.
+    pub top: Vec<RscId>,
+    pub colocs: Vec<Coloc>,
+    pub orderings: Vec<Ordering>,
+    pub actions: Vec<Action>,
+    /// Fence actions in creation order.
+    pub fence_actions: Vec<ActionId>,
+    pub warnings: Vec<String>,
+}
+
+impl WorkingSet {
+    pub fn legacy_failcounts(&self) -> bool {
+        self.options.legacy_failcounts
+    }
+
+    pub fn find_node(&self, name: &str) -> Option<NodeId> {
+        self.nodes
+            .iter()
+            .position(|n| n.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn uber_parent(&self, mut r: RscId) -> RscId {
+        while let Some(p) = self.rscs[r].parent {
+            r = p;
+        }
+        r
+    }
+
+    pub fn is_clone(&self, r: RscId) -> bool {
+        self.rscs[r].variant == Variant::Clone
+    }
+
+    /// The node a resource is (singly) active on.
+    pub fn current_node(&self, r: RscId) -> Option<NodeId> {
+        self.rscs[r].running_on.first().copied()
+    }
+
+    /// All primitive descendants (or self) of a resource.
+    pub fn primitives_of(&self, r: RscId) -> Vec<RscId> {
+        let mut out = Vec::new();
+        self.collect_primitives(r, &mut out);
+        out
+    }
+
+    fn collect_primitives(&self, r: RscId, out: &mut Vec<RscId>) {
+        if self.rscs[r].variant == Variant::Primitive {
+            out.push(r);
+        } else {
+            for &c in &self.rscs[r].children {
+                self.collect_primitives(c, out);
+            }
+        }
+    }
+
+    pub fn node_name(&self, n: NodeId) -> &str {
+        &self.nodes[n].name
+    }
+}
