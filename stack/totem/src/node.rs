@@ -41,6 +41,8 @@ pub enum NodeInput {
         payload: Vec<u8>,
     },
     Timeout,
+    /// Graceful shutdown: multicast the leave message. Stop the node after.
+    Leave,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +147,10 @@ impl TotemNode {
                 let o = self.srp.handle(now, Input::Start { stored_ring_seq });
                 self.lower(o, &mut out);
             }
+            NodeInput::Leave => {
+                let o = self.srp.handle(now, Input::Leave);
+                self.lower(o, &mut out);
+            }
             NodeInput::Mcast { guarantee, payload } => {
                 let o = self.srp.handle(now, Input::Mcast { guarantee, payload });
                 self.lower(o, &mut out);
@@ -199,7 +205,17 @@ impl TotemNode {
         match kind {
             frame::TOTEM => match Packet::decode(body) {
                 Ok(p) => {
-                    if auth_sender.is_some_and(|s| s != p.sender) {
+                    // A leave message carries the dummy node id in its header;
+                    // secauth still proves who sent it.
+                    let claimed = match &p.msg {
+                        crate::wire::Message::Join(j)
+                            if p.sender == crate::wire::LEAVE_DUMMY_NODEID =>
+                        {
+                            j.system_from
+                        }
+                        _ => p.sender,
+                    };
+                    if auth_sender.is_some_and(|s| s != claimed) {
                         self.stats.sender_mismatch += 1;
                         return;
                     }
@@ -252,16 +268,34 @@ impl TotemNode {
     /// Turn protocol outputs into wire actions, choosing links.
     fn lower(&mut self, outputs: Vec<Output>, out: &mut Vec<NodeAction>) {
         for o in outputs {
-            match o {
-                Output::Send { to, msg } => {
+            let (sender, to, msg) = match o {
+                Output::Send { to, msg } => (self.me, to, msg),
+                Output::SendAs { sender, to, msg } => (sender, to, msg),
+                Output::Deliver(d) => {
+                    out.push(NodeAction::Deliver(d));
+                    continue;
+                }
+                Output::ConfChg(c) => {
+                    out.push(NodeAction::ConfChg(c));
+                    continue;
+                }
+                Output::StoreRingSeq(s) => {
+                    out.push(NodeAction::StoreRingSeq(s));
+                    continue;
+                }
+                Output::McastRejected { payload } => {
+                    out.push(NodeAction::McastRejected { payload });
+                    continue;
+                }
+                Output::Log { level, text } => {
+                    out.push(NodeAction::Log { level, text });
+                    continue;
+                }
+            };
+            {
+                {
                     let mut plain = vec![frame::TOTEM];
-                    plain.extend(
-                        Packet {
-                            sender: self.me,
-                            msg,
-                        }
-                        .encode(),
-                    );
+                    plain.extend(Packet { sender, msg }.encode());
                     match to {
                         Dest::Node(n) => {
                             let link = if n == self.me {
@@ -296,13 +330,6 @@ impl TotemNode {
                         }
                     }
                 }
-                Output::Deliver(d) => out.push(NodeAction::Deliver(d)),
-                Output::ConfChg(c) => out.push(NodeAction::ConfChg(c)),
-                Output::StoreRingSeq(s) => out.push(NodeAction::StoreRingSeq(s)),
-                Output::McastRejected { payload } => {
-                    out.push(NodeAction::McastRejected { payload })
-                }
-                Output::Log { level, text } => out.push(NodeAction::Log { level, text }),
             }
         }
     }

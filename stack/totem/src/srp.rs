@@ -15,7 +15,7 @@ use std::time::Duration;
 use crate::config::EffectiveTimers;
 use crate::wire::{
     CommitToken, Guarantee, Join, Mcast, McastBody, MembEntry, MergeDetect, Message, NodeId,
-    OrfToken, Packet, RingId, RtrItem, RETRANSMIT_ENTRIES_MAX,
+    OrfToken, Packet, RingId, RtrItem, LEAVE_DUMMY_NODEID, RETRANSMIT_ENTRIES_MAX,
 };
 
 /// corosync's QUEUE_RTR_ITEMS_SIZE_MAX: the sort queue span flow control protects.
@@ -94,6 +94,8 @@ pub enum Timer {
     MergeDetect,
     /// `timer_orf_token_warning`.
     TokenWarning,
+    /// `timer_pause_timeout`: proves the process is being scheduled.
+    Pause,
 }
 
 /// Where a packet goes. The I/O layer maps `Ring` to multicast (udp) or to a
@@ -146,6 +148,13 @@ pub enum Output {
         to: Dest,
         msg: Message,
     },
+    /// Like `Send` with a header node id other than this node's: only the
+    /// leave message, whose header carries `LEAVE_DUMMY_NODEID`.
+    SendAs {
+        sender: NodeId,
+        to: Dest,
+        msg: Message,
+    },
     Deliver(Delivery),
     ConfChg(ConfChg),
     /// Persist the ring sequence (corosync's `memb_ring_id_store`) so a restart
@@ -173,6 +182,9 @@ pub enum Input {
         payload: Vec<u8>,
     },
     Timeout,
+    /// Graceful shutdown (`totemsrp_finalize`): tell the others this node is
+    /// leaving so they form a new ring without waiting for the token timeout.
+    Leave,
 }
 
 /// Counters for reports and tests (a subset of `totemsrp_stats_t`).
@@ -254,6 +266,10 @@ pub struct Srp {
     /// Last token (ORF or commit) this node passed on, and to whom, for
     /// `token_retransmit`.
     token_copy: Option<(NodeId, Message)>,
+    /// Nodes that announced they were leaving (`my_leave_memb_list`).
+    leave_memb: BTreeSet<NodeId>,
+    pause_timestamp: Duration,
+    last_token_rx: Duration,
     stats: SrpStats,
 }
 
@@ -312,6 +328,9 @@ impl Srp {
             originated_orf_token: false,
             orf_token_discard: false,
             token_copy: None,
+            leave_memb: BTreeSet::new(),
+            pause_timestamp: Duration::ZERO,
+            last_token_rx: Duration::ZERO,
             stats: SrpStats::default(),
         }
     }
@@ -364,9 +383,12 @@ impl Srp {
                             self.ring_id
                         ),
                     );
+                    self.pause_timeout();
                     self.gather_enter(GatherFrom::InterfaceChange);
                 }
             }
+            Input::Leave if self.started => self.leave_message_send(),
+            Input::Leave => {}
             Input::Message(p) if self.started => self.on_message(p),
             Input::Message(_) => {}
             Input::Mcast { guarantee, payload } => self.mcast(guarantee, payload),
@@ -408,6 +430,7 @@ impl Srp {
                 Timer::Consensus => self.consensus_timeout_expired(),
                 Timer::MergeDetect => self.merge_detect_timeout(),
                 Timer::TokenWarning => self.token_warning_timeout(),
+                Timer::Pause => self.pause_timeout(),
             }
         }
     }
@@ -436,11 +459,34 @@ impl Srp {
         }
     }
 
-    fn token_warning_timeout(&mut self) {
-        if let Some(w) = self.cfg.token_warning() {
+    fn pause_timeout(&mut self) {
+        self.pause_timestamp = self.now;
+        self.arm(Timer::Pause, self.cfg.token() / 5);
+    }
+
+    /// `pause_flush`: if this process was not scheduled for more than half a
+    /// token timeout, the joins waiting in its socket are stale; drop them.
+    fn pause_detected(&mut self) -> bool {
+        let paused = self.now.saturating_sub(self.pause_timestamp);
+        if paused > self.cfg.token() / 2 {
             self.log(
                 LogLevel::Notice,
-                format!("Token has not been received in {} ms ", w.as_millis()),
+                format!(
+                    "Process pause detected for {} ms, flushing membership messages.",
+                    paused.as_millis()
+                ),
+            );
+            return true;
+        }
+        false
+    }
+
+    fn token_warning_timeout(&mut self) {
+        if let Some(w) = self.cfg.token_warning() {
+            let since = self.now.saturating_sub(self.last_token_rx);
+            self.log(
+                LogLevel::Notice,
+                format!("Token has not been received in {} ms ", since.as_millis()),
             );
             self.arm(Timer::TokenWarning, w);
         }
@@ -622,6 +668,38 @@ impl Srp {
         self.send(Dest::Ring, Message::Join(j));
     }
 
+    /// `memb_leave_message_send`: a join from the dummy node id listing this
+    /// node as failed and the rest as processors.
+    fn leave_message_send(&mut self) {
+        self.log(LogLevel::Debug, "sending join/leave message".to_string());
+        self.failed_list.insert(self.me);
+        let j = Join {
+            system_from: self.me,
+            ring_seq: self.ring_id.seq,
+            proc_list: self
+                .proc_list
+                .iter()
+                .copied()
+                .filter(|n| *n != self.me)
+                .collect(),
+            // corosync appends itself, so receivers read the leaver from
+            // the last entry.
+            failed_list: self
+                .failed_list
+                .iter()
+                .copied()
+                .filter(|n| *n != self.me)
+                .chain(std::iter::once(self.me))
+                .collect(),
+        };
+        self.stats.memb_join_tx += 1;
+        self.out.push(Output::SendAs {
+            sender: LEAVE_DUMMY_NODEID,
+            to: Dest::Ring,
+            msg: Message::Join(j),
+        });
+    }
+
     fn consensus_timeout_expired(&mut self) {
         self.stats.consensus_timeouts += 1;
         if self.consensus_agreed() {
@@ -640,7 +718,20 @@ impl Srp {
         }
     }
 
-    fn on_join(&mut self, _sender: NodeId, j: Join) {
+    fn on_join(&mut self, sender: NodeId, j: Join) {
+        if self.pause_detected() {
+            return;
+        }
+        let leave = sender == LEAVE_DUMMY_NODEID;
+        if leave {
+            self.log(
+                LogLevel::Debug,
+                format!("Received LEAVE message from {}", j.system_from),
+            );
+            if let Some(n) = j.failed_list.last() {
+                self.leave_memb.insert(*n);
+            }
+        }
         if j.ring_seq > self.token_ring_id_seq {
             self.token_ring_id_seq = j.ring_seq;
         }
@@ -649,19 +740,19 @@ impl Srp {
                 let ignore = j.failed_list.contains(&self.me)
                     || (self.memb_list.contains(&j.system_from) && j.ring_seq < self.ring_id.seq);
                 if !ignore {
-                    self.join_process(&j);
+                    self.join_process(&j, leave);
                 }
             }
-            MembState::Gather => self.join_process(&j),
+            MembState::Gather => self.join_process(&j, leave),
             MembState::Commit => {
                 if self.new_memb_list.contains(&j.system_from) && j.ring_seq >= self.ring_id.seq {
-                    self.join_process(&j);
+                    self.join_process(&j, leave);
                     self.gather_enter(GatherFrom::JoinDuringCommit);
                 }
             }
             MembState::Recovery => {
                 if self.new_memb_list.contains(&j.system_from) && j.ring_seq >= self.ring_id.seq {
-                    self.join_process(&j);
+                    self.join_process(&j, leave);
                     self.recovery_token_loss();
                     self.gather_enter(GatherFrom::JoinDuringRecovery);
                 }
@@ -669,12 +760,14 @@ impl Srp {
         }
     }
 
-    fn join_process(&mut self, j: &Join) {
+    fn join_process(&mut self, j: &Join, leave: bool) {
         let jproc: BTreeSet<NodeId> = j.proc_list.iter().copied().collect();
         let jfail: BTreeSet<NodeId> = j.failed_list.iter().copied().collect();
         let mut gather_entered = false;
         if jproc == self.proc_list && jfail == self.failed_list {
-            self.consensus.insert(j.system_from);
+            if !leave {
+                self.consensus.insert(j.system_from);
+            }
             if self.consensus_agreed() && self.failed_to_recv {
                 self.failed_to_recv = false;
                 self.proc_list = [self.me].into_iter().collect();
@@ -1245,6 +1338,7 @@ impl Srp {
             return;
         }
         self.stats.orf_token_rx += 1;
+        self.last_token_rx = self.now;
         if t.seq == self.my_last_seq {
             self.start_merge_detect_timeout();
             self.my_seq_unchanged += 1;
@@ -1417,7 +1511,7 @@ impl Srp {
             .filter(|n| !self.trans_memb_list.contains(n))
             .copied()
             .collect();
-        let old_memb = std::mem::replace(&mut self.memb_list, self.new_memb_list.clone());
+        self.memb_list = self.new_memb_list.clone();
         self.my_set_retrans_flg = false;
 
         self.out.push(Output::ConfChg(ConfChg {
@@ -1483,16 +1577,21 @@ impl Srp {
                 self.ring_id, joined_msg, left_msg
             ),
         );
-        if !left.is_empty() {
+        let failed: Vec<NodeId> = left
+            .iter()
+            .filter(|n| !self.leave_memb.contains(n))
+            .copied()
+            .collect();
+        if !failed.is_empty() {
             self.log(
                 LogLevel::Notice,
                 format!(
                     "Failed to receive the leave message. failed:{}",
-                    fmt_list(&left)
+                    fmt_list(&failed)
                 ),
             );
         }
-        let _ = old_memb;
+        self.leave_memb.clear();
         self.state = MembState::Operational;
         self.stats.operational_entered += 1;
         self.my_received_flg = true;
@@ -1565,6 +1664,41 @@ mod tests {
         }
         assert_eq!(s.state(), MembState::Operational);
         assert_eq!(s.members(), &[1]);
+    }
+
+    #[test]
+    fn joins_after_a_long_pause_are_flushed() {
+        let mut s = Srp::new(2, cfg());
+        s.handle(Duration::ZERO, Input::Start { stored_ring_seq: 0 });
+        let join = |from| {
+            Input::Message(Packet {
+                sender: from,
+                msg: Message::Join(Join {
+                    system_from: from,
+                    ring_seq: 1,
+                    proc_list: vec![1, 2],
+                    failed_list: vec![],
+                }),
+            })
+        };
+        // Pause timer (token/5 = 200ms) kept running: join processed.
+        let out = s.handle(Duration::from_millis(150), join(1));
+        assert!(!sends(&out).is_empty());
+        // The process was not scheduled for 700ms > token/2: flushed.
+        let out = s.handle(Duration::from_millis(700), join(3));
+        assert!(sends(&out).is_empty());
+        assert!(out.iter().any(|o| matches!(o, Output::Log { text, .. }
+            if text.starts_with("Process pause detected for 700 ms"))));
+    }
+
+    #[test]
+    fn leave_message_uses_dummy_node_id() {
+        let mut s = Srp::new(3, cfg());
+        s.handle(Duration::ZERO, Input::Start { stored_ring_seq: 0 });
+        let out = s.handle(Duration::from_millis(1), Input::Leave);
+        assert!(out.iter().any(|o| matches!(o,
+            Output::SendAs { sender: 0, msg: Message::Join(j), .. }
+                if j.failed_list == vec![3] && j.proc_list.is_empty())));
     }
 
     #[test]

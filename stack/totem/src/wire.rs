@@ -30,6 +30,8 @@ pub const MAGIC: u16 = 0x4854;
 pub const VERSION: u8 = 1;
 /// corosync's `RETRANSMIT_ENTRIES_MAX`.
 pub const RETRANSMIT_ENTRIES_MAX: usize = 30;
+/// Header node id of a leave message (corosync's `LEAVE_DUMMY_NODEID`).
+pub const LEAVE_DUMMY_NODEID: NodeId = 0;
 /// Upper bound on list lengths accepted from the wire (corosync's PROCESSOR_COUNT_MAX).
 pub const PROCESSOR_COUNT_MAX: usize = 384;
 /// Largest application payload accepted from the wire (1 MiB, MESSAGE_SIZE_MAX).
@@ -324,7 +326,9 @@ impl Packet {
         }
         let k = r.u8()?;
         let sender = r.u32()?;
-        if sender == 0 {
+        // Node id 0 is corosync's LEAVE_DUMMY_NODEID: only a join (the leave
+        // message) may carry it.
+        if sender == 0 && k != kind::JOIN {
             return Err(DecodeError::InvalidField {
                 field: "sender",
                 value: 0,

@@ -11,6 +11,7 @@ use proptest::prelude::*;
 #[derive(Debug, Clone)]
 enum Fault {
     Stop(usize),
+    Leave(usize),
     Start(usize),
     Pause(usize),
     Resume(usize),
@@ -23,6 +24,7 @@ enum Fault {
 fn fault() -> impl Strategy<Value = Fault> {
     prop_oneof![
         (0usize..5).prop_map(Fault::Stop),
+        (0usize..5).prop_map(Fault::Leave),
         (0usize..5).prop_map(Fault::Start),
         (0usize..5).prop_map(Fault::Pause),
         (0usize..5).prop_map(Fault::Resume),
@@ -59,6 +61,7 @@ fn run(n: usize, seed: u64, steps: &[(u64, Fault)]) -> Result<(), String> {
         let pick = |i: &usize| ids[*i % n];
         match f {
             Fault::Stop(i) => s.stop(pick(i)),
+            Fault::Leave(i) => s.leave(pick(i)),
             Fault::Start(i) => s.start(pick(i)),
             Fault::Pause(i) => s.pause(pick(i)),
             Fault::Resume(i) => s.resume(pick(i)),

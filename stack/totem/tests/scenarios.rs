@@ -272,3 +272,49 @@ fn checkers_catch_violations() {
     l2.segments.push((key, vec![b"x".to_vec()]));
     assert!(check_no_loss_in_configuration(&[l1, l2]).is_err());
 }
+
+#[test]
+fn graceful_leave_is_faster_than_token_timeout() {
+    let ids = [1, 2, 3];
+    let mut s = form(&ids, 12);
+    s.run_with_load(ms(300), ms(10));
+    let t0 = s.now;
+    s.leave(3);
+    s.run_with_load(ms(3000), ms(10));
+    let recs = s.records();
+    check_all(&recs).unwrap();
+    let t = timers(1000, 3);
+    let rec = recs.iter().find(|r| r.node == 1).unwrap();
+    let d = detection_time(rec, t0, 3).expect("node 3 never removed");
+    // No token loss, no consensus timeout: a few join rounds only.
+    assert!(d < t.token(), "leave took {d:?}");
+    assert!(rec
+        .logs
+        .iter()
+        .any(|l| l.starts_with("A new membership") && l.ends_with("left: 3")));
+    assert!(
+        !rec.logs
+            .iter()
+            .any(|l| l.contains("Failed to receive the leave")),
+        "{:#?}",
+        rec.logs
+            .iter()
+            .filter(|l| !l.contains("join sent") && !l.contains("Retransmit"))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn crash_is_reported_as_failed_to_receive_leave() {
+    let ids = [1, 2, 3];
+    let mut s = form(&ids, 13);
+    s.stop(3);
+    s.run_for(ms(6000));
+    let rec = s.records().into_iter().find(|r| r.node == 1).unwrap();
+    assert!(rec
+        .logs
+        .iter()
+        .any(|l| l == "Failed to receive the leave message. failed: 3"));
+    assert!(rec.logs.iter().any(|l| l
+        == "A processor failed, forming new configuration: token timed out (1650ms), waiting 1980ms for consensus."));
+}

@@ -51,6 +51,7 @@ pub struct Record {
     /// Messages delivered in each (old regular ring, transitional ring id).
     pub segments: Vec<(SegmentKey, Vec<Vec<u8>>)>,
     pub open_segment: Vec<Vec<u8>>,
+    pub logs: Vec<String>,
 }
 
 pub struct SimNode {
@@ -187,6 +188,17 @@ impl Sim {
                 self.finished.push(std::mem::take(&mut n.record));
             }
         }
+    }
+
+    /// Graceful shutdown: the node multicasts its leave message, then stops.
+    pub fn leave(&mut self, id: NodeId) {
+        let now = self.now;
+        let acts = match self.nodes.get_mut(&id).and_then(|n| n.core.as_mut()) {
+            Some(core) => core.handle(now, NodeInput::Leave),
+            None => return,
+        };
+        self.apply(id, acts);
+        self.stop(id);
     }
 
     pub fn pause(&mut self, id: NodeId) {
@@ -330,8 +342,13 @@ impl Sim {
                         n.stored_ring_seq = s;
                     }
                 }
-                NodeAction::Log { text, .. } if self.trace => {
-                    eprintln!("{:>10.3} n{id}: {text}", now.as_secs_f64() * 1000.0);
+                NodeAction::Log { text, .. } => {
+                    if self.trace {
+                        eprintln!("{:>10.3} n{id}: {text}", now.as_secs_f64() * 1000.0);
+                    }
+                    if let Some(n) = self.nodes.get_mut(&id) {
+                        n.record.logs.push(text);
+                    }
                 }
                 _ => {}
             }
