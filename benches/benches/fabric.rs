@@ -43,7 +43,9 @@ mod bench {
         group.bench_function("hasim-fabric", |b| {
             b.iter(|| assert_eq!(hasim::world::fabric_pump(DATAGRAMS, 1), DATAGRAMS))
         });
-        group.bench_function("madsim-udp", |b| b.iter(|| assert_eq!(madsim_udp(DATAGRAMS), DATAGRAMS)));
+        group.bench_function("madsim-udp", |b| {
+            b.iter(|| assert_eq!(madsim_udp(DATAGRAMS), DATAGRAMS))
+        });
         group.finish();
     }
 }

@@ -8,7 +8,9 @@ mod bench {
     use std::path::PathBuf;
 
     fn load(name: &str) -> Scenario {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name);
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios")
+            .join(name);
         Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
     }
 

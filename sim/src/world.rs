@@ -425,13 +425,25 @@ check = []
     let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
     runtime.block_on(async move {
         let fabric = Arc::new(Handle::current().create_node().name("fabric").build());
-        let shared = Shared { world, fabric, start: Instant::now() };
-        let host = |index: usize, name: &str| SimHost { shared: shared.clone(), index, name: name.into(), incarnation: 0 };
+        let shared = Shared {
+            world,
+            fabric,
+            start: Instant::now(),
+        };
+        let host = |index: usize, name: &str| SimHost {
+            shared: shared.clone(),
+            index,
+            name: name.into(),
+            incarnation: 0,
+        };
         let (a, b) = (host(0, "a"), host(1, "b"));
         let Ok(mut inbox) = b.bind(9) else {
             return 0;
         };
-        let (src, dst) = (SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 9), SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 9));
+        let (src, dst) = (
+            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 9),
+            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 9),
+        );
         for i in 0..count {
             a.send(src, dst, i.to_be_bytes().to_vec());
         }
