@@ -52,6 +52,14 @@ pub struct Record {
     pub segments: Vec<(SegmentKey, Vec<Vec<u8>>)>,
     pub open_segment: Vec<Vec<u8>>,
     pub logs: Vec<String>,
+    /// Totem's upcalls in the order they happened (for layers on top).
+    pub events: Vec<TotemEvent>,
+}
+
+#[derive(Debug, Clone)]
+pub enum TotemEvent {
+    ConfChg(ConfChg),
+    Deliver(hasim_totem::Delivery),
 }
 
 pub struct SimNode {
@@ -265,6 +273,26 @@ impl Sim {
         self.apply(id, acts);
     }
 
+    /// Multicast an application-chosen payload (for layers such as cpg).
+    pub fn mcast_payload(&mut self, id: NodeId, payload: Vec<u8>) {
+        let now = self.now;
+        let Some(n) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        if n.paused {
+            return;
+        }
+        let Some(core) = n.core.as_mut() else { return };
+        let acts = core.handle(
+            now,
+            NodeInput::Mcast {
+                guarantee: Guarantee::Agreed,
+                payload,
+            },
+        );
+        self.apply(id, acts);
+    }
+
     fn can_reach(&self, from: NodeId, to: NodeId) -> bool {
         self.group.get(&from).copied().unwrap_or(0) == self.group.get(&to).copied().unwrap_or(0)
     }
@@ -309,6 +337,7 @@ impl Sim {
                 }
                 NodeAction::Deliver(d) => {
                     let n = self.nodes.get_mut(&id).expect("node");
+                    n.record.events.push(TotemEvent::Deliver(d.clone()));
                     let cur = n.record.current_regular;
                     n.record
                         .deliveries
@@ -317,6 +346,7 @@ impl Sim {
                 }
                 NodeAction::ConfChg(c) => {
                     let n = self.nodes.get_mut(&id).expect("node");
+                    n.record.events.push(TotemEvent::ConfChg(c.clone()));
                     match c.kind {
                         ConfKind::Transitional => {
                             let seg = std::mem::take(&mut n.record.open_segment);
