@@ -347,6 +347,8 @@ pub struct Cib {
     /// Other configuration children (fencing-topology, tags, alerts, acls) verbatim.
     pub other_config: Vec<Element>,
     pub status: Vec<NodeState>,
+    /// Ticket states from `<status><tickets>`: attributes of each `<ticket_state>`.
+    pub tickets: Vec<Vec<(String, String)>>,
 }
 
 impl Cib {
@@ -420,6 +422,11 @@ impl Cib {
             }
         }
         if let Some(status) = root.child("status") {
+            for t in status.children_named("tickets") {
+                for ts in t.children_named("ticket_state") {
+                    cib.tickets.push(ts.attrs.clone());
+                }
+            }
             for ns in status.children_named("node_state") {
                 let mut state = NodeState {
                     attrs: ns.attrs.clone(),
@@ -521,6 +528,15 @@ impl Cib {
                 el.children.push(l);
             }
             status.children.push(el);
+        }
+        if !self.tickets.is_empty() {
+            let mut t = Element::new("tickets");
+            for attrs in &self.tickets {
+                let mut ts = Element::new("ticket_state");
+                ts.attrs = attrs.clone();
+                t.children.push(ts);
+            }
+            status.children.push(t);
         }
         root.children.push(status);
         root

@@ -566,7 +566,7 @@ fn colocation_affects(
 }
 
 /// Where a resource was assigned (for clones/groups, their location).
-fn assigned_location(ws: &WorkingSet, r: RscId) -> Option<NodeId> {
+pub fn assigned_location(ws: &WorkingSet, r: RscId) -> Option<NodeId> {
     match ws.rscs[r].variant {
         Variant::Primitive => ws.rscs[r].assigned,
         Variant::Group => ws.rscs[r].assigned.or_else(|| {
@@ -669,7 +669,7 @@ fn apply_coloc_to_priority(ws: &mut WorkingSet, dep: RscId, pri: RscId, c: Coloc
     let pv = node_attr(ws, pn, attr.as_deref()).map(str::to_ascii_lowercase);
     if dv != pv {
         if col.score == INFINITY && col.dependent_role == Role::Promoted {
-            ws.rscs[dep].promotion_priority = -INFINITY;
+            ws.rscs[dep].priority = -INFINITY;
         }
         return;
     }
@@ -681,7 +681,7 @@ fn apply_coloc_to_priority(ws: &mut WorkingSet, dep: RscId, pri: RscId, c: Coloc
     } else {
         1
     };
-    ws.rscs[dep].promotion_priority = add_scores(mult * col.score, ws.rscs[dep].promotion_priority);
+    ws.rscs[dep].priority = add_scores(mult * col.score, ws.rscs[dep].priority);
 }
 
 fn apply_coloc_with_clone(ws: &mut WorkingSet, dep: RscId, pri: RscId, c: ColocId) {
@@ -910,7 +910,7 @@ fn instance_number(id: &str) -> i64 {
         .unwrap_or(0)
 }
 
-fn cmp_instance(
+pub fn cmp_instance(
     ws: &WorkingSet,
     clone: RscId,
     a: RscId,

@@ -40,7 +40,7 @@ pub fn unpack(cib: &Cib, ws: &mut WorkingSet) -> Vec<Location> {
             }
             Constraint::Colocation { sets, .. } => unpack_colocation(ws, c, sets),
             Constraint::Order { sets, .. } => unpack_order(ws, c, sets),
-            Constraint::Ticket { .. } => {}
+            Constraint::Ticket { sets, .. } => unpack_ticket(cib, ws, c, sets),
         }
     }
     locations
@@ -621,4 +621,114 @@ fn order_pair(
     flags: u32,
 ) {
     order_rsc(ws, first, first_action, then, then_action, flags);
+}
+
+/// Whether a ticket is granted and whether it is in standby.
+fn ticket_state(cib: &Cib, ticket: &str) -> (bool, bool) {
+    for t in &cib.tickets {
+        let get = |k: &str| t.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
+        if get("id") == Some(ticket) {
+            return (
+                get("granted").is_some_and(is_true),
+                get("standby").is_some_and(is_true),
+            );
+        }
+    }
+    (false, false)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Loss {
+    Stop,
+    Demote,
+    Fence,
+    Freeze,
+}
+
+fn unpack_ticket(cib: &Cib, ws: &mut WorkingSet, c: &Constraint, sets: &[ResourceSet]) {
+    let Some(ticket) = c.attr("ticket") else {
+        return;
+    };
+    let (granted, standby) = ticket_state(cib, ticket);
+    let mut targets: Vec<(RscId, Role)> = Vec::new();
+    if let Some(r) = c.attr("rsc").and_then(|r| find_rsc(ws, r)) {
+        targets.push((r, role_of(c.attr("rsc-role"))));
+    }
+    for s in sets {
+        for id in &s.resources {
+            if let Some(r) = find_rsc(ws, id) {
+                targets.push((r, role_of(s.attr("role").or(c.attr("rsc-role")))));
+            }
+        }
+    }
+    for (rsc, role) in targets {
+        let loss = match c
+            .attr("loss-policy")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("fence") if ws.options.stonith_enabled => Loss::Fence,
+            Some("fence") | Some("stop") => Loss::Stop,
+            Some("freeze") => Loss::Freeze,
+            Some("demote") => Loss::Demote,
+            _ => {
+                if role == Role::Promoted {
+                    Loss::Demote
+                } else {
+                    Loss::Stop
+                }
+            }
+        };
+        if role == Role::Promoted {
+            ws.ticket_promotion_bans.push((rsc, !granted || standby));
+        }
+        if !granted || standby {
+            apply_ticket(ws, rsc, role, loss, granted, standby);
+        }
+    }
+}
+
+fn apply_ticket(
+    ws: &mut WorkingSet,
+    rsc: RscId,
+    role: Role,
+    loss: Loss,
+    granted: bool,
+    standby: bool,
+) {
+    if !ws.rscs[rsc].children.is_empty() {
+        for ch in ws.rscs[rsc].children.clone() {
+            apply_ticket(ws, ch, role, loss, granted, standby);
+        }
+        return;
+    }
+    let matches = role == Role::Unknown || role == ws.rscs[rsc].role;
+    if !granted && !ws.rscs[rsc].running_on.is_empty() {
+        match loss {
+            Loss::Stop => crate::unpack::add_location(ws, rsc, None, -INFINITY),
+            Loss::Demote => {
+                if role != Role::Promoted {
+                    crate::unpack::add_location(ws, rsc, None, -INFINITY);
+                }
+            }
+            Loss::Fence => {
+                if !matches {
+                    return;
+                }
+                crate::unpack::add_location(ws, rsc, None, -INFINITY);
+                for n in ws.rscs[rsc].running_on.clone() {
+                    crate::unpack::fence_node(ws, n, "deadman ticket was lost");
+                }
+            }
+            Loss::Freeze => {
+                if !matches {
+                    return;
+                }
+                ws.rscs[rsc].managed = false;
+                ws.rscs[rsc].block = true;
+            }
+        }
+    } else if (!granted || standby) && (role != Role::Promoted || loss == Loss::Stop) {
+        crate::unpack::add_location(ws, rsc, None, -INFINITY);
+    }
 }

@@ -151,6 +151,8 @@ pub fn unpack(cib: &Cib) -> WorkingSet {
         actions: Vec::new(),
         fence_actions: Vec::new(),
         warnings: Vec::new(),
+        promoted_locations: Vec::new(),
+        ticket_promotion_bans: Vec::new(),
     };
     unpack_nodes(cib, &mut ws);
     let mut u = Unpacker {
@@ -418,6 +420,13 @@ impl<'a> Unpacker<'a> {
         } else {
             rsc.unique = true;
         }
+        // Only Stopped and (for promotable clones) Unpromoted target roles
+        // change anything; Started and Promoted are the defaults.
+        if let Some(tr) = rsc.target_role {
+            if tr > Role::Started && (!rsc.promotable || tr > Role::Unpromoted) {
+                rsc.target_role = None;
+            }
+        }
         if variant == Variant::Group {
             rsc.group_ordered = rsc.meta.get("ordered").is_none_or(|v| is_true(v));
             rsc.group_colocated = rsc.meta.get("collocated").is_none_or(|v| is_true(v));
@@ -676,11 +685,18 @@ impl<'a> Unpacker<'a> {
             }
         };
         let rsc = rsc?;
-        if ws.rscs[parent].variant == Variant::Clone && !ws.rscs[parent].unique {
+        let found = if ws.rscs[parent].variant == Variant::Clone && !ws.rscs[parent].unique {
             let base = strip_instance(rsc_id).to_string();
-            return self.find_anonymous(ws, node, parent, &base);
+            self.find_anonymous(ws, node, parent, &base)
+        } else {
+            Some(rsc)
+        };
+        if let Some(f) = found {
+            if ws.rscs[f].id != rsc_id {
+                ws.rscs[f].clone_name = Some(rsc_id.to_string());
+            }
         }
-        Some(rsc)
+        found
     }
 
     fn create_orphan(&mut self, ws: &mut WorkingSet, lr: &LrmResource) -> RscId {
@@ -1057,8 +1073,7 @@ fn update_resource_state(
 ) {
     let mut clear = false;
     let r = &mut ws.rscs[rsc];
-    let is_probe = task == "monitor" && op.interval_ms() == 0;
-    if rc == 5 && is_probe {
+    if rc == 5 || mask_probe_failure(op) {
         r.role = Role::Stopped;
     } else if rc == 7 {
         clear = true;
@@ -1105,6 +1120,14 @@ fn update_resource_state(
             }
         }
     }
+}
+
+/// A probe whose failure means "the agent cannot run here" (not installed
+/// or misconfigured); Pacemaker treats it as "not running".
+fn mask_probe_failure(op: &LrmOp) -> bool {
+    op.operation() == "monitor"
+        && op.interval_ms() == 0
+        && (op.rc_code() == 5 || op.rc_code() == 2 || op.op_status() == 7)
 }
 
 fn op_key(op: &LrmOp) -> String {
@@ -1349,7 +1372,7 @@ fn online_fencing(ws: &mut WorkingSet, n: NodeId, ns: &hasim_cib::NodeState) -> 
         online = crmd_online;
     } else if in_cluster.is_none() {
         fence_node(ws, n, "peer has not been seen by the cluster");
-    } else if join.is_some_and(|j| j.eq_ignore_ascii_case("nack")) {
+    } else if join.is_some_and(|j| j.eq_ignore_ascii_case("banned")) {
         fence_node(ws, n, "peer failed Pacemaker membership criteria");
     } else if !do_terminate && exp_state.eq_ignore_ascii_case("down") {
         if in_true || crmd_online {

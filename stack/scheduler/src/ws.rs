@@ -180,8 +180,10 @@ pub struct Rsc {
     // Group settings.
     pub group_ordered: bool,
     pub group_colocated: bool,
-    /// Promotion score used by promotable clones.
-    pub promotion_priority: i32,
+    /// Promotion sort index used by promotable clones.
+    pub sort_index: i32,
+    /// Name of this instance in the operation history, when different.
+    pub clone_name: Option<String>,
     pub multiple_active_block: bool,
     pub configured: bool,
 }
@@ -240,7 +242,8 @@ impl Rsc {
             ordered: false,
             group_ordered: true,
             group_colocated: true,
-            promotion_priority: 0,
+            sort_index: 0,
+            clone_name: None,
             multiple_active_block: false,
             configured: true,
         }
@@ -388,6 +391,10 @@ pub struct WorkingSet {
     /// Fence actions in creation order.
     pub fence_actions: Vec<ActionId>,
     pub warnings: Vec<String>,
+    /// Promoted-role location constraints: (resource, node scores).
+    pub promoted_locations: Vec<(RscId, Vec<(NodeId, hasim_cib::Score)>)>,
+    /// Promoted-role ticket constraints: (resource, ticket missing).
+    pub ticket_promotion_bans: Vec<(RscId, bool)>,
 }
 
 impl WorkingSet {
