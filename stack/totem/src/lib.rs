@@ -20,5 +20,5 @@ pub mod wire;
 
 pub use config::{ConfigError, EffectiveTimers, TotemConfig};
 pub use node::{NodeAction, NodeInput, NodeSetup, NodeStats, TotemNode};
-pub use srp::{ConfChg, ConfKind, Delivery, Dest, MembState, Srp};
+pub use srp::{ConfChg, ConfKind, Delivery, Dest, MembState, Quirks, Srp};
 pub use wire::{Guarantee, NodeId, RingId};

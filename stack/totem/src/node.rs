@@ -96,7 +96,14 @@ pub struct TotemNode {
 }
 
 impl TotemNode {
+    /// A node that reproduces corosync 3.1.7 exactly ([`Quirks::corosync`]).
+    ///
+    /// [`Quirks::corosync`]: crate::srp::Quirks::corosync
     pub fn new(setup: NodeSetup) -> TotemNode {
+        TotemNode::with_quirks(setup, crate::srp::Quirks::default())
+    }
+
+    pub fn with_quirks(setup: NodeSetup, quirks: crate::srp::Quirks) -> TotemNode {
         let mut nodelist = setup.nodelist.clone();
         nodelist.sort_unstable();
         nodelist.dedup();
@@ -107,7 +114,7 @@ impl TotemNode {
             .collect();
         TotemNode {
             me: setup.node_id,
-            srp: Srp::new(setup.node_id, setup.timers),
+            srp: Srp::with_quirks(setup.node_id, setup.timers, quirks),
             sec: setup
                 .secauth
                 .as_ref()

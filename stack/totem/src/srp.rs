@@ -209,11 +209,48 @@ pub struct SrpStats {
     pub token_retransmits: u64,
 }
 
+/// Behaviours of corosync 3.1.7 that hasim reproduces by default but can
+/// switch off, because they can break extended virtual synchrony.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quirks {
+    /// totemsrp.c frees delivered messages (`messages_free`) with the aru of
+    /// *any* token received in OPERATIONAL, before discarding retransmitted
+    /// (duplicate) tokens. A stale retransmission can carry an aru that a
+    /// later member has since lowered, so a node may free a message another
+    /// member still misses; if its sender then fails, recovery cannot supply
+    /// it and the two members leave the configuration with different
+    /// message sets. hasim's fault-timeline property test found this; see
+    /// `tests/fault_timelines.rs`.
+    pub free_on_retransmitted_token: bool,
+}
+
+impl Quirks {
+    /// Exactly what corosync 3.1.7 does.
+    pub fn corosync() -> Quirks {
+        Quirks {
+            free_on_retransmitted_token: true,
+        }
+    }
+    /// Free only on tokens that are accepted (after the duplicate check).
+    pub fn strict() -> Quirks {
+        Quirks {
+            free_on_retransmitted_token: false,
+        }
+    }
+}
+
+impl Default for Quirks {
+    fn default() -> Quirks {
+        Quirks::corosync()
+    }
+}
+
 /// The Totem SRP instance of one node.
 #[derive(Debug, Clone)]
 pub struct Srp {
     me: NodeId,
     cfg: EffectiveTimers,
+    quirks: Quirks,
     state: MembState,
     started: bool,
     timers: BTreeMap<Timer, Duration>,
@@ -275,9 +312,14 @@ pub struct Srp {
 
 impl Srp {
     pub fn new(me: NodeId, cfg: EffectiveTimers) -> Srp {
+        Srp::with_quirks(me, cfg, Quirks::default())
+    }
+
+    pub fn with_quirks(me: NodeId, cfg: EffectiveTimers, quirks: Quirks) -> Srp {
         Srp {
             me,
             cfg,
+            quirks,
             // totemsrp_instance_initialize starts "operational" on an empty ring
             // until the interface comes up.
             state: MembState::Operational,
@@ -1212,6 +1254,20 @@ impl Srp {
         self.last_released = release_to;
     }
 
+    fn free_on_token(&mut self, t: &OrfToken) {
+        let before = self.last_released;
+        self.messages_free(t.aru);
+        if self.last_released != before {
+            self.log(
+                LogLevel::Trace,
+                format!(
+                    "releasing messages up to and including {:x} (token of ring {} aru {:x}, my last aru {:x})",
+                    self.last_released, t.ring_id, t.aru, self.my_last_aru
+                ),
+            );
+        }
+    }
+
     fn backlog_get(&self) -> u32 {
         match self.state {
             MembState::Operational => self.new_queue.len() as u32,
@@ -1359,7 +1415,10 @@ impl Srp {
 
         match self.state {
             MembState::Commit => return,
-            MembState::Operational => self.messages_free(t.aru),
+            MembState::Operational if self.quirks.free_on_retransmitted_token => {
+                self.free_on_token(&t)
+            }
+            MembState::Operational => {}
             MembState::Gather | MembState::Recovery => {}
         }
         if t.ring_id != self.ring_id {
@@ -1367,6 +1426,9 @@ impl Srp {
         }
         if i64::from(t.token_seq) <= self.my_token_seq {
             return;
+        }
+        if self.state == MembState::Operational && !self.quirks.free_on_retransmitted_token {
+            self.free_on_token(&t);
         }
 
         let last_aru = self.my_last_aru;
@@ -1481,6 +1543,18 @@ impl Srp {
                 McastBody::Payload(_) => None,
             })
             .collect();
+        self.log(
+            LogLevel::Trace,
+            format!(
+                "recovered {} old-ring messages: {:?}",
+                recovered.len(),
+                recovered
+                    .iter()
+                    .map(|m| (m.ring_id.seq, m.seq))
+                    .take(6)
+                    .collect::<Vec<_>>()
+            ),
+        );
         for inner in recovered {
             if inner.ring_id == self.old_ring_id
                 && inner.seq > self.my_high_delivered
@@ -1493,6 +1567,16 @@ impl Srp {
             }
         }
 
+        let missing: Vec<u32> = (self.my_high_delivered + 1..=old_high)
+            .filter(|q| !self.regular.contains_key(q))
+            .collect();
+        self.log(
+            LogLevel::Trace,
+            format!(
+                "installing: old ring {} high delivered {:x} old high {:x} missing {:x?}",
+                self.old_ring_id, self.my_high_delivered, old_high, missing
+            ),
+        );
         let aru_save = self.my_aru;
         self.my_aru = self.old_ring_state_aru;
         // Old-ring messages up to the first hole: still in the old regular

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use hasim_totem::srp::{ConfChg, ConfKind, Dest};
 use hasim_totem::{
-    EffectiveTimers, Guarantee, MembState, NodeAction, NodeId, NodeInput, NodeSetup, RingId,
-    TotemNode,
+    EffectiveTimers, Guarantee, MembState, NodeAction, NodeId, NodeInput, NodeSetup, Quirks,
+    RingId, TotemNode,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -91,6 +91,8 @@ pub struct Sim {
     pub finished: Vec<Record>,
     pub packets_sent: u64,
     pub trace: bool,
+    /// corosync behaviours the cores reproduce (default: all).
+    pub quirks: Quirks,
 }
 
 pub fn default_setup(
@@ -146,6 +148,7 @@ impl Sim {
             finished: Vec::new(),
             packets_sent: 0,
             trace: false,
+            quirks: Quirks::default(),
         }
     }
 
@@ -165,7 +168,7 @@ impl Sim {
             return;
         }
         n.boot += 1;
-        let mut core = TotemNode::new((self.setup)(id, n.boot));
+        let mut core = TotemNode::with_quirks((self.setup)(id, n.boot), self.quirks);
         n.record = Record {
             node: id,
             boot: n.boot,
