@@ -879,6 +879,14 @@ fn action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) -> u32 {
     }
 }
 
+/// Flags as orderings see them: only clone actions are node-specific.
+fn flags_for_ordering(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) -> u32 {
+    match ws.actions[a].rsc {
+        Some(r) if ws.rscs[r].variant == Variant::Clone => action_flags(ws, a, node),
+        _ => action_flags(ws, a, None),
+    }
+}
+
 fn child_task(task: &str) -> &str {
     match task {
         "running" => "start",
@@ -1500,8 +1508,8 @@ pub fn update_action(ws: &mut WorkingSet, then: ActionId, depth: u32) {
             }
         }
         if first == orig_first {
-            let ff = action_flags(ws, first, then_node);
-            let tf = action_flags(ws, then, first_node);
+            let ff = flags_for_ordering(ws, first, then_node);
+            let tf = flags_for_ordering(ws, then, first_node);
             changed |= update_for_ordering_flags(ws, first, then, ff, tf, otype, depth);
         } else if order_actions(ws, first, then, otype) {
             changed |= UPDATED_THEN;

@@ -427,6 +427,9 @@ impl<'a> Unpacker<'a> {
                 rsc.target_role = None;
             }
         }
+        if let Some(tr) = rsc.target_role {
+            rsc.next_role = tr;
+        }
         if variant == Variant::Group {
             rsc.group_ordered = rsc.meta.get("ordered").is_none_or(|v| is_true(v));
             rsc.group_colocated = rsc.meta.get("collocated").is_none_or(|v| is_true(v));
@@ -516,8 +519,8 @@ impl<'a> Unpacker<'a> {
                 ws.nodes[n].maintenance = true;
             }
         }
-        // Second pass: resource histories. Without fencing, online nodes first
-        // (so active clone instances get the low numbers).
+        // Second pass: resource histories. Without fencing (or shutdown
+        // locks), the histories of offline nodes are never unpacked.
         let mut order: Vec<usize> = Vec::new();
         let no_fence = !ws.options.stonith_enabled;
         for (i, ns) in cib.status.iter().enumerate() {
@@ -528,16 +531,6 @@ impl<'a> Unpacker<'a> {
                 continue;
             }
             order.push(i);
-        }
-        if no_fence {
-            for (i, ns) in cib.status.iter().enumerate() {
-                let Some(n) = self.node_of(ws, ns) else {
-                    continue;
-                };
-                if !ws.nodes[n].online {
-                    order.push(i);
-                }
-            }
         }
         let mut done = BTreeSet::new();
         for i in order {

@@ -1,0 +1,49 @@
+//! Differential testing: random CIBs (tier-1/2 features) scheduled by hasim
+//! and by the real crm_simulate 2.1.5 must give the same Transition Summary
+//! (order-insensitive). Runs when crm_simulate is installed; otherwise
+//! prints a skip notice, except with CI=true where its absence fails.
+//! Case count: HASIM_DIFF_CASES (default 48).
+
+mod support;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+use support::gen::spec;
+use support::oracle::{crm_simulate, real_summary, same_lines};
+
+#[test]
+fn random_cibs_match_crm_simulate() {
+    let Some(bin) = crm_simulate() else {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("crm_simulate not found but CI=true: install pacemaker-cli-utils");
+        }
+        eprintln!("SKIP random_cibs_match_crm_simulate: crm_simulate not installed");
+        return;
+    };
+    let cases = std::env::var("HASIM_DIFF_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(48);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let counter = std::sync::atomic::AtomicU32::new(0);
+    let result = runner.run(&spec(), |s| {
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let xml = s.to_xml();
+        let expected = real_summary(&bin, &xml, &n.to_string()).map_err(TestCaseError::fail)?;
+        let actual =
+            hasim_scheduler::conformance::hasim_summary(&xml).map_err(TestCaseError::fail)?;
+        prop_assert!(
+            same_lines(&expected, &actual),
+            "crm_simulate: {expected:#?}\nhasim: {actual:#?}\nCIB:\n{xml}"
+        );
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}

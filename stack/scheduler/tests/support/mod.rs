@@ -1,0 +1,3 @@
+//! Shared helpers of the differential tests.
+pub mod gen;
+pub mod oracle;
