@@ -91,6 +91,9 @@ pub struct Sim {
     pub finished: Vec<Record>,
     pub packets_sent: u64,
     pub trace: bool,
+    /// Copies of delivered packets (to, link, bytes), when `capture` is set.
+    pub capture: bool,
+    pub captured: Vec<(NodeId, u8, Vec<u8>)>,
     /// corosync behaviours the cores reproduce (default: all).
     pub quirks: Quirks,
 }
@@ -148,6 +151,8 @@ impl Sim {
             finished: Vec::new(),
             packets_sent: 0,
             trace: false,
+            capture: false,
+            captured: Vec::new(),
             quirks: Quirks::default(),
         }
     }
@@ -296,6 +301,16 @@ impl Sim {
         self.apply(id, acts);
     }
 
+    /// Hand `bytes` to node `to` now, as if they came off the wire.
+    pub fn inject(&mut self, to: NodeId, link: u8, bytes: Vec<u8>) {
+        let now = self.now;
+        let Some(core) = self.nodes.get_mut(&to).and_then(|n| n.core.as_mut()) else {
+            return;
+        };
+        let acts = core.handle(now, NodeInput::Packet { link, bytes });
+        self.apply(to, acts);
+    }
+
     fn can_reach(&self, from: NodeId, to: NodeId) -> bool {
         self.group.get(&from).copied().unwrap_or(0) == self.group.get(&to).copied().unwrap_or(0)
     }
@@ -419,6 +434,9 @@ impl Sim {
                     if n.paused {
                         n.buffered.push((link, bytes));
                         continue;
+                    }
+                    if self.capture {
+                        self.captured.push((to, link, bytes.clone()));
                     }
                     let acts = core.handle(now, NodeInput::Packet { link, bytes });
                     self.apply(to, acts);
