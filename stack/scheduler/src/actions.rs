@@ -291,16 +291,20 @@ fn demote_resource(ws: &mut WorkingSet, r: RscId, optional: bool) {
 fn next_step(from: Role, to: Role) -> Role {
     use Role::*;
     match (from, to) {
+        (Unknown, Unknown) => Unknown,
         (Unknown, _) => Stopped,
         (Stopped, Unknown | Stopped) => Stopped,
-        (Stopped, Started | Unpromoted | Promoted) => Started,
+        (Stopped, Started) => Started,
+        (Stopped, Unpromoted | Promoted) => Unpromoted,
         (Started, Unknown | Stopped) => Stopped,
         (Started, Started) => Started,
-        (Started, Unpromoted | Promoted) => Unpromoted,
+        (Started, Unpromoted) => Unpromoted,
+        (Started, Promoted) => Promoted,
         (Unpromoted, Unknown | Stopped | Started) => Stopped,
         (Unpromoted, Unpromoted) => Unpromoted,
         (Unpromoted, Promoted) => Promoted,
-        (Promoted, Unknown | Stopped | Started | Unpromoted) => Unpromoted,
+        (Promoted, Unknown) => Stopped,
+        (Promoted, Stopped | Started | Unpromoted) => Unpromoted,
         (Promoted, Promoted) => Promoted,
     }
 }
@@ -315,22 +319,26 @@ enum Step {
     Error,
 }
 
+/// The action that moves a resource directly between two roles.
 fn step_fn(from: Role, to: Role) -> Step {
     use Role::*;
     match (from, to) {
+        (Unknown, Stopped) => Step::Stop,
         (Unknown, _) => Step::Error,
+        (Stopped, Stopped) => Step::Nothing,
         (Stopped, Started | Unpromoted) => Step::Start,
-        (Stopped, Promoted) => Step::Error,
-        (Stopped, _) => Step::Nothing,
+        (Stopped, _) => Step::Error,
         (Started, Stopped) => Step::Stop,
-        (Started, Unpromoted) => Step::Nothing,
+        (Started, Started | Unpromoted) => Step::Nothing,
         (Started, Promoted) => Step::Promote,
-        (Started, _) => Step::Nothing,
+        (Started, Unknown) => Step::Error,
         (Unpromoted, Stopped | Started) => Step::Stop,
+        (Unpromoted, Unpromoted) => Step::Nothing,
         (Unpromoted, Promoted) => Step::Promote,
-        (Unpromoted, _) => Step::Nothing,
+        (Unpromoted, Unknown) => Step::Error,
         (Promoted, Stopped | Started | Unpromoted) => Step::Demote,
-        (Promoted, _) => Step::Nothing,
+        (Promoted, Promoted) => Step::Nothing,
+        (Promoted, Unknown) => Step::Error,
     }
 }
 

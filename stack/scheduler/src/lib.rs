@@ -109,6 +109,24 @@ pub(crate) fn run_pipeline(cib: &Cib) -> (ws::WorkingSet, ws::WorkingSet) {
     for r in w.top.clone() {
         assign::assign(&mut w, r, None);
     }
+    // Scheduling probes re-sorts clone instances by number (Pacemaker does
+    // this whenever some node can be probed), which fixes the output order.
+    if w.options.startup_probes && w.nodes.iter().any(|n| n.online && !n.unclean) {
+        for r in 0..w.rscs.len() {
+            if w.rscs[r].variant == ws::Variant::Clone {
+                let mut children = w.rscs[r].children.clone();
+                children.sort_by_key(|&c| {
+                    w.rscs[c]
+                        .id
+                        .rsplit(':')
+                        .next()
+                        .and_then(|v| v.parse::<i64>().ok())
+                        .unwrap_or(0)
+                });
+                w.rscs[r].children = children;
+            }
+        }
+    }
     for r in w.top.clone() {
         actions::create_actions(&mut w, r);
     }

@@ -115,6 +115,7 @@ fn unpack_options(cib: &Cib, now: i64) -> Options {
             .get("default-resource-stickiness")
             .map(|v| Score::parse_or_zero(v).value())
             .unwrap_or(0),
+        startup_probes: flag("enable-startup-probes", true),
         legacy_failcounts: cib
             .attr("crm_feature_set")
             .is_some_and(|v| version_lt(v, "3.0.13")),

@@ -366,6 +366,8 @@ pub struct Options {
     pub default_stickiness: i32,
     /// CIB feature set older than 3.0.13: per-resource fail counts.
     pub legacy_failcounts: bool,
+    /// enable-startup-probes
+    pub startup_probes: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
