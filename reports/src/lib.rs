@@ -107,6 +107,21 @@ pub struct ClientSummary {
     pub longest_outage: f64,
 }
 
+/// What one fault did to Corosync: how long until a node delivered a new
+/// membership (failure detection), until every membership change had
+/// settled, and until a node's quorum view changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaultImpact {
+    pub fault: String,
+    pub at: f64,
+    /// (node, members, seconds after the fault) of the first new regular membership.
+    pub first_membership: Option<(String, Vec<u32>, f64)>,
+    /// Seconds after the fault of the last membership change before the next fault.
+    pub settled: Option<f64>,
+    /// (node, quorate, seconds after the fault) of the first quorum change.
+    pub first_quorum_change: Option<(String, bool, f64)>,
+}
+
 /// Datagram counts from the fabric.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct FabricCounts {
@@ -130,6 +145,9 @@ pub struct RunReport {
     pub vrrp: Vec<VrrpHistory>,
     pub split_brains: Vec<SplitBrain>,
     pub clients: Vec<ClientSummary>,
+    /// Effective Totem timers, as corosync logs them at startup.
+    pub corosync_timers: Vec<String>,
+    pub fault_impacts: Vec<FaultImpact>,
     pub fabric: FabricCounts,
 }
 
@@ -222,6 +240,30 @@ impl RunReport {
                 c.timeouts,
                 c.longest_outage
             );
+        }
+        if !self.corosync_timers.is_empty() {
+            let _ = writeln!(out, "corosync timers (as totemsrp logs them):");
+            for line in &self.corosync_timers {
+                let _ = writeln!(out, "  {line}");
+            }
+            let _ = writeln!(out, "corosync, per fault:");
+        }
+        for f in &self.fault_impacts {
+            let mut line = format!("  {} at t={:.3}s:", f.fault, f.at);
+            match &f.first_membership {
+                Some((node, members, dt)) => {
+                    line += &format!(" new membership {members:?} on {node} after {dt:.3} s");
+                }
+                None => line += " no membership change",
+            }
+            if let Some(settled) = f.settled {
+                line += &format!(", settled after {settled:.3} s");
+            }
+            if let Some((node, quorate, dt)) = &f.first_quorum_change {
+                let q = if *quorate { "quorate" } else { "NOT quorate" };
+                line += &format!("; quorum view on {node} after {dt:.3} s ({q})");
+            }
+            let _ = writeln!(out, "{line}");
         }
         let dropped: Vec<String> = self
             .fabric
@@ -324,6 +366,8 @@ mod tests {
             vrrp: vec![],
             split_brains: vec![],
             clients: vec![],
+            corosync_timers: vec![],
+            fault_impacts: vec![],
             fabric: FabricCounts::default(),
         };
         let text = report.to_text();

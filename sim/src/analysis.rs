@@ -6,7 +6,9 @@ use crate::faults::{self, TimedFault};
 use crate::scenario::Scenario;
 use crate::trace::Event;
 use hasim_node::NodeEvent;
-use hasim_reports::{ClientSummary, FaultLine, RunReport, SplitBrain, Transition, VrrpHistory};
+use hasim_reports::{
+    ClientSummary, FaultImpact, FaultLine, RunReport, SplitBrain, Transition, VrrpHistory,
+};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -57,6 +59,8 @@ pub fn report(
         vrrp: vrrp_histories(&history),
         split_brains: split_brains(&history, end),
         clients: clients(scenario, &history, end),
+        corosync_timers: corosync_timers(scenario),
+        fault_impacts: fault_impacts(&history, end),
         fabric: counts,
     })
 }
@@ -172,4 +176,81 @@ fn clients(
             }
         })
         .collect()
+}
+
+fn corosync_timers(scenario: &Scenario) -> Vec<String> {
+    let Some(loaded) = &scenario.corosync_conf else {
+        return Vec::new();
+    };
+    hasim_node::corosync_daemon::totem_config(&loaded.conf)
+        .effective(loaded.conf.nodelist.len())
+        .startup_log_lines()
+}
+
+/// For each fault: the first new regular membership, when changes settled,
+/// and the first quorum change, up to the next fault.
+fn fault_impacts(history: &[(Duration, Event)], end: Duration) -> Vec<FaultImpact> {
+    let has_corosync = history.iter().any(|(_, e)| {
+        matches!(
+            e,
+            Event::Node {
+                detail: NodeEvent::Membership { .. },
+                ..
+            }
+        )
+    });
+    if !has_corosync {
+        return Vec::new();
+    }
+    let faults: Vec<(Duration, &String)> = history
+        .iter()
+        .filter_map(|(t, e)| match e {
+            Event::Fault { what, .. } => Some((*t, what)),
+            _ => None,
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (i, (at, what)) in faults.iter().enumerate() {
+        let until = faults.get(i + 1).map_or(end, |(t, _)| *t);
+        let window = history.iter().filter(|(t, _)| *t >= *at && *t < until);
+        let mut impact = FaultImpact {
+            fault: (*what).clone(),
+            at: at.as_secs_f64(),
+            first_membership: None,
+            settled: None,
+            first_quorum_change: None,
+        };
+        for (t, e) in window {
+            let dt = (*t - *at).as_secs_f64();
+            match e {
+                Event::Node {
+                    node,
+                    detail:
+                        NodeEvent::Membership {
+                            configuration,
+                            members,
+                            ..
+                        },
+                    ..
+                } if configuration == "regular" => {
+                    impact
+                        .first_membership
+                        .get_or_insert((node.clone(), members.clone(), dt));
+                    impact.settled = Some(dt);
+                }
+                Event::Node {
+                    node,
+                    detail: NodeEvent::Quorum { quorate, .. },
+                    ..
+                } => {
+                    impact
+                        .first_quorum_change
+                        .get_or_insert((node.clone(), *quorate, dt));
+                }
+                _ => {}
+            }
+        }
+        out.push(impact);
+    }
+    out
 }

@@ -45,6 +45,8 @@ pub struct HostState {
     arp: BTreeMap<Ipv4Addr, (usize, Duration)>,
     /// Last time a VRRP packet was delivered to this host.
     last_vrrp_rx: Option<Duration>,
+    /// What the node keeps on disk across power cycles (corosync's ringid).
+    pub disk: BTreeMap<String, Vec<u8>>,
 }
 
 impl HostState {
@@ -191,6 +193,7 @@ impl HostState {
             ports: BTreeMap::new(),
             arp: BTreeMap::new(),
             last_vrrp_rx: None,
+            disk: BTreeMap::new(),
         }
     }
 }

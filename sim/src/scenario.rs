@@ -7,7 +7,7 @@
 //! one address, ...), again naming the line.
 
 use serde::Deserialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::ops::Range;
@@ -35,7 +35,36 @@ pub struct Scenario {
     #[serde(default, rename = "fault")]
     pub faults: Vec<Spanned<Fault>>,
     pub nemesis: Option<Nemesis>,
+    /// Run Corosync (Totem + votequorum) on the nodes, configured by a real
+    /// corosync.conf.
+    pub corosync: Option<CorosyncSection>,
     pub expect: Expect,
+    /// The corosync.conf named by `[corosync]`, parsed (filled by `load`).
+    #[serde(skip)]
+    pub corosync_conf: Option<LoadedCorosync>,
+}
+
+/// `[corosync]`: which corosync.conf the nodes run, and an optional test load.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorosyncSection {
+    /// Path of the corosync.conf, relative to the scenario file.
+    pub conf: Spanned<String>,
+    /// Every node multicasts a test message this often, so the agreed-order
+    /// and virtual-synchrony checkers have traffic to judge.
+    #[serde(default, with = "humantime_serde")]
+    pub load_interval: Option<Duration>,
+}
+
+/// A parsed corosync.conf and how scenario nodes map onto its nodelist.
+#[derive(Debug, Clone)]
+pub struct LoadedCorosync {
+    pub path: String,
+    pub conf: hasim_corosync_conf::CorosyncConf,
+    /// Scenario node name -> corosync nodeid.
+    pub node_ids: BTreeMap<String, u32>,
+    /// What corosync would warn about in the file.
+    pub warnings: Vec<String>,
 }
 
 /// Link behaviour. A segment sets it for all its links; a fault can change it
@@ -285,7 +314,18 @@ fn default_max_outage() -> Duration {
 }
 
 /// The invariants hasim knows how to check.
-pub const KNOWN_CHECKERS: &[&str] = &["single-vip-owner", "vip-available"];
+pub const KNOWN_CHECKERS: &[&str] = &[
+    "single-vip-owner",
+    "vip-available",
+    "agreed-order",
+    "virtual-synchrony",
+    "membership-agreement",
+    "no-loss-in-configuration",
+    "single-quorate-partition",
+    "liveness",
+    "membership-stable",
+    "quorate-at-end",
+];
 
 /// A scenario file could not be used. Names the file, the line and column,
 /// and what was expected.
@@ -332,8 +372,10 @@ impl Scenario {
     }
 
     /// Parse and validate scenario text; `file` is used in error messages.
+    /// Files the scenario refers to (a corosync.conf) are looked up next to
+    /// `file`.
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
-        let scenario: Scenario = toml::from_str(text).map_err(|e| {
+        let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
             let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
             ScenarioError {
                 file: file.to_string(),
@@ -342,6 +384,23 @@ impl Scenario {
                 message: e.message().trim().to_string(),
             }
         })?;
+        let at = |span: Range<usize>, message: String| {
+            let (line, column) = line_col(text, span.start);
+            ScenarioError {
+                file: file.to_string(),
+                line,
+                column,
+                message,
+            }
+        };
+        if let Some(section) = scenario.corosync.clone() {
+            let base = Path::new(file).parent().unwrap_or(Path::new("."));
+            let loaded = load_corosync(&base.join(section.conf.get_ref()))
+                .map_err(|m| at(section.conf.span(), m))?;
+            scenario
+                .adopt_nodelist(loaded, section.conf.span())
+                .map_err(|(span, m)| at(span, m))?;
+        }
         scenario.validate().map_err(|(span, message)| {
             let (line, column) = line_col(text, span.start);
             ScenarioError {
@@ -352,6 +411,76 @@ impl Scenario {
             }
         })?;
         Ok(scenario)
+    }
+
+    /// Take nodes and segments from a corosync.conf nodelist: a node the
+    /// scenario lists is matched by its ring0 address; when the scenario
+    /// lists none, every nodelist entry becomes a node, with `ringN_addr` on
+    /// segment `ringN`.
+    fn adopt_nodelist(
+        &mut self,
+        mut loaded: LoadedCorosync,
+        span: Range<usize>,
+    ) -> Result<(), (Range<usize>, String)> {
+        let links = loaded
+            .conf
+            .nodelist
+            .iter()
+            .map(|n| n.ring_addrs.len())
+            .max()
+            .unwrap_or(0);
+        for link in 0..links {
+            let name = format!("ring{link}");
+            if !self.segments.iter().any(|s| s.name.get_ref() == &name) {
+                self.segments.push(Segment {
+                    name: Spanned::new(span.clone(), name),
+                    link: LinkParams::default(),
+                    arp_ttl: default_arp_ttl(),
+                });
+            }
+        }
+        let derive = self.nodes.is_empty();
+        for entry in &loaded.conf.nodelist {
+            let Some(id) = entry.nodeid else {
+                return Err((
+                    span,
+                    format!(
+                        "{}:{}: node without nodeid; hasim needs explicit nodeids",
+                        loaded.path, entry.line
+                    ),
+                ));
+            };
+            let mut addresses = BTreeMap::new();
+            for (link, addr) in &entry.ring_addrs {
+                let ip: Ipv4Addr = addr.parse().map_err(|_| {
+                    (
+                        span.clone(),
+                        format!(
+                            "{}:{}: ring{link}_addr `{addr}` is not an IPv4 address",
+                            loaded.path, entry.line
+                        ),
+                    )
+                })?;
+                addresses.insert(format!("ring{link}"), ip);
+            }
+            let name = entry.name.clone().unwrap_or_else(|| format!("node{id}"));
+            if derive {
+                self.nodes.push(Node {
+                    name: Spanned::new(span.clone(), name.clone()),
+                    addresses,
+                    boot_delay: default_boot_delay(),
+                });
+                loaded.node_ids.insert(name, id);
+            } else if let Some(node) = self.nodes.iter().find(|n| {
+                n.addresses
+                    .values()
+                    .any(|a| Some(a) == addresses.get("ring0"))
+            }) {
+                loaded.node_ids.insert(node.name.get_ref().clone(), id);
+            }
+        }
+        self.corosync_conf = Some(loaded);
+        Ok(())
     }
 
     /// Every host name (nodes, then clients), in file order.
@@ -616,6 +745,20 @@ impl Scenario {
             Expectation::Hold
         }
     }
+}
+
+/// Read and parse a corosync.conf; errors name the file and line.
+fn load_corosync(path: &Path) -> Result<LoadedCorosync, String> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read corosync.conf {shown}: {e}"))?;
+    let parsed = hasim_corosync_conf::parse(&shown, &text).map_err(|e| e.to_string())?;
+    Ok(LoadedCorosync {
+        path: shown,
+        conf: parsed.config,
+        node_ids: BTreeMap::new(),
+        warnings: parsed.warnings.iter().map(|w| w.to_string()).collect(),
+    })
 }
 
 fn check_link(link: &LinkParams) -> Result<(), String> {

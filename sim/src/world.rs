@@ -8,6 +8,7 @@ use crate::fabric::{Delivery, World};
 use crate::faults::{self, TimedFault};
 use crate::scenario::{FaultAction, Scenario};
 use crate::trace::{Event, TraceSink};
+use hasim_node::corosync_daemon::{self, CorosyncSetup};
 use hasim_node::host::{Host, Inbox, NodeEvent};
 use hasim_node::{responder, vrrp_daemon};
 use hasim_reports::RunReport;
@@ -124,6 +125,51 @@ impl Host for SimHost {
                 .node_event(self.index, event);
         }
     }
+
+    fn load(&self, key: &str) -> Option<Vec<u8>> {
+        self.shared.world.at(self.shared.now()).hosts[self.index]
+            .disk
+            .get(key)
+            .cloned()
+    }
+
+    fn store(&self, key: &str, value: Vec<u8>) {
+        if self.current() {
+            self.shared.world.at(self.shared.now()).hosts[self.index]
+                .disk
+                .insert(key.to_string(), value);
+        }
+    }
+
+    fn boot_epoch(&self) -> u64 {
+        self.incarnation
+    }
+}
+
+/// The corosync setup of one node for one boot, if the scenario runs corosync.
+fn corosync_setup(
+    scenario: &Scenario,
+    node: &str,
+    boot_epoch: u64,
+) -> Option<Result<CorosyncSetup, String>> {
+    let loaded = scenario.corosync_conf.as_ref()?;
+    let id = *loaded.node_ids.get(node)?;
+    Some(
+        CorosyncSetup::from_conf(&loaded.conf, id, boot_epoch).map(|mut setup| {
+            setup.load_interval = scenario.corosync.as_ref().and_then(|c| c.load_interval);
+            setup
+        }),
+    )
+}
+
+/// How long after the last change liveness allows for one ring to form:
+/// merge detection, then a full failure-detection round, twice over.
+fn liveness_bound(scenario: &Scenario) -> Duration {
+    let Some(loaded) = &scenario.corosync_conf else {
+        return Duration::from_secs(60);
+    };
+    let timers = corosync_daemon::totem_config(&loaded.conf).effective(loaded.conf.nodelist.len());
+    timers.merge() + timers.downcheck() + timers.failure_detection_bound() * 2
 }
 
 /// The VRRP configurations of one node, as the core wants them.
@@ -168,11 +214,27 @@ pub fn run(
         .iter()
         .map(|c| c.get_ref().clone())
         .collect();
-    let checkers = checkers::build(
-        &check_names,
-        scenario.expect.min_answered,
-        scenario.expect.max_outage,
-    );
+    // A corosync.conf the nodes cannot run with is bad input, found before the run.
+    for node in &scenario.nodes {
+        if let Some(Err(e)) = corosync_setup(scenario, node.name.get_ref(), 0) {
+            let path = scenario
+                .corosync_conf
+                .as_ref()
+                .map_or("", |c| c.path.as_str());
+            return Err(format!("{path}: node {}: {e}", node.name.get_ref()));
+        }
+    }
+    let setup = checkers::CheckerSetup {
+        min_answered: scenario.expect.min_answered,
+        max_outage: scenario.expect.max_outage,
+        liveness_bound: liveness_bound(scenario),
+        node_ids: scenario
+            .corosync_conf
+            .as_ref()
+            .map(|c| c.node_ids.clone())
+            .unwrap_or_default(),
+    };
+    let checkers = checkers::build(&check_names, &setup);
     let world = World::new(scenario, seed, TraceSink::new(trace), checkers);
     let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
     let scenario_owned = scenario.clone();
@@ -199,13 +261,14 @@ async fn simulate(scenario: Scenario, timeline: Vec<TimedFault>, world: World) {
         fabric: fabric.clone(),
         start: Instant::now(),
     };
-    let mut nodes: BTreeMap<String, (usize, NodeHandle, Duration)> = BTreeMap::new();
+    let mut nodes: NodeTable = BTreeMap::new();
     for node in &scenario.nodes {
         let name = node.name.get_ref().clone();
         let Some(index) = world.at(Duration::ZERO).host_index(&name) else {
             continue;
         };
         let configs = vrrp_configs(&scenario, &name);
+        let for_corosync = scenario.clone();
         let shared = shared.clone();
         let host_name = name.clone();
         let handle = handle
@@ -215,8 +278,9 @@ async fn simulate(scenario: Scenario, timeline: Vec<TimedFault>, world: World) {
                 let shared = shared.clone();
                 let configs = configs.clone();
                 let name = host_name.clone();
+                let incarnation = shared.world.at(shared.now()).hosts[index].incarnation;
+                let corosync = corosync_setup(&for_corosync, &name, incarnation);
                 async move {
-                    let incarnation = shared.world.at(shared.now()).hosts[index].incarnation;
                     let host: Arc<dyn Host> = Arc::new(SimHost {
                         shared,
                         index,
@@ -224,6 +288,17 @@ async fn simulate(scenario: Scenario, timeline: Vec<TimedFault>, world: World) {
                         incarnation,
                     });
                     let service = tokio::spawn(responder::serve(host.clone()));
+                    if let Some(Ok(setup)) = corosync {
+                        let host = host.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = corosync_daemon::run(host.clone(), setup).await {
+                                host.report(NodeEvent::DaemonFailed {
+                                    daemon: "corosync".into(),
+                                    error: e.to_string(),
+                                });
+                            }
+                        });
+                    }
                     if !configs.is_empty() {
                         if let Err(e) = vrrp_daemon::run(host.clone(), configs).await {
                             host.report(NodeEvent::DaemonFailed {
@@ -267,70 +342,78 @@ async fn simulate(scenario: Scenario, timeline: Vec<TimedFault>, world: World) {
                 timeout,
             ));
     }
-    let faults_task = fabric.spawn(inject(shared.clone(), timeline, nodes));
+    let (at_start, later): (Vec<TimedFault>, Vec<TimedFault>) =
+        timeline.into_iter().partition(|f| f.at.is_zero());
+    for fault in &at_start {
+        apply_fault(&shared, &nodes, fault);
+    }
+    let faults_task = fabric.spawn(inject(shared.clone(), later, nodes));
     sleep_until(shared.start + scenario.duration).await;
     faults_task.abort();
 }
 
 /// Carry out the fault timeline.
-async fn inject(
-    shared: Shared,
-    timeline: Vec<TimedFault>,
-    nodes: BTreeMap<String, (usize, NodeHandle, Duration)>,
-) {
-    let handle = Handle::current();
+type NodeTable = BTreeMap<String, (usize, NodeHandle, Duration)>;
+
+/// Carry out the fault timeline. Faults at t=0 are applied by the caller
+/// before any task runs, so they are in force from the very start (a node
+/// powered off at 0 never boots).
+async fn inject(shared: Shared, timeline: Vec<TimedFault>, nodes: NodeTable) {
     for fault in timeline {
         sleep_until(shared.start + fault.at).await;
-        let mut world = shared.world.at(shared.now());
-        world.record(Event::Fault {
-            what: faults::describe(&fault.action),
-            source: fault.source.as_str(),
-        });
-        match &fault.action {
-            FaultAction::Pause { node }
-            | FaultAction::Resume { node }
-            | FaultAction::PowerOff { node }
-            | FaultAction::PowerOn { node } => {
-                let Some((index, node_handle, boot_delay)) = nodes.get(node) else {
-                    continue;
-                };
-                let (index, id, boot_delay) = (*index, node_handle.id(), *boot_delay);
-                let host = &world.hosts[index];
-                match &fault.action {
-                    FaultAction::Pause { .. } if host.powered && !host.paused => {
-                        handle.pause(id);
-                        world.set_paused(index, true);
-                    }
-                    FaultAction::Resume { .. } if host.paused => {
-                        handle.resume(id);
-                        world.set_paused(index, false);
-                    }
-                    FaultAction::PowerOff { .. } if host.powered => {
-                        handle.kill(id);
-                        world.power_off(index);
-                    }
-                    FaultAction::PowerOn { .. } if !host.powered => {
-                        world.power_on(index);
-                        let incarnation = world.hosts[index].incarnation;
-                        let shared = shared.clone();
-                        let handle = handle.clone();
-                        shared.fabric.clone().spawn(async move {
-                            tokio::time::sleep(boot_delay).await;
-                            let mut world = shared.world.at(shared.now());
-                            let h = &world.hosts[index];
-                            // Powered off again while booting: nothing boots.
-                            if h.powered && h.incarnation == incarnation {
-                                world.booted(index);
-                                drop(world);
-                                handle.restart(id);
-                            }
-                        });
-                    }
-                    _ => {}
-                }
-            }
-            network => world.apply_network_fault(network),
+        apply_fault(&shared, &nodes, &fault);
+    }
+}
+
+fn apply_fault(shared: &Shared, nodes: &NodeTable, fault: &TimedFault) {
+    let handle = Handle::current();
+    let mut world = shared.world.at(shared.now());
+    world.record(Event::Fault {
+        what: faults::describe(&fault.action),
+        source: fault.source.as_str(),
+    });
+    let node = match &fault.action {
+        FaultAction::Pause { node }
+        | FaultAction::Resume { node }
+        | FaultAction::PowerOff { node }
+        | FaultAction::PowerOn { node } => node,
+        network => return world.apply_network_fault(network),
+    };
+    let Some((index, node_handle, boot_delay)) = nodes.get(node) else {
+        return;
+    };
+    let (index, id, boot_delay) = (*index, node_handle.id(), *boot_delay);
+    let host = &world.hosts[index];
+    match &fault.action {
+        FaultAction::Pause { .. } if host.powered && !host.paused => {
+            handle.pause(id);
+            world.set_paused(index, true);
         }
+        FaultAction::Resume { .. } if host.paused => {
+            handle.resume(id);
+            world.set_paused(index, false);
+        }
+        FaultAction::PowerOff { .. } if host.powered => {
+            handle.kill(id);
+            world.power_off(index);
+        }
+        FaultAction::PowerOn { .. } if !host.powered => {
+            world.power_on(index);
+            let incarnation = world.hosts[index].incarnation;
+            let shared = shared.clone();
+            shared.fabric.clone().spawn(async move {
+                tokio::time::sleep(boot_delay).await;
+                let mut world = shared.world.at(shared.now());
+                let h = &world.hosts[index];
+                // Powered off again while booting: nothing boots.
+                if h.powered && h.incarnation == incarnation {
+                    world.booted(index);
+                    drop(world);
+                    handle.restart(id);
+                }
+            });
+        }
+        _ => {}
     }
 }
 

@@ -38,6 +38,34 @@ pub enum NodeEvent {
     VrrpDropped { vrid: u8, from: Ipv4Addr },
     /// A daemon stopped because of an error it could not handle.
     DaemonFailed { daemon: String, error: String },
+    /// Totem delivered a configuration change (extended virtual synchrony:
+    /// a transitional configuration, then the regular one).
+    Membership {
+        configuration: String,
+        ring: String,
+        members: Vec<u32>,
+        left: Vec<u32>,
+        joined: Vec<u32>,
+    },
+    /// votequorum's view changed.
+    Quorum {
+        quorate: bool,
+        total_votes: u32,
+        expected_votes: u32,
+        quorum: u32,
+        members: Vec<u32>,
+    },
+    /// This node multicast test-load message `counter`.
+    TotemSent { counter: u64 },
+    /// Totem delivered test-load message (`sender`, `counter`) in agreed order.
+    TotemDeliver {
+        sender: u32,
+        counter: u64,
+        ring: String,
+        seq: u32,
+    },
+    /// Something worth a line in the trace (link up/down, ...).
+    Log { text: String },
 }
 
 /// What a daemon needs from its machine. Sending is fire-and-forget, as UDP is:
@@ -60,4 +88,14 @@ pub trait Host: Send + Sync + 'static {
     fn gratuitous_arp(&self, vip: Ipv4Addr, interface: Ipv4Addr);
     /// Record a protocol event.
     fn report(&self, event: NodeEvent);
+    /// Read what this node stored on its disk (survives power cycles).
+    fn load(&self, _key: &str) -> Option<Vec<u8>> {
+        None
+    }
+    /// Store a small value on this node's disk.
+    fn store(&self, _key: &str, _value: Vec<u8>) {}
+    /// A number that grows with every start of the node (secauth nonces).
+    fn boot_epoch(&self) -> u64 {
+        0
+    }
 }

@@ -9,6 +9,7 @@
 //! `tokio::time` (madsim-tokio): virtual in the simulator build, the OS clock in
 //! the real build.
 
+pub mod corosync_daemon;
 pub mod host;
 pub mod responder;
 pub mod vrrp_daemon;

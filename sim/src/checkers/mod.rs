@@ -4,6 +4,8 @@
 //! so it can be tested by feeding it hand-written events, and a verdict can
 //! be re-derived from a saved trace.
 
+pub mod corosync;
+
 use crate::trace::Event;
 use hasim_reports::{Expectation, Verdict};
 use std::collections::{BTreeMap, BTreeSet};
@@ -300,14 +302,46 @@ impl Checker for VipAvailable {
     }
 }
 
+/// What the checkers need to know about the run beyond its events.
+pub struct CheckerSetup {
+    pub min_answered: f64,
+    pub max_outage: Duration,
+    /// Liveness bound derived from the Totem timers.
+    pub liveness_bound: Duration,
+    /// Node name -> corosync nodeid.
+    pub node_ids: BTreeMap<String, u32>,
+}
+
 /// Build the checkers a scenario asks for.
-pub fn build(names: &[String], min_answered: f64, max_outage: Duration) -> Vec<Box<dyn Checker>> {
+pub fn build(names: &[String], setup: &CheckerSetup) -> Vec<Box<dyn Checker>> {
     names
         .iter()
         .filter_map(|name| -> Option<Box<dyn Checker>> {
             match name.as_str() {
                 "single-vip-owner" => Some(Box::new(SingleVipOwner::default())),
-                "vip-available" => Some(Box::new(VipAvailable::new(min_answered, max_outage))),
+                "vip-available" => Some(Box::new(VipAvailable::new(
+                    setup.min_answered,
+                    setup.max_outage,
+                ))),
+                "agreed-order" => Some(Box::<corosync::AgreedOrder>::default()),
+                "virtual-synchrony" => Some(Box::<corosync::VirtualSynchrony>::default()),
+                "membership-agreement" => Some(Box::<corosync::MembershipAgreement>::default()),
+                "no-loss-in-configuration" => {
+                    Some(Box::<corosync::NoLossInConfiguration>::default())
+                }
+                "single-quorate-partition" => {
+                    Some(Box::<corosync::SingleQuoratePartition>::default())
+                }
+                "liveness" => Some(Box::new(corosync::Liveness::new(
+                    setup.liveness_bound,
+                    setup.node_ids.clone(),
+                ))),
+                "membership-stable" => Some(Box::new(corosync::MembershipStable::new(
+                    setup.node_ids.len(),
+                ))),
+                "quorate-at-end" => Some(Box::new(corosync::QuorateAtEnd::new(
+                    setup.node_ids.clone(),
+                ))),
                 _ => None,
             }
         })
