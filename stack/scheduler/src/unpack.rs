@@ -118,7 +118,7 @@ fn unpack_options(cib: &Cib, now: i64) -> Options {
         startup_probes: flag("enable-startup-probes", true),
         legacy_failcounts: cib
             .attr("crm_feature_set")
-            .is_some_and(|v| version_lt(v, "3.0.13")),
+            .is_none_or(|v| version_lt(v, "3.0.13")),
     }
 }
 
