@@ -542,7 +542,21 @@ fn unpack_order(ws: &mut WorkingSet, c: &Constraint, sets: &[ResourceSet]) {
             .map(normalize_task)
             .unwrap_or_else(|| first_action.clone());
         let flags = flags_for(kind, &first_action, sym);
-        order_pair(ws, first, &first_action, then, &then_action, flags);
+        let min = minimum_first_instances(ws, first, c);
+        if min > 0 {
+            clone_min_ordering(
+                ws,
+                c.attr("id").unwrap_or(""),
+                first,
+                &first_action,
+                then,
+                &then_action,
+                flags,
+                min,
+            );
+        } else {
+            order_pair(ws, first, &first_action, then, &then_action, flags);
+        }
         if sym == Sym::Both {
             if let (Some(ia), Some(ib)) = (invert(&then_action), invert(&first_action)) {
                 let f = flags_for(kind, ib, Sym::Inverse);
@@ -731,4 +745,71 @@ fn apply_ticket(
     } else if (!granted || standby) && (role != Role::Promoted || loss == Loss::Stop) {
         crate::unpack::add_location(ws, rsc, None, -INFINITY);
     }
+}
+
+/// clone-min (or the deprecated require-all=false) of an ordering's first
+/// resource: how many instances must be runnable.
+fn minimum_first_instances(ws: &WorkingSet, rsc: RscId, c: &Constraint) -> u32 {
+    if ws.rscs[rsc].variant != Variant::Clone {
+        return 0;
+    }
+    if let Some(v) = ws.rscs[rsc].meta.get("clone-min") {
+        return v.trim().parse::<i64>().unwrap_or(0).max(0) as u32;
+    }
+    match c.attr("require-all") {
+        Some(v) if !is_true(v) => 1,
+        _ => 0,
+    }
+}
+
+/// Order `then` after a pseudo action that becomes runnable once `min`
+/// instances of the clone `first` can do `first_action`.
+#[allow(clippy::too_many_arguments)]
+fn clone_min_ordering(
+    ws: &mut WorkingSet,
+    id: &str,
+    first: RscId,
+    first_action: &str,
+    then: RscId,
+    then_action: &str,
+    flags: u32,
+    min: u32,
+) {
+    let name = format!("clone-one-or-more:{id}");
+    let a = ws.actions.len();
+    ws.actions.push(Action {
+        rsc: None,
+        task: name.clone(),
+        interval_ms: 0,
+        node: None,
+        flags: af::PSEUDO | af::RUNNABLE | af::OPTIONAL | af::REQUIRES_ANY,
+        reason: None,
+        before: Vec::new(),
+        after: Vec::new(),
+        fence_type: None,
+        needs: Needs::Nothing,
+        runnable_before: 0,
+        required_runnable_before: min,
+        name: Some(name),
+    });
+    for child in ws.rscs[first].children.clone() {
+        ws.orderings.push(Ordering {
+            first_rsc: Some(child),
+            first_task: Some(first_action.to_string()),
+            first_action: None,
+            then_rsc: None,
+            then_task: None,
+            then_action: Some(a),
+            flags: of::ONE_OR_MORE | of::IMPLIES_THEN_PRINTED,
+        });
+    }
+    ws.orderings.push(Ordering {
+        first_rsc: None,
+        first_task: None,
+        first_action: Some(a),
+        then_rsc: Some(then),
+        then_task: Some(then_action.to_string()),
+        then_action: None,
+        flags: flags | of::RUNNABLE_LEFT,
+    });
 }
