@@ -739,13 +739,27 @@ fn apply_coloc_with_clone(ws: &mut WorkingSet, dep: RscId, pri: RscId, c: ColocI
     }
 }
 
-/// Find an instance of clone `pri` assigned to the same node as `dep`.
+/// Find an instance of clone `pri` on the same node as `dep` (or, if `dep`
+/// is not assigned yet, on its best allowed node that has one).
 pub fn find_compatible_child(ws: &WorkingSet, dep: RscId, pri: RscId, role: Role) -> Option<RscId> {
-    let node = assigned_location(ws, dep).or_else(|| ws.rscs[dep].assigned)?;
-    ws.rscs[pri].children.iter().copied().find(|&ch| {
-        assigned_location(ws, ch) == Some(node)
-            && (role == Role::Unknown || ws.rscs[ch].next_role == role)
-    })
+    let by_node = |node: NodeId| {
+        ws.rscs[pri].children.iter().copied().find(|&ch| {
+            let blocked = ws.primitives_of(ch).iter().all(|&p| ws.rscs[p].block);
+            !blocked
+                && assigned_location(ws, ch) == Some(node)
+                && (role == Role::Unknown || crate::promotable::next_state(ws, ch) == role)
+        })
+    };
+    if let Some(node) = assigned_location(ws, dep) {
+        return by_node(node);
+    }
+    let allowed = ws.rscs[dep].allowed.clone();
+    for (n, _) in sorted_nodes(ws, &allowed, None) {
+        if let Some(c) = by_node(n) {
+            return Some(c);
+        }
+    }
+    None
 }
 
 fn assign_best_node(ws: &mut WorkingSet, r: RscId, prefer: Option<NodeId>) -> bool {

@@ -26,6 +26,11 @@ fn add(a: i32, b: i32) -> i32 {
     (Score::from(a) + Score::from(b)).value()
 }
 
+/// Next role of an instance (max over members).
+pub fn next_state(ws: &WorkingSet, r: RscId) -> Role {
+    state(ws, r, false)
+}
+
 /// Current (or next) role of an instance (max over members).
 fn state(ws: &WorkingSet, r: RscId, current: bool) -> Role {
     if ws.rscs[r].variant == Variant::Primitive {

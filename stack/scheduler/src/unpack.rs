@@ -693,6 +693,17 @@ impl<'a> Unpacker<'a> {
         found
     }
 
+    /// Bundles are not modelled yet: history of their generated resources
+    /// (`BUNDLE-docker-0`, `BUNDLE-ip-...`, ...) is ignored rather than
+    /// treated as orphans.
+    fn belongs_to_bundle(&self, id: &str) -> bool {
+        self.cib.resources.iter().any(|r| {
+            matches!(r.kind, ResourceKind::Bundle { .. })
+                && id.starts_with(&r.id)
+                && id[r.id.len()..].starts_with('-')
+        })
+    }
+
     fn create_orphan(&mut self, ws: &mut WorkingSet, lr: &LrmResource) -> RscId {
         let mut rsc = Rsc::new(lr.id(), Variant::Primitive);
         rsc.class = lr.attr("class").unwrap_or_default().to_string();
@@ -717,9 +728,16 @@ impl<'a> Unpacker<'a> {
             ws.options.have_stonith_resource = true;
         }
         let id = ws.rscs.len();
+        let stop_orphans = ws.options.stop_orphan_resources;
         ws.rscs.push(rsc);
         self.rsc_by_id.insert(lr.id().to_string(), id);
         ws.top.push(id);
+        if ws.options.symmetric {
+            add_location(ws, id, None, 0);
+        }
+        if stop_orphans {
+            add_location(ws, id, None, -INFINITY);
+        }
         id
     }
 
@@ -729,6 +747,7 @@ impl<'a> Unpacker<'a> {
         }
         let rsc = match self.find_resource(ws, node, lr) {
             Some(r) => r,
+            None if self.belongs_to_bundle(lr.id()) => return,
             None => {
                 if self
                     .rsc_by_id
