@@ -47,6 +47,96 @@ fn parse_range(text: &str) -> Result<std::ops::Range<u64>, String> {
     Ok(a..b)
 }
 
+/// The flags of `crm_simulate` that apply, so an HA engineer's habits carry over.
+#[derive(Args)]
+pub struct ScheduleArgs {
+    /// The CIB to schedule (configuration and status).
+    #[arg(short = 'x', long = "xml-file", conflicts_with = "xml_pipe")]
+    pub xml_file: Option<PathBuf>,
+    /// Read the CIB from standard input.
+    #[arg(short = 'p', long = "xml-pipe")]
+    pub xml_pipe: bool,
+    /// Simulate the transition's execution and show the resulting cluster
+    /// status (hasim always does; accepted for compatibility).
+    #[arg(short = 'S', long = "simulate")]
+    pub simulate: bool,
+}
+
+#[derive(Args)]
+pub struct ConformanceArgs {
+    /// The corpus: xml/, expected/ and tiers/ (default ../shared/scheduler-corpus).
+    pub dir: Option<PathBuf>,
+    /// Print a diff of the Transition Summary for every failing case.
+    #[arg(long)]
+    pub diff: bool,
+    /// Only these cases (repeatable).
+    #[arg(long = "case")]
+    pub cases: Vec<String>,
+}
+
+pub fn schedule(args: ScheduleArgs) -> u8 {
+    use std::io::Read;
+    let (name, xml) = match (&args.xml_file, args.xml_pipe) {
+        (Some(path), _) => match std::fs::read_to_string(path) {
+            Ok(text) => (path.display().to_string(), text),
+            Err(e) => {
+                eprintln!("error: {}: cannot read: {e}", path.display());
+                return EXIT_BAD_INPUT;
+            }
+        },
+        (None, true) => {
+            let mut text = String::new();
+            if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+                eprintln!("error: standard input: {e}");
+                return EXIT_BAD_INPUT;
+            }
+            ("<stdin>".to_string(), text)
+        }
+        (None, false) => {
+            eprintln!("error: expected a CIB: -x FILE or -p (standard input)");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let _ = args.simulate;
+    match hasim_scheduler::simulate::render(&xml) {
+        Ok(text) => {
+            print!("{text}");
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {name}: {e}");
+            EXIT_BAD_INPUT
+        }
+    }
+}
+
+pub fn conformance(args: ConformanceArgs) -> u8 {
+    let dir = args.dir.unwrap_or_else(|| {
+        let beside = PathBuf::from("../shared/scheduler-corpus");
+        if beside.is_dir() {
+            beside
+        } else {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/scheduler-corpus"
+            ))
+        }
+    });
+    if !dir.join("tiers").is_dir() {
+        eprintln!(
+            "error: {}: expected a scheduler corpus (xml/, expected/, tiers/)",
+            dir.display()
+        );
+        return EXIT_BAD_INPUT;
+    }
+    let opts = hasim_scheduler::conformance::Options {
+        show_diffs: args.diff,
+        filter: args.cases,
+    };
+    print!("{}", hasim_scheduler::conformance::run(&dir, &opts));
+    EXIT_OK
+}
+
 #[derive(Subcommand)]
 pub enum NodeCommand {
     /// A Keepalived-style VRRP node over real UDP (unicast peers).

@@ -37,6 +37,12 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// What Pacemaker's scheduler decides for a CIB, printed as
+    /// `crm_simulate -x FILE -S` prints it.
+    Schedule(cli::ScheduleArgs),
+    /// Compare the scheduler with real crm_simulate 2.1.5 on Pacemaker's
+    /// regression corpus.
+    Conformance(cli::ConformanceArgs),
     /// Run a node daemon for real, over UDP (real-mode build only).
     #[command(subcommand)]
     Node(cli::NodeCommand),
@@ -63,6 +69,8 @@ fn main() -> ExitCode {
             json,
             jobs: None,
         }),
+        Command::Schedule(args) => cli::schedule(args),
+        Command::Conformance(args) => cli::conformance(args),
         Command::Node(node) => cli::node(node),
     };
     ExitCode::from(code)
