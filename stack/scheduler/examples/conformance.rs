@@ -13,15 +13,29 @@ use hasim_scheduler::conformance::{run, Options};
 fn main() {
     let mut opts = Options::default();
     let mut write = false;
+    let mut status = false;
     for a in std::env::args().skip(1) {
         match a.as_str() {
             "--diffs" => opts.show_diffs = true,
             "--write-passing" => write = true,
+            "--status" => status = true,
             _ => opts.filter.push(a),
         }
     }
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let corpus = manifest.join("../../../shared/scheduler-corpus");
+    if status {
+        let filter = opts.filter.clone();
+        let c = corpus.clone();
+        let (n, cur, rev) = std::thread::Builder::new()
+            .stack_size(256 * 1024 * 1024)
+            .spawn(move || hasim_scheduler::conformance::status_agreement(&c, &filter))
+            .expect("spawn")
+            .join()
+            .expect("status run");
+        println!("status sections identical: current {cur}/{n}, revised {rev}/{n}");
+        return;
+    }
     // Deep recursion in some cases: run on a thread with a large stack.
     let report = std::thread::Builder::new()
         .stack_size(256 * 1024 * 1024)

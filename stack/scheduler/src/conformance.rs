@@ -250,3 +250,61 @@ pub fn run(corpus_dir: &Path, opts: &Options) -> Report {
     }
     report
 }
+
+/// Lines of one section (`Current cluster status:` or `Revised Cluster
+/// Status:`) of a crm_simulate output, up to the next blank-line-separated
+/// section header.
+pub fn extract_section(output: &str, header: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut inside = false;
+    for l in output.lines() {
+        if l.starts_with(header) {
+            inside = true;
+            continue;
+        }
+        if inside {
+            if !l.starts_with(' ') && !l.is_empty() {
+                break;
+            }
+            lines.push(l.to_string());
+        }
+    }
+    while lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    lines
+}
+
+/// How many cases' rendered status sections match crm_simulate exactly:
+/// (cases, current status matches, revised status matches).
+pub fn status_agreement(corpus_dir: &Path, filter: &[String]) -> (usize, usize, usize) {
+    let mut n = 0;
+    let mut cur = 0;
+    let mut rev = 0;
+    for (name, _) in tiers(corpus_dir) {
+        if !filter.is_empty() && !filter.iter().any(|f| f == &name) {
+            continue;
+        }
+        let (Ok(xml), Ok(expected)) = (
+            std::fs::read_to_string(corpus_dir.join("xml").join(format!("{name}.xml"))),
+            std::fs::read_to_string(corpus_dir.join("expected").join(format!("{name}.summary"))),
+        ) else {
+            continue;
+        };
+        n += 1;
+        let Ok(Ok(out)) = catch_unwind(AssertUnwindSafe(|| crate::simulate::render(&xml))) else {
+            continue;
+        };
+        if extract_section(&out, "Current cluster status:")
+            == extract_section(&expected, "Current cluster status:")
+        {
+            cur += 1;
+        }
+        if extract_section(&out, "Revised Cluster Status:")
+            == extract_section(&expected, "Revised Cluster Status:")
+        {
+            rev += 1;
+        }
+    }
+    (n, cur, rev)
+}

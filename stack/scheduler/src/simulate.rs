@@ -130,6 +130,14 @@ pub fn render(xml: &str) -> Result<String, Error> {
     }
     let mut ws = graph.ws.clone();
     apply_transition(&mut ws);
+    // The revised status is what a fresh unpack of the new CIB shows:
+    // allowed nodes (for clones' Stopped lists) come from unpacking only.
+    for (r, init) in graph.initial.rscs.iter().enumerate() {
+        if r < ws.rscs.len() {
+            ws.rscs[r].allowed = init.allowed.clone();
+            ws.rscs[r].pending_task = None;
+        }
+    }
     out.push_str("\nRevised Cluster Status:\n");
     for l in crate::status::render_status(&ws) {
         out.push_str(&l);

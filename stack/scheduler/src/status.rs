@@ -81,64 +81,119 @@ fn disabled(r: &Rsc) -> bool {
     r.target_role == Some(Role::Stopped)
 }
 
-fn primitive_line(ws: &WorkingSet, r: RscId, indent: &str) -> String {
-    let rsc = &ws.rscs[r];
-    let role = if rsc.running_on.is_empty() {
+fn top_promotable(ws: &WorkingSet, r: RscId) -> bool {
+    ws.rscs[ws.uber_parent(r)].promotable
+}
+
+/// The role crm_mon shows: Started instances of promotable clones are
+/// shown as Unpromoted.
+fn displayable_role(ws: &WorkingSet, r: RscId) -> Role {
+    let role = ws.rscs[r].role;
+    if role == Role::Started && top_promotable(ws, r) {
+        Role::Unpromoted
+    } else if role == Role::Unknown {
         Role::Stopped
     } else {
-        rsc.role
-    };
-    let mut state = String::new();
-    if rsc.orphan && !rsc.running_on.is_empty() {
-        state.push_str("ORPHANED ");
+        role
     }
-    if rsc.failed && !rsc.running_on.is_empty() {
-        state.push_str("FAILED ");
-        if role > Role::Started {
-            state.push_str(role.name());
-            state.push(' ');
+}
+
+fn pending_state(task: &str) -> Option<&'static str> {
+    Some(match task {
+        "start" => "Starting",
+        "stop" => "Stopping",
+        "migrate_to" | "migrate_from" => "Migrating",
+        "promote" => "Promoting",
+        "demote" => "Demoting",
+        _ => return None,
+    })
+}
+
+/// The id crm_mon prints: anonymous clone instances lose their number.
+fn printable_id(ws: &WorkingSet, r: RscId) -> String {
+    let top = ws.uber_parent(r);
+    if ws.rscs[top].variant == Variant::Clone
+        && !ws.rscs[r].unique
+        && ws.rscs[r].variant == Variant::Primitive
+    {
+        ws.rscs[r].base_id.clone()
+    } else {
+        ws.rscs[r].id.clone()
+    }
+}
+
+fn primitive_line(ws: &WorkingSet, r: RscId, indent: &str) -> String {
+    let rsc = &ws.rscs[r];
+    let multiple = rsc.running_on.len() > 1;
+    let node = if multiple {
+        None
+    } else {
+        rsc.running_on.first().copied()
+    };
+    let mut s = format!("{indent}* {}\t({}):\t", printable_id(ws, r), agent(rsc));
+    if rsc.orphan {
+        s.push_str(" ORPHANED");
+    }
+    let role = displayable_role(ws, r);
+    if rsc.failed {
+        s.push_str(" FAILED");
+        if role > Role::Unpromoted {
+            s.push(' ');
+            s.push_str(role.name());
         }
     } else {
-        state.push_str(if role == Role::Unknown {
-            "Stopped"
-        } else {
-            role.name()
-        });
-        if !rsc.running_on.is_empty() {
-            state.push(' ');
+        let state = rsc
+            .pending_task
+            .as_ref()
+            .and_then(|(t, _)| pending_state(t))
+            .unwrap_or(role.name());
+        s.push(' ');
+        s.push_str(state);
+    }
+    if let Some(n) = node {
+        s.push(' ');
+        s.push_str(&ws.nodes[n].name);
+    }
+    let mut flags: Vec<String> = Vec::new();
+    if let Some(n) = node {
+        if !ws.nodes[n].online && ws.nodes[n].unclean {
+            flags.push("UNCLEAN".into());
         }
     }
-    let names: Vec<&str> = rsc
-        .running_on
-        .iter()
-        .map(|&n| ws.nodes[n].name.as_str())
-        .collect();
-    if names.len() == 1 {
-        state.push_str(names[0]);
-    } else if names.len() > 1 {
-        state.push_str(&format!("[ {} ]", names.join(" ")));
-    }
-    let mut flags = Vec::new();
-    if let Some(&n) = rsc.running_on.first() {
-        if ws.nodes[n].unclean {
-            flags.push("UNCLEAN");
-        }
-    }
-    if !rsc.managed {
-        if rsc.block {
-            flags.push("blocked");
-        } else {
-            flags.push("unmanaged");
+    if let Some((t, _)) = &rsc.pending_task {
+        if t == "monitor" {
+            flags.push("Monitoring".into());
         }
     }
     if disabled(rsc) {
-        flags.insert(0, "disabled");
+        flags.push("disabled".into());
+    } else if rsc.target_role == Some(Role::Unpromoted) && top_promotable(ws, r) {
+        flags.push("target-role:Unpromoted".into());
     }
-    let mut s = format!("{indent}* {}\t({}):\t {}", rsc.id, agent(rsc), state);
+    if rsc.block {
+        flags.push("blocked".into());
+    } else if !rsc.managed {
+        flags.push("unmanaged".into());
+    }
+    if rsc.failure_ignored {
+        flags.push("failure ignored".into());
+    }
     if !flags.is_empty() {
         s.push_str(&format!(" ({})", flags.join(", ")));
     }
+    if multiple {
+        let names: Vec<&str> = rsc
+            .running_on
+            .iter()
+            .map(|&n| ws.nodes[n].name.as_str())
+            .collect();
+        s.push_str(&format!(" [ {} ]", names.join(" ")));
+    }
     s
+}
+
+fn any_recursive(ws: &WorkingSet, r: RscId, f: &dyn Fn(&Rsc) -> bool) -> bool {
+    f(&ws.rscs[r]) || ws.rscs[r].children.iter().any(|&c| any_recursive(ws, c, f))
 }
 
 fn clone_lines(ws: &WorkingSet, c: RscId, indent: &str, out: &mut Vec<String>) {
@@ -148,92 +203,136 @@ fn clone_lines(ws: &WorkingSet, c: RscId, indent: &str, out: &mut Vec<String>) {
         .first()
         .map(|&ch| ws.rscs[ch].base_id.clone())
         .unwrap_or_default();
-    let mut header = format!("{indent}* Clone Set: {} [{}]", rsc.id, child_base);
+    let mut attrs = Vec::new();
     if rsc.promotable {
-        header.push_str(" (promotable)");
+        attrs.push("promotable");
     }
     if rsc.unique {
-        header.push_str(" (unique)");
+        attrs.push("unique");
     }
     if !rsc.managed {
-        header.push_str(" (unmanaged)");
+        attrs.push("unmanaged");
     }
-    header.push(':');
-    out.push(header);
-    let inner = format!("{indent}  ");
-    if rsc.unique {
-        for &ch in &rsc.children {
-            resource_lines(ws, ch, &inner, out);
+    if disabled(rsc) || (rsc.promotable && rsc.target_role == Some(Role::Unpromoted)) {
+        attrs.push("disabled");
+    }
+    let header = if attrs.is_empty() {
+        format!("{indent}* Clone Set: {} [{}]:", rsc.id, child_base)
+    } else {
+        format!(
+            "{indent}* Clone Set: {} [{}] ({}):",
+            rsc.id,
+            child_base,
+            attrs.join(", ")
+        )
+    };
+    let mut printed_header = false;
+    let mut header = |out: &mut Vec<String>| {
+        if !printed_header {
+            out.push(header.clone());
+            printed_header = true;
         }
-        return;
-    }
+    };
+    let inner = format!("{indent}  ");
     let mut promoted = Vec::new();
-    let mut unpromoted = Vec::new();
     let mut started = Vec::new();
-    let mut active_nodes = Vec::new();
     for &ch in &rsc.children {
         let prims = ws.primitives_of(ch);
-        let odd = prims.iter().any(|&p| {
-            ws.rscs[p].failed
-                || !ws.rscs[p].managed
-                || ws.rscs[p].running_on.len() > 1
-                || ws.rscs[p].orphan
-        });
-        if ws.rscs[ch].variant == Variant::Group {
-            let active = prims.iter().any(|&p| !ws.rscs[p].running_on.is_empty());
-            if active {
-                resource_lines(ws, ch, &inner, out);
-                for &p in &prims {
-                    active_nodes.extend(ws.rscs[p].running_on.iter().copied());
+        let active = prims.iter().any(|&p| !ws.rscs[p].running_on.is_empty());
+        let mut full = false;
+        if rsc.unique {
+            if active || !ws.rscs[ch].orphan {
+                full = true;
+            }
+        } else if prims.iter().any(|&p| ws.rscs[p].pending_task.is_some())
+            && ws.rscs[ch].variant == Variant::Primitive
+        {
+            full = true;
+        } else if !active {
+        } else if any_recursive(ws, ch, &|r| r.orphan)
+            || any_recursive(ws, ch, &|r| !r.managed)
+            || any_recursive(ws, ch, &|r| r.failed)
+        {
+            full = true;
+        } else {
+            let mut locs: Vec<NodeId> = Vec::new();
+            for &p in &prims {
+                for &n in &ws.rscs[p].running_on {
+                    if !locs.contains(&n) {
+                        locs.push(n);
+                    }
                 }
             }
-            continue;
+            if locs.len() == 1 {
+                let n = locs[0];
+                let role = prims
+                    .iter()
+                    .map(|&p| ws.rscs[p].role)
+                    .max()
+                    .unwrap_or(Role::Stopped);
+                if !ws.nodes[n].online && ws.nodes[n].unclean {
+                    full = true;
+                } else if role > Role::Unpromoted {
+                    promoted.push(n);
+                } else {
+                    started.push(n);
+                }
+            } else {
+                full = true;
+            }
         }
-        let p = ch;
-        if ws.rscs[p].running_on.is_empty() {
-            continue;
-        }
-        active_nodes.extend(ws.rscs[p].running_on.iter().copied());
-        if odd {
-            out.push(primitive_line(ws, p, &inner));
-            continue;
-        }
-        let n = ws.rscs[p].running_on[0];
-        match ws.rscs[p].role {
-            Role::Promoted => promoted.push(n),
-            Role::Unpromoted if rsc.promotable => unpromoted.push(n),
-            _ => started.push(n),
+        if full {
+            header(out);
+            resource_lines(ws, ch, &inner, out);
         }
     }
-    let fmt = |v: &mut Vec<NodeId>| {
+    let sort = |v: &mut Vec<NodeId>| {
         v.sort_by(|a, b| crate::unpack::natural_cmp(&ws.nodes[*a].name, &ws.nodes[*b].name));
         v.iter()
             .map(|&n| ws.nodes[n].name.clone())
             .collect::<Vec<_>>()
             .join(" ")
     };
+    let active_instances = promoted.len() + started.len();
     if !promoted.is_empty() {
-        out.push(format!("{inner}* Promoted: [ {} ]", fmt(&mut promoted)));
-    }
-    if !unpromoted.is_empty() {
-        out.push(format!("{inner}* Unpromoted: [ {} ]", fmt(&mut unpromoted)));
+        header(out);
+        out.push(format!("{inner}* Promoted: [ {} ]", sort(&mut promoted)));
     }
     if !started.is_empty() {
-        out.push(format!("{inner}* Started: [ {} ]", fmt(&mut started)));
-    }
-    let mut stopped: Vec<NodeId> = rsc
-        .allowed
-        .iter()
-        .filter(|(n, w)| w.value() >= 0 && !active_nodes.contains(n))
-        .map(|(&n, _)| n)
-        .collect();
-    if !stopped.is_empty() {
-        let label = if disabled(rsc) {
-            "Stopped (disabled)"
+        header(out);
+        if rsc.promotable {
+            if rsc.target_role == Some(Role::Unpromoted) {
+                out.push(format!(
+                    "{inner}* Unpromoted (target-role): [ {} ]",
+                    sort(&mut started)
+                ));
+            } else {
+                out.push(format!("{inner}* Unpromoted: [ {} ]", sort(&mut started)));
+            }
         } else {
-            "Stopped"
-        };
-        out.push(format!("{inner}* {label}: [ {} ]", fmt(&mut stopped)));
+            out.push(format!("{inner}* Started: [ {} ]", sort(&mut started)));
+        }
+    }
+    if !rsc.unique && rsc.clone_max > active_instances {
+        let mut nodes: Vec<NodeId> = rsc.allowed.keys().copied().collect();
+        if nodes.is_empty() {
+            nodes = rsc.known_on.iter().copied().collect();
+        }
+        let mut stopped: Vec<NodeId> = nodes
+            .into_iter()
+            .filter(|n| !rsc.running_on.contains(n))
+            .collect();
+        if !stopped.is_empty() {
+            header(out);
+            let label = if disabled(rsc) {
+                "Stopped (disabled)"
+            } else {
+                "Stopped"
+            };
+            out.push(format!("{inner}* {label}: [ {} ]", sort(&mut stopped)));
+        } else if active_instances == 0 {
+            header(out);
+        }
     }
 }
 
@@ -241,14 +340,22 @@ fn resource_lines(ws: &WorkingSet, r: RscId, indent: &str, out: &mut Vec<String>
     match ws.rscs[r].variant {
         Variant::Primitive => out.push(primitive_line(ws, r, indent)),
         Variant::Group => {
-            let mut header = format!("{indent}* Resource Group: {}", ws.rscs[r].id);
+            let mut attrs = Vec::new();
             if !ws.rscs[r].managed {
-                header.push_str(" (unmanaged)");
-            } else if disabled(&ws.rscs[r]) {
-                header.push_str(" (disabled)");
+                attrs.push("unmanaged");
             }
-            header.push(':');
-            out.push(header);
+            if disabled(&ws.rscs[r]) {
+                attrs.push("disabled");
+            }
+            if attrs.is_empty() {
+                out.push(format!("{indent}* Resource Group: {}:", ws.rscs[r].id));
+            } else {
+                out.push(format!(
+                    "{indent}* Resource Group: {} ({}):",
+                    ws.rscs[r].id,
+                    attrs.join(", ")
+                ));
+            }
             let inner = format!("{indent}  ");
             for &c in &ws.rscs[r].children {
                 out.push(primitive_line(ws, c, &inner));

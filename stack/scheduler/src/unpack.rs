@@ -103,7 +103,7 @@ fn unpack_options(cib: &Cib, now: i64) -> Options {
         maintenance_mode: flag("maintenance-mode", false),
         stop_all_resources: flag("stop-all-resources", false),
         start_failure_is_fatal: flag("start-failure-is-fatal", true),
-        startup_fencing: flag("startup-fencing", true),
+        startup_fencing: stonith_enabled && flag("startup-fencing", true),
         concurrent_fencing: flag("concurrent-fencing", false),
         placement_strategy: cfg
             .get("placement-strategy")
