@@ -141,6 +141,25 @@ pub fn conformance(args: ConformanceArgs) -> u8 {
 pub enum NodeCommand {
     /// A Keepalived-style VRRP node over real UDP (unicast peers).
     Vrrp(VrrpNodeArgs),
+    /// A Corosync node (Totem + votequorum) over real UDP, from a corosync.conf
+    /// (udpu-style unicast to each nodelist address, link 0).
+    Corosync(CorosyncNodeArgs),
+}
+
+#[derive(Args)]
+pub struct CorosyncNodeArgs {
+    /// The corosync.conf; nodelist addresses must be IPv4 literals.
+    #[arg(long)]
+    pub conf: PathBuf,
+    /// Which nodelist entry this process is.
+    #[arg(long)]
+    pub nodeid: u32,
+    /// Added to the Totem port, so runs need no privileges and do not clash.
+    #[arg(long, default_value_t = 0)]
+    pub port_offset: u16,
+    /// Multicast a test message this often (shows agreed-order delivery).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub load_interval: Option<Duration>,
 }
 
 #[derive(Args)]
@@ -246,17 +265,7 @@ pub fn run(_args: RunArgs) -> u8 {
 }
 
 #[cfg(not(madsim))]
-pub fn node(command: NodeCommand) -> u8 {
-    let NodeCommand::Vrrp(args) = command;
-    let mut config = hasim_vrrp::Config::new(args.vrid, args.address, args.vips);
-    config.priority = args.priority;
-    config.advert_int = args.advert_int;
-    config.preempt = !args.nopreempt;
-    config.unicast_peers = args.peers;
-    if let Err(e) = config.validate() {
-        eprintln!("error: {e}");
-        return EXIT_BAD_INPUT;
-    }
+fn block_on<F: std::future::Future<Output = std::io::Result<()>>>(future: F) -> u8 {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -267,14 +276,90 @@ pub fn node(command: NodeCommand) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
-    let host = hasim_node::real::UdpHost::new(args.name, args.address, args.port_offset);
-    match runtime.block_on(hasim_node::vrrp_daemon::run(host, vec![config])) {
+    match runtime.block_on(future) {
         Ok(()) => EXIT_OK,
         Err(e) => {
             eprintln!("error: {e}");
             EXIT_BAD_INPUT
         }
     }
+}
+
+#[cfg(not(madsim))]
+pub fn node(command: NodeCommand) -> u8 {
+    match command {
+        NodeCommand::Vrrp(args) => vrrp_node(args),
+        NodeCommand::Corosync(args) => corosync_node(args),
+    }
+}
+
+#[cfg(not(madsim))]
+fn corosync_node(args: CorosyncNodeArgs) -> u8 {
+    use hasim_node::corosync_daemon::CorosyncSetup;
+    let file = args.conf.display().to_string();
+    let text = match std::fs::read_to_string(&args.conf) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {file}: cannot read: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let parsed = match hasim_corosync_conf::parse(&file, &text) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    for warning in &parsed.warnings {
+        eprintln!("warning: {warning}");
+    }
+    // Secauth nonces must never repeat across restarts: the epoch is the start time.
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut setup = match CorosyncSetup::from_conf(&parsed.config, args.nodeid, epoch) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {file}: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    setup.load_interval = args.load_interval;
+    for line in &setup.startup_log {
+        eprintln!("[TOTEM ] {line}");
+    }
+    let Some(address) = setup
+        .addresses
+        .get(&args.nodeid)
+        .and_then(|a| a.first())
+        .copied()
+    else {
+        eprintln!("error: {file}: nodeid {} has no ring0_addr", args.nodeid);
+        return EXIT_BAD_INPUT;
+    };
+    let name = parsed
+        .config
+        .node_by_id(args.nodeid)
+        .and_then(|n| n.name.clone())
+        .unwrap_or_else(|| format!("node{}", args.nodeid));
+    let host = hasim_node::real::UdpHost::new(name, address, args.port_offset);
+    block_on(hasim_node::corosync_daemon::run(host, setup))
+}
+
+#[cfg(not(madsim))]
+fn vrrp_node(args: VrrpNodeArgs) -> u8 {
+    let mut config = hasim_vrrp::Config::new(args.vrid, args.address, args.vips);
+    config.priority = args.priority;
+    config.advert_int = args.advert_int;
+    config.preempt = !args.nopreempt;
+    config.unicast_peers = args.peers;
+    if let Err(e) = config.validate() {
+        eprintln!("error: {e}");
+        return EXIT_BAD_INPUT;
+    }
+    let host = hasim_node::real::UdpHost::new(args.name, args.address, args.port_offset);
+    block_on(hasim_node::vrrp_daemon::run(host, vec![config]))
 }
 
 #[cfg(madsim)]

@@ -1,0 +1,146 @@
+//! Real mode: three `hasim node corosync` processes on loopback addresses
+//! form a ring over real UDP; killing one leaves a quorate two-node ring;
+//! restarting it brings it back.
+#![cfg(not(madsim))]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+struct Node {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(conf: &std::path::Path, nodeid: u32, offset: u16) -> Node {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hasim"))
+        .args(["node", "corosync", "--nodeid", &nodeid.to_string()])
+        .arg("--conf")
+        .arg(conf)
+        .args(["--port-offset", &offset.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start hasim node corosync");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Node { child, lines }
+}
+
+fn wait_for(node: &Node, needles: &[&str], limit: Duration) -> Option<String> {
+    let deadline = Instant::now() + limit;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match node.lines.recv_timeout(left) {
+            Ok(line) if needles.iter().all(|n| line.contains(n)) => return Some(line),
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+const CONF: &str = "totem {
+	version: 2
+	cluster_name: realtest
+	transport: udpu
+	token: 1000
+}
+nodelist {
+	node {
+		ring0_addr: 127.0.0.1
+		nodeid: 1
+	}
+	node {
+		ring0_addr: 127.0.0.2
+		nodeid: 2
+	}
+	node {
+		ring0_addr: 127.0.0.3
+		nodeid: 3
+	}
+}
+quorum {
+	provider: corosync_votequorum
+}
+";
+
+#[test]
+fn three_real_processes_form_lose_and_regain_a_ring() {
+    let dir = std::env::temp_dir().join(format!("hasim-real-corosync-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("corosync.conf");
+    std::fs::write(&conf, CONF).unwrap();
+    let offset = 20000 + (std::process::id() % 20000) as u16;
+    let n1 = start(&conf, 1, offset);
+    let _n2 = start(&conf, 2, offset);
+    let n3 = start(&conf, 3, offset);
+    let regular3 = ["\"configuration\":\"regular\"", "\"members\":[1,2,3]"];
+    assert!(
+        wait_for(&n1, &regular3, Duration::from_secs(20)).is_some(),
+        "no 3-member ring"
+    );
+    assert!(
+        wait_for(
+            &n1,
+            &[
+                "\"kind\":\"quorum\"",
+                "\"quorate\":true",
+                "\"members\":[1,2,3]"
+            ],
+            Duration::from_secs(10)
+        )
+        .is_some(),
+        "3-member ring not quorate"
+    );
+    drop(n3);
+    let killed = Instant::now();
+    assert!(
+        wait_for(
+            &n1,
+            &["\"configuration\":\"regular\"", "\"members\":[1,2]"],
+            Duration::from_secs(20)
+        )
+        .is_some(),
+        "no 2-member ring after node 3 died"
+    );
+    let detection = killed.elapsed();
+    assert!(
+        wait_for(
+            &n1,
+            &[
+                "\"kind\":\"quorum\"",
+                "\"quorate\":true",
+                "\"members\":[1,2]"
+            ],
+            Duration::from_secs(10)
+        )
+        .is_some(),
+        "2-member ring not quorate"
+    );
+    // token 1000 on three nodes: 1650 ms token + 1980 ms consensus, plus slack.
+    assert!(
+        detection < Duration::from_secs(10),
+        "detection took {detection:?}"
+    );
+    let _n3 = start(&conf, 3, offset);
+    assert!(
+        wait_for(&n1, &regular3, Duration::from_secs(20)).is_some(),
+        "node 3 did not rejoin"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
