@@ -1762,3 +1762,87 @@ fn order_vs_fence(ws: &mut WorkingSet, fence: ActionId) {
         }
     }
 }
+
+// -------------------------------------------------------------- probes
+
+/// Schedule probes (one-shot monitors) of resources whose state on a node
+/// is unknown. An unrunnable probe (e.g. on a pending node) of an inactive
+/// resource blocks its start.
+pub fn schedule_probes(ws: &mut WorkingSet) {
+    if !ws.options.startup_probes {
+        return;
+    }
+    for n in 0..ws.nodes.len() {
+        let node = &ws.nodes[n];
+        if !node.online || node.unclean {
+            continue;
+        }
+        if node
+            .attrs
+            .get("probe_complete")
+            .is_some_and(|v| !crate::rules::is_true(v))
+        {
+            continue;
+        }
+        for r in ws.top.clone() {
+            probe_resource(ws, r, n);
+        }
+    }
+}
+
+fn probe_resource(ws: &mut WorkingSet, r: RscId, n: NodeId) {
+    match ws.rscs[r].variant {
+        Variant::Group => {
+            for c in ws.rscs[r].children.clone() {
+                probe_resource(ws, c, n);
+            }
+        }
+        Variant::Clone => {
+            if ws.rscs[r].unique {
+                for c in ws.rscs[r].children.clone() {
+                    probe_resource(ws, c, n);
+                }
+                return;
+            }
+            let children = ws.rscs[r].children.clone();
+            let active = children.iter().copied().find(|&c| {
+                ws.primitives_of(c)
+                    .iter()
+                    .any(|&p| ws.rscs[p].running_on.contains(&n))
+            });
+            let assigned = children
+                .iter()
+                .copied()
+                .find(|&c| crate::assign::assigned_location(ws, c) == Some(n));
+            if let Some(c) = active.or(assigned).or(children.first().copied()) {
+                probe_resource(ws, c, n);
+            }
+        }
+        Variant::Primitive => {
+            if ws.rscs[r].orphan || ws.rscs[r].known_on.contains(&n) {
+                return;
+            }
+            let probe = custom_action(ws, r, "monitor", Some(n), false);
+            ws.actions[probe].flags &= !af::OPTIONAL;
+            let top = ws.uber_parent(r);
+            let target = if ws.rscs[top].variant == Variant::Clone {
+                top
+            } else {
+                r
+            };
+            let mut flags = of::OPTIONAL;
+            if !ws.actions[probe].has(af::RUNNABLE) && ws.rscs[r].running_on.is_empty() {
+                flags |= of::RUNNABLE_LEFT;
+            }
+            ws.orderings.push(Ordering {
+                first_rsc: Some(r),
+                first_task: None,
+                first_action: Some(probe),
+                then_rsc: Some(target),
+                then_task: Some("start".into()),
+                then_action: None,
+                flags,
+            });
+        }
+    }
+}

@@ -127,6 +127,7 @@ pub(crate) fn run_pipeline(cib: &Cib) -> (ws::WorkingSet, ws::WorkingSet) {
             }
         }
     }
+    actions::schedule_probes(&mut w);
     for r in w.top.clone() {
         actions::create_actions(&mut w, r);
     }

@@ -79,7 +79,18 @@ fn unpack_options(cib: &Cib, now: i64) -> Options {
         Some("freeze") => NoQuorum::Freeze,
         Some("ignore") => NoQuorum::Ignore,
         Some("demote") => NoQuorum::Demote,
-        Some("suicide") if stonith_enabled => NoQuorum::Suicide,
+        // Suicide only once the cluster has had quorum (or was told to panic).
+        Some("suicide")
+            if stonith_enabled
+                && (cib.attr("have-quorum").is_some_and(is_true)
+                    || cib
+                        .attr("no-quorum-panic")
+                        .and_then(|v| v.trim().parse::<i64>().ok())
+                        .unwrap_or(0)
+                        != 0) =>
+        {
+            NoQuorum::Suicide
+        }
         _ => NoQuorum::Stop,
     };
     let have_quorum = cib.attr("have-quorum").map(is_true).unwrap_or(false);
