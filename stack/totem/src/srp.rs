@@ -222,6 +222,14 @@ pub struct Quirks {
     /// message sets. hasim's fault-timeline property test found this; see
     /// `tests/fault_timelines.rs`.
     pub free_on_retransmitted_token: bool,
+    /// totemsrp.c re-enters GATHER (re-sending its join and restarting the
+    /// consensus timer) on every join that is not a subset of its own sets,
+    /// even when the join changed nothing: a foreign node's failed list is
+    /// not adopted, so its next join triggers the same again. Nodes whose
+    /// failed lists differ this way keep each other in GATHER forever, and
+    /// with several of them every join triggers joins from the others (a
+    /// join storm). Found by the fault property test (three long pauses).
+    pub regather_on_unchanged_join: bool,
 }
 
 impl Quirks {
@@ -229,12 +237,15 @@ impl Quirks {
     pub fn corosync() -> Quirks {
         Quirks {
             free_on_retransmitted_token: true,
+            regather_on_unchanged_join: true,
         }
     }
-    /// Free only on tokens that are accepted (after the duplicate check).
+    /// Free only on tokens that are accepted (after the duplicate check);
+    /// re-gather on a join only when it changed this node's sets.
     pub fn strict() -> Quirks {
         Quirks {
             free_on_retransmitted_token: false,
+            regather_on_unchanged_join: false,
         }
     }
 }
@@ -703,8 +714,8 @@ impl Srp {
         self.log(
             LogLevel::Trace,
             format!(
-                "join sent: ring_seq {} proc {:?} failed {:?}",
-                j.ring_seq, j.proc_list, j.failed_list
+                "join sent: ring_seq {} proc {:?} failed {:?} (memb {:?})",
+                j.ring_seq, j.proc_list, j.failed_list, self.memb_list
             ),
         );
         self.send(Dest::Ring, Message::Join(j));
@@ -828,6 +839,7 @@ impl Srp {
         } else if self.failed_list.contains(&j.system_from) {
             // Sender already considered failed.
         } else {
+            let before = (self.proc_list.len(), self.failed_list.len());
             self.proc_list.extend(jproc.iter().copied());
             if jfail.contains(&self.me) {
                 self.failed_list.insert(j.system_from);
@@ -843,8 +855,11 @@ impl Srp {
                     self.failed_list.extend(extra);
                 }
             }
-            self.gather_enter(GatherFrom::MergeDuringJoin);
-            gather_entered = true;
+            let changed = before != (self.proc_list.len(), self.failed_list.len());
+            if changed || self.quirks.regather_on_unchanged_join {
+                self.gather_enter(GatherFrom::MergeDuringJoin);
+                gather_entered = true;
+            }
         }
         if !gather_entered && self.state == MembState::Operational {
             self.gather_enter(GatherFrom::JoinDuringOperational);

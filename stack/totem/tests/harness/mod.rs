@@ -20,6 +20,10 @@ use hasim_totem::{
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// More undelivered events than this means a message storm (a healthy
+/// 5-node ring under load keeps a few hundred in flight).
+const MAX_PENDING: usize = 200_000;
+
 pub fn ms(v: u64) -> Duration {
     Duration::from_millis(v)
 }
@@ -91,6 +95,11 @@ pub struct Sim {
     pub finished: Vec<Record>,
     pub packets_sent: u64,
     pub trace: bool,
+    /// Stop the run once this many events were processed (a message storm
+    /// would otherwise exhaust memory); `storm` records that it happened.
+    pub max_events: u64,
+    pub events_processed: u64,
+    pub storm: bool,
     /// Copies of delivered packets (to, link, bytes), when `capture` is set.
     pub capture: bool,
     pub captured: Vec<(NodeId, u8, Vec<u8>)>,
@@ -151,6 +160,9 @@ impl Sim {
             finished: Vec::new(),
             packets_sent: 0,
             trace: false,
+            max_events: 50_000_000,
+            events_processed: 0,
+            storm: false,
             capture: false,
             captured: Vec::new(),
             quirks: Quirks::default(),
@@ -158,6 +170,10 @@ impl Sim {
     }
 
     fn push(&mut self, at: Duration, node: NodeId, ev: Ev) {
+        if self.queue.len() >= MAX_PENDING {
+            self.storm = true;
+            return;
+        }
         let k = self.next_ev;
         self.next_ev += 1;
         self.events.insert(k, ev);
@@ -417,6 +433,13 @@ impl Sim {
             if at > until {
                 break;
             }
+            if self.storm || self.events_processed >= self.max_events {
+                self.storm = true;
+                self.queue.clear();
+                self.events.clear();
+                break;
+            }
+            self.events_processed += 1;
             self.queue.pop();
             self.now = at;
             let Some(ev) = self.events.remove(&k) else {
