@@ -541,7 +541,17 @@ fn unpack_order(ws: &mut WorkingSet, c: &Constraint, sets: &[ResourceSet]) {
             .attr("then-action")
             .map(normalize_task)
             .unwrap_or_else(|| first_action.clone());
-        let flags = flags_for(kind, &first_action, sym);
+        let mut flags = flags_for(kind, &first_action, sym);
+        // Deprecated restart-type=restart turns optional orderings into
+        // restart-propagating ones.
+        let restart_type = kind == Kind::Optional
+            && ws.rscs[then]
+                .meta
+                .get("restart-type")
+                .is_some_and(|v| v.eq_ignore_ascii_case("restart"));
+        if restart_type {
+            flags |= of::IMPLIES_THEN;
+        }
         let min = minimum_first_instances(ws, first, c);
         if min > 0 {
             clone_min_ordering(
@@ -559,7 +569,10 @@ fn unpack_order(ws: &mut WorkingSet, c: &Constraint, sets: &[ResourceSet]) {
         }
         if sym == Sym::Both {
             if let (Some(ia), Some(ib)) = (invert(&then_action), invert(&first_action)) {
-                let f = flags_for(kind, ib, Sym::Inverse);
+                let mut f = flags_for(kind, ib, Sym::Inverse);
+                if restart_type {
+                    f |= of::IMPLIES_FIRST;
+                }
                 order_rsc(ws, then, ia, first, ib, f);
             }
         }

@@ -103,8 +103,8 @@ fn compare(l: &str, r: &str, value_type: Option<&str>, op: &str) -> std::cmp::Or
         }
     };
     match ty.as_str() {
-        "integer" => match (l.trim().parse::<i64>(), r.trim().parse::<i64>()) {
-            (Ok(a), Ok(b)) => a.cmp(&b),
+        "integer" => match (leading_int(l), leading_int(r)) {
+            (Some(a), Some(b)) => a.cmp(&b),
             _ => compare(l, r, Some("string"), op),
         },
         "number" => match (l.trim().parse::<f64>(), r.trim().parse::<f64>()) {
@@ -114,6 +114,24 @@ fn compare(l: &str, r: &str, value_type: Option<&str>, op: &str) -> std::cmp::Or
         "version" => compare_version(l, r),
         _ => l.to_ascii_lowercase().cmp(&r.to_ascii_lowercase()),
     }
+}
+
+/// strtoll semantics: the leading integer of the text (trailing text ignored).
+fn leading_int(text: &str) -> Option<i64> {
+    let t = text.trim_start();
+    let bytes = t.as_bytes();
+    let mut end = 0;
+    if end < bytes.len() && (bytes[end] == b'-' || bytes[end] == b'+') {
+        end += 1;
+    }
+    let start = end;
+    while end < bytes.len() && bytes[end].is_ascii_digit() {
+        end += 1;
+    }
+    if end == start {
+        return None;
+    }
+    t[..end].parse().ok()
 }
 
 fn compare_version(a: &str, b: &str) -> std::cmp::Ordering {
