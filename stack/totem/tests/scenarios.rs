@@ -386,3 +386,39 @@ fn safe_messages_are_delivered_in_agreed_order_under_loss() {
         assert_eq!(r.deliveries.len() as u64, sent, "node {}", r.node);
     }
 }
+
+/// Agreed delivery happens as soon as a node has every earlier message; safe
+/// delivery waits until the token shows that every member has it. Node 3
+/// misses node 1's multicast and gets it retransmitted (after
+/// miss_count_const rotations): node 1 delivers its own agreed message at
+/// once but its safe message only after node 3 has caught up.
+#[test]
+fn safe_waits_for_all_members_agreed_does_not() {
+    let ids = [1, 2, 3];
+    let latency = |g: hasim_totem::Guarantee, seed| {
+        let mut s = form(&ids, seed);
+        s.run_for(ms(2000));
+        s.trace = std::env::var("TOTEM_TRACE").is_ok();
+        // Node 1's packets to node 3 are lost (the token still reaches 3
+        // from 2): node 3 needs a retransmission from node 2.
+        s.pair_loss.insert((1, 3), 1.0);
+        let t0 = s.now;
+        s.mcast(1, g);
+        s.run_for(ms(100));
+        s.pair_loss.clear();
+        s.run_for(ms(3000));
+        check_all(&s.records()).unwrap();
+        let rec = s.records().into_iter().find(|r| r.node == 1).unwrap();
+        let i = rec.deliveries.len() - 1;
+        assert_eq!(rec.deliveries[i].0, b"1:1:1".to_vec());
+        rec.delivery_times[i] - t0
+    };
+    let agreed = latency(hasim_totem::Guarantee::Agreed, 16);
+    let safe = latency(hasim_totem::Guarantee::Safe, 16);
+    let t = timers(1000, 3);
+    eprintln!("agreed {agreed:?} safe {safe:?}");
+    assert!(agreed < ms(1), "agreed took {agreed:?}");
+    // at least miss_count_const rotations of ~3 hops of >= 80us each
+    let min_rotations = std::time::Duration::from_micros(80 * 3) * t.miss_count_const;
+    assert!(safe > min_rotations, "safe took only {safe:?}");
+}

@@ -56,6 +56,8 @@ pub struct Record {
     pub segments: Vec<(SegmentKey, Vec<Vec<u8>>)>,
     pub open_segment: Vec<Vec<u8>>,
     pub logs: Vec<String>,
+    /// When each delivery happened (same index as `deliveries`).
+    pub delivery_times: Vec<Duration>,
     /// Totem's upcalls in the order they happened (for layers on top).
     pub events: Vec<TotemEvent>,
 }
@@ -376,6 +378,7 @@ impl Sim {
                     n.record
                         .deliveries
                         .push((d.payload.clone(), d.ring_id, cur));
+                    n.record.delivery_times.push(now);
                     n.record.open_segment.push(d.payload);
                 }
                 NodeAction::ConfChg(c) => {
