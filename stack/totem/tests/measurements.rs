@@ -37,6 +37,7 @@ fn agreed_throughput_five_nodes_no_faults() {
         t.window_size,
         f64::from(t.window_size) / (rotation_us / 1e6)
     );
+    assert!(!s.storm, "harness storm guard tripped");
     check_all(&s.records()).unwrap();
     assert!(per_sec > 10_000.0);
 }

@@ -97,6 +97,7 @@ pub struct Sim {
     pub finished: Vec<Record>,
     pub packets_sent: u64,
     pub trace: bool,
+    wake_at: BTreeMap<NodeId, Duration>,
     /// Stop the run once this many events were processed (a message storm
     /// would otherwise exhaust memory); `storm` records that it happened.
     pub max_events: u64,
@@ -162,6 +163,7 @@ impl Sim {
             finished: Vec::new(),
             packets_sent: 0,
             trace: false,
+            wake_at: BTreeMap::new(),
             max_events: 50_000_000,
             events_processed: 0,
             storm: false,
@@ -426,7 +428,13 @@ impl Sim {
             .and_then(|n| n.core.as_ref())
             .and_then(|c| c.poll_timeout())
         {
-            self.push(at.max(now), id, Ev::Wake { node: id });
+            // One pending wake per node is enough: keep the earliest.
+            let at = at.max(now);
+            let pending = self.wake_at.get(&id).copied();
+            if pending.is_none_or(|w| w > at) {
+                self.wake_at.insert(id, at);
+                self.push(at, id, Ev::Wake { node: id });
+            }
         }
     }
 
@@ -469,6 +477,9 @@ impl Sim {
                 }
                 Ev::Wake { node } => {
                     let now = self.now;
+                    if self.wake_at.get(&node) == Some(&now) {
+                        self.wake_at.remove(&node);
+                    }
                     let Some(n) = self.nodes.get_mut(&node) else {
                         continue;
                     };
@@ -478,10 +489,13 @@ impl Sim {
                     let Some(core) = n.core.as_mut() else {
                         continue;
                     };
-                    if core.poll_timeout().is_some_and(|t| t <= now) {
-                        let acts = core.handle(now, NodeInput::Timeout);
-                        self.apply(node, acts);
-                    }
+                    let acts = if core.poll_timeout().is_some_and(|t| t <= now) {
+                        core.handle(now, NodeInput::Timeout)
+                    } else {
+                        Vec::new()
+                    };
+                    // Re-arm (the deadline may have moved later).
+                    self.apply(node, acts);
                 }
             }
         }
