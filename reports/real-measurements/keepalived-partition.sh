@@ -21,6 +21,11 @@
 #   prefixed with the epoch time it was read), tcpdump text files, and
 #   $OUT/partition.tsv (one row per repetition).
 set -uo pipefail
+# Bounded run: re-run this script under timeout(1); its SIGTERM triggers the
+# cleanup trap below (SIGKILL 30 s later if cleanup itself hangs).
+if [ -z "${HSM_BOUNDED:-}" ]; then
+	HSM_BOUNDED=1 exec timeout --kill-after=30 "${MAX_SECONDS:-900}" bash "${BASH_SOURCE[0]}" "$@"
+fi
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPS=${REPS:-12}
@@ -54,13 +59,10 @@ cleanup() {
 	for ns in $ALL_NS; do ip netns del "$ns" 2>/dev/null; done
 }
 
-on_exit() { local rc=$?; cleanup; [ -n "${WATCHDOG:-}" ] && kill "$WATCHDOG" 2>/dev/null; exit $rc; }
+on_exit() { local rc=$?; cleanup; exit $rc; }
 trap on_exit EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
-# Bounded run: the watchdog terminates the script (and thus triggers cleanup).
-( sleep "$MAX_SECONDS"; echo "watchdog: time limit ${MAX_SECONDS}s reached" >&2; kill -TERM $$ ) &
-WATCHDOG=$!
 
 # Prefix each line read on stdin with the epoch time (microseconds) it arrived.
 stamp() { local l; while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done; }
@@ -199,7 +201,8 @@ run_variant() {
 		local tp0 tp1 th0 th1
 		tp0=$EPOCHREALTIME; partition; tp1=$EPOCHREALTIME
 		if ! wait_states MASTER MASTER 10; then log "rep $rep: lb2 did not take over"; heal; return 1; fi
-		sleep 1.5 # let both masters advertise (dual-master phase)
+		# let both masters advertise (dual-master phase), heal at a random phase
+		sleep "1.$(printf %03d $((RANDOM % 1000)))"
 		th0=$EPOCHREALTIME; heal; th1=$EPOCHREALTIME
 		if ! wait_states MASTER BACKUP 10; then log "rep $rep: split did not resolve"; return 1; fi
 		sleep 6.5 # observe GARPs incl. the garp_master_delay (5 s) repeat
@@ -211,14 +214,15 @@ run_variant() {
 		b_log=$(first_log_after "$dir/lb2.log" "$th0" "Entering BACKUP STATE")
 		rx_high=$(first_log_after "$dir/lb2.log" "$th0" "with higher priority")
 		f_elect=$(first_log_after "$dir/lb1.log" "$th0" "forcing new election")
-		garp1=$(count_garp "$dir/tcpdump-client.txt" "$th0" "$(awk -v t="$th0" 'BEGIN{print t+7}')" "$mac1")
-		garp2=$(count_garp "$dir/tcpdump-client.txt" "$th0" "$(awk -v t="$th0" 'BEGIN{print t+7}')" "$mac2")
-		printf '%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+		garp1=$(count_garp "$dir/tcpdump-client.txt" "$th0" "$(awk -v t="$th0" 'BEGIN{printf "%.6f", t+7}')" "$mac1")
+		garp2=$(count_garp "$dir/tcpdump-client.txt" "$th0" "$(awk -v t="$th0" 'BEGIN{printf "%.6f", t+7}')" "$mac2")
+		printf '%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
 			"$variant" "$rep" "$tp0" "$(sub "$tp1" "$tp0")" "$last_rx" \
 			"$(sub "$m_log" "$tp0")" "$(sub "$m_adv" "$tp0")" "$(sub "$m_notify" "$tp0")" \
 			"$(sub "$m_log" "$last_rx")" "$(sub "$m_adv" "$last_rx")" \
 			"$th0" "$(sub "$rx_high" "$th0")" "$(sub "$b_log" "$th0")" "$(sub "$f_elect" "$th0")" \
-			"$garp1" "$garp2" "$(sub "$tp0" "$last_rx")" "$m_adv" "$b_log" >>"$OUT/partition.tsv"
+			"$garp1" "$garp2" "$(sub "$tp0" "$last_rx")" "$m_adv" "$b_log" \
+			"$(awk -v f="$f_elect" -v h="$rx_high" 'BEGIN { if (f != "" && f <= h) print "lb1_rx_lower_prio_forced_advert"; else print "lb2_rx_lb1_periodic_advert" }')" >>"$OUT/partition.tsv"
 		log "$variant rep $rep: partition->lb2 MASTER(log) $(sub "$m_log" "$tp0") s, last rx advert->MASTER $(sub "$m_log" "$last_rx") s, heal->lb2 BACKUP $(sub "$b_log" "$th0") s"
 	done
 	cp "$WORK/notify.log" "$dir/notify.log"
@@ -226,7 +230,7 @@ run_variant() {
 }
 
 mkdir -p "$OUT"
-printf 'variant\trep\tt_partition\tnft_cmd_s\tt_last_lb1_advert_rx_at_lb2\tpart_to_master_log_s\tpart_to_first_lb2_advert_s\tpart_to_notify_master_s\tlastrx_to_master_log_s\tlastrx_to_first_lb2_advert_s\tt_heal\theal_to_lb2_rx_higher_prio_s\theal_to_lb2_backup_log_s\theal_to_lb1_forcing_election_s\tgarps_lb1_mac_7s_after_heal\tgarps_lb2_mac_7s_after_heal\tlastrx_to_partition_s\tt_first_lb2_advert\tt_lb2_backup\n' >"$OUT/partition.tsv"
+printf 'variant\trep\tt_partition\tnft_cmd_s\tt_last_lb1_advert_rx_at_lb2\tpart_to_master_log_s\tpart_to_first_lb2_advert_s\tpart_to_notify_master_s\tlastrx_to_master_log_s\tlastrx_to_first_lb2_advert_s\tt_heal\theal_to_lb2_rx_higher_prio_s\theal_to_lb2_backup_log_s\theal_to_lb1_forcing_election_s\tgarps_lb1_mac_7s_after_heal\tgarps_lb2_mac_7s_after_heal\tlastrx_to_partition_s\tt_first_lb2_advert\tt_lb2_backup\tresolved_by\n' >"$OUT/partition.tsv"
 {
 	echo "date_utc: $(date -u +%FT%TZ)"
 	echo "kernel: $(uname -r)"

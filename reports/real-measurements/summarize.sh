@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Print min / median / max (and n) of the measured columns in the TSV files
+# written by keepalived-partition.sh, keepalived-poweroff.sh and
+# corosync-failure-detection.sh.  Reads only those files; no network, no daemons.
+#
+# Usage (from the repo root): bash reports/real-measurements/summarize.sh
+set -uo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+DATA=${DATA:-$HERE/data}
+
+# stats FILE GROUP_COLS COLUMN...  (GROUP_COLS: comma-separated header names)
+stats() {
+	local file=$1 groups=$2; shift 2
+	[ -f "$file" ] || { echo "(missing $file)"; return; }
+	local col
+	for col in "$@"; do
+		awk -F'\t' -v groups="$groups" -v col="$col" '
+			NR == 1 { for (i = 1; i <= NF; i++) idx[$i] = i
+			          ng = split(groups, g, ","); next }
+			{
+				key = ""
+				for (j = 1; j <= ng; j++) key = key (j > 1 ? " " : "") $(idx[g[j]])
+				if (!(col in idx)) { missing = 1; exit }
+				v = $(idx[col])
+				if (v == "NA" || v == "") { na[key]++; next }
+				n[key]++; vals[key, n[key]] = v + 0
+				if (!(key in seen)) { seen[key] = 1; order[++nk] = key }
+			}
+			END {
+				if (missing) { printf "| %-22s | %-38s | (column not in this file) |\n", "-", col; exit }
+				for (k = 1; k <= nk; k++) {
+					key = order[k]; m = n[key]
+					for (a = 1; a <= m; a++) s[a] = vals[key, a]
+					for (a = 2; a <= m; a++) { x = s[a]; b = a - 1
+						while (b >= 1 && s[b] > x) { s[b + 1] = s[b]; b-- } s[b + 1] = x }
+					med = (m % 2) ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
+					printf "| %-22s | %-38s | %3d | %8.4f | %8.4f | %8.4f |%s\n", key, col, m, s[1], med, s[m],
+						(na[key] ? " NA=" na[key] : "")
+				}
+			}' "$file"
+	done
+}
+
+hdr() { printf '| %-22s | %-38s | %3s | %8s | %8s | %8s |\n|---|---|---|---|---|---|\n' group "measure (seconds)" n min median max; }
+
+echo "## keepalived: partition (bridge drops lb1<->lb2)"
+hdr
+stats "$DATA/keepalived-partition/partition.tsv" variant \
+	part_to_master_log_s part_to_first_lb2_advert_s part_to_notify_master_s \
+	lastrx_to_master_log_s lastrx_to_first_lb2_advert_s lastrx_to_partition_s \
+	heal_to_lb2_backup_log_s heal_to_lb1_forcing_election_s \
+	garps_lb1_mac_7s_after_heal garps_lb2_mac_7s_after_heal
+echo
+echo "## keepalived: power-off (SIGSTOP+SIGKILL of lb1's keepalived)"
+hdr
+stats "$DATA/keepalived-poweroff/poweroff.tsv" variant \
+	kill_to_master_log_s kill_to_first_lb2_advert_s kill_to_notify_master_s \
+	lastrx_to_master_log_s lastrx_to_first_lb2_advert_s lastrx_to_kill_s \
+	restart_lb1_to_lb2_backup_s
+echo
+echo "## corosync: 3 nodes, knet, fault on n3, observed on n1"
+hdr
+stats "$DATA/corosync/detection.tsv" token,fault \
+	fault_to_token_timeout_log_s token_timeout_to_membership_s \
+	fault_to_new_membership_s fault_to_quorum_members2_s \
+	last_token_rx_to_fault_s last_token_rx_to_token_timeout_s restore_to_3node_ring_s
