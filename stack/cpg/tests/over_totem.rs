@@ -163,3 +163,64 @@ fn daemons_see_the_same_group_and_messages() {
     // checker applies here; ordering is asserted on the deliveries above.)
     check_membership_agreement(&c.sim.records()).unwrap();
 }
+
+#[test]
+fn partition_and_merge_converge_with_nodedown_and_nodeup() {
+    let ids = [1, 2, 3];
+    let mut c = Cluster::new(&ids, 2);
+    c.run(ms(5000));
+    for id in ids {
+        c.call(
+            id,
+            CpgInput::Join {
+                group: "pacemakerd".into(),
+                pid: id,
+            },
+        );
+    }
+    c.run(ms(500));
+    c.sim.partition(&[&[1, 2], &[3]]);
+    c.run(ms(8000));
+    assert_eq!(c.cpg[&1].group_members("pacemakerd").len(), 2);
+    assert_eq!(
+        c.cpg[&3].group_members("pacemakerd"),
+        vec![Member { node: 3, pid: 3 }]
+    );
+    let saw = |c: &Cluster, id: NodeId, m: Member, r: Reason, joined: bool| {
+        c.outs[&id].iter().any(|o| match o {
+            CpgOutput::ConfChg {
+                left, joined: j, ..
+            } => {
+                if joined {
+                    j.contains(&(m, r))
+                } else {
+                    left.contains(&(m, r))
+                }
+            }
+            _ => false,
+        })
+    };
+    assert!(saw(
+        &c,
+        1,
+        Member { node: 3, pid: 3 },
+        Reason::NodeDown,
+        false
+    ));
+    assert!(saw(
+        &c,
+        3,
+        Member { node: 1, pid: 1 },
+        Reason::NodeDown,
+        false
+    ));
+    c.sim.heal();
+    c.run(ms(15000));
+    let all: Vec<Member> = ids.iter().map(|i| Member { node: *i, pid: *i }).collect();
+    for id in ids {
+        assert_eq!(c.cpg[&id].group_members("pacemakerd"), all, "node {id}");
+    }
+    assert!(saw(&c, 1, Member { node: 3, pid: 3 }, Reason::NodeUp, true));
+    assert!(saw(&c, 3, Member { node: 2, pid: 2 }, Reason::NodeUp, true));
+    check_membership_agreement(&c.sim.records()).unwrap();
+}
