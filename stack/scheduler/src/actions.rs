@@ -83,11 +83,23 @@ pub fn custom_action(
     node: Option<NodeId>,
     optional: bool,
 ) -> ActionId {
-    let existing = ws.rscs[rsc]
+    let mut existing = ws.rscs[rsc]
         .actions
         .iter()
         .copied()
         .find(|&a| key_task_matches(&ws.actions[a], task) && ws.actions[a].node == node);
+    // An action created before assignment (without a node) is adopted by
+    // the first lookup on a node, as Pacemaker's find_actions does.
+    if existing.is_none() && node.is_some() {
+        existing = ws.rscs[rsc]
+            .actions
+            .iter()
+            .copied()
+            .find(|&a| key_task_matches(&ws.actions[a], task) && ws.actions[a].node.is_none());
+        if let Some(a) = existing {
+            ws.actions[a].node = node;
+        }
+    }
     let a = match existing {
         Some(a) => a,
         None => {

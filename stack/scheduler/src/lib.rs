@@ -10,6 +10,7 @@ pub mod actions;
 pub mod assign;
 pub mod conformance;
 pub mod constraints;
+pub mod digest;
 pub mod failcount;
 pub mod promotable;
 pub mod rules;
@@ -106,6 +107,7 @@ pub(crate) fn run_pipeline(cib: &Cib) -> (ws::WorkingSet, ws::WorkingSet) {
         actions::internal_constraints(&mut w, r);
     }
     promotable::remember_locations(&mut w, &locations);
+    digest::handle_config_changes(&mut w);
     for r in w.top.clone() {
         assign::assign(&mut w, r, None);
     }

@@ -129,10 +129,14 @@ fn primitive_items(ws: &mut WorkingSet, r: RscId, out: &mut Vec<Item>) {
     let promote = first_action(ws, r, "promote", next);
     let demote = first_action(ws, r, "demote", next);
     let opt = |a: Option<ActionId>| a.is_none_or(|a| ws.actions[a].has(af::OPTIONAL));
+    // A required stop cancels an agent reload (it becomes a restart).
+    let reload = rsc.reload && opt(stop);
     let runnable = |a: Option<ActionId>| a.is_some_and(|a| ws.actions[a].has(af::RUNNABLE));
     if rsc.role == rsc.next_role {
         let Some(_) = next else { return };
-        if start.is_none() || opt(start) {
+        if reload {
+            item(ws, "Reload", r, current, next, start, None, out);
+        } else if start.is_none() || opt(start) {
             if demote.is_some() && promote.is_some() && !opt(demote) && !opt(promote) {
                 item(ws, "Re-promote", r, current, next, promote, demote, out);
             }
@@ -177,6 +181,8 @@ fn primitive_items(ws: &mut WorkingSet, r: RscId, out: &mut Vec<Item>) {
         item(ws, "Recover", r, current, next, stop, start, out);
     } else if moving {
         item(ws, "Move", r, current, next, stop, None, out);
+    } else if reload {
+        item(ws, "Reload", r, current, next, start, None, out);
     } else if stop.is_some() && !opt(stop) {
         item(ws, "Restart", r, current, next, start, None, out);
     } else if rsc.role == Role::Promoted {

@@ -165,6 +165,7 @@ pub fn unpack(cib: &Cib) -> WorkingSet {
         warnings: Vec::new(),
         promoted_locations: Vec::new(),
         ticket_promotion_bans: Vec::new(),
+        histories: Vec::new(),
     };
     unpack_nodes(cib, &mut ws);
     let mut u = Unpacker {
@@ -378,14 +379,26 @@ impl<'a> Unpacker<'a> {
             rsc.class = class.clone().unwrap_or_default();
             rsc.provider = provider.clone();
             rsc.agent = agent.clone().unwrap_or_default();
+            rsc.ops = res.ops.clone();
+            rsc.param_sets = res
+                .sets
+                .iter()
+                .filter(|s| s.kind == hasim_cib::SetKind::Instance)
+                .cloned()
+                .collect();
             if let Some(t) = template {
                 if let Some(tpl) = self.cib.templates.iter().find(|e| e.attr("id") == Some(t)) {
                     rsc.class = tpl.attr("class").unwrap_or_default().to_string();
                     rsc.provider = tpl.attr("provider").map(str::to_string);
                     rsc.agent = tpl.attr("type").unwrap_or_default().to_string();
+                    // The primitive's own sets win over the template's.
+                    rsc.param_sets
+                        .extend(template_sets(tpl, "instance_attributes"));
+                    if rsc.ops.is_empty() {
+                        rsc.ops = template_ops(tpl);
+                    }
                 }
             }
-            rsc.ops = res.ops.clone();
         }
         rsc.meta = self.meta_for(ws, res, parent);
         self.apply_meta(ws, &mut rsc);
@@ -782,6 +795,11 @@ impl<'a> Unpacker<'a> {
         for op in &ops {
             self.unpack_rsc_op(ws, rsc, node, op, &mut ctx);
         }
+        ws.histories.push((
+            lr.id().to_string(),
+            node,
+            ops.iter().map(|o| (*o).clone()).collect(),
+        ));
         process_rsc_state(ws, rsc, node, ctx.on_fail);
         if let Some(tr) = ws.rscs[rsc].target_role {
             let nr = ws.rscs[rsc].next_role;
@@ -974,6 +992,42 @@ impl Rsc {
     fn configured_primitive_or_instance(&self) -> bool {
         true
     }
+}
+
+/// Name/value sets of a resource template (kept as raw XML in the model).
+fn template_sets(tpl: &hasim_cib::Element, tag: &str) -> Vec<AttrSet> {
+    tpl.children_named(tag)
+        .map(|set| AttrSet {
+            kind: if tag == "meta_attributes" {
+                hasim_cib::SetKind::Meta
+            } else {
+                hasim_cib::SetKind::Instance
+            },
+            id: set.attr("id").map(str::to_string),
+            score: set.attr("score").map(str::to_string),
+            rule: None,
+            nvpairs: set
+                .children_named("nvpair")
+                .filter_map(|nv| {
+                    Some(hasim_cib::NvPair {
+                        id: nv.attr("id").map(str::to_string),
+                        name: nv.attr("name")?.to_string(),
+                        value: nv.attr("value").map(str::to_string),
+                    })
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn template_ops(tpl: &hasim_cib::Element) -> Vec<OpDef> {
+    tpl.children_named("operations")
+        .flat_map(|ops| ops.children_named("op"))
+        .map(|op| OpDef {
+            attrs: op.attrs.clone(),
+            sets: template_sets(op, "instance_attributes"),
+        })
+        .collect()
 }
 
 fn find_config<'a>(r: &'a Resource, id: &str) -> Option<&'a Resource> {

@@ -186,6 +186,10 @@ pub struct Rsc {
     pub clone_name: Option<String>,
     pub multiple_active_block: bool,
     pub configured: bool,
+    /// Instance attribute sets (agent parameters), for digests.
+    pub param_sets: Vec<hasim_cib::AttrSet>,
+    /// The agent can reload the changed parameters instead of restarting.
+    pub reload: bool,
 }
 
 impl Rsc {
@@ -246,6 +250,8 @@ impl Rsc {
             clone_name: None,
             multiple_active_block: false,
             configured: true,
+            param_sets: Vec::new(),
+            reload: false,
         }
     }
 }
@@ -397,6 +403,8 @@ pub struct WorkingSet {
     pub promoted_locations: Vec<(RscId, Vec<(NodeId, hasim_cib::Score)>)>,
     /// Promoted-role ticket constraints: (resource, ticket missing).
     pub ticket_promotion_bans: Vec<(RscId, bool)>,
+    /// Operation histories (resource, node, ops sorted by call id).
+    pub histories: Vec<(String, NodeId, Vec<hasim_cib::LrmOp>)>,
 }
 
 impl WorkingSet {

@@ -1,0 +1,326 @@
+//! Detecting resource definition changes: Pacemaker stores an MD5 digest
+//! of each operation's parameters in the history (`op-digest`); when the
+//! configuration's parameters no longer produce that digest, the resource
+//! is restarted (or reloaded when the agent supports it).
+
+use std::collections::BTreeMap;
+
+use hasim_cib::LrmOp;
+use md5::{Digest, Md5};
+
+use crate::rules::{parse_interval_ms, resolve_sets, RuleCtx};
+use crate::ws::*;
+
+/// Digest of a parameter set in Pacemaker's v1 operation digest format:
+/// the sorted attributes serialised as ` <parameters a="1" b="2"/>` plus a
+/// newline, MD5-hashed.
+pub fn params_digest(params: &BTreeMap<String, String>) -> String {
+    let mut text = String::from(" <parameters");
+    for (k, v) in params {
+        text.push(' ');
+        text.push_str(k);
+        text.push_str("=\"");
+        for c in v.chars() {
+            match c {
+                '&' => text.push_str("&amp;"),
+                '<' => text.push_str("&lt;"),
+                '>' => text.push_str("&gt;"),
+                '"' => text.push_str("&quot;"),
+                c => text.push(c),
+            }
+        }
+        text.push('"');
+    }
+    text.push_str("/>\n");
+    let hash = Md5::digest(text.as_bytes());
+    hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn filtered(name: &str) -> bool {
+    name.starts_with("CRM_meta_")
+        || matches!(
+            name,
+            "id" | "crm_feature_set"
+                | "op-digest"
+                | "on_node"
+                | "on_node_uuid"
+                | "pcmk_external_ip"
+        )
+}
+
+/// Parameters of a resource as an operation on `node` sees them, plus
+/// whether the operation definition itself carries extra parameters.
+fn op_params(
+    ws: &WorkingSet,
+    rsc: RscId,
+    node: NodeId,
+    task: &str,
+    interval: u64,
+) -> (BTreeMap<String, String>, bool) {
+    let r = &ws.rscs[rsc];
+    let ctx = RuleCtx {
+        node_attrs: Some(&ws.nodes[node].attrs),
+        now: ws.options.now,
+        rsc_agent: Some((r.class.as_str(), r.provider.as_deref(), r.agent.as_str())),
+        op: None,
+    };
+    let mut params = BTreeMap::new();
+    let sets: Vec<&hasim_cib::AttrSet> = r.param_sets.iter().collect();
+    resolve_sets(&sets, &ctx, &mut params);
+    let mut extra = BTreeMap::new();
+    for op in &r.ops {
+        if op.name() == task
+            && parse_interval_ms(op.attr("interval").unwrap_or("0")) == Some(interval)
+        {
+            let sets: Vec<&hasim_cib::AttrSet> = op
+                .sets
+                .iter()
+                .filter(|s| s.kind == hasim_cib::SetKind::Instance)
+                .collect();
+            resolve_sets(&sets, &ctx, &mut extra);
+            break;
+        }
+    }
+    let has_extra = !extra.is_empty();
+    for (k, v) in extra {
+        params.insert(k, v);
+    }
+    params.retain(|k, _| !filtered(k));
+    (params, has_extra)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum DigestResult {
+    Match,
+    Restart,
+    All,
+    Unknown,
+}
+
+fn compare(
+    ws: &WorkingSet,
+    rsc: RscId,
+    node: NodeId,
+    op: &LrmOp,
+    task: &str,
+) -> (DigestResult, bool) {
+    let interval = op.interval_ms().max(0) as u64;
+    let (params, has_extra) = op_params(ws, rsc, node, task, interval);
+    let all = params_digest(&params);
+    let restart_calc = op.attr("op-force-restart").map(|list| {
+        let keep: Vec<&str> = list.split_whitespace().collect();
+        let mut p = params.clone();
+        p.retain(|k, _| keep.contains(&k.as_str()));
+        params_digest(&p)
+    });
+    let restart_stored = op.attr("op-restart-digest");
+    let result = if let (Some(stored), Some(calc)) = (restart_stored, &restart_calc) {
+        if stored != calc {
+            DigestResult::Restart
+        } else {
+            check_all(op, &all, has_extra && interval == 0)
+        }
+    } else {
+        check_all(op, &all, has_extra && interval == 0)
+    };
+    // crm_simulate runs "sanitized": if only private (secure) parameters
+    // differ, the change is ignored.
+    if result != DigestResult::Match {
+        if let Some(secure_digest) = op.attr("op-secure-digest") {
+            let old_version = op
+                .attr("crm_feature_set")
+                .is_none_or(|v| version_lt(v, "3.16.0"));
+            let mut secure = if old_version {
+                resource_params(ws, rsc, node)
+            } else {
+                params.clone()
+            };
+            let secret: Vec<&str> = op
+                .attr("op-secure-params")
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            secure.retain(|k, _| !secret.contains(&k.as_str()));
+            if old_version && ws.rscs[rsc].class.eq_ignore_ascii_case("stonith") {
+                secure.retain(|k, _| !k.starts_with("pcmk_"));
+            }
+            secure.retain(|k, _| !filtered(k));
+            if params_digest(&secure) == secure_digest {
+                return (DigestResult::Match, false);
+            }
+        }
+    }
+    (result, restart_stored.is_some())
+}
+
+fn version_lt(a: &str, b: &str) -> bool {
+    let pa: Vec<i64> = a.split('.').map(|x| x.parse().unwrap_or(0)).collect();
+    let pb: Vec<i64> = b.split('.').map(|x| x.parse().unwrap_or(0)).collect();
+    for i in 0..pa.len().max(pb.len()) {
+        let x = pa.get(i).copied().unwrap_or(0);
+        let y = pb.get(i).copied().unwrap_or(0);
+        if x != y {
+            return x < y;
+        }
+    }
+    false
+}
+
+/// The resource's own parameters (without operation extras).
+fn resource_params(ws: &WorkingSet, rsc: RscId, node: NodeId) -> BTreeMap<String, String> {
+    let r = &ws.rscs[rsc];
+    let ctx = RuleCtx {
+        node_attrs: Some(&ws.nodes[node].attrs),
+        now: ws.options.now,
+        rsc_agent: Some((r.class.as_str(), r.provider.as_deref(), r.agent.as_str())),
+        op: None,
+    };
+    let mut params = BTreeMap::new();
+    let sets: Vec<&hasim_cib::AttrSet> = r.param_sets.iter().collect();
+    resolve_sets(&sets, &ctx, &mut params);
+    params
+}
+
+fn check_all(op: &LrmOp, all: &str, extra_forces_restart: bool) -> DigestResult {
+    match op.attr("op-digest") {
+        None => DigestResult::Unknown,
+        Some(d) if d != all => {
+            if extra_forces_restart {
+                DigestResult::Restart
+            } else {
+                DigestResult::All
+            }
+        }
+        Some(_) => DigestResult::Match,
+    }
+}
+
+/// Pacemaker's calculate_active_ops: (start index, stop index).
+fn active_ops(ops: &[LrmOp]) -> (i64, i64) {
+    let mut start: i64 = -1;
+    let mut stop: i64 = -1;
+    let mut implied_monitor: i64 = -1;
+    let mut implied_clone: i64 = -1;
+    for (i, op) in ops.iter().enumerate() {
+        let i = i as i64;
+        let task = op.operation();
+        let status = op.attr("op-status");
+        if task == "stop" && status == Some("0") {
+            stop = i;
+        } else if task == "start" || task == "migrate_from" {
+            start = i;
+        } else if implied_monitor <= stop && task == "monitor" {
+            if matches!(op.attr("rc-code"), Some("0") | Some("8")) {
+                implied_monitor = i;
+            }
+        } else if task == "promote" || task == "demote" {
+            implied_clone = i;
+        }
+    }
+    if start == -1 {
+        if implied_clone != -1 {
+            start = implied_clone;
+        } else if implied_monitor != -1 {
+            start = implied_monitor;
+        }
+    }
+    (start, stop)
+}
+
+/// Schedule restarts/reloads of active resources whose configuration
+/// changed since their history was recorded.
+pub fn handle_config_changes(ws: &mut WorkingSet) {
+    let histories = ws.histories.clone();
+    for n in 0..ws.nodes.len() {
+        if !(ws.nodes[n].maintenance || ws.nodes[n].available()) {
+            continue;
+        }
+        for (lrm_id, node, ops) in histories.iter().filter(|(_, node, _)| *node == n) {
+            let node = *node;
+            // Like Pacemaker, check the resources whose id (or history
+            // name) is the history entry's id.
+            let matching: Vec<RscId> = (0..ws.rscs.len())
+                .filter(|&r| {
+                    ws.rscs[r].variant == Variant::Primitive
+                        && (ws.rscs[r].id == *lrm_id
+                            || ws.rscs[r].clone_name.as_deref() == Some(lrm_id.as_str()))
+                })
+                .collect();
+            for rsc in matching {
+                check_history(ws, rsc, node, ops);
+            }
+        }
+    }
+}
+
+fn check_history(ws: &mut WorkingSet, rsc: RscId, node: NodeId, ops: &[LrmOp]) {
+    {
+        {
+            if ws.rscs[rsc].orphan || !ws.rscs[rsc].running_on.contains(&node) {
+                return;
+            }
+            // Clone instances are not checked yet: their renamed histories
+            // disagree with Pacemaker in ways not understood (see
+            // KNOWN-DIFFERENCES.md).
+            let top = ws.uber_parent(rsc);
+            if ws.rscs[top].variant == Variant::Clone {
+                return;
+            }
+            let (start, stop) = active_ops(ops);
+            if start < stop {
+                return;
+            }
+            for (i, op) in ops.iter().enumerate() {
+                if (i as i64) < start {
+                    continue;
+                }
+                let task = op.operation();
+                let interval = op.interval_ms();
+                if interval > 0 {
+                    // Recurring monitors are only rescheduled (not shown in
+                    // the transition summary).
+                    continue;
+                }
+                // Promote digests are not checked yet (see KNOWN-DIFFERENCES.md).
+                if !matches!(task, "monitor" | "start" | "migrate_from") {
+                    continue;
+                }
+                let digest_task = if task == "monitor" || task == "migrate_from" {
+                    "start"
+                } else {
+                    task
+                };
+                let (result, has_restart_digest) = compare(ws, rsc, node, op, digest_task);
+                match result {
+                    DigestResult::Match => {}
+                    DigestResult::Restart => force_restart(ws, rsc, digest_task),
+                    DigestResult::All | DigestResult::Unknown => {
+                        if has_restart_digest {
+                            ws.rscs[rsc].reload = true;
+                        } else {
+                            force_restart(ws, rsc, digest_task);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn force_restart(ws: &mut WorkingSet, rsc: RscId, task: &str) {
+    let a = crate::actions::custom_action(ws, rsc, task, None, false);
+    ws.actions[a].reason = Some("resource definition change".into());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_parameters_digest_matches_pacemaker() {
+        assert_eq!(
+            params_digest(&BTreeMap::new()),
+            "f2317cad3d54cec5d7d7aa7d0bf35cf8"
+        );
+    }
+}
