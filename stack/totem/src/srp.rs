@@ -230,6 +230,16 @@ pub struct Quirks {
     /// with several of them every join triggers joins from the others (a
     /// join storm). Found by the fault property test (three long pauses).
     pub regather_on_unchanged_join: bool,
+    /// totemsrp.c resets the recovery counters (`my_retrans_flg_count`,
+    /// `my_rotation_counter`) only when a ring is installed, not when
+    /// RECOVERY is entered. After a recovery that was cut short late (a join
+    /// or leave in its last rotations), the next recovery starts with stale
+    /// counts and installs the ring after two tokens, before the old ring's
+    /// messages were exchanged; members still recovering then wait forever
+    /// for an aru the installed member can no longer raise (it drops
+    /// recovery messages). Found by the fault property test (leave under
+    /// 20% loss).
+    pub stale_recovery_counters: bool,
 }
 
 impl Quirks {
@@ -238,14 +248,17 @@ impl Quirks {
         Quirks {
             free_on_retransmitted_token: true,
             regather_on_unchanged_join: true,
+            stale_recovery_counters: true,
         }
     }
     /// Free only on tokens that are accepted (after the duplicate check);
-    /// re-gather on a join only when it changed this node's sets.
+    /// re-gather on a join only when it changed this node's sets; start
+    /// every recovery with fresh counters.
     pub fn strict() -> Quirks {
         Quirks {
             free_on_retransmitted_token: false,
             regather_on_unchanged_join: false,
+            stale_recovery_counters: false,
         }
     }
 }
@@ -1100,6 +1113,10 @@ impl Srp {
         self.my_seq_unchanged = 0;
         self.my_high_seq_received = 0;
         self.my_install_seq = 0;
+        if !self.quirks.stale_recovery_counters {
+            self.my_retrans_flg_count = 0;
+            self.my_rotation_counter = 0;
+        }
         self.last_released = 0;
         self.my_last_aru = 0;
         self.safe_aru = 0;
@@ -1534,6 +1551,20 @@ impl Srp {
         } else {
             self.my_rotation_counter = 0;
         }
+        self.log(
+            LogLevel::Trace,
+            format!(
+                "token retrans flag is {} my set retrans flag {} retrans queue empty {} count {}, aru {:x} install seq {:x} my aru {:x} rotation {}",
+                t.retrans_flg,
+                self.my_set_retrans_flg,
+                self.retrans_queue.is_empty(),
+                self.my_retrans_flg_count,
+                t.aru,
+                self.my_install_seq,
+                self.my_aru,
+                self.my_rotation_counter
+            ),
+        );
         if self.my_rotation_counter == 2 {
             self.operational_enter();
             self.my_rotation_counter = 0;
