@@ -433,10 +433,12 @@ fn create_primitive_actions(ws: &mut WorkingSet, r: RscId) {
     let mut need_stop = false;
     let mut need_promote = false;
     let mut is_moving = false;
+    let mut allow_migrate = false;
     if let (Some(c), Some(a)) = (current, ws.rscs[r].assigned) {
         if c != a && ws.rscs[r].next_role >= Role::Started {
             is_moving = true;
             need_stop = true;
+            allow_migrate = can_migrate(ws, r, c);
         }
     }
     let multiply_active = if ws.rscs[r].needs_fencing {
@@ -483,6 +485,62 @@ fn create_primitive_actions(ws: &mut WorkingSet, r: RscId) {
         }
         role = next;
     }
+    if allow_migrate {
+        if let Some(c) = current {
+            create_migration_actions(ws, r, c);
+        }
+    }
+}
+
+fn can_migrate(ws: &WorkingSet, r: RscId, current: NodeId) -> bool {
+    let rsc = &ws.rscs[r];
+    rsc.allow_migrate
+        && rsc.managed
+        && !rsc.failed
+        && !rsc.start_pending
+        && !ws.nodes[current].unclean
+        && rsc.assigned.is_some_and(|a| !ws.nodes[a].unclean)
+}
+
+/// Live migration: migrate_to on the old node, migrate_from on the new one;
+/// the stop and (pseudo) start remain for ordering purposes.
+fn create_migration_actions(ws: &mut WorkingSet, r: RscId, current: NodeId) {
+    let Some(target) = ws.rscs[r].assigned else {
+        return;
+    };
+    let start = custom_action(ws, r, "start", Some(target), true);
+    let stop = custom_action(ws, r, "stop", Some(current), true);
+    let migrate_to = custom_action(ws, r, "migrate_to", Some(current), true);
+    let migrate_from = custom_action(ws, r, "migrate_from", Some(target), true);
+    ws.actions[start].flags |= af::MIGRATE_RUNNABLE | af::PSEUDO;
+    ws.actions[stop].flags |= af::MIGRATE_RUNNABLE;
+    ws.actions[migrate_from].flags |= af::MIGRATE_RUNNABLE;
+    ws.actions[migrate_to].flags |= af::MIGRATE_RUNNABLE;
+    ws.actions[migrate_to].needs = ws.actions[start].needs;
+    order_rsc(
+        ws,
+        r,
+        "migrate_to",
+        r,
+        "migrate_from",
+        of::OPTIONAL | of::IMPLIES_FIRST_MIGRATABLE,
+    );
+    order_rsc(
+        ws,
+        r,
+        "migrate_from",
+        r,
+        "stop",
+        of::OPTIONAL | of::IMPLIES_FIRST_MIGRATABLE,
+    );
+    order_rsc(
+        ws,
+        r,
+        "migrate_from",
+        r,
+        "start",
+        of::OPTIONAL | of::IMPLIES_FIRST_MIGRATABLE | of::PSEUDO_LEFT,
+    );
 }
 
 /// Create actions for a resource and its children.

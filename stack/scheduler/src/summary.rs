@@ -134,7 +134,10 @@ fn primitive_items(ws: &mut WorkingSet, r: RscId, out: &mut Vec<Item>) {
     let runnable = |a: Option<ActionId>| a.is_some_and(|a| ws.actions[a].has(af::RUNNABLE));
     if rsc.role == rsc.next_role {
         let Some(_) = next else { return };
-        if reload {
+        let migrate = first_action(ws, r, "migrate_from", next);
+        if migrate.is_some_and(|m| ws.actions[m].has(af::RUNNABLE)) && current.is_some() {
+            item(ws, "Migrate", r, current, next, start, None, out);
+        } else if reload {
             item(ws, "Reload", r, current, next, start, None, out);
         } else if start.is_none() || opt(start) {
             if demote.is_some() && promote.is_some() && !opt(demote) && !opt(promote) {

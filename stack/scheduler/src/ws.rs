@@ -190,6 +190,8 @@ pub struct Rsc {
     pub param_sets: Vec<hasim_cib::AttrSet>,
     /// The agent can reload the changed parameters instead of restarting.
     pub reload: bool,
+    /// allow-migrate: may move by live migration instead of stop/start.
+    pub allow_migrate: bool,
 }
 
 impl Rsc {
@@ -252,6 +254,7 @@ impl Rsc {
             configured: true,
             param_sets: Vec::new(),
             reload: false,
+            allow_migrate: false,
         }
     }
 }
