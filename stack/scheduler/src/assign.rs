@@ -763,6 +763,8 @@ pub fn find_compatible_child(ws: &WorkingSet, dep: RscId, pri: RscId, role: Role
 }
 
 fn assign_best_node(ws: &mut WorkingSet, r: RscId, prefer: Option<NodeId>) -> bool {
+    let most_free = ban_insufficient_capacity(ws, r);
+    let prefer = prefer.or(most_free);
     if !ws.rscs[r].provisional {
         return ws.rscs[r].assigned.is_some();
     }
@@ -829,6 +831,7 @@ pub fn finalize_assignment(
     }
     if let Some(old) = ws.rscs[r].assigned.take() {
         ws.nodes[old].num_resources = ws.nodes[old].num_resources.saturating_sub(1);
+        release_capacity(ws, old, r);
     }
     ws.rscs[r].provisional = false;
     match chosen {
@@ -839,6 +842,7 @@ pub fn finalize_assignment(
         Some(n) => {
             ws.rscs[r].assigned = Some(n);
             ws.nodes[n].num_resources += 1;
+            consume_capacity(ws, n, r);
             true
         }
     }
@@ -1103,6 +1107,7 @@ fn restore_allowed(ws: &mut WorkingSet, snap: Vec<(RscId, BTreeMap<NodeId, Score
 fn unassign(ws: &mut WorkingSet, r: RscId) {
     if let Some(old) = ws.rscs[r].assigned.take() {
         ws.nodes[old].num_resources = ws.nodes[old].num_resources.saturating_sub(1);
+        release_capacity(ws, old, r);
     }
     ws.rscs[r].provisional = true;
     for c in ws.rscs[r].children.clone() {
@@ -1153,5 +1158,233 @@ fn distribute_children(ws: &mut WorkingSet, clone: RscId, children: &[RscId]) {
         } else if allocate_instance(ws, clone, ch, None, all, per_host, &mut counts).is_some() {
             allocated += 1;
         }
+    }
+}
+
+// ---------------------------------------------------------- utilization
+
+fn consume_capacity(ws: &mut WorkingSet, n: NodeId, r: RscId) {
+    for (k, v) in ws.rscs[r].utilization.clone() {
+        let e = ws.nodes[n].capacity.entry(k).or_insert(0);
+        *e -= v;
+    }
+}
+
+fn release_capacity(ws: &mut WorkingSet, n: NodeId, r: RscId) {
+    for (k, v) in ws.rscs[r].utilization.clone() {
+        let e = ws.nodes[n].capacity.entry(k).or_insert(0);
+        *e += v;
+    }
+}
+
+/// Negative when node `a` has more remaining capacity than `b`.
+pub fn compare_capacities(ws: &WorkingSet, a: NodeId, b: NodeId) -> i32 {
+    let (ca, cb) = (&ws.nodes[a].capacity, &ws.nodes[b].capacity);
+    let mut result = 0;
+    for (k, &va) in ca {
+        let vb = cb.get(k).copied().unwrap_or(0);
+        if va > vb {
+            result -= 1;
+        } else if va < vb {
+            result += 1;
+        }
+    }
+    for (k, &vb) in cb {
+        if ca.contains_key(k) {
+            continue;
+        }
+        if 0 < vb {
+            result += 1;
+        } else if 0 > vb {
+            result -= 1;
+        }
+    }
+    result
+}
+
+fn have_enough(ws: &WorkingSet, n: NodeId, need: &BTreeMap<String, i32>) -> bool {
+    need.iter()
+        .all(|(k, &v)| v <= ws.nodes[n].capacity.get(k).copied().unwrap_or(0))
+}
+
+/// Resources that must end up on the same node as `r` (mandatory
+/// colocations, both directions), including `r`.
+fn colocated_resources(ws: &WorkingSet, r: RscId, orig: RscId, out: &mut Vec<RscId>) {
+    if out.contains(&r) {
+        return;
+    }
+    if ws.rscs[r].variant == Variant::Group
+        && (ws.rscs[r].group_colocated || ws.rscs[r].parent.is_some_and(|p| ws.is_clone(p)))
+    {
+        for &m in &ws.rscs[r].children {
+            colocated_resources(ws, m, orig, out);
+        }
+        if out.contains(&r) {
+            return;
+        }
+    }
+    out.push(r);
+    for &c in &ws.rscs[r].this_with {
+        let p = ws.colocs[c].primary;
+        if p != orig
+            && ws.colocs[c].score == INFINITY
+            && colocation_affects(ws, r, p, c, true) == Affects::Location
+        {
+            colocated_resources(ws, p, orig, out);
+        }
+    }
+    for &c in &ws.rscs[r].with_this {
+        let d = ws.colocs[c].dependent;
+        if d == orig || (ws.is_clone(r) && !ws.is_clone(d)) {
+            continue;
+        }
+        if ws.colocs[c].score == INFINITY
+            && colocation_affects(ws, d, r, c, true) == Affects::Location
+        {
+            colocated_resources(ws, d, orig, out);
+        }
+    }
+}
+
+fn add_utilization(ws: &WorkingSet, r: RscId, into: &mut BTreeMap<String, i32>) {
+    match ws.rscs[r].variant {
+        Variant::Primitive => {
+            if ws.rscs[r].provisional {
+                for (k, v) in &ws.rscs[r].utilization {
+                    *into.entry(k.clone()).or_insert(0) += v;
+                }
+            }
+        }
+        Variant::Group => {
+            for &m in &ws.rscs[r].children {
+                add_utilization(ws, m, into);
+            }
+        }
+        Variant::Clone => {
+            if let Some(&c) = ws.rscs[r]
+                .children
+                .iter()
+                .find(|&&c| ws.rscs[c].provisional)
+            {
+                add_utilization(ws, c, into);
+            }
+        }
+    }
+}
+
+/// Ban nodes without enough capacity for a resource and its colocated
+/// resources (placement strategies other than "default"); returns the
+/// node with most free capacity when none has enough.
+fn ban_insufficient_capacity(ws: &mut WorkingSet, r: RscId) -> Option<NodeId> {
+    if ws
+        .options
+        .placement_strategy
+        .eq_ignore_ascii_case("default")
+    {
+        return None;
+    }
+    let mut colocated = Vec::new();
+    colocated_resources(ws, r, r, &mut colocated);
+    if !colocated.contains(&r) {
+        colocated.push(r);
+    }
+    let mut need = BTreeMap::new();
+    for &c in &colocated {
+        add_utilization(ws, c, &mut need);
+    }
+    let nodes: Vec<(NodeId, Score)> = ws.rscs[r].allowed.iter().map(|(&n, &w)| (n, w)).collect();
+    let mut any = false;
+    let mut most: Option<NodeId> = None;
+    for &(n, w) in &nodes {
+        if !node_available(ws, n, Some(w)) {
+            continue;
+        }
+        if have_enough(ws, n, &need) {
+            any = true;
+        }
+        if most.is_none_or(|m| compare_capacities(ws, n, m) < 0) {
+            most = Some(n);
+        }
+    }
+    let own = ws.rscs[r].utilization.clone();
+    for &(n, w) in &nodes {
+        if !node_available(ws, n, Some(w)) {
+            continue;
+        }
+        let enough = if any {
+            have_enough(ws, n, &need)
+        } else {
+            have_enough(ws, n, &own)
+        };
+        if !enough {
+            crate::unpack::add_location(ws, r, Some(n), -INFINITY);
+        }
+    }
+    if any {
+        None
+    } else {
+        most
+    }
+}
+
+/// Pacemaker's allocation order for non-default placement strategies:
+/// priority, then score on the current node, then best score anywhere.
+pub fn sort_resources_for_placement(ws: &mut WorkingSet) {
+    let nodes_order: Vec<NodeId> = {
+        let base: BTreeMap<NodeId, Score> = (0..ws.nodes.len())
+            .map(|n| (n, ws.nodes[n].weight))
+            .collect();
+        sorted_nodes(ws, &base, None)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
+    };
+    let mut scores: BTreeMap<RscId, BTreeMap<NodeId, Score>> = BTreeMap::new();
+    for r in ws.top.clone() {
+        let mut nodes = None;
+        add_colocated_node_scores(ws, r, &mut nodes, None, 1.0, SELECT_THIS_WITH);
+        scores.insert(r, nodes.unwrap_or_default());
+    }
+    let weight = |r: RscId, n: Option<NodeId>| -> Score {
+        n.and_then(|n| scores.get(&r).and_then(|m| m.get(&n).copied()))
+            .unwrap_or(Score::NEG_INFINITY)
+    };
+    let mut top = ws.top.clone();
+    top.sort_by(|&a, &b| {
+        use std::cmp::Ordering::*;
+        match ws.rscs[b].priority.cmp(&ws.rscs[a].priority) {
+            Equal => {}
+            o => return o,
+        }
+        let ca = if ws.rscs[a].running_on.is_empty() {
+            None
+        } else {
+            current_of(ws, a)
+        };
+        let cb = if ws.rscs[b].running_on.is_empty() {
+            None
+        } else {
+            current_of(ws, b)
+        };
+        match weight(b, cb).cmp(&weight(a, ca)) {
+            Equal => {}
+            o => return o,
+        }
+        for &n in &nodes_order {
+            match weight(b, Some(n)).cmp(&weight(a, Some(n))) {
+                Equal => {}
+                o => return o,
+            }
+        }
+        Equal
+    });
+    ws.top = top;
+}
+
+fn current_of(ws: &WorkingSet, r: RscId) -> Option<NodeId> {
+    if ws.rscs[r].variant == Variant::Primitive {
+        crate::actions::find_active_on(ws, r).0
+    } else {
+        ws.rscs[r].running_on.first().copied()
     }
 }

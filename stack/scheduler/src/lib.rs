@@ -108,6 +108,9 @@ pub(crate) fn run_pipeline(cib: &Cib) -> (ws::WorkingSet, ws::WorkingSet) {
     }
     promotable::remember_locations(&mut w, &locations);
     digest::handle_config_changes(&mut w);
+    if !w.options.placement_strategy.eq_ignore_ascii_case("default") {
+        assign::sort_resources_for_placement(&mut w);
+    }
     for r in w.top.clone() {
         assign::assign(&mut w, r, None);
     }

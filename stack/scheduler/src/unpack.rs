@@ -223,6 +223,17 @@ fn unpack_nodes(cib: &Cib, ws: &mut WorkingSet) {
             .collect();
         resolve_sets(&sets, &ctx, &mut attrs);
         node.attrs = attrs;
+        let util: Vec<&AttrSet> = n
+            .sets
+            .iter()
+            .filter(|s| s.kind == hasim_cib::SetKind::Utilization)
+            .collect();
+        let mut cap = BTreeMap::new();
+        resolve_sets(&util, &ctx, &mut cap);
+        node.capacity = cap
+            .into_iter()
+            .map(|(k, v)| (k, utilization_value(&v)))
+            .collect();
         // Startup fencing: unseen nodes are unclean until their state is known.
         node.unclean = ws.options.startup_fencing;
         node.unseen = true;
@@ -402,6 +413,25 @@ impl<'a> Unpacker<'a> {
             }
         }
         rsc.meta = self.meta_for(ws, res, parent);
+        {
+            let util: Vec<&AttrSet> = res
+                .sets
+                .iter()
+                .filter(|s| s.kind == hasim_cib::SetKind::Utilization)
+                .collect();
+            let ctx = RuleCtx {
+                node_attrs: None,
+                now: ws.options.now,
+                rsc_agent: None,
+                op: None,
+            };
+            let mut u = BTreeMap::new();
+            resolve_sets(&util, &ctx, &mut u);
+            rsc.utilization = u
+                .into_iter()
+                .map(|(k, v)| (k, utilization_value(&v)))
+                .collect();
+        }
         self.apply_meta(ws, &mut rsc);
         let top = parent.map(|p| ws.uber_parent(p));
         let in_clone = top.is_some_and(|t| ws.rscs[t].variant == Variant::Clone);
@@ -1040,6 +1070,11 @@ fn find_config<'a>(r: &'a Resource, id: &str) -> Option<&'a Resource> {
         ResourceKind::Clone { child, .. } => find_config(child, id),
         _ => None,
     }
+}
+
+/// A utilization value (invalid ones count as 0).
+pub fn utilization_value(v: &str) -> i32 {
+    v.trim().parse::<i32>().unwrap_or(0)
 }
 
 /// `rsc:3` -> `rsc`.

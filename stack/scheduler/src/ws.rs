@@ -70,6 +70,8 @@ pub struct Node {
     pub num_resources: usize,
     /// Base weight (-INFINITY when the node cannot host resources).
     pub weight: Score,
+    /// Remaining utilization capacity (placement-strategy).
+    pub capacity: BTreeMap<String, i32>,
 }
 
 impl Node {
@@ -192,6 +194,8 @@ pub struct Rsc {
     pub reload: bool,
     /// allow-migrate: may move by live migration instead of stop/start.
     pub allow_migrate: bool,
+    /// Utilization this resource consumes on its node.
+    pub utilization: BTreeMap<String, i32>,
 }
 
 impl Rsc {
@@ -255,6 +259,7 @@ impl Rsc {
             param_sets: Vec::new(),
             reload: false,
             allow_migrate: false,
+            utilization: BTreeMap::new(),
         }
     }
 }
