@@ -73,6 +73,8 @@ fn sorted_nodes(
     nodes: &BTreeMap<NodeId, Score>,
     active: Option<NodeId>,
 ) -> Vec<(NodeId, Score)> {
+    use std::cmp::Ordering;
+    let strategy = ws.options.placement_strategy.to_ascii_lowercase();
     let mut v: Vec<(NodeId, Score)> = nodes.iter().map(|(&n, &s)| (n, s)).collect();
     v.sort_by(|&(a, wa), &(b, wb)| {
         let wa = if ws.nodes[a].available() {
@@ -85,24 +87,29 @@ fn sorted_nodes(
         } else {
             Score::NEG_INFINITY
         };
-        wb.cmp(&wa)
-            .then_with(|| {
-                if ws
-                    .options
-                    .placement_strategy
-                    .eq_ignore_ascii_case("minimal")
-                {
-                    std::cmp::Ordering::Equal
-                } else {
-                    ws.nodes[a].num_resources.cmp(&ws.nodes[b].num_resources)
+        let by_weight = wb.cmp(&wa);
+        if by_weight != Ordering::Equal {
+            return by_weight;
+        }
+        // "minimal" skips the load-spreading tie-breaks entirely.
+        if strategy != "minimal" {
+            if strategy == "balanced" {
+                let cap = compare_capacities(ws, a, b);
+                if cap != 0 {
+                    return cap.cmp(&0);
                 }
-            })
-            .then_with(|| match active {
-                Some(x) if x == a => std::cmp::Ordering::Less,
-                Some(x) if x == b => std::cmp::Ordering::Greater,
-                _ => std::cmp::Ordering::Equal,
-            })
-            .then_with(|| ws.nodes[a].name.cmp(&ws.nodes[b].name))
+            }
+            let by_count = ws.nodes[a].num_resources.cmp(&ws.nodes[b].num_resources);
+            if by_count != Ordering::Equal {
+                return by_count;
+            }
+            match active {
+                Some(x) if x == a => return Ordering::Less,
+                Some(x) if x == b => return Ordering::Greater,
+                _ => {}
+            }
+        }
+        ws.nodes[a].name.cmp(&ws.nodes[b].name)
     });
     v
 }
