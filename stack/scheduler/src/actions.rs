@@ -602,10 +602,14 @@ fn create_clone_actions(ws: &mut WorkingSet, r: RscId) {
     let mut any_stopping = false;
     let mut any_starting = false;
     let mut active = false;
+    let mut allow_dependent_migrations = true;
     for c in ws.rscs[r].children.clone() {
         create_actions(ws, c);
         let (mut st, mut sp) = (false, false);
         clone_pseudo_status(ws, c, &mut sp, &mut st, &mut active);
+        if st && sp {
+            allow_dependent_migrations = false;
+        }
         any_stopping |= sp;
         any_starting |= st;
     }
@@ -616,8 +620,11 @@ fn create_clone_actions(ws: &mut WorkingSet, r: RscId) {
     } else {
         ws.actions[started].flags |= af::RUNNABLE;
     }
-    pseudo_action(ws, r, "stop", !any_stopping, true);
+    let stop = pseudo_action(ws, r, "stop", !any_stopping, true);
     pseudo_action(ws, r, "stopped", !any_stopping, true);
+    if allow_dependent_migrations {
+        ws.actions[stop].flags |= af::MIGRATE_RUNNABLE;
+    }
     if ws.rscs[r].promotable {
         crate::promotable::create_promotable_actions(ws, r);
     }
@@ -1072,6 +1079,26 @@ fn update_ordered_actions(
     let Some(tr) = ws.actions[then].rsc else {
         return 0;
     };
+    update_ordered_by(ws, tr, first, then, node, flags, filter, otype, depth)
+}
+
+/// Update an ordered pair using the method of resource `by`'s type.
+#[allow(clippy::too_many_arguments)]
+fn update_ordered_by(
+    ws: &mut WorkingSet,
+    by: RscId,
+    first: ActionId,
+    then: ActionId,
+    node: Option<NodeId>,
+    flags: u32,
+    filter: u32,
+    otype: u32,
+    depth: u32,
+) -> u32 {
+    let tr = by;
+    let Some(then_rsc) = ws.actions[then].rsc else {
+        return 0;
+    };
     match ws.rscs[tr].variant {
         Variant::Primitive => {
             update_ordered_primitive(ws, first, then, node, flags, filter, otype, depth)
@@ -1080,7 +1107,7 @@ fn update_ordered_actions(
             let mut changed =
                 update_ordered_primitive(ws, first, then, node, flags, filter, otype, depth);
             let task = ws.actions[then].task.clone();
-            for m in ws.rscs[tr].children.clone() {
+            for m in ws.rscs[then_rsc].children.clone() {
                 if let Some(ma) = find_action(ws, m, &task, node) {
                     changed |=
                         update_ordered_actions(ws, first, ma, node, flags, filter, otype, depth);
@@ -1095,7 +1122,7 @@ fn update_ordered_actions(
             let mut changed =
                 update_ordered_primitive(ws, first, then, node, flags, filter, otype, depth);
             let task = ws.actions[then].task.clone();
-            for c in ws.rscs[tr].children.clone() {
+            for c in ws.rscs[then_rsc].children.clone() {
                 if let Some(ca) = find_action(ws, c, &task, node) {
                     let cf = action_flags(ws, ca, node);
                     if cf & af::RUNNABLE != 0 {
@@ -1397,9 +1424,12 @@ fn update_for_ordering_flags(
         );
     }
     if otype & of::IMPLIES_FIRST != 0 {
-        if first_rsc.is_some() {
-            changed |= update_ordered_actions(
+        if let Some(fr) = first_rsc {
+            // Pacemaker dispatches this one on the *first* action's
+            // resource type.
+            changed |= update_ordered_by(
                 ws,
+                fr,
                 first,
                 then,
                 node,
