@@ -325,9 +325,9 @@ pub fn parse_interval_ms(text: &str) -> Option<u64> {
                         ('M', false) => 30.0 * 86_400.0,
                         ('W', false) => 7.0 * 86_400.0,
                         ('D', false) => 86_400.0,
-                        ('H', true) => 3600.0,
+                        ('H', _) => 3600.0,
                         ('M', true) => 60.0,
-                        ('S', true) => 1.0,
+                        ('S', _) => 1.0,
                         _ => return None,
                     };
                 }
@@ -403,6 +403,7 @@ mod tests {
         assert_eq!(parse_interval_ms("2min"), Some(120_000));
         assert_eq!(parse_interval_ms("500ms"), Some(500));
         assert_eq!(parse_interval_ms("PT1M30S"), Some(90_000));
+        assert_eq!(parse_interval_ms("P30S"), Some(30_000));
         assert_eq!(parse_interval_ms("0"), Some(0));
     }
 
