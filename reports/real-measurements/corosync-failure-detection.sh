@@ -24,8 +24,9 @@
 #   bash reports/real-measurements/corosync-failure-detection.sh
 # Environment: REPS (default 6), TOKENS (default "1000 3000"),
 #   FAULTS (default "kill part"), OUT (default .../data/corosync),
-#   TOKEN_MIN_LEN (UDP payload bytes from which a packet n3 -> n1 is taken to
-#   carry the token; default 80, see RESULTS.md for how it was chosen).
+#   TOKEN_LEN (UDP payload size of a knet packet n3 -> n1 carrying the idle
+#   ring's token; default 71 = what knet 1.25 + corosync 3.1.7 send with crypto
+#   off and an empty retransmit list; knet pings/pongs are 26 bytes).
 set -uo pipefail
 # Bounded run: re-run this script under timeout(1); its SIGTERM triggers the
 # cleanup trap below (SIGKILL 30 s later if cleanup itself hangs).
@@ -35,7 +36,7 @@ fi
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPS=${REPS:-6}
-TOKEN_MIN_LEN=${TOKEN_MIN_LEN:-80}
+TOKEN_LEN=${TOKEN_LEN:-71}
 TOKENS=${TOKENS:-"1000 3000"}
 FAULTS=${FAULTS:-"kill part"}
 OUT=${OUT:-$HERE/data/corosync}
@@ -222,9 +223,8 @@ run_token() {
 			t_q=$(wait_log_after "$WORK/n1/corosync.log" "$tf" "Members[2]: 1 2" 10)
 			t_sync=$(wait_log_after "$WORK/n1/corosync.log" "$tf" "Completed service synchronization" 10)
 			t_tok=$(first_after "$WORK/n1/corosync.log" "$tf" "A processor failed, forming new configuration")
-			# last token n1 received from n3 before the fault (knet data packets from
-			# n3 of at least TOKEN_MIN_LEN bytes; knet pings/pongs are shorter)
-			t_lasttok=$(awk -v t="$tf" -v min="$TOKEN_MIN_LEN" '$1 < t && $NF + 0 >= min {x = $1} END {print x}' "$dir/tcpdump-n1-from-n3.txt")
+			# last token n1 received from n3 before the fault (knet packets of TOKEN_LEN bytes)
+			t_lasttok=$(awk -v t="$tf" -v len="$TOKEN_LEN" '$1 < t && $NF + 0 == len {x = $1} END {print x}' "$dir/tcpdump-n1-from-n3.txt")
 			# restore the 3-node ring
 			t_heal=$EPOCHREALTIME
 			if [ "$fault" = kill ]; then start_node 3; else n3_heal; fi

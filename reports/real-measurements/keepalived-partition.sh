@@ -206,6 +206,9 @@ run_variant() {
 		th0=$EPOCHREALTIME; heal; th1=$EPOCHREALTIME
 		if ! wait_states MASTER BACKUP 10; then log "rep $rep: split did not resolve"; return 1; fi
 		sleep 6.5 # observe GARPs incl. the garp_master_delay (5 s) repeat
+		# resolved_by: lb1_rx_lower_prio_forced_advert when lb1 (still MASTER) received one of
+		# lb2's adverts after the heal and answered at once ("forcing new election", plus
+		# GARPs); lb2_rx_lb1_periodic_advert when lb1's regular advert reached lb2 first.
 		local last_rx m_log m_notify m_adv b_log f_elect garp1 garp2 rx_high
 		last_rx=$(last_adv_from_before "$dir/tcpdump-lb2.txt" "$tp1" 10.200.0.11)
 		m_log=$(first_log_after "$dir/lb2.log" "$tp0" "Entering MASTER STATE")
@@ -222,7 +225,7 @@ run_variant() {
 			"$(sub "$m_log" "$last_rx")" "$(sub "$m_adv" "$last_rx")" \
 			"$th0" "$(sub "$rx_high" "$th0")" "$(sub "$b_log" "$th0")" "$(sub "$f_elect" "$th0")" \
 			"$garp1" "$garp2" "$(sub "$tp0" "$last_rx")" "$m_adv" "$b_log" \
-			"$(awk -v f="$f_elect" -v h="$rx_high" 'BEGIN { if (f != "" && f <= h) print "lb1_rx_lower_prio_forced_advert"; else print "lb2_rx_lb1_periodic_advert" }')" >>"$OUT/partition.tsv"
+			"$(if [ -n "$f_elect" ]; then echo lb1_rx_lower_prio_forced_advert; else echo lb2_rx_lb1_periodic_advert; fi)" >>"$OUT/partition.tsv"
 		log "$variant rep $rep: partition->lb2 MASTER(log) $(sub "$m_log" "$tp0") s, last rx advert->MASTER $(sub "$m_log" "$last_rx") s, heal->lb2 BACKUP $(sub "$b_log" "$th0") s"
 	done
 	cp "$WORK/notify.log" "$dir/notify.log"

@@ -64,3 +64,33 @@ stats "$DATA/corosync/detection.tsv" token,fault \
 	fault_to_token_timeout_log_s token_timeout_to_membership_s \
 	fault_to_new_membership_s fault_to_quorum_members2_s \
 	last_token_rx_to_fault_s last_token_rx_to_token_timeout_s restore_to_3node_ring_s
+
+# Secondary corosync events, recomputed from the kept notice logs: when n1's
+# knet declared the link to n3 down, and (partition only) when the isolated n3
+# delivered its own singleton membership and quorum loss.
+to_epoch() { date -d "$1 $2 $3" +%s.%N; }
+first_in_log_after() { # file t fixed-pattern -> seconds after t, or NA
+	local line
+	while IFS= read -r line; do
+		local e; e=$(to_epoch $line) || continue
+		if awk -v a="$e" -v b="$2" 'BEGIN{exit !(a >= b - 0.001)}'; then
+			awk -v a="$e" -v b="$2" 'BEGIN{printf "%.3f", a - b}'; return
+		fi
+	done < <(grep -F -- "$3" "$1" | cut -c1-19)
+	echo NA
+}
+echo
+echo "## corosync: secondary events per repetition (seconds after the fault)"
+echo "| token | fault | rep | n1 knet link to n3 down | n3 own membership (partition) | n3 non-primary/quorum lost line |"
+echo "|---|---|---|---|---|---|"
+if [ -f "$DATA/corosync/detection.tsv" ]; then
+	tail -n +2 "$DATA/corosync/detection.tsv" | while IFS=$'\t' read -r tk fault rep tf _; do
+		d="$DATA/corosync/token$tk"
+		kd=$(first_in_log_after "$d/corosync-n1.notice.log" "$tf" "link: host: 3 link: 0 is down")
+		if [ "$fault" = part ]; then
+			m3=$(first_in_log_after "$d/corosync-n3.notice.log" "$tf" "Members left: 1 2")
+			q3=$(first_in_log_after "$d/corosync-n3.notice.log" "$tf" "non-primary component")
+		else m3="-"; q3="-"; fi
+		echo "| $tk | $fault | $rep | $kd | $m3 | $q3 |"
+	done
+fi
