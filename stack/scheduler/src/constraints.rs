@@ -826,3 +826,51 @@ fn clone_min_ordering(
         flags: flags | of::RUNNABLE_LEFT,
     });
 }
+
+/// Node health (`#health*` node attributes under a node-health-strategy)
+/// as location preferences of every top-level resource.
+pub fn node_health_locations(ws: &WorkingSet) -> Vec<Location> {
+    let strategy = ws.options.health_strategy.as_str();
+    if !matches!(
+        strategy,
+        "migrate-on-red" | "only-green" | "progressive" | "custom"
+    ) {
+        return Vec::new();
+    }
+    let (red, yellow, green, base) = ws.options.health_scores;
+    let base = if strategy == "progressive" { base } else { 0 };
+    let mut out = Vec::new();
+    for n in 0..ws.nodes.len() {
+        let mut health = Score::from(base);
+        for (k, v) in &ws.nodes[n].attrs {
+            if !k.starts_with("#health") {
+                continue;
+            }
+            let s = match v.trim().to_ascii_lowercase().as_str() {
+                "red" => Score::from(red),
+                "yellow" => Score::from(yellow),
+                "green" => Score::from(green),
+                other => Score::parse_or_zero(other),
+            };
+            health += s;
+        }
+        if health.value() == 0 {
+            continue;
+        }
+        for &r in &ws.top {
+            let allow = ws.rscs[r]
+                .meta
+                .get("allow-unhealthy-nodes")
+                .is_some_and(|v| is_true(v));
+            if health.value() < 0 && allow {
+                continue;
+            }
+            out.push(Location {
+                rsc: r,
+                role_filter: Role::Unknown,
+                scores: vec![(n, health)],
+            });
+        }
+    }
+    out
+}

@@ -91,7 +91,8 @@ pub(crate) fn run_pipeline(cib: &Cib) -> (ws::WorkingSet, ws::WorkingSet) {
         }
     }
     let initial = w.clone();
-    let locations = constraints::unpack(cib, &mut w);
+    let mut locations = constraints::node_health_locations(&w);
+    locations.extend(constraints::unpack(cib, &mut w));
     for loc in &locations {
         constraints::apply_location(&mut w, loc.rsc, loc);
     }

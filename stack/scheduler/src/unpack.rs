@@ -127,6 +127,31 @@ fn unpack_options(cib: &Cib, now: i64) -> Options {
             .map(|v| Score::parse_or_zero(v).value())
             .unwrap_or(0),
         startup_probes: flag("enable-startup-probes", true),
+        health_strategy: cfg
+            .get("node-health-strategy")
+            .map(|v| v.to_ascii_lowercase())
+            .unwrap_or_else(|| "none".into()),
+        health_scores: {
+            let num = |k: &str| {
+                cfg.get(k)
+                    .map(|v| Score::parse_or_zero(v).value())
+                    .unwrap_or(0)
+            };
+            match cfg
+                .get("node-health-strategy")
+                .map(|v| v.to_ascii_lowercase())
+                .as_deref()
+            {
+                Some("migrate-on-red") => (-INFINITY, 0, 0, 0),
+                Some("only-green") => (-INFINITY, -INFINITY, 0, 0),
+                _ => (
+                    num("node-health-red"),
+                    num("node-health-yellow"),
+                    num("node-health-green"),
+                    num("node-health-base"),
+                ),
+            }
+        },
         legacy_failcounts: cib
             .attr("crm_feature_set")
             .is_none_or(|v| version_lt(v, "3.0.13")),

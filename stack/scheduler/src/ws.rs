@@ -382,6 +382,9 @@ pub struct Options {
     pub legacy_failcounts: bool,
     /// enable-startup-probes
     pub startup_probes: bool,
+    /// node-health-strategy and its red/yellow/green scores and base.
+    pub health_strategy: String,
+    pub health_scores: (i32, i32, i32, i32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
