@@ -80,6 +80,8 @@ pub struct WorldState {
     blocked: BTreeSet<(usize, usize)>,
     /// Per-direction link overrides.
     link_override: BTreeMap<(usize, usize), LinkParams>,
+    /// Per-direction arrival time of the last in-order datagram (FIFO links).
+    link_clock: BTreeMap<(usize, usize), Duration>,
     /// VIP -> holders (host indices).
     vips: BTreeMap<Ipv4Addr, BTreeSet<usize>>,
     /// (node, vrid) -> current VRRP state, to judge takeovers.
@@ -149,6 +151,7 @@ impl World {
                 segments,
                 blocked: BTreeSet::new(),
                 link_override: BTreeMap::new(),
+                link_clock: BTreeMap::new(),
                 vips: BTreeMap::new(),
                 vrrp_states: BTreeMap::new(),
                 trace,
@@ -264,7 +267,10 @@ impl WorldState {
     }
 
     /// Draw a one-way delay for a datagram on a link, with bounded reordering.
-    fn draw_delay(&mut self, link: &LinkParams) -> Duration {
+    /// Draw a one-way delay. Jitter varies the delay, but a link stays FIFO,
+    /// as a switched LAN is: only a datagram drawn for reordering (`reorder`)
+    /// may be overtaken. Returns (delay, held back for reordering).
+    fn draw_delay(&mut self, link: &LinkParams) -> (Duration, bool) {
         let jitter = link.jitter.as_nanos() as u64;
         let mut delay = link.latency
             + Duration::from_nanos(if jitter > 0 {
@@ -272,13 +278,29 @@ impl WorldState {
             } else {
                 0
             });
+        let mut held = false;
         if link.reorder > 0.0 && self.rng.gen_bool(link.reorder) {
             let window = link.reorder_window.as_nanos() as u64;
             if window > 0 {
                 delay += Duration::from_nanos(self.rng.gen_range(0..window));
+                held = true;
             }
         }
-        delay
+        (delay, held)
+    }
+
+    /// The arrival time of a datagram on link (from, to): never before the
+    /// previous in-order datagram on that link.
+    fn arrival(&mut self, from: usize, to: usize, link: &LinkParams) -> Duration {
+        let (delay, held) = self.draw_delay(link);
+        let at = self.now + delay;
+        if held {
+            return at;
+        }
+        let last = self.link_clock.entry((from, to)).or_default();
+        let at = at.max(*last);
+        *last = at;
+        at
     }
 
     fn drop(
@@ -333,7 +355,7 @@ impl WorldState {
             if link.loss > 0.0 && self.rng.gen_bool(link.loss) {
                 continue;
             }
-            let d = self.draw_delay(&link);
+            let (d, _) = self.draw_delay(&link);
             if best.is_none_or(|(bd, _)| d >= bd) {
                 best = Some((d, h));
             }
@@ -402,9 +424,9 @@ impl WorldState {
                 1
             };
             for copy in 0..copies {
-                let delay = self.draw_delay(&link);
+                let at = self.arrival(from, to, &link);
                 out.push(Delivery {
-                    at: self.now + delay,
+                    at,
                     to,
                     incarnation: self.hosts[to].incarnation,
                     datagram: Datagram {

@@ -123,7 +123,7 @@ impl Checker for AgreedOrder {
         }
     }
 
-    fn finish(&mut self, _end: Duration, expectation: Expectation) -> Verdict {
+    fn finish(&mut self, end: Duration, expectation: Expectation) -> Verdict {
         let keys: Vec<&String> = self.delivered.keys().collect();
         let mut broken = std::mem::take(&mut self.broken);
         for (i, a) in keys.iter().enumerate() {
@@ -156,8 +156,9 @@ impl Checker for AgreedOrder {
             expectation,
             broken,
             format!(
-                "{total} deliveries on {} node runs, one agreed order",
-                keys.len()
+                "{total} deliveries on {} node runs ({:.0} per node per simulated second), one agreed order",
+                keys.len(),
+                total as f64 / keys.len().max(1) as f64 / end.as_secs_f64().max(1e-9)
             ),
         )
     }

@@ -392,19 +392,21 @@ impl Daemon {
                 });
             }
         }
-        if let (Some(at), Some(interval)) = (self.next_load, self.setup.load_interval) {
-            if at <= now {
-                self.load_counter += 1;
-                let payload = encode_load(self.setup.node_id, self.load_counter);
-                self.host.report(NodeEvent::TotemSent {
-                    counter: self.load_counter,
-                });
-                self.totem(NodeInput::Mcast {
-                    guarantee: Guarantee::Agreed,
-                    payload,
-                });
-                self.next_load = Some(at + interval);
+        // Timers wake late under load; send every message that is due.
+        while let (Some(at), Some(interval)) = (self.next_load, self.setup.load_interval) {
+            if at > now {
+                break;
             }
+            self.load_counter += 1;
+            let payload = encode_load(self.setup.node_id, self.load_counter);
+            self.host.report(NodeEvent::TotemSent {
+                counter: self.load_counter,
+            });
+            self.totem(NodeInput::Mcast {
+                guarantee: Guarantee::Agreed,
+                payload,
+            });
+            self.next_load = Some(at + interval);
         }
     }
 
