@@ -94,3 +94,22 @@ if [ -f "$DATA/corosync/detection.tsv" ]; then
 		echo "| $tk | $fault | $rep | $kd | $m3 | $q3 |"
 	done
 fi
+
+# GARPs lb2 sent when it took over during the partition: within 100 ms of its
+# first advert as MASTER, and 4.9-5.2 s later (vrrp_garp_master_delay repeat).
+echo
+echo "## keepalived partition: GARPs from lb2's MAC seen by the observer (per repetition: at takeover / at takeover+5 s)"
+for v in multicast unicast; do
+	f="$DATA/keepalived-partition/$v"
+	[ -f "$f/macs.txt" ] || continue
+	mac2=$(awk '$1 == "lb2" {print $2}' "$f/macs.txt")
+	printf '%s: ' "$v"
+	awk -F'\t' -v v="$v" '$1 == v {print $18}' "$DATA/keepalived-partition/partition.tsv" | while read -r t; do
+		awk -v a="$t" -v m="$mac2" '
+			/ARP/ && /who-has 10\.200\.0\.100 .*tell 10\.200\.0\.100/ && $2 == m {
+				if ($1 >= a - 0.01 && $1 <= a + 0.1) c++
+				if ($1 >= a + 4.9 && $1 <= a + 5.2) d++ }
+			END { printf "%d/%d ", c, d }' "$f/tcpdump-client.txt"
+	done
+	echo
+done
