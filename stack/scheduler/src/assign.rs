@@ -998,6 +998,14 @@ pub fn cmp_instance(
     if f1 != f2 {
         return if f2 { Less } else { Greater };
     }
+    // Colocation tie-break: Pacemaker starts from a copy of each current
+    // node, whose weight is -INFINITY for offline nodes (parental
+    // colocations, which would be added on top, are not applied here).
+    let w1 = ws.nodes[n1].weight;
+    let w2 = ws.nodes[n2].weight;
+    if w1 != w2 {
+        return w2.cmp(&w1);
+    }
     instance_number(&ws.rscs[a].id).cmp(&instance_number(&ws.rscs[b].id))
 }
 
