@@ -156,7 +156,13 @@ fn corosync_setup(
     let id = *loaded.node_ids.get(node)?;
     Some(
         CorosyncSetup::from_conf(&loaded.conf, id, boot_epoch).map(|mut setup| {
-            setup.load_interval = scenario.corosync.as_ref().and_then(|c| c.load_interval);
+            if let Some(section) = &scenario.corosync {
+                setup.load_interval = section.load_interval;
+                setup.quirks = match section.totem {
+                    crate::scenario::TotemVariant::Corosync => hasim_totem::srp::Quirks::corosync(),
+                    crate::scenario::TotemVariant::Strict => hasim_totem::srp::Quirks::strict(),
+                };
+            }
             setup
         }),
     )

@@ -14,8 +14,8 @@ use hasim_reports::{Expectation, Verdict};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-/// A test-load message: (sender nodeid, per-sender counter).
-type Msg = (u32, u64);
+/// A test-load message: (sender nodeid, sender's boot, per-boot counter).
+type Msg = (u32, u64, u64);
 
 fn secs(t: Duration) -> f64 {
     t.as_secs_f64()
@@ -105,14 +105,18 @@ impl Checker for AgreedOrder {
         self.nodes.observe(event);
         if let Event::Node {
             node,
-            detail: NodeEvent::TotemDeliver {
-                sender, counter, ..
-            },
+            detail:
+                NodeEvent::TotemDeliver {
+                    sender,
+                    boot,
+                    counter,
+                    ..
+                },
             ..
         } = event
         {
             let key = self.nodes.key(node);
-            let msg = (*sender, *counter);
+            let msg = (*sender, *boot, *counter);
             if !self.seen.entry(key.clone()).or_default().insert(msg) {
                 self.broken.push((
                     t,
@@ -143,7 +147,7 @@ impl Checker for AgreedOrder {
                         x.1.max(y.1),
                         format!(
                             "{a} and {b} disagree on the order of common message #{pos}: {}:{} vs {}:{}",
-                            x.0 .0, x.0 .1, y.0 .0, y.0 .1
+                            x.0 .0, x.0 .2, y.0 .0, y.0 .2
                         ),
                     ));
                 }
@@ -186,6 +190,7 @@ impl Checker for VirtualSynchrony {
             detail:
                 NodeEvent::TotemDeliver {
                     sender,
+                    boot,
                     counter,
                     ring,
                     ..
@@ -194,7 +199,7 @@ impl Checker for VirtualSynchrony {
         } = event
         {
             self.count += 1;
-            let msg = (*sender, *counter);
+            let msg = (*sender, *boot, *counter);
             let installed = self.nodes.ring.get(node).cloned().unwrap_or_default();
             if &installed != ring {
                 self.broken.push((t, format!("{node} delivered {sender}:{counter} (sent in ring {ring}) in configuration {installed}")));
@@ -311,10 +316,13 @@ impl Checker for NoLossInConfiguration {
         let key = self.nodes.key(node);
         match detail {
             NodeEvent::TotemDeliver {
-                sender, counter, ..
+                sender,
+                boot,
+                counter,
+                ..
             } => {
                 if let Some((_, set)) = self.current.get_mut(&key) {
-                    set.insert((*sender, *counter));
+                    set.insert((*sender, *boot, *counter));
                 }
             }
             NodeEvent::Membership {
@@ -726,6 +734,7 @@ mod tests {
             node: node.into(),
             detail: NodeEvent::TotemDeliver {
                 sender,
+                boot: 0,
                 counter,
                 ring: ring.into(),
                 seq: 0,

@@ -39,6 +39,12 @@ pub struct CorosyncSetup {
     pub load_interval: Option<Duration>,
     /// What corosync would log at startup about its timers and quorum.
     pub startup_log: Vec<String>,
+    /// Which of corosync 3.1.7's known Totem deviations to reproduce
+    /// (default: all of them, as the real corosync behaves).
+    pub quirks: hasim_totem::srp::Quirks,
+    /// Grows with every start of the node; part of every test message's
+    /// identity, so a rebooted node's counter starting again at 1 is new.
+    pub boot_epoch: u64,
 }
 
 /// Map corosync.conf's raw totem keys onto the Totem core's configuration.
@@ -160,25 +166,29 @@ impl CorosyncSetup {
             port,
             load_interval: None,
             startup_log,
+            quirks: hasim_totem::srp::Quirks::corosync(),
+            boot_epoch,
         })
     }
 }
 
-/// Encode a load message: who sent it and its per-sender counter.
-pub fn encode_load(node: u32, counter: u64) -> Vec<u8> {
+/// Encode a load message: who sent it, in which boot, and its counter.
+pub fn encode_load(node: u32, boot: u64, counter: u64) -> Vec<u8> {
     let mut p = vec![SERVICE_LOAD];
     p.extend_from_slice(&node.to_be_bytes());
+    p.extend_from_slice(&boot.to_be_bytes());
     p.extend_from_slice(&counter.to_be_bytes());
     p
 }
 
-fn decode_load(payload: &[u8]) -> Option<(u32, u64)> {
-    if payload.first() != Some(&SERVICE_LOAD) || payload.len() != 13 {
+fn decode_load(payload: &[u8]) -> Option<(u32, u64, u64)> {
+    if payload.first() != Some(&SERVICE_LOAD) || payload.len() != 21 {
         return None;
     }
     let node = u32::from_be_bytes(payload[1..5].try_into().ok()?);
-    let counter = u64::from_be_bytes(payload[5..13].try_into().ok()?);
-    Some((node, counter))
+    let boot = u64::from_be_bytes(payload[5..13].try_into().ok()?);
+    let counter = u64::from_be_bytes(payload[13..21].try_into().ok()?);
+    Some((node, boot, counter))
 }
 
 /// The running daemon's state, between events.
@@ -230,9 +240,10 @@ impl Daemon {
                             msg,
                         });
                     }
-                } else if let Some((sender, counter)) = decode_load(&d.payload) {
+                } else if let Some((sender, boot, counter)) = decode_load(&d.payload) {
                     self.host.report(NodeEvent::TotemDeliver {
                         sender,
+                        boot,
                         counter,
                         ring: format!("{}", d.ring_id),
                         seq: d.seq,
@@ -398,7 +409,7 @@ impl Daemon {
                 break;
             }
             self.load_counter += 1;
-            let payload = encode_load(self.setup.node_id, self.load_counter);
+            let payload = encode_load(self.setup.node_id, self.setup.boot_epoch, self.load_counter);
             self.host.report(NodeEvent::TotemSent {
                 counter: self.load_counter,
             });
@@ -434,7 +445,7 @@ pub async fn run(host: Arc<dyn Host>, setup: CorosyncSetup) -> std::io::Result<(
         .unwrap_or(0);
     let origin = Instant::now();
     let mut daemon = Daemon {
-        totem: TotemNode::new(setup.totem.clone()),
+        totem: TotemNode::with_quirks(setup.totem.clone(), setup.quirks),
         quorum: vq::Votequorum::new(setup.node_id),
         next_load: setup.load_interval.map(|i| origin.elapsed() + i),
         host,

@@ -60,6 +60,7 @@ pub enum NodeEvent {
     /// Totem delivered test-load message (`sender`, `counter`) in agreed order.
     TotemDeliver {
         sender: u32,
+        boot: u64,
         counter: u64,
         ring: String,
         seq: u32,
