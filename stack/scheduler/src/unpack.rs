@@ -1416,25 +1416,65 @@ fn process_rsc_state(ws: &mut WorkingSet, rsc: RscId, node: NodeId, mut on_fail:
 
 /// Record a resource as active on a node (Pacemaker's native_add_running).
 fn add_running(ws: &mut WorkingSet, rsc: RscId, node: NodeId, _failed: bool) {
-    if !ws.rscs[rsc].running_on.contains(&node) {
-        ws.rscs[rsc].running_on.push(node);
+    if ws.rscs[rsc].running_on.contains(&node) {
+        return;
     }
-    if ws.nodes[node].maintenance {
+    ws.rscs[rsc].running_on.push(node);
+    if ws.rscs[rsc].variant == Variant::Primitive && ws.nodes[node].maintenance {
         ws.rscs[rsc].managed = false;
         ws.rscs[rsc].maintenance = true;
     }
-    if let Some(p) = ws.rscs[rsc].parent {
-        let mut it = Some(p);
-        while let Some(q) = it {
+    if !ws.rscs[rsc].managed {
+        // Unmanaged resources stay where they are.
+        add_location(ws, rsc, Some(node), INFINITY);
+        let mut p = ws.rscs[rsc].parent;
+        while let (Some(q), true) = (p, ws.nodes[node].online) {
             if !ws.rscs[q].running_on.contains(&node) {
                 ws.rscs[q].running_on.push(node);
             }
-            it = ws.rscs[q].parent;
+            p = ws.rscs[q].parent;
+        }
+        return;
+    }
+    let active = if ws.rscs[rsc].needs_fencing {
+        ws.rscs[rsc].running_on.len()
+    } else {
+        ws.rscs[rsc]
+            .running_on
+            .iter()
+            .filter(|&&n| ws.nodes[n].online && !ws.nodes[n].unclean)
+            .count()
+    };
+    if active > 1 {
+        match ws.rscs[rsc].meta.get("multiple-active").map(String::as_str) {
+            Some("stop_only") => {
+                // Make sure it does not come up again anywhere.
+                ws.rscs[rsc].allowed = (0..ws.nodes.len())
+                    .map(|n| (n, Score::NEG_INFINITY))
+                    .collect();
+            }
+            Some("block") => {
+                ws.rscs[rsc].managed = false;
+                ws.rscs[rsc].block = true;
+                if let Some(p) = ws.rscs[rsc].parent {
+                    if ws.rscs[p].variant == Variant::Group
+                        && ws.rscs[p]
+                            .meta
+                            .get("multiple-active")
+                            .is_some_and(|v| v == "block")
+                    {
+                        for c in ws.rscs[p].children.clone() {
+                            ws.rscs[c].managed = false;
+                            ws.rscs[c].block = true;
+                        }
+                    }
+                }
+            }
+            _ => {}
         }
     }
-    if ws.rscs[rsc].running_on.len() > 1 && ws.rscs[rsc].multiple_active_block {
-        ws.rscs[rsc].managed = false;
-        ws.rscs[rsc].block = true;
+    if let Some(p) = ws.rscs[rsc].parent {
+        add_running(ws, p, node, false);
     }
 }
 
