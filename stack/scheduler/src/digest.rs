@@ -107,10 +107,14 @@ fn compare(
     let interval = op.interval_ms().max(0) as u64;
     let (params, has_extra) = op_params(ws, rsc, node, task, interval);
     let all = params_digest(&params);
-    let restart_calc = op.attr("op-force-restart").map(|list| {
-        let keep: Vec<&str> = list.split_whitespace().collect();
+    // The restart digest covers the non-reloadable parameters: those listed
+    // in op-force-restart, or all of them when there is no list.
+    let restart_calc = op.attr("op-restart-digest").map(|_| {
         let mut p = params.clone();
-        p.retain(|k, _| keep.contains(&k.as_str()));
+        if let Some(list) = op.attr("op-force-restart") {
+            let keep: Vec<&str> = list.split_whitespace().collect();
+            p.retain(|k, _| keep.contains(&k.as_str()));
+        }
         params_digest(&p)
     });
     let restart_stored = op.attr("op-restart-digest");
