@@ -37,6 +37,12 @@ fn main() {
                 a.reason
             );
         }
+        for p in g.placements() {
+            println!(
+                "placement {} {:?} {:?} -> {:?} {:?}",
+                p.resource, p.role, p.running_on, p.next_role, p.node
+            );
+        }
         for (a, b) in &g.edges {
             println!("  {a} -> {b}");
         }

@@ -186,3 +186,37 @@ pub fn schedule(cib: &Cib) -> TransitionGraph {
         initial,
     }
 }
+
+/// Where the scheduler placed one resource instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub resource: String,
+    /// Current role and nodes.
+    pub role: ws::Role,
+    pub running_on: Vec<String>,
+    /// Role and node after the transition.
+    pub next_role: ws::Role,
+    pub node: Option<String>,
+}
+
+impl TransitionGraph {
+    /// The placement decision for every primitive (including clone instances).
+    pub fn placements(&self) -> Vec<Placement> {
+        let w = &self.ws;
+        w.rscs
+            .iter()
+            .filter(|r| r.variant == ws::Variant::Primitive)
+            .map(|r| Placement {
+                resource: r.id.clone(),
+                role: r.role,
+                running_on: r
+                    .running_on
+                    .iter()
+                    .map(|&n| w.nodes[n].name.clone())
+                    .collect(),
+                next_role: r.next_role,
+                node: r.assigned.map(|n| w.nodes[n].name.clone()),
+            })
+            .collect()
+    }
+}

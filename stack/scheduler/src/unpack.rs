@@ -1170,7 +1170,8 @@ pub fn op_on_fail(ws: &WorkingSet, rsc: RscId, task: &str, interval_ms: u64) -> 
     let policy = match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
         Some("block") => OnFail::Block,
         Some("fence") if ws.options.stonith_enabled => OnFail::Fence,
-        Some("fence") => OnFail::Block,
+        // Fencing is impossible: Pacemaker resets on-fail=fence to stop.
+        Some("fence") => OnFail::Stop,
         Some("standby") => OnFail::Standby,
         Some("ignore") | Some("nothing") => OnFail::Ignore,
         Some("migrate") => OnFail::Migrate,
@@ -1312,10 +1313,14 @@ fn unpack_failure(
     } else if ws.rscs[rsc].role < Role::Started {
         ws.rscs[rsc].role = Role::Started;
     }
-    let fail_role = match on_fail {
-        OnFail::Stop => Role::Stopped,
-        OnFail::Demote => Role::Unpromoted,
-        _ => Role::Started,
+    // The role a failed resource is left in: Stopped for on-fail=stop,
+    // Unpromoted after a failed promote, otherwise Started.
+    let fail_role = if on_fail == OnFail::Stop {
+        Role::Stopped
+    } else if task == "promote" {
+        Role::Unpromoted
+    } else {
+        Role::Started
     };
     if fail_role != Role::Started && ws.rscs[rsc].next_role < fail_role {
         ws.rscs[rsc].next_role = fail_role;
