@@ -700,8 +700,12 @@ impl<'a> Unpacker<'a> {
         }
         let mut rsc = found.or(if skip_inactive { None } else { inactive });
         if let Some(r) = rsc {
+            // Instances that do not need fencing are not counted as active
+            // on a lost node, unless every node gets an instance anyway
+            // (a "universal" clone).
             let n = &ws.nodes[node];
-            if !ws.rscs[r].needs_fencing && (!n.online || n.unclean) {
+            let universal = ws.rscs[clone].clone_max == ws.nodes.len();
+            if !ws.rscs[r].needs_fencing && (!n.online || n.unclean) && !universal {
                 rsc = None;
             }
         }
