@@ -24,7 +24,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode};
-use hasim_benches::{multiset_agreement, normalize, transition_summary, LargeCluster};
+use hasim_benches::{by_action, multiset_agreement, normalize, transition_summary, LargeCluster};
 use hasim_scheduler::hasim_cib::Cib;
 
 const CORPUS: &str = concat!(
@@ -377,7 +377,7 @@ struct Row {
 
 fn print_table(rows: &[Row]) {
     println!(
-        "{:<58} {:>11} {:>11} {:>8} | {:>11} {:>11} {:>8}",
+        "{:<66} {:>11} {:>11} {:>8} | {:>11} {:>11} {:>8}",
         "measurement (hasim vs crm_simulate)",
         "hasim wall",
         "crm wall",
@@ -388,7 +388,7 @@ fn print_table(rows: &[Row]) {
     );
     for r in rows {
         println!(
-            "{:<58} {:>11} {:>11} {:>8} | {:>11} {:>11} {:>8}",
+            "{:<66} {:>11} {:>11} {:>8} | {:>11} {:>11} {:>8}",
             r.what,
             secs(r.hasim.wall),
             secs(r.crm.wall),
@@ -538,6 +538,20 @@ fn compare(corpus: &Corpus, generated: &[Generated], work: &Path) {
                 "DIFFERENT"
             }
         );
+        let breakdown = |lines: &[String]| {
+            by_action(lines)
+                .iter()
+                .map(|(a, n)| format!("{a} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!(
+            "    by action: crm_simulate [{}]; hasim [{}]; only hasim [{}]; only crm_simulate [{}]",
+            breakdown(&reference),
+            breakdown(&ours),
+            breakdown(&agreement.only_hasim),
+            breakdown(&agreement.only_reference)
+        );
         for l in agreement.only_hasim.iter().take(5) {
             println!("    only hasim:        {l}");
         }
@@ -611,7 +625,9 @@ fn main() {
     criterion.final_summary();
     // `cargo bench` passes --bench; `cargo test --benches` only smoke-tests
     // the benchmark functions, so the slow comparison is left out there.
-    if std::env::args().any(|a| a == "--bench") {
+    let args: Vec<String> = std::env::args().collect();
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    if has("--bench") && !has("--test") && !has("--list") {
         compare(&corpus, &generated, &work);
     }
     let _ = std::fs::remove_dir_all(&work);

@@ -20,7 +20,7 @@
 
 pub use large::{large_cluster, LargeCluster};
 pub use remote::{remote_cluster, RemoteCluster};
-pub use summary::{multiset_agreement, normalize, transition_summary, Agreement};
+pub use summary::{by_action, multiset_agreement, normalize, transition_summary, Agreement};
 
 /// Writing the pieces of CIB XML the generators share.
 pub mod cib_xml {
@@ -873,6 +873,17 @@ pub mod summary {
         m
     }
 
+    /// Count summary lines by their action word (Start, Move, Recover,
+    /// Fence, ...), to say at a glance which kinds of decision disagree.
+    pub fn by_action(lines: &[String]) -> BTreeMap<String, usize> {
+        let mut m = BTreeMap::new();
+        for l in lines {
+            let action = l.split_whitespace().next().unwrap_or("").to_string();
+            *m.entry(action).or_insert(0) += 1;
+        }
+        m
+    }
+
     /// Compare hasim's summary lines with the reference's, ignoring order.
     pub fn multiset_agreement(hasim: &[String], reference: &[String]) -> Agreement {
         let h = counts(hasim);
@@ -1048,5 +1059,12 @@ mod tests {
         assert_eq!(a.only_reference, s(&["z"]));
         assert!(!a.identical());
         assert!(multiset_agreement(&s(&["b", "a"]), &s(&["a", "b"])).identical());
+        let actions = by_action(&s(&[
+            "Start a ( n1 )",
+            "Start b ( n2 )",
+            "Fence (reboot) n3 'x'",
+        ]));
+        assert_eq!(actions.get("Start"), Some(&2));
+        assert_eq!(actions.get("Fence"), Some(&1));
     }
 }
