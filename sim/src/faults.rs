@@ -38,17 +38,29 @@ pub struct TimedFault {
 
 /// A stream tag so the nemesis draws are independent of other seeded streams.
 const NEMESIS_STREAM: u64 = 0x6e65_6d65_7369_7321;
+/// Stream tag for the jitter of scripted faults.
+const JITTER_STREAM: u64 = 0x6a69_7474_6572_2121;
 
 /// The full, time-ordered timeline. Faults at the same instant keep their
 /// file order, scripted before drawn.
 pub fn timeline(scenario: &Scenario, seed: u64) -> Vec<TimedFault> {
+    let mut jitter_rng = ChaCha8Rng::seed_from_u64(seed ^ JITTER_STREAM);
     let mut faults: Vec<TimedFault> = scenario
         .faults
         .iter()
-        .map(|f| TimedFault {
-            at: f.get_ref().at,
-            action: f.get_ref().action.clone(),
-            source: Source::Script,
+        .map(|f| {
+            let f = f.get_ref();
+            let extra = match f.jitter {
+                Some(j) if !j.is_zero() => {
+                    Duration::from_micros(jitter_rng.gen_range(0..j.as_micros() as u64))
+                }
+                _ => Duration::ZERO,
+            };
+            TimedFault {
+                at: f.at + extra,
+                action: f.action.clone(),
+                source: Source::Script,
+            }
         })
         .collect();
     if scenario.nemesis.is_some() {
@@ -242,6 +254,28 @@ may_break = ["single-vip-owner"]
 
     fn scenario() -> Scenario {
         Scenario::parse(NEMESIS, "n.toml").unwrap()
+    }
+
+    #[test]
+    fn jitter_moves_scripted_faults_by_seed() {
+        let text = NEMESIS.replace(
+            "[nemesis]",
+            "[[fault]]\nat = \"10s\"\njitter = \"1s\"\naction = \"heal\"\n\n[nemesis]",
+        );
+        let s = Scenario::parse(&text, "j.toml").unwrap();
+        let at = |seed| {
+            timeline(&s, seed)
+                .into_iter()
+                .find(|f| f.source == Source::Script)
+                .unwrap()
+                .at
+        };
+        let times: std::collections::BTreeSet<Duration> = (0..10).map(at).collect();
+        assert!(times.len() >= 9);
+        assert!(times
+            .iter()
+            .all(|t| *t >= Duration::from_secs(10) && *t < Duration::from_secs(11)));
+        assert_eq!(at(3), at(3));
     }
 
     #[test]

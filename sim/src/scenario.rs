@@ -204,6 +204,11 @@ fn default_true() -> bool {
 pub struct Fault {
     #[serde(with = "humantime_serde")]
     pub at: Duration,
+    /// Move the fault later by a time drawn uniformly from [0, jitter) with
+    /// the run seed, so a campaign hits every phase of the protocol's timers
+    /// (the advert cycle, the token rotation) as real faults do.
+    #[serde(default, with = "humantime_serde")]
+    pub jitter: Option<Duration>,
     #[serde(flatten)]
     pub action: FaultAction,
 }
@@ -609,7 +614,7 @@ impl Scenario {
         for fault in &self.faults {
             let span = fault.span();
             let f = fault.get_ref();
-            if f.at > self.duration {
+            if f.at + f.jitter.unwrap_or_default() > self.duration {
                 return Err((
                     span,
                     format!(
