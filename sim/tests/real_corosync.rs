@@ -3,55 +3,23 @@
 //! restarting it brings it back.
 #![cfg(not(madsim))]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+mod common;
+
+use common::process::{port_offset, spawn, wait_for, Daemon};
 use std::time::{Duration, Instant};
 
-struct Node {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(conf: &std::path::Path, nodeid: u32, offset: u16) -> Node {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hasim"))
-        .args(["node", "corosync", "--nodeid", &nodeid.to_string()])
-        .arg("--conf")
-        .arg(conf)
-        .args(["--port-offset", &offset.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start hasim node corosync");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    Node { child, lines }
-}
-
-fn wait_for(node: &Node, needles: &[&str], limit: Duration) -> Option<String> {
-    let deadline = Instant::now() + limit;
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        match node.lines.recv_timeout(left) {
-            Ok(line) if needles.iter().all(|n| line.contains(n)) => return Some(line),
-            Ok(_) => continue,
-            Err(_) => return None,
-        }
-    }
-    None
+fn start(conf: &std::path::Path, nodeid: u32, offset: u16) -> Daemon {
+    let conf = conf.display().to_string();
+    spawn([
+        "node",
+        "corosync",
+        "--nodeid",
+        &nodeid.to_string(),
+        "--conf",
+        &conf,
+        "--port-offset",
+        &offset.to_string(),
+    ])
 }
 
 const CONF: &str = "totem {
@@ -85,7 +53,7 @@ fn three_real_processes_form_lose_and_regain_a_ring() {
     std::fs::create_dir_all(&dir).unwrap();
     let conf = dir.join("corosync.conf");
     std::fs::write(&conf, CONF).unwrap();
-    let offset = 20000 + (std::process::id() % 20000) as u16;
+    let offset = port_offset();
     let n1 = start(&conf, 1, offset);
     let _n2 = start(&conf, 2, offset);
     let n3 = start(&conf, 3, offset);

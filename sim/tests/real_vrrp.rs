@@ -2,82 +2,37 @@
 //! VRRP over real UDP; killing the master makes the backup take over.
 #![cfg(not(madsim))]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+mod common;
+
+use common::process::{port_offset, spawn, wait_for, Daemon};
 use std::time::{Duration, Instant};
 
-struct Node {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(name: &str, address: &str, peer: &str, priority: u8, offset: u16) -> Node {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hasim"))
-        .args([
-            "node",
-            "vrrp",
-            "--name",
-            name,
-            "--address",
-            address,
-            "--peer",
-            peer,
-        ])
-        .args([
-            "--priority",
-            &priority.to_string(),
-            "--port-offset",
-            &offset.to_string(),
-        ])
-        .args([
-            "--advert-int",
-            "200ms",
-            "--vip",
-            "10.99.0.100",
-            "--vrid",
-            "7",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start hasim node");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    Node { child, lines }
-}
-
-/// Wait until the node prints a line containing all of `needles`.
-fn wait_for(node: &Node, needles: &[&str], limit: Duration) -> Option<String> {
-    let deadline = Instant::now() + limit;
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        match node.lines.recv_timeout(left) {
-            Ok(line) if needles.iter().all(|n| line.contains(n)) => return Some(line),
-            Ok(_) => continue,
-            Err(_) => return None,
-        }
-    }
-    None
+fn start(name: &str, address: &str, peer: &str, priority: u8, offset: u16) -> Daemon {
+    spawn([
+        "node",
+        "vrrp",
+        "--name",
+        name,
+        "--address",
+        address,
+        "--peer",
+        peer,
+        "--priority",
+        &priority.to_string(),
+        "--port-offset",
+        &offset.to_string(),
+        "--advert-int",
+        "200ms",
+        "--vip",
+        "10.99.0.100",
+        "--vrid",
+        "7",
+    ])
 }
 
 #[test]
 fn backup_takes_over_when_master_process_dies() {
-    // A port range unlikely to collide with another test run on this machine.
-    let offset = 20000 + (std::process::id() % 20000) as u16;
+    let offset = port_offset();
     let master = start("lb1", "127.0.0.1", "127.0.0.2", 100, offset);
     let backup = start("lb2", "127.0.0.2", "127.0.0.1", 90, offset);
     let became_master = wait_for(&master, &["\"to\":\"MASTER\""], Duration::from_secs(10));

@@ -21,6 +21,24 @@ fn secs(t: Duration) -> f64 {
     t.as_secs_f64()
 }
 
+/// (node, ring, members) when `event` installs a regular configuration.
+fn regular_membership(event: &Event) -> Option<(&String, &String, &Vec<u32>)> {
+    match event {
+        Event::Node {
+            node,
+            detail:
+                NodeEvent::Membership {
+                    configuration,
+                    ring,
+                    members,
+                    ..
+                },
+            ..
+        } if configuration == "regular" => Some((node, ring, members)),
+        _ => None,
+    }
+}
+
 /// Per-node bookkeeping common to several checkers: which incarnation of the
 /// node is running and which regular configuration it has installed.
 #[derive(Default)]
@@ -244,21 +262,7 @@ impl Checker for MembershipAgreement {
     }
 
     fn observe(&mut self, t: Duration, event: &Event) {
-        if let Event::Node {
-            node,
-            detail:
-                NodeEvent::Membership {
-                    configuration,
-                    ring,
-                    members,
-                    ..
-                },
-            ..
-        } = event
-        {
-            if configuration != "regular" {
-                return;
-            }
+        if let Some((node, ring, members)) = regular_membership(event) {
             let mut sorted = members.clone();
             sorted.sort_unstable();
             match self.rings.get(ring) {
@@ -593,21 +597,7 @@ impl Checker for MembershipStable {
     }
 
     fn observe(&mut self, t: Duration, event: &Event) {
-        if let Event::Node {
-            node,
-            detail:
-                NodeEvent::Membership {
-                    configuration,
-                    ring,
-                    members,
-                    ..
-                },
-            ..
-        } = event
-        {
-            if configuration != "regular" {
-                return;
-            }
+        if let Some((node, ring, members)) = regular_membership(event) {
             if self.joined.contains(node) {
                 self.broken.push((
                     t,

@@ -1,6 +1,8 @@
 //! Helpers shared by the simulator integration tests.
 #![allow(dead_code)]
 
+pub mod process;
+
 use hasim::scenario::Scenario;
 use std::io::Write;
 use std::path::PathBuf;

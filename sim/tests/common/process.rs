@@ -1,0 +1,62 @@
+//! Real-mode daemons as child processes, and reading their JSON-line events.
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A `hasim node ...` child process; killed when dropped.
+pub struct Daemon {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start `hasim` with `args`, collecting its stdout lines.
+pub fn spawn<I, S>(args: I) -> Daemon
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hasim"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start hasim");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Daemon { child, lines }
+}
+
+/// Wait until the daemon prints a line containing all of `needles`.
+pub fn wait_for(daemon: &Daemon, needles: &[&str], limit: Duration) -> Option<String> {
+    let deadline = Instant::now() + limit;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match daemon.lines.recv_timeout(left) {
+            Ok(line) if needles.iter().all(|n| line.contains(n)) => return Some(line),
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// A port offset unlikely to collide with another test run on this machine.
+pub fn port_offset() -> u16 {
+    20000 + (std::process::id() % 20000) as u16
+}
