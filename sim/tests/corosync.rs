@@ -23,6 +23,7 @@ const SCENARIOS: &[&str] = &[
     "corosync-two-node-wait-for-all.toml",
     "corosync-two-node-no-wait-for-all.toml",
     "corosync-last-man-standing.toml",
+    "corosync-secauth-partition.toml",
 ];
 
 #[test]
