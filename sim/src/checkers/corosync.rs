@@ -39,6 +39,25 @@ fn regular_membership(event: &Event) -> Option<(&String, &String, &Vec<u32>)> {
     }
 }
 
+/// (node, message, ring it was sent in) when `event` is a test-load delivery.
+fn delivery(event: &Event) -> Option<(&String, Msg, &String)> {
+    match event {
+        Event::Node {
+            node,
+            detail:
+                NodeEvent::TotemDeliver {
+                    sender,
+                    boot,
+                    counter,
+                    ring,
+                    ..
+                },
+            ..
+        } => Some((node, (*sender, *boot, *counter), ring)),
+        _ => None,
+    }
+}
+
 /// Per-node bookkeeping common to several checkers: which incarnation of the
 /// node is running and which regular configuration it has installed.
 #[derive(Default)]
@@ -121,20 +140,9 @@ impl Checker for AgreedOrder {
 
     fn observe(&mut self, t: Duration, event: &Event) {
         self.nodes.observe(event);
-        if let Event::Node {
-            node,
-            detail:
-                NodeEvent::TotemDeliver {
-                    sender,
-                    boot,
-                    counter,
-                    ..
-                },
-            ..
-        } = event
-        {
+        if let Some((node, msg, _)) = delivery(event) {
             let key = self.nodes.key(node);
-            let msg = (*sender, *boot, *counter);
+            let (sender, _, counter) = msg;
             if !self.seen.entry(key.clone()).or_default().insert(msg) {
                 self.broken.push((
                     t,
@@ -203,21 +211,9 @@ impl Checker for VirtualSynchrony {
 
     fn observe(&mut self, t: Duration, event: &Event) {
         self.nodes.observe(event);
-        if let Event::Node {
-            node,
-            detail:
-                NodeEvent::TotemDeliver {
-                    sender,
-                    boot,
-                    counter,
-                    ring,
-                    ..
-                },
-            ..
-        } = event
-        {
+        if let Some((node, msg, ring)) = delivery(event) {
             self.count += 1;
-            let msg = (*sender, *boot, *counter);
+            let (sender, _, counter) = msg;
             let installed = self.nodes.ring.get(node).cloned().unwrap_or_default();
             if &installed != ring {
                 self.broken.push((t, format!("{node} delivered {sender}:{counter} (sent in ring {ring}) in configuration {installed}")));
