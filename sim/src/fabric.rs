@@ -6,15 +6,16 @@
 //! kill/restart/pause, but its network has no segments, multicast or ARP, so
 //! the fabric routes datagrams itself. Each receiver of a multicast or
 //! broadcast draws its own loss and delay, as real lossy multicast behaves.
-//! The fabric also knows the truth the checkers need: which nodes hold a VIP
-//! right now, and which are powered and running.
+//! The fabric moves bytes and knows no protocol. What happens (deliveries,
+//! drops, VIP and power changes) goes to the event bus ([`crate::bus`]),
+//! which owns the trace, the checkers and the report's summaries.
 //!
 //! All state sits behind one mutex in [`World`]; madsim runs every task on
 //! one thread, so the lock only guards against re-entrance, never contention.
 
-use crate::checkers::Checker;
+use crate::bus::Bus;
 use crate::scenario::{FaultAction, LinkParams, Scenario};
-use crate::trace::{DropReason, Event, TraceSink};
+use crate::trace::{DropReason, Event};
 use hasim_node::{Datagram, NodeEvent};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -43,8 +44,6 @@ pub struct HostState {
     ports: BTreeMap<u16, UnboundedSender<Datagram>>,
     /// VIP -> (owner host, expiry).
     arp: BTreeMap<Ipv4Addr, (usize, Duration)>,
-    /// Last time a VRRP packet was delivered to this host.
-    last_vrrp_rx: Option<Duration>,
     /// What the node keeps on disk across power cycles (corosync's ringid).
     pub disk: BTreeMap<String, Vec<u8>>,
 }
@@ -84,21 +83,15 @@ pub struct WorldState {
     link_clock: BTreeMap<(usize, usize), Duration>,
     /// VIP -> holders (host indices).
     vips: BTreeMap<Ipv4Addr, BTreeSet<usize>>,
-    /// (node, vrid) -> current VRRP state, to judge takeovers.
-    vrrp_states: BTreeMap<(usize, u8), hasim_vrrp::State>,
-    pub trace: TraceSink,
-    pub checkers: Vec<Box<dyn Checker>>,
-    /// Events the report is built from (everything but datagram traffic).
-    pub history: Vec<(Duration, Event)>,
+    /// Where every event goes (`None` once the run is finished).
+    bus: Option<Bus>,
     pub counts: hasim_reports::FabricCounts,
     now: Duration,
 }
 
 /// The parts of a finished run that the report needs.
 pub struct Finished {
-    pub trace: TraceSink,
-    pub checkers: Vec<Box<dyn Checker>>,
-    pub history: Vec<(Duration, Event)>,
+    pub bus: Bus,
     pub counts: hasim_reports::FabricCounts,
 }
 
@@ -113,12 +106,7 @@ fn mix(p: &LinkParams, o: Option<&LinkParams>) -> LinkParams {
 }
 
 impl World {
-    pub fn new(
-        scenario: &Scenario,
-        seed: u64,
-        trace: TraceSink,
-        checkers: Vec<Box<dyn Checker>>,
-    ) -> World {
+    pub fn new(scenario: &Scenario, seed: u64, bus: Bus) -> World {
         let segments: Vec<SegmentState> = scenario
             .segments
             .iter()
@@ -153,10 +141,7 @@ impl World {
                 link_override: BTreeMap::new(),
                 link_clock: BTreeMap::new(),
                 vips: BTreeMap::new(),
-                vrrp_states: BTreeMap::new(),
-                trace,
-                checkers,
-                history: Vec::new(),
+                bus: Some(bus),
                 counts: Default::default(),
                 now: Duration::ZERO,
             })),
@@ -172,14 +157,12 @@ impl World {
 
     /// Take what the report is built from out of the world. Tasks of the
     /// finished runtime may still hold handles to it; they will never run.
-    pub fn finish(&self) -> Finished {
+    pub fn finish(&self) -> Option<Finished> {
         let mut state = self.at(Duration::ZERO);
-        Finished {
-            trace: std::mem::replace(&mut state.trace, TraceSink::new(None)),
-            checkers: std::mem::take(&mut state.checkers),
-            history: std::mem::take(&mut state.history),
+        Some(Finished {
+            bus: state.bus.take()?,
             counts: std::mem::take(&mut state.counts),
-        }
+        })
     }
 }
 
@@ -195,7 +178,6 @@ impl HostState {
             incarnation: 0,
             ports: BTreeMap::new(),
             arp: BTreeMap::new(),
-            last_vrrp_rx: None,
             disk: BTreeMap::new(),
         }
     }
@@ -206,16 +188,10 @@ impl WorldState {
         self.now
     }
 
-    /// Append an event to the trace, feed it to the checkers, keep it for the
-    /// report unless it is datagram traffic.
+    /// Hand an event to the bus, at the world's current time.
     pub fn record(&mut self, event: Event) {
-        let now = self.now;
-        self.trace.record(now, &event);
-        for checker in &mut self.checkers {
-            checker.observe(now, &event);
-        }
-        if !matches!(event, Event::Deliver { .. } | Event::Drop { .. }) {
-            self.history.push((now, event));
+        if let Some(bus) = &mut self.bus {
+            bus.emit(self.now, event);
         }
     }
 
@@ -472,9 +448,6 @@ impl WorldState {
             self.drop(d.from, Some(to), src, dst, DropReason::PortUnreachable);
             return;
         }
-        if dst.port() == hasim_node::host::VRRP_PORT {
-            self.hosts[to].last_vrrp_rx = Some(self.now);
-        }
         self.counts.delivered += 1;
         if d.duplicate {
             self.counts.duplicated += 1;
@@ -569,32 +542,14 @@ impl WorldState {
         }
     }
 
-    /// A protocol event from a node daemon. VRRP takeovers are annotated
-    /// with whether they were spurious and how long since the last advert.
+    /// A protocol event from a node daemon (the bus annotates VRRP
+    /// takeovers).
     pub fn node_event(&mut self, host: usize, event: NodeEvent) {
-        let (mut spurious, mut since) = (None, None);
-        if let NodeEvent::VrrpState { vrid, to, .. } = &event {
-            if *to == hasim_vrrp::State::Master {
-                let other_master = self.vrrp_states.iter().any(|(&(h, v), s)| {
-                    h != host
-                        && v == *vrid
-                        && *s == hasim_vrrp::State::Master
-                        && self.hosts[h].running()
-                        && self.reachable(h, host)
-                        && self.reachable(host, h)
-                });
-                spurious = Some(other_master);
-                since = self.hosts[host]
-                    .last_vrrp_rx
-                    .map(|t| (self.now - t).as_micros() as u64);
-            }
-            self.vrrp_states.insert((host, *vrid), *to);
-        }
         let e = Event::Node {
             node: self.hosts[host].name.clone(),
             detail: event,
-            spurious,
-            since_last_advert_us: since,
+            spurious: None,
+            since_last_advert_us: None,
         };
         self.record(e);
     }
@@ -608,7 +563,6 @@ impl WorldState {
         h.incarnation += 1;
         h.ports.clear();
         h.arp.clear();
-        h.last_vrrp_rx = None;
         let name = h.name.clone();
         self.record(Event::PowerOff { node: name });
         let held: Vec<Ipv4Addr> = self
@@ -620,7 +574,6 @@ impl WorldState {
         for vip in held {
             self.remove_vip(host, vip);
         }
-        self.vrrp_states.retain(|(h, _), _| *h != host);
     }
 
     pub fn power_on(&mut self, host: usize) {

@@ -10,11 +10,15 @@
 //! build (`--cfg madsim`); scenario parsing, checkers and traces build in both.
 
 pub mod analysis;
+pub mod bus;
 pub mod checkers;
 pub mod fabric;
 pub mod faults;
 pub mod scenario;
+pub mod summary;
 pub mod trace;
+pub mod view;
+pub mod vrrp_analysis;
 
 #[cfg(madsim)]
 pub mod campaign;

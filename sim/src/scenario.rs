@@ -332,20 +332,6 @@ fn default_max_outage() -> Duration {
     Duration::from_secs(10)
 }
 
-/// The invariants hasim knows how to check.
-pub const KNOWN_CHECKERS: &[&str] = &[
-    "single-vip-owner",
-    "vip-available",
-    "agreed-order",
-    "virtual-synchrony",
-    "membership-agreement",
-    "no-loss-in-configuration",
-    "single-quorate-partition",
-    "liveness",
-    "membership-stable",
-    "quorate-at-end",
-];
-
 /// A scenario file could not be used. Names the file, the line and column,
 /// and what was expected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -730,12 +716,13 @@ impl Scenario {
             .chain(&expect.broken)
             .chain(&expect.may_break)
         {
-            if !KNOWN_CHECKERS.contains(&name.get_ref().as_str()) {
+            if crate::checkers::registry::find(name.get_ref()).is_none() {
                 return Err((
                     name.span(),
                     format!(
-                        "unknown invariant `{}`; expected one of {KNOWN_CHECKERS:?}",
-                        name.get_ref()
+                        "unknown invariant `{}`; expected one of {:?}",
+                        name.get_ref(),
+                        crate::checkers::registry::names()
                     ),
                 ));
             }

@@ -6,6 +6,7 @@
 //! same bytes, so nothing here may depend on wall-clock time, hash-map order
 //! or thread timing.
 
+use crate::scenario::FaultAction;
 use hasim_node::NodeEvent;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -67,8 +68,10 @@ pub enum Event {
         dst: SocketAddrV4,
         reason: DropReason,
     },
+    /// A fault was injected. Traced as its one-line description.
     Fault {
-        what: String,
+        #[serde(rename = "what", serialize_with = "serialize_fault")]
+        action: FaultAction,
         source: &'static str,
     },
     PowerOff {
@@ -135,6 +138,10 @@ pub enum Event {
         held: bool,
         summary: String,
     },
+}
+
+fn serialize_fault<S: serde::Serializer>(action: &FaultAction, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::faults::describe(action))
 }
 
 #[derive(Serialize)]
@@ -212,7 +219,7 @@ mod tests {
 
     fn sample() -> Event {
         Event::Fault {
-            what: "heal".into(),
+            action: FaultAction::Heal,
             source: "script",
         }
     }

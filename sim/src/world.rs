@@ -3,11 +3,13 @@
 //! clients, and turn what happened into a report.
 
 use crate::analysis;
-use crate::checkers;
+use crate::bus::Bus;
+use crate::checkers::registry::{self, CheckerSetup};
 use crate::fabric::{Delivery, World};
 use crate::faults::{self, TimedFault};
 use crate::scenario::{FaultAction, Scenario};
 use crate::trace::{Event, TraceSink};
+use crate::view::ClusterView;
 use hasim_node::corosync_daemon::{self, CorosyncSetup};
 use hasim_node::host::{Host, Inbox, NodeEvent};
 use hasim_node::{responder, vrrp_daemon};
@@ -230,7 +232,7 @@ pub fn run(
             return Err(format!("{path}: node {}: {e}", node.name.get_ref()));
         }
     }
-    let setup = checkers::CheckerSetup {
+    let setup = CheckerSetup {
         min_answered: scenario.expect.min_answered,
         max_outage: scenario.expect.max_outage,
         liveness_bound: liveness_bound(scenario),
@@ -240,20 +242,29 @@ pub fn run(
             .map(|c| c.node_ids.clone())
             .unwrap_or_default(),
     };
-    let checkers = checkers::build(&check_names, &setup);
-    let world = World::new(scenario, seed, TraceSink::new(trace), checkers);
+    let checkers = registry::build(&check_names, &setup);
+    let hosts = scenario
+        .nodes
+        .iter()
+        .map(|n| n.name.get_ref().as_str())
+        .chain(scenario.clients.iter().map(|c| c.name.get_ref().as_str()));
+    let bus = Bus::new(TraceSink::new(trace), ClusterView::new(hosts), checkers);
+    let world = World::new(scenario, seed, bus);
     let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
     let scenario_owned = scenario.clone();
     let timeline_owned = timeline.clone();
     let world_for_run = world.clone();
     runtime.block_on(async move { simulate(scenario_owned, timeline_owned, world_for_run).await });
     drop(runtime);
-    let state = world.finish();
+    let state = world
+        .finish()
+        .ok_or("the run's event bus was already taken")?;
     let report = analysis::report(
         scenario,
         seed,
         &timeline,
-        state,
+        state.bus,
+        state.counts,
         wall.elapsed().as_secs_f64(),
     )?;
     Ok(RunOutput { report, timeline })
@@ -375,7 +386,7 @@ fn apply_fault(shared: &Shared, nodes: &NodeTable, fault: &TimedFault) {
     let handle = Handle::current();
     let mut world = shared.world.at(shared.now());
     world.record(Event::Fault {
-        what: faults::describe(&fault.action),
+        action: fault.action.clone(),
         source: fault.source.as_str(),
     });
     let node = match &fault.action {
@@ -510,7 +521,8 @@ check = []
     let Ok(scenario) = Scenario::parse(text, "fabric-pump") else {
         return 0;
     };
-    let world = World::new(&scenario, seed, TraceSink::new(None), Vec::new());
+    let bus = Bus::new(TraceSink::new(None), ClusterView::default(), Vec::new());
+    let world = World::new(&scenario, seed, bus);
     let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
     runtime.block_on(async move {
         let fabric = Arc::new(Handle::current().create_node().name("fabric").build());

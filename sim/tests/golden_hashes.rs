@@ -47,10 +47,7 @@ fn current_hashes() -> BTreeMap<String, String> {
 fn every_shipped_scenario_keeps_its_trace_hash() {
     let current = current_hashes();
     if std::env::var_os("HASIM_BLESS").is_some() {
-        let text: String = current
-            .iter()
-            .map(|(k, v)| format!("{k} {v}\n"))
-            .collect();
+        let text: String = current.iter().map(|(k, v)| format!("{k} {v}\n")).collect();
         std::fs::write(golden_path(), text).expect("write golden hashes");
         return;
     }

@@ -2,17 +2,31 @@
 //! node daemons report: configuration changes, agreed-order deliveries of the
 //! test load, and quorum views.
 //!
-//! A delivery is attributed to the regular configuration the node had
-//! installed when it delivered the message; messages delivered during
-//! recovery, before the transitional configuration, still belong to the old
-//! regular one. That is the configuration extended virtual synchrony speaks of.
+//! The four Totem consistency invariants are `hasim_totem::invariants`, the
+//! same code Totem's own fault-timeline tests use; these checkers adapt the
+//! event stream to them. A delivery is attributed to the regular
+//! configuration the node had installed when it delivered the message
+//! (the cluster view's ring); messages delivered during recovery, before the
+//! transitional configuration, still belong to the old regular one. That is
+//! the configuration extended virtual synchrony speaks of.
+//!
+//! Per-message state is kept for [`MESSAGE_WINDOW`] of simulated time after a
+//! message's first delivery: far longer than Totem needs to deliver a
+//! message to every member of its ring, so memory stays bounded on long runs
+//! without missing a real violation.
 
 use super::Checker;
+use crate::scenario::FaultAction;
 use crate::trace::Event;
+use crate::view::ClusterView;
 use hasim_node::NodeEvent;
 use hasim_reports::{Expectation, Verdict};
+use hasim_totem::invariants::{self, OrderViolation, SynchronyViolation};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
+
+/// How long after its first delivery a message is remembered.
+pub const MESSAGE_WINDOW: Duration = Duration::from_secs(600);
 
 /// A test-load message: (sender nodeid, sender's boot, per-boot counter).
 type Msg = (u32, u64, u64);
@@ -58,47 +72,13 @@ fn delivery(event: &Event) -> Option<(&String, Msg, &String)> {
     }
 }
 
-/// Per-node bookkeeping common to several checkers: which incarnation of the
-/// node is running and which regular configuration it has installed.
-#[derive(Default)]
-struct Nodes {
-    boots: BTreeMap<String, u32>,
-    ring: BTreeMap<String, String>,
-}
-
-impl Nodes {
-    /// Track power and membership; returns the node's key (name#boot).
-    fn observe(&mut self, event: &Event) {
-        match event {
-            Event::PowerOff { node } => {
-                *self.boots.entry(node.clone()).or_default() += 1;
-                self.ring.remove(node);
-            }
-            Event::Node {
-                node,
-                detail:
-                    NodeEvent::Membership {
-                        configuration,
-                        ring,
-                        ..
-                    },
-                ..
-            } if configuration == "regular" => {
-                self.ring.insert(node.clone(), ring.clone());
-            }
-            _ => {}
-        }
-    }
-
-    fn key(&self, node: &str) -> String {
-        format!("{node}#{}", self.boots.get(node).copied().unwrap_or(0))
-    }
-}
-
-fn verdict(
+/// The verdict of a checker that found `broken` (the first few of `total`
+/// violations), or `ok` when it found none.
+fn verdict_of(
     name: &str,
     expectation: Expectation,
     broken: Vec<(Duration, String)>,
+    total: usize,
     ok: String,
 ) -> Verdict {
     let held = broken.is_empty();
@@ -108,9 +88,7 @@ fn verdict(
         expectation,
         summary: match broken.first() {
             None => ok,
-            Some((t, what)) => {
-                format!("t={:.3}s: {what} ({} violation(s))", secs(*t), broken.len())
-            }
+            Some((t, what)) => format!("t={:.3}s: {what} ({total} violation(s))", secs(*t)),
         },
         evidence: broken
             .iter()
@@ -122,15 +100,63 @@ fn verdict(
     }
 }
 
+fn verdict(
+    name: &str,
+    expectation: Expectation,
+    broken: Vec<(Duration, String)>,
+    ok: String,
+) -> Verdict {
+    let total = broken.len();
+    verdict_of(name, expectation, broken, total, ok)
+}
+
+/// Violations kept for the verdict: the first few and a count, so a run
+/// that breaks badly does not keep every instance.
+#[derive(Default)]
+struct Broken {
+    kept: Vec<(Duration, String)>,
+    total: usize,
+}
+
+impl Broken {
+    const KEEP: usize = 6;
+
+    fn push(&mut self, t: Duration, what: String) {
+        self.total += 1;
+        if self.kept.len() < Self::KEEP {
+            self.kept.push((t, what));
+        }
+    }
+
+    fn verdict(&mut self, name: &str, expectation: Expectation, ok: String) -> Verdict {
+        verdict_of(
+            name,
+            expectation,
+            std::mem::take(&mut self.kept),
+            self.total,
+            ok,
+        )
+    }
+}
+
+fn msg_text(m: &Msg) -> String {
+    format!("{}:{}", m.0, m.2)
+}
+
 /// `agreed-order`: any two nodes deliver the messages they both deliver in
 /// the same order, and no node delivers a message twice.
-#[derive(Default)]
 pub struct AgreedOrder {
-    nodes: Nodes,
-    /// node#boot -> deliveries in order, with their times.
-    delivered: BTreeMap<String, Vec<(Msg, Duration)>>,
-    seen: BTreeMap<String, BTreeSet<Msg>>,
-    broken: Vec<(Duration, String)>,
+    check: invariants::AgreedOrder<String, Msg>,
+    broken: Broken,
+}
+
+impl Default for AgreedOrder {
+    fn default() -> Self {
+        Self {
+            check: invariants::AgreedOrder::new(MESSAGE_WINDOW),
+            broken: Broken::default(),
+        }
+    }
 }
 
 impl Checker for AgreedOrder {
@@ -138,70 +164,49 @@ impl Checker for AgreedOrder {
         "agreed-order"
     }
 
-    fn observe(&mut self, t: Duration, event: &Event) {
-        self.nodes.observe(event);
-        if let Some((node, msg, _)) = delivery(event) {
-            let key = self.nodes.key(node);
-            let (sender, _, counter) = msg;
-            if !self.seen.entry(key.clone()).or_default().insert(msg) {
-                self.broken.push((
-                    t,
-                    format!("{key} delivered message {sender}:{counter} twice"),
-                ));
-            }
-            self.delivered.entry(key).or_default().push((msg, t));
+    fn observe(&mut self, t: Duration, event: &Event, view: &ClusterView) {
+        let Some((node, msg, _)) = delivery(event) else {
+            return;
+        };
+        let key = view.key(node);
+        for v in self.check.deliver(t, &key, &msg) {
+            let what = match v {
+                OrderViolation::Duplicate { proc, msg } => {
+                    format!("{proc} delivered message {} twice", msg_text(&msg))
+                }
+                OrderViolation::Order { first, second, msg } => format!(
+                    "{first} and {second} disagree on the order of common message {}",
+                    msg_text(&msg)
+                ),
+            };
+            self.broken.push(t, what);
         }
     }
 
     fn finish(&mut self, end: Duration, expectation: Expectation) -> Verdict {
-        let keys: Vec<&String> = self.delivered.keys().collect();
-        let mut broken = std::mem::take(&mut self.broken);
-        for (i, a) in keys.iter().enumerate() {
-            for b in &keys[i + 1..] {
-                let (sa, sb) = (&self.seen[*a], &self.seen[*b]);
-                let common: Vec<&(Msg, Duration)> = self.delivered[*a]
-                    .iter()
-                    .filter(|(m, _)| sb.contains(m))
-                    .collect();
-                let other: Vec<&(Msg, Duration)> = self.delivered[*b]
-                    .iter()
-                    .filter(|(m, _)| sa.contains(m))
-                    .collect();
-                if let Some(pos) = common.iter().zip(&other).position(|(x, y)| x.0 != y.0) {
-                    let (x, y) = (common[pos], other[pos]);
-                    broken.push((
-                        x.1.max(y.1),
-                        format!(
-                            "{a} and {b} disagree on the order of common message #{pos}: {}:{} vs {}:{}",
-                            x.0 .0, x.0 .2, y.0 .0, y.0 .2
-                        ),
-                    ));
-                }
-            }
-        }
-        broken.sort_by_key(|(t, _)| *t);
-        let total: usize = self.delivered.values().map(Vec::len).sum();
-        verdict(
-            self.name(),
-            expectation,
-            broken,
-            format!(
-                "{total} deliveries on {} node runs ({:.0} per node per simulated second), one agreed order",
-                keys.len(),
-                total as f64 / keys.len().max(1) as f64 / end.as_secs_f64().max(1e-9)
-            ),
-        )
+        let (total, keys) = self.check.totals();
+        let ok = format!(
+            "{total} deliveries on {keys} node runs ({:.0} per node per simulated second), one agreed order",
+            total as f64 / keys.max(1) as f64 / end.as_secs_f64().max(1e-9)
+        );
+        self.broken.verdict(self.name(), expectation, ok)
     }
 }
 
 /// `virtual-synchrony`: a message is delivered in the same configuration by
 /// every node that delivers it, and that is the configuration it was sent in.
-#[derive(Default)]
 pub struct VirtualSynchrony {
-    nodes: Nodes,
-    first: BTreeMap<Msg, (String, String)>,
-    broken: Vec<(Duration, String)>,
-    count: u64,
+    check: invariants::VirtualSynchrony<String, Msg, String>,
+    broken: Broken,
+}
+
+impl Default for VirtualSynchrony {
+    fn default() -> Self {
+        Self {
+            check: invariants::VirtualSynchrony::new(MESSAGE_WINDOW),
+            broken: Broken::default(),
+        }
+    }
 }
 
 impl Checker for VirtualSynchrony {
@@ -209,47 +214,53 @@ impl Checker for VirtualSynchrony {
         "virtual-synchrony"
     }
 
-    fn observe(&mut self, t: Duration, event: &Event) {
-        self.nodes.observe(event);
-        if let Some((node, msg, ring)) = delivery(event) {
-            self.count += 1;
-            let (sender, _, counter) = msg;
-            let installed = self.nodes.ring.get(node).cloned().unwrap_or_default();
-            if &installed != ring {
-                self.broken.push((t, format!("{node} delivered {sender}:{counter} (sent in ring {ring}) in configuration {installed}")));
-            }
-            match self.first.get(&msg) {
-                None => {
-                    self.first.insert(msg, (node.clone(), installed));
-                }
-                Some((other, cfg)) if *cfg != installed => {
-                    self.broken.push((t, format!("{sender}:{counter} delivered in {cfg} by {other} but in {installed} by {node}")));
-                }
-                Some(_) => {}
-            }
+    fn observe(&mut self, t: Duration, event: &Event, view: &ClusterView) {
+        let Some((node, msg, ring)) = delivery(event) else {
+            return;
+        };
+        let installed = view.machine(node).ring.clone().unwrap_or_default();
+        let text = msg_text(&msg);
+        for v in self.check.deliver(t, node, &msg, ring, Some(&installed)) {
+            let what = match v {
+                SynchronyViolation::WrongConfiguration { .. } => format!(
+                    "{node} delivered {text} (sent in ring {ring}) in configuration {installed}"
+                ),
+                SynchronyViolation::Diverged {
+                    first, first_in, ..
+                } => format!(
+                    "{text} delivered in {} by {first} but in {installed} by {node}",
+                    first_in.unwrap_or_default()
+                ),
+            };
+            self.broken.push(t, what);
         }
     }
 
     fn finish(&mut self, _end: Duration, expectation: Expectation) -> Verdict {
-        let broken = std::mem::take(&mut self.broken);
-        verdict(
-            self.name(),
-            expectation,
-            broken,
-            format!(
-                "{} deliveries, each in the configuration it was sent in",
-                self.count
-            ),
-        )
+        let ok = format!(
+            "{} deliveries, each in the configuration it was sent in",
+            self.check.deliveries()
+        );
+        self.broken.verdict(self.name(), expectation, ok)
     }
 }
 
 /// `membership-agreement`: the same ring id always comes with the same
-/// member list.
+/// member list, and a node is a member of every ring it installs.
 #[derive(Default)]
 pub struct MembershipAgreement {
-    rings: BTreeMap<String, (String, Vec<u32>)>,
-    broken: Vec<(Duration, String)>,
+    ids: BTreeMap<String, u32>,
+    check: invariants::MembershipAgreement<String, String, u32>,
+    broken: Broken,
+}
+
+impl MembershipAgreement {
+    pub fn new(ids: BTreeMap<String, u32>) -> Self {
+        Self {
+            ids,
+            ..Self::default()
+        }
+    }
 }
 
 impl Checker for MembershipAgreement {
@@ -257,33 +268,31 @@ impl Checker for MembershipAgreement {
         "membership-agreement"
     }
 
-    fn observe(&mut self, t: Duration, event: &Event) {
-        if let Some((node, ring, members)) = regular_membership(event) {
-            let mut sorted = members.clone();
-            sorted.sort_unstable();
-            match self.rings.get(ring) {
-                None => {
-                    self.rings.insert(ring.clone(), (node.clone(), sorted));
+    fn observe(&mut self, t: Duration, event: &Event, _view: &ClusterView) {
+        let Some((node, ring, members)) = regular_membership(event) else {
+            return;
+        };
+        for v in self.check.install(node, self.ids.get(node), ring, members) {
+            let what = match v {
+                invariants::MembershipViolation::Disagree {
+                    first,
+                    first_members,
+                    second_members,
+                    ..
+                } => format!(
+                    "ring {ring}: {first} has members {first_members:?}, {node} has {second_members:?}"
+                ),
+                invariants::MembershipViolation::NotAMember { id, .. } => {
+                    format!("ring {ring}: {node} (nodeid {id}) is not among its members {members:?}")
                 }
-                Some((other, m)) if *m != sorted => {
-                    self.broken.push((
-                        t,
-                        format!("ring {ring}: {other} has members {m:?}, {node} has {sorted:?}"),
-                    ));
-                }
-                Some(_) => {}
-            }
+            };
+            self.broken.push(t, what);
         }
     }
 
     fn finish(&mut self, _end: Duration, expectation: Expectation) -> Verdict {
-        let broken = std::mem::take(&mut self.broken);
-        verdict(
-            self.name(),
-            expectation,
-            broken,
-            format!("{} rings, members agreed on each", self.rings.len()),
-        )
+        let ok = format!("{} rings, members agreed on each", self.check.rings());
+        self.broken.verdict(self.name(), expectation, ok)
     }
 }
 
@@ -291,12 +300,10 @@ impl Checker for MembershipAgreement {
 /// configuration to the same next one delivered the same messages in it.
 #[derive(Default)]
 pub struct NoLossInConfiguration {
-    nodes: Nodes,
-    /// node#boot -> (current regular ring, messages delivered in it)
-    current: BTreeMap<String, (String, BTreeSet<Msg>)>,
-    /// (ring, next ring) -> (first node, its messages)
-    transitions: BTreeMap<(String, String), (String, BTreeSet<Msg>)>,
-    broken: Vec<(Duration, String)>,
+    /// node#boot -> its current regular ring.
+    rings: BTreeMap<String, String>,
+    check: invariants::NoLossInConfiguration<String, (String, String)>,
+    broken: Broken,
 }
 
 impl Checker for NoLossInConfiguration {
@@ -304,68 +311,45 @@ impl Checker for NoLossInConfiguration {
         "no-loss-in-configuration"
     }
 
-    fn observe(&mut self, t: Duration, event: &Event) {
+    fn observe(&mut self, t: Duration, event: &Event, view: &ClusterView) {
         if let Event::PowerOff { node } = event {
-            let key = self.nodes.key(node);
-            self.current.remove(&key);
+            // The view has already moved to the next incarnation.
+            let gone = format!(
+                "{node}#{}",
+                view.machine(node).incarnation.saturating_sub(1)
+            );
+            self.rings.remove(&gone);
+            self.check.forget(&gone);
+            return;
         }
-        self.nodes.observe(event);
-        let Event::Node { node, detail, .. } = event else {
+        if let Some((node, msg, _)) = delivery(event) {
+            self.check.deliver(&view.key(node), &msg);
+            return;
+        }
+        let Some((node, ring, _)) = regular_membership(event) else {
             return;
         };
-        let key = self.nodes.key(node);
-        match detail {
-            NodeEvent::TotemDeliver {
-                sender,
-                boot,
-                counter,
-                ..
-            } => {
-                if let Some((_, set)) = self.current.get_mut(&key) {
-                    set.insert((*sender, *boot, *counter));
-                }
+        let key = view.key(node);
+        if let Some(old) = self.rings.insert(key.clone(), ring.clone()) {
+            if let Some(v) = self.check.close(&key, (old.clone(), ring.clone())) {
+                self.broken.push(
+                    t,
+                    format!(
+                        "{} and {key} both went from ring {old} to {ring} but delivered different messages in {old} ({} vs {} messages)",
+                        v.first, v.first_count, v.second_count
+                    ),
+                );
             }
-            NodeEvent::Membership {
-                configuration,
-                ring,
-                ..
-            } if configuration == "regular" => {
-                let previous = self
-                    .current
-                    .insert(key.clone(), (ring.clone(), BTreeSet::new()));
-                if let Some((old, set)) = previous {
-                    let step = (old.clone(), ring.clone());
-                    match self.transitions.get(&step) {
-                        None => {
-                            self.transitions.insert(step, (key, set));
-                        }
-                        Some((other, theirs)) if *theirs != set => {
-                            let missing: Vec<&Msg> =
-                                theirs.symmetric_difference(&set).take(5).collect();
-                            self.broken.push((
-                                t,
-                                format!("{other} and {key} both went from ring {old} to {ring} but delivered different messages in {old} (differ on {missing:?})"),
-                            ));
-                        }
-                        Some(_) => {}
-                    }
-                }
-            }
-            _ => {}
         }
+        self.check.open(&key);
     }
 
     fn finish(&mut self, _end: Duration, expectation: Expectation) -> Verdict {
-        let broken = std::mem::take(&mut self.broken);
-        verdict(
-            self.name(),
-            expectation,
-            broken,
-            format!(
-                "{} configuration changes, no message lost within one",
-                self.transitions.len()
-            ),
-        )
+        let ok = format!(
+            "{} configuration changes, no message lost within one",
+            self.check.steps()
+        );
+        self.broken.verdict(self.name(), expectation, ok)
     }
 }
 
@@ -373,19 +357,18 @@ impl Checker for NoLossInConfiguration {
 /// disjoint member lists (two partitions both allowed to run services).
 #[derive(Default)]
 pub struct SingleQuoratePartition {
-    views: BTreeMap<String, (bool, BTreeSet<u32>)>,
-    stopped: BTreeSet<String>,
-    broken: Vec<(Duration, String)>,
+    broken: Broken,
     open: Option<String>,
 }
 
 impl SingleQuoratePartition {
-    fn check(&mut self, t: Duration) {
-        let quorate: Vec<(&String, &BTreeSet<u32>)> = self
-            .views
-            .iter()
-            .filter(|(n, (q, _))| *q && !self.stopped.contains(*n))
-            .map(|(n, (_, m))| (n, m))
+    fn check(&mut self, t: Duration, view: &ClusterView) {
+        let quorate: Vec<(&String, &BTreeSet<u32>)> = view
+            .machines()
+            .filter(|(_, m)| !m.paused)
+            .filter_map(|(n, m)| m.quorum.as_ref().map(|q| (n, q)))
+            .filter(|(_, q)| q.quorate)
+            .map(|(n, q)| (n, &q.members))
             .collect();
         let mut found = None;
         'outer: for (i, (a, ma)) in quorate.iter().enumerate() {
@@ -400,7 +383,7 @@ impl SingleQuoratePartition {
         }
         match (found, &self.open) {
             (Some(what), None) => {
-                self.broken.push((t, what.clone()));
+                self.broken.push(t, what.clone());
                 self.open = Some(what);
             }
             (None, Some(_)) => self.open = None,
@@ -414,41 +397,22 @@ impl Checker for SingleQuoratePartition {
         "single-quorate-partition"
     }
 
-    fn observe(&mut self, t: Duration, event: &Event) {
+    fn observe(&mut self, t: Duration, event: &Event, view: &ClusterView) {
         match event {
             Event::Node {
-                node,
-                detail:
-                    NodeEvent::Quorum {
-                        quorate, members, ..
-                    },
+                detail: NodeEvent::Quorum { .. },
                 ..
-            } => {
-                self.views
-                    .insert(node.clone(), (*quorate, members.iter().copied().collect()));
             }
-            Event::PowerOff { node } => {
-                self.views.remove(node);
-            }
-            Event::Pause { node } => {
-                self.stopped.insert(node.clone());
-            }
-            Event::Resume { node } => {
-                self.stopped.remove(node);
-            }
-            _ => return,
+            | Event::PowerOff { .. }
+            | Event::Pause { .. }
+            | Event::Resume { .. } => self.check(t, view),
+            _ => {}
         }
-        self.check(t);
     }
 
     fn finish(&mut self, _end: Duration, expectation: Expectation) -> Verdict {
-        let broken = std::mem::take(&mut self.broken);
-        verdict(
-            self.name(),
-            expectation,
-            broken,
-            "never two disjoint quorate partitions".into(),
-        )
+        let ok = "never two disjoint quorate partitions".to_string();
+        self.broken.verdict(self.name(), expectation, ok)
     }
 }
 
@@ -461,7 +425,7 @@ pub struct Liveness {
     running: BTreeSet<String>,
     partitioned: bool,
     last_change: Duration,
-    /// node -> (time, members) of its latest regular configuration.
+    /// node -> (time, members) of its regular configurations.
     rings: BTreeMap<String, Vec<(Duration, BTreeSet<u32>)>>,
 }
 
@@ -477,6 +441,17 @@ impl Liveness {
             rings: BTreeMap::new(),
         }
     }
+
+    /// Keep the node's regular configurations the verdict may still need.
+    fn remember_ring(&mut self, t: Duration, node: &str, members: &[u32]) {
+        let rings = self.rings.entry(node.to_string()).or_default();
+        rings.push((t, members.iter().copied().collect()));
+        // The verdict reads the latest ring at or before last_change + bound,
+        // which never moves back: older entries cannot matter any more.
+        while rings.len() > 1 && rings[1].0 <= self.last_change + self.bound && rings[1].0 <= t {
+            rings.remove(0);
+        }
+    }
 }
 
 impl Checker for Liveness {
@@ -484,40 +459,32 @@ impl Checker for Liveness {
         "liveness"
     }
 
-    fn observe(&mut self, t: Duration, event: &Event) {
+    fn observe(&mut self, t: Duration, event: &Event, view: &ClusterView) {
         match event {
-            Event::Fault { what, .. } => {
+            Event::Fault { action, .. } => {
                 self.last_change = t;
-                if what.starts_with("partition") {
-                    self.partitioned = true;
-                } else if what == "heal" {
-                    self.partitioned = false;
+                match action {
+                    FaultAction::Partition { .. } => self.partitioned = true,
+                    FaultAction::Heal => self.partitioned = false,
+                    _ => {}
                 }
             }
-            Event::PowerOff { node } | Event::Pause { node } => {
-                self.running.remove(node);
+            Event::PowerOff { node }
+            | Event::Pause { node }
+            | Event::Boot { node }
+            | Event::Resume { node } => {
                 self.last_change = t;
+                if view.running(node) {
+                    self.running.insert(node.clone());
+                } else {
+                    self.running.remove(node);
+                }
             }
-            Event::Boot { node } | Event::Resume { node } => {
-                self.running.insert(node.clone());
-                self.last_change = t;
+            _ => {
+                if let Some((node, _, members)) = regular_membership(event) {
+                    self.remember_ring(t, node, members);
+                }
             }
-            Event::Node {
-                node,
-                detail:
-                    NodeEvent::Membership {
-                        configuration,
-                        members,
-                        ..
-                    },
-                ..
-            } if configuration == "regular" => {
-                self.rings
-                    .entry(node.clone())
-                    .or_default()
-                    .push((t, members.iter().copied().collect()));
-            }
-            _ => {}
         }
     }
 
@@ -592,7 +559,7 @@ impl Checker for MembershipStable {
         "membership-stable"
     }
 
-    fn observe(&mut self, t: Duration, event: &Event) {
+    fn observe(&mut self, t: Duration, event: &Event, _view: &ClusterView) {
         if let Some((node, ring, members)) = regular_membership(event) {
             if self.joined.contains(node) {
                 self.broken.push((
@@ -629,9 +596,9 @@ impl Checker for MembershipStable {
 /// `quorate-at-end`: when the run ends, every running node is quorate.
 #[derive(Default)]
 pub struct QuorateAtEnd {
-    views: BTreeMap<String, bool>,
-    stopped: BTreeSet<String>,
     ids: BTreeMap<String, u32>,
+    /// node -> (running, quorate) as of its latest change.
+    state: BTreeMap<String, (bool, bool)>,
 }
 
 impl QuorateAtEnd {
@@ -648,38 +615,33 @@ impl Checker for QuorateAtEnd {
         "quorate-at-end"
     }
 
-    fn observe(&mut self, _t: Duration, event: &Event) {
-        match event {
+    fn observe(&mut self, _t: Duration, event: &Event, view: &ClusterView) {
+        let node = match event {
             Event::Node {
                 node,
-                detail: NodeEvent::Quorum { quorate, .. },
+                detail: NodeEvent::Quorum { .. },
                 ..
-            } => {
-                self.views.insert(node.clone(), *quorate);
             }
-            Event::PowerOff { node } => {
-                self.stopped.insert(node.clone());
-                self.views.remove(node);
-            }
-            Event::Pause { node } => {
-                self.stopped.insert(node.clone());
-            }
-            Event::Boot { node } | Event::Resume { node } => {
-                self.stopped.remove(node);
-            }
-            _ => {}
-        }
+            | Event::PowerOff { node }
+            | Event::Pause { node }
+            | Event::Boot { node }
+            | Event::Resume { node } => node,
+            _ => return,
+        };
+        let m = view.machine(node);
+        let quorate = m.quorum.as_ref().is_some_and(|q| q.quorate);
+        self.state.insert(node.clone(), (m.running(), quorate));
     }
 
     fn finish(&mut self, end: Duration, expectation: Expectation) -> Verdict {
         let running: Vec<&String> = self
             .ids
             .keys()
-            .filter(|n| !self.stopped.contains(*n))
+            .filter(|n| self.state.get(*n).is_none_or(|(r, _)| *r))
             .collect();
         let broken: Vec<(Duration, String)> = running
             .iter()
-            .filter(|n| self.views.get(**n) != Some(&true))
+            .filter(|n| !self.state.get(**n).is_some_and(|(_, q)| *q))
             .map(|n| (end, format!("{n} is not quorate at the end of the run")))
             .collect();
         let names: Vec<&str> = running.iter().map(|n| n.as_str()).collect();
@@ -694,6 +656,7 @@ impl Checker for QuorateAtEnd {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::Feed;
     use super::*;
 
     fn s(x: f64) -> Duration {
@@ -747,7 +710,7 @@ mod tests {
 
     #[test]
     fn agreed_order_catches_swapped_messages() {
-        let mut c = AgreedOrder::default();
+        let mut c = Feed::new(AgreedOrder::default());
         c.observe(s(1.0), &deliver("a", 1, 1, "r"));
         c.observe(s(1.0), &deliver("a", 2, 1, "r"));
         c.observe(s(1.0), &deliver("b", 2, 1, "r"));
@@ -759,12 +722,12 @@ mod tests {
 
     #[test]
     fn agreed_order_allows_subsets_and_catches_duplicates() {
-        let mut c = AgreedOrder::default();
+        let mut c = Feed::new(AgreedOrder::default());
         for (n, m) in [("a", 1), ("a", 2), ("a", 3), ("b", 1), ("b", 3)] {
             c.observe(s(1.0), &deliver(n, m, 1, "r"));
         }
         assert!(c.finish(s(2.0), Expectation::Hold).held);
-        let mut c = AgreedOrder::default();
+        let mut c = Feed::new(AgreedOrder::default());
         c.observe(s(1.0), &deliver("a", 1, 1, "r"));
         c.observe(s(1.0), &deliver("a", 1, 1, "r"));
         assert!(!c.finish(s(2.0), Expectation::Hold).held);
@@ -772,7 +735,7 @@ mod tests {
 
     #[test]
     fn virtual_synchrony_catches_delivery_in_another_configuration() {
-        let mut c = VirtualSynchrony::default();
+        let mut c = Feed::new(VirtualSynchrony::default());
         c.observe(s(0.0), &member("a", "1.4", &[1, 2]));
         c.observe(s(0.0), &member("b", "1.8", &[2]));
         c.observe(s(1.0), &deliver("a", 1, 1, "1.4"));
@@ -783,17 +746,18 @@ mod tests {
 
     #[test]
     fn membership_agreement_catches_different_member_lists() {
-        let mut c = MembershipAgreement::default();
+        let mut c = Feed::new(MembershipAgreement::default());
         c.observe(s(0.0), &member("a", "1.4", &[1, 2]));
         c.observe(s(0.0), &member("b", "1.4", &[2, 1]));
-        assert!(c.broken.is_empty());
+        assert_eq!(c.broken.total, 0);
         c.observe(s(0.0), &member("c", "1.4", &[1, 2, 3]));
+        assert_eq!(c.broken.total, 1);
         assert!(!c.finish(s(1.0), Expectation::Hold).held);
     }
 
     #[test]
     fn no_loss_catches_a_message_only_one_side_got() {
-        let mut c = NoLossInConfiguration::default();
+        let mut c = Feed::new(NoLossInConfiguration::default());
         c.observe(s(0.0), &member("a", "1.4", &[1, 2]));
         c.observe(s(0.0), &member("b", "1.4", &[1, 2]));
         c.observe(s(1.0), &deliver("a", 1, 1, "1.4"));
@@ -805,11 +769,11 @@ mod tests {
 
     #[test]
     fn single_quorate_partition_catches_two_disjoint_quorate_sides() {
-        let mut c = SingleQuoratePartition::default();
+        let mut c = Feed::new(SingleQuoratePartition::default());
         c.observe(s(0.0), &quorum("a", true, &[1, 2]));
         c.observe(s(0.0), &quorum("b", true, &[1, 2]));
         c.observe(s(1.0), &quorum("a", true, &[1]));
-        assert!(c.broken.is_empty(), "overlapping views are not a split");
+        assert_eq!(c.broken.total, 0, "overlapping views are not a split");
         c.observe(s(1.5), &quorum("b", true, &[2]));
         let v = c.finish(s(2.0), Expectation::Hold);
         assert!(!v.held);
@@ -818,7 +782,7 @@ mod tests {
 
     #[test]
     fn membership_stable_breaks_on_a_later_change() {
-        let mut c = MembershipStable::new(2);
+        let mut c = Feed::new(MembershipStable::new(2));
         c.observe(s(0.0), &member("a", "1.4", &[1]));
         c.observe(s(1.0), &member("a", "1.8", &[1, 2]));
         c.observe(s(1.0), &member("b", "1.8", &[1, 2]));
@@ -830,7 +794,7 @@ mod tests {
     #[test]
     fn quorate_at_end_names_the_inquorate_node() {
         let ids: BTreeMap<String, u32> = [("a".to_string(), 1), ("b".to_string(), 2)].into();
-        let mut c = QuorateAtEnd::new(ids);
+        let mut c = Feed::new(QuorateAtEnd::new(ids));
         c.observe(s(1.0), &quorum("a", true, &[1, 2]));
         c.observe(s(1.0), &quorum("b", false, &[2]));
         let v = c.finish(s(2.0), Expectation::Hold);
@@ -839,13 +803,38 @@ mod tests {
     }
 
     #[test]
+    fn membership_agreement_catches_a_node_outside_its_ring() {
+        let ids: BTreeMap<String, u32> = [("a".to_string(), 1)].into();
+        let mut c = Feed::new(MembershipAgreement::new(ids));
+        c.observe(s(0.0), &member("a", "2.4", &[2, 3]));
+        let v = c.finish(s(1.0), Expectation::Hold);
+        assert!(
+            !v.held && v.summary.contains("not among its members"),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn checkers_keep_bounded_state_on_long_runs() {
+        let mut c = Feed::new(AgreedOrder::default());
+        for i in 0..20_000u64 {
+            let t = s(i as f64);
+            c.observe(t, &deliver("a", 1, i, "r"));
+            c.observe(t, &deliver("b", 1, i, "r"));
+        }
+        assert!(c.finish(s(20_000.0), Expectation::Hold).held);
+        // 600 s window at one message per second: about 600 remembered.
+        assert!(c.check.remembered() <= 700, "{}", c.check.remembered());
+    }
+
+    #[test]
     fn liveness_requires_one_ring_after_the_bound() {
         let ids: BTreeMap<String, u32> = [("a".to_string(), 1), ("b".to_string(), 2)].into();
-        let mut c = Liveness::new(s(5.0), ids.clone());
+        let mut c = Feed::new(Liveness::new(s(5.0), ids.clone()));
         c.observe(s(1.0), &member("a", "1.4", &[1, 2]));
         c.observe(s(1.0), &member("b", "1.4", &[1, 2]));
         assert!(c.finish(s(10.0), Expectation::Hold).held);
-        let mut c = Liveness::new(s(5.0), ids);
+        let mut c = Feed::new(Liveness::new(s(5.0), ids));
         c.observe(s(1.0), &member("a", "1.4", &[1]));
         c.observe(s(1.0), &member("b", "2.4", &[2]));
         let v = c.finish(s(10.0), Expectation::Hold);

@@ -1,12 +1,14 @@
 //! Named invariants, evaluated on every event as the run goes.
 //!
-//! A checker sees only the event stream (the same stream the trace holds),
-//! so it can be tested by feeding it hand-written events, and a verdict can
-//! be re-derived from a saved trace.
+//! A checker sees the event stream (the same stream the trace holds) and the
+//! cluster view the bus keeps up to date, so it can be tested by feeding it
+//! hand-written events. Every checker is listed once, in [`registry`].
 
 pub mod corosync;
+pub mod registry;
 
 use crate::trace::Event;
+use crate::view::ClusterView;
 use hasim_reports::{Expectation, Verdict};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -15,7 +17,8 @@ use std::time::Duration;
 /// A named invariant.
 pub trait Checker: Send {
     fn name(&self) -> &'static str;
-    fn observe(&mut self, t: Duration, event: &Event);
+    /// `view` already includes `event`.
+    fn observe(&mut self, t: Duration, event: &Event, view: &ClusterView);
     /// The verdict over the whole run, which ended at `end`.
     fn finish(&mut self, end: Duration, expectation: Expectation) -> Verdict;
 }
@@ -42,28 +45,22 @@ pub struct Overlap {
 #[derive(Default)]
 pub struct SingleVipOwner {
     holders: BTreeMap<Ipv4Addr, BTreeSet<String>>,
-    stopped: BTreeSet<String>,
     open: BTreeMap<Ipv4Addr, Overlap>,
     pub overlaps: Vec<Overlap>,
 }
 
 impl SingleVipOwner {
-    fn running_holders(&self, vip: Ipv4Addr) -> BTreeSet<String> {
+    fn running_holders(&self, vip: Ipv4Addr, view: &ClusterView) -> BTreeSet<String> {
         self.holders
             .get(&vip)
-            .map(|h| {
-                h.iter()
-                    .filter(|n| !self.stopped.contains(*n))
-                    .cloned()
-                    .collect()
-            })
+            .map(|h| h.iter().filter(|n| view.running(n)).cloned().collect())
             .unwrap_or_default()
     }
 
-    fn reevaluate(&mut self, t: Duration, changed_node: &str) {
+    fn reevaluate(&mut self, t: Duration, changed_node: &str, view: &ClusterView) {
         let vips: Vec<Ipv4Addr> = self.holders.keys().copied().collect();
         for vip in vips {
-            let running = self.running_holders(vip);
+            let running = self.running_holders(vip, view);
             match (running.len() > 1, self.open.contains_key(&vip)) {
                 (true, false) => {
                     self.open.insert(
@@ -99,6 +96,11 @@ impl SingleVipOwner {
     pub fn take_open(&mut self) -> Vec<Overlap> {
         std::mem::take(&mut self.open).into_values().collect()
     }
+
+    /// Overlaps in progress right now.
+    pub fn open_overlaps(&self) -> impl Iterator<Item = &Overlap> {
+        self.open.values()
+    }
 }
 
 impl Checker for SingleVipOwner {
@@ -106,7 +108,7 @@ impl Checker for SingleVipOwner {
         "single-vip-owner"
     }
 
-    fn observe(&mut self, t: Duration, event: &Event) {
+    fn observe(&mut self, t: Duration, event: &Event, view: &ClusterView) {
         let node = match event {
             Event::VipUp { node, vip } => {
                 self.holders.entry(*vip).or_default().insert(node.clone());
@@ -118,18 +120,13 @@ impl Checker for SingleVipOwner {
                 }
                 node
             }
-            Event::PowerOff { node } | Event::Pause { node } => {
-                self.stopped.insert(node.clone());
-                node
-            }
-            Event::Resume { node } | Event::Boot { node } => {
-                self.stopped.remove(node);
-                node
-            }
+            Event::PowerOff { node }
+            | Event::Pause { node }
+            | Event::Resume { node }
+            | Event::Boot { node } => node,
             _ => return,
         };
-        let node = node.clone();
-        self.reevaluate(t, &node);
+        self.reevaluate(t, node, view);
     }
 
     fn finish(&mut self, end: Duration, expectation: Expectation) -> Verdict {
@@ -137,7 +134,10 @@ impl Checker for SingleVipOwner {
         all.extend(self.open.values().cloned());
         all.sort_by_key(|o| o.start);
         let held = all.is_empty();
-        let total: Duration = all.iter().map(|o| o.end.unwrap_or(end) - o.start).sum();
+        let total: Duration = all
+            .iter()
+            .map(|o| o.end.unwrap_or(end).saturating_sub(o.start))
+            .sum();
         let summary = match all.first() {
             None => "never more than one running owner of any VIP".to_string(),
             Some(first) => format!(
@@ -219,7 +219,7 @@ impl Checker for VipAvailable {
         "vip-available"
     }
 
-    fn observe(&mut self, t: Duration, event: &Event) {
+    fn observe(&mut self, t: Duration, event: &Event, _view: &ClusterView) {
         match event {
             Event::Request { client, .. } => {
                 let c = self.clients.entry(client.clone()).or_default();
@@ -232,8 +232,8 @@ impl Checker for VipAvailable {
                 c.answered += 1;
                 *c.by_node.entry(by.clone()).or_default() += 1;
                 let since = c.last_answer.or(c.first_request).unwrap_or(t);
-                if t - since > c.longest_outage {
-                    c.longest_outage = t - since;
+                if t.saturating_sub(since) > c.longest_outage {
+                    c.longest_outage = t.saturating_sub(since);
                     c.outage_start = Some(since);
                 }
                 c.last_answer = Some(t);
@@ -254,8 +254,9 @@ impl Checker for VipAvailable {
         for (name, c) in &mut self.clients {
             // A client still waiting at the end is in an outage too.
             if let Some(since) = c.last_answer.or(c.first_request) {
-                if end - since > c.longest_outage && c.last_request.is_some_and(|r| r > since) {
-                    c.longest_outage = end - since;
+                let waited = end.saturating_sub(since);
+                if waited > c.longest_outage && c.last_request.is_some_and(|r| r > since) {
+                    c.longest_outage = waited;
                     c.outage_start = Some(since);
                 }
             }
@@ -302,54 +303,45 @@ impl Checker for VipAvailable {
     }
 }
 
-/// What the checkers need to know about the run beyond its events.
-pub struct CheckerSetup {
-    pub min_answered: f64,
-    pub max_outage: Duration,
-    /// Liveness bound derived from the Totem timers.
-    pub liveness_bound: Duration,
-    /// Node name -> corosync nodeid.
-    pub node_ids: BTreeMap<String, u32>,
-}
+/// Test support: a checker fed through a cluster view, as the bus feeds it.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
 
-/// Build the checkers a scenario asks for.
-pub fn build(names: &[String], setup: &CheckerSetup) -> Vec<Box<dyn Checker>> {
-    names
-        .iter()
-        .filter_map(|name| -> Option<Box<dyn Checker>> {
-            match name.as_str() {
-                "single-vip-owner" => Some(Box::new(SingleVipOwner::default())),
-                "vip-available" => Some(Box::new(VipAvailable::new(
-                    setup.min_answered,
-                    setup.max_outage,
-                ))),
-                "agreed-order" => Some(Box::<corosync::AgreedOrder>::default()),
-                "virtual-synchrony" => Some(Box::<corosync::VirtualSynchrony>::default()),
-                "membership-agreement" => Some(Box::<corosync::MembershipAgreement>::default()),
-                "no-loss-in-configuration" => {
-                    Some(Box::<corosync::NoLossInConfiguration>::default())
-                }
-                "single-quorate-partition" => {
-                    Some(Box::<corosync::SingleQuoratePartition>::default())
-                }
-                "liveness" => Some(Box::new(corosync::Liveness::new(
-                    setup.liveness_bound,
-                    setup.node_ids.clone(),
-                ))),
-                "membership-stable" => Some(Box::new(corosync::MembershipStable::new(
-                    setup.node_ids.len(),
-                ))),
-                "quorate-at-end" => Some(Box::new(corosync::QuorateAtEnd::new(
-                    setup.node_ids.clone(),
-                ))),
-                _ => None,
+    pub struct Feed<C> {
+        pub c: C,
+        pub view: ClusterView,
+    }
+
+    impl<C: Checker> Feed<C> {
+        pub fn new(c: C) -> Self {
+            Self {
+                c,
+                view: ClusterView::default(),
             }
-        })
-        .collect()
+        }
+
+        pub fn observe(&mut self, t: Duration, event: &Event) {
+            self.view.observe(event);
+            self.c.observe(t, event, &self.view);
+        }
+
+        pub fn finish(&mut self, end: Duration, expectation: Expectation) -> Verdict {
+            self.c.finish(end, expectation)
+        }
+    }
+
+    impl<C> std::ops::Deref for Feed<C> {
+        type Target = C;
+        fn deref(&self) -> &C {
+            &self.c
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::testing::Feed;
     use super::*;
 
     const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
@@ -374,7 +366,7 @@ mod tests {
 
     #[test]
     fn single_owner_breaks_on_two_holders() {
-        let mut c = SingleVipOwner::default();
+        let mut c = Feed::new(SingleVipOwner::default());
         c.observe(s(1.0), &up("lb1"));
         c.observe(s(5.0), &up("lb2"));
         c.observe(s(9.0), &down("lb2"));
@@ -388,7 +380,7 @@ mod tests {
 
     #[test]
     fn handover_is_not_a_violation() {
-        let mut c = SingleVipOwner::default();
+        let mut c = Feed::new(SingleVipOwner::default());
         c.observe(s(1.0), &up("lb1"));
         c.observe(s(5.0), &down("lb1"));
         c.observe(s(5.0), &up("lb2"));
@@ -397,7 +389,7 @@ mod tests {
 
     #[test]
     fn paused_or_dead_holder_does_not_count() {
-        let mut c = SingleVipOwner::default();
+        let mut c = Feed::new(SingleVipOwner::default());
         c.observe(s(1.0), &up("lb1"));
         c.observe(s(2.0), &Event::Pause { node: "lb1".into() });
         c.observe(s(3.0), &up("lb2"));
@@ -411,7 +403,7 @@ mod tests {
 
     #[test]
     fn open_overlap_lasts_until_end() {
-        let mut c = SingleVipOwner::default();
+        let mut c = Feed::new(SingleVipOwner::default());
         c.observe(s(1.0), &up("lb1"));
         c.observe(s(2.0), &up("lb2"));
         let v = c.finish(s(10.0), Expectation::Hold);
@@ -437,7 +429,7 @@ mod tests {
 
     #[test]
     fn availability_holds_when_answered() {
-        let mut c = VipAvailable::new(0.9, s(2.0));
+        let mut c = Feed::new(VipAvailable::new(0.9, s(2.0)));
         for i in 0..10 {
             c.observe(s(i as f64), &request(i));
             c.observe(s(i as f64 + 0.001), &answer(i));
@@ -448,7 +440,7 @@ mod tests {
 
     #[test]
     fn availability_breaks_on_long_outage() {
-        let mut c = VipAvailable::new(0.0, s(2.0));
+        let mut c = Feed::new(VipAvailable::new(0.0, s(2.0)));
         c.observe(s(0.0), &request(0));
         c.observe(s(0.1), &answer(0));
         for i in 1..5 {
@@ -474,7 +466,7 @@ mod tests {
 
     #[test]
     fn availability_breaks_on_low_fraction() {
-        let mut c = VipAvailable::new(0.9, s(100.0));
+        let mut c = Feed::new(VipAvailable::new(0.9, s(100.0)));
         for i in 0..10 {
             c.observe(s(i as f64), &request(i));
             if i % 2 == 0 {

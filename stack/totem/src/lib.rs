@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod crypto;
+pub mod invariants;
 pub mod link;
 pub mod node;
 pub mod srp;

@@ -12,6 +12,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::time::Duration;
 
+use hasim_totem::invariants;
 use hasim_totem::srp::{ConfChg, ConfKind, Dest};
 use hasim_totem::{
     EffectiveTimers, Guarantee, MembState, NodeAction, NodeId, NodeInput, NodeSetup, Quirks,
@@ -589,45 +590,32 @@ impl Sim {
 
 // ---------------------------------------------------------------- checkers
 
+/// The window the shared invariants keep per-message state for: longer than
+/// any run here, so every delivery is compared.
+const WINDOW: Duration = Duration::from_secs(1_000_000);
+
+/// A process incarnation: (node, boot).
+type Proc = (NodeId, u64);
+
 /// Any two processes deliver their common messages in the same order, and no
-/// process delivers a message twice.
+/// process delivers a message twice (`hasim_totem::invariants`).
 pub fn check_agreed_order(recs: &[Record]) -> Result<(), String> {
-    let idx: Vec<BTreeMap<&[u8], usize>> = recs
-        .iter()
-        .map(|r| {
-            r.deliveries
-                .iter()
-                .enumerate()
-                .map(|(i, d)| (d.0.as_slice(), i))
-                .collect()
-        })
-        .collect();
-    for (i, r) in recs.iter().enumerate() {
-        if idx[i].len() != r.deliveries.len() {
-            return Err(format!(
-                "node {} boot {} delivered a message twice",
-                r.node, r.boot
-            ));
-        }
-    }
-    for a in 0..recs.len() {
-        for b in 0..recs.len() {
-            if a == b {
-                continue;
-            }
-            let mut last = None;
-            for d in &recs[b].deliveries {
-                if let Some(&pos) = idx[a].get(d.0.as_slice()) {
-                    if last.is_some_and(|l| pos < l) {
-                        return Err(format!(
-                            "order differs between node {} and node {} at {:?}",
-                            recs[a].node,
-                            recs[b].node,
-                            String::from_utf8_lossy(&d.0)
-                        ));
+    let mut check = invariants::AgreedOrder::new(WINDOW);
+    for r in recs {
+        for (i, d) in r.deliveries.iter().enumerate() {
+            let t = r.delivery_times.get(i).copied().unwrap_or_default();
+            if let Some(v) = check.deliver(t, &(r.node, r.boot), &d.0).first() {
+                return Err(match v {
+                    invariants::OrderViolation::Duplicate { proc, .. } => {
+                        format!("node {} boot {} delivered a message twice", proc.0, proc.1)
                     }
-                    last = Some(pos);
-                }
+                    invariants::OrderViolation::Order { first, second, msg } => format!(
+                        "order differs between node {} and node {} at {:?}",
+                        first.0,
+                        second.0,
+                        String::from_utf8_lossy(msg)
+                    ),
+                });
             }
         }
     }
@@ -639,25 +627,18 @@ pub fn check_agreed_order(recs: &[Record]) -> Result<(), String> {
 /// count as the old regular one, as in EVS), so everyone who delivers a
 /// message delivers it in the same configuration.
 pub fn check_virtual_synchrony(recs: &[Record]) -> Result<(), String> {
-    let mut seen: BTreeMap<Vec<u8>, RingId> = BTreeMap::new();
+    let mut check = invariants::VirtualSynchrony::<Proc, Vec<u8>, RingId>::new(WINDOW);
     for r in recs {
         for (p, origin, cur) in &r.deliveries {
-            if Some(*origin) != *cur {
+            if let Some(v) = check
+                .deliver(Duration::ZERO, &(r.node, r.boot), p, origin, cur.as_ref())
+                .first()
+            {
                 return Err(format!(
-                    "node {} delivered {:?} from ring {} while in {:?}",
+                    "node {} delivered {:?} from ring {origin}: {v:?}",
                     r.node,
                     String::from_utf8_lossy(p),
-                    origin,
-                    cur
                 ));
-            }
-            if let Some(prev) = seen.insert(p.clone(), *origin) {
-                if prev != *origin {
-                    return Err(format!(
-                        "{:?} delivered in two rings",
-                        String::from_utf8_lossy(p)
-                    ));
-                }
             }
         }
     }
@@ -666,22 +647,17 @@ pub fn check_virtual_synchrony(recs: &[Record]) -> Result<(), String> {
 
 /// Same ring id ⇒ same member list, for every regular configuration seen.
 pub fn check_membership_agreement(recs: &[Record]) -> Result<(), String> {
-    let mut rings: BTreeMap<RingId, Vec<NodeId>> = BTreeMap::new();
+    let mut check = invariants::MembershipAgreement::default();
     for r in recs {
         for (_, c) in &r.confchgs {
             if c.kind != ConfKind::Regular {
                 continue;
             }
-            if !c.members.contains(&r.node) {
-                return Err(format!("node {} not in its own ring {}", r.node, c.ring_id));
-            }
-            if let Some(m) = rings.insert(c.ring_id, c.members.clone()) {
-                if m != c.members {
-                    return Err(format!(
-                        "ring {} has members {:?} and {:?}",
-                        c.ring_id, m, c.members
-                    ));
-                }
+            if let Some(v) = check
+                .install(&r.node, Some(&r.node), &c.ring_id, &c.members)
+                .first()
+            {
+                return Err(format!("ring {}: {v:?}", c.ring_id));
             }
         }
     }
@@ -691,26 +667,22 @@ pub fn check_membership_agreement(recs: &[Record]) -> Result<(), String> {
 /// Processes that leave the same regular configuration together (same
 /// transitional configuration) delivered exactly the same messages in it.
 pub fn check_no_loss_in_configuration(recs: &[Record]) -> Result<(), String> {
-    let mut segs: BTreeMap<SegmentKey, (NodeId, Vec<Vec<u8>>)> = BTreeMap::new();
+    let mut check = invariants::NoLossInConfiguration::<Proc, SegmentKey>::default();
     for r in recs {
+        let proc = (r.node, r.boot);
         for (k, msgs) in &r.segments {
             if k.0.is_none() {
                 continue;
             }
-            if let Some((other, prev)) = segs.get(k) {
-                if prev != msgs {
-                    return Err(format!(
-                        "nodes {} and {} left ring {:?} into {} with different messages ({} vs {})",
-                        other,
-                        r.node,
-                        k.0,
-                        k.1,
-                        prev.len(),
-                        msgs.len()
-                    ));
-                }
-            } else {
-                segs.insert(k.clone(), (r.node, msgs.clone()));
+            check.open(&proc);
+            for m in msgs {
+                check.deliver(&proc, m);
+            }
+            if let Some(v) = check.close(&proc, k.clone()) {
+                return Err(format!(
+                    "nodes {} and {} left ring {:?} into {} with different messages ({} vs {})",
+                    v.first.0, v.second.0, k.0, k.1, v.first_count, v.second_count
+                ));
             }
         }
     }

@@ -1,0 +1,170 @@
+//! Every checker hasim knows, in one table: its name, what it checks, what a
+//! scenario must have for it to have something to check, and how to build
+//! it. Scenario validation, the runner and `scenarios/README.md` all read
+//! this table.
+
+use super::corosync;
+use super::{Checker, SingleVipOwner, VipAvailable};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// What a scenario must contain for a checker to have anything to judge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// At least one virtual IP that some daemon can take.
+    Vip,
+    /// At least one client.
+    Clients,
+    /// Corosync nodes (a corosync.conf with a nodelist).
+    Corosync,
+}
+
+impl Needs {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Needs::Vip => "a virtual IP (a [[vrrp]] instance with vips)",
+            Needs::Clients => "at least one [[client]]",
+            Needs::Corosync => "Corosync nodes ([corosync] conf with a nodelist)",
+        }
+    }
+}
+
+/// What the checkers need to know about the run beyond its events.
+pub struct CheckerSetup {
+    pub min_answered: f64,
+    pub max_outage: Duration,
+    /// Liveness bound derived from the Totem timers.
+    pub liveness_bound: Duration,
+    /// Node name -> corosync nodeid.
+    pub node_ids: BTreeMap<String, u32>,
+}
+
+/// One named invariant.
+pub struct CheckerSpec {
+    pub name: &'static str,
+    /// One line for `scenarios/README.md` and error messages.
+    pub description: &'static str,
+    pub needs: Needs,
+    build: fn(&CheckerSetup) -> Box<dyn Checker>,
+}
+
+impl CheckerSpec {
+    pub fn build(&self, setup: &CheckerSetup) -> Box<dyn Checker> {
+        (self.build)(setup)
+    }
+}
+
+/// Every checker, in the order the documentation lists them.
+pub const CHECKERS: &[CheckerSpec] = &[
+    CheckerSpec {
+        name: "single-vip-owner",
+        description: "at any instant at most one powered, running node holds a given virtual IP",
+        needs: Needs::Vip,
+        build: |_| Box::new(SingleVipOwner::default()),
+    },
+    CheckerSpec {
+        name: "vip-available",
+        description: "clients get answers: at least min_answered of requests, no outage longer than max_outage",
+        needs: Needs::Clients,
+        build: |s| Box::new(VipAvailable::new(s.min_answered, s.max_outage)),
+    },
+    CheckerSpec {
+        name: "agreed-order",
+        description: "any two nodes deliver the messages they both deliver in the same order, none twice",
+        needs: Needs::Corosync,
+        build: |_| Box::<corosync::AgreedOrder>::default(),
+    },
+    CheckerSpec {
+        name: "virtual-synchrony",
+        description: "a message is delivered in the configuration it was sent in, by every node that delivers it",
+        needs: Needs::Corosync,
+        build: |_| Box::<corosync::VirtualSynchrony>::default(),
+    },
+    CheckerSpec {
+        name: "membership-agreement",
+        description: "the same ring id always comes with the same member list, which includes the installing node",
+        needs: Needs::Corosync,
+        build: |s| Box::new(corosync::MembershipAgreement::new(s.node_ids.clone())),
+    },
+    CheckerSpec {
+        name: "no-loss-in-configuration",
+        description: "nodes that move together from one configuration to the next delivered the same messages in it",
+        needs: Needs::Corosync,
+        build: |_| Box::<corosync::NoLossInConfiguration>::default(),
+    },
+    CheckerSpec {
+        name: "single-quorate-partition",
+        description: "no two running nodes are quorate at once with disjoint member lists",
+        needs: Needs::Corosync,
+        build: |_| Box::<corosync::SingleQuoratePartition>::default(),
+    },
+    CheckerSpec {
+        name: "liveness",
+        description: "once the network is whole and quiet for a bound derived from the Totem timers, all running nodes share one ring",
+        needs: Needs::Corosync,
+        build: |s| Box::new(corosync::Liveness::new(s.liveness_bound, s.node_ids.clone())),
+    },
+    CheckerSpec {
+        name: "membership-stable",
+        description: "once a ring of every node has formed, no node installs another configuration",
+        needs: Needs::Corosync,
+        build: |s| Box::new(corosync::MembershipStable::new(s.node_ids.len())),
+    },
+    CheckerSpec {
+        name: "quorate-at-end",
+        description: "when the run ends, every running node is quorate",
+        needs: Needs::Corosync,
+        build: |s| Box::new(corosync::QuorateAtEnd::new(s.node_ids.clone())),
+    },
+];
+
+/// The checker called `name`.
+pub fn find(name: &str) -> Option<&'static CheckerSpec> {
+    CHECKERS.iter().find(|c| c.name == name)
+}
+
+/// Every checker name, for error messages.
+pub fn names() -> Vec<&'static str> {
+    CHECKERS.iter().map(|c| c.name).collect()
+}
+
+/// Build the checkers a scenario asks for (names were validated at load).
+pub fn build(names: &[String], setup: &CheckerSetup) -> Vec<Box<dyn Checker>> {
+    names
+        .iter()
+        .filter_map(|n| find(n))
+        .map(|spec| spec.build(setup))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_match_the_checkers() {
+        let setup = CheckerSetup {
+            min_answered: 0.0,
+            max_outage: Duration::MAX,
+            liveness_bound: Duration::from_secs(1),
+            node_ids: BTreeMap::new(),
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for spec in CHECKERS {
+            assert!(seen.insert(spec.name), "{} listed twice", spec.name);
+            assert_eq!(spec.build(&setup).name(), spec.name);
+        }
+    }
+
+    #[test]
+    fn every_checker_is_documented_in_the_scenario_guide() {
+        let guide = include_str!("../../../scenarios/README.md");
+        for spec in CHECKERS {
+            assert!(
+                guide.contains(&format!("`{}`", spec.name)),
+                "scenarios/README.md does not document `{}`",
+                spec.name
+            );
+        }
+    }
+}
