@@ -434,13 +434,15 @@ fn host_check(what: &str, value: Option<&String>, dev: &Device) -> Result<HostCh
         Some("dynamic-list") => HostCheck::DynamicList,
         Some("status") => HostCheck::Status,
         Some("none") => HostCheck::None,
-        Some(other) => return Err(err(
-            what,
-            None,
-            format!(
+        Some(other) => {
+            return Err(err(
+                what,
+                None,
+                format!(
                 "pcmk_host_check: expected static-list|dynamic-list|status|none, found {other:?}"
             ),
-        )),
+            ))
+        }
         None if !dev.host_list.is_empty() || !dev.host_map.is_empty() => HostCheck::StaticList,
         None => HostCheck::Status,
     })

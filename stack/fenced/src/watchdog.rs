@@ -84,6 +84,8 @@ pub struct Watchdog {
     last_liveness: Duration,
     last_tickle: Duration,
     loop_timer: u64,
+    /// The deadline passed without a tickle; the next timer is the reset.
+    resetting: bool,
     fired: bool,
 }
 
@@ -97,6 +99,7 @@ impl Watchdog {
             last_liveness: now,
             last_tickle: now,
             loop_timer: 0,
+            resetting: false,
             fired: false,
         };
         let at = now + cfg.loop_interval;
@@ -109,9 +112,21 @@ impl Watchdog {
         }
         match input {
             WatchdogInput::Quorum { quorate } => self.on_quorum(now, quorate),
+            WatchdogInput::Timer { id } if id == self.loop_timer && self.resetting => {
+                self.fire(now)
+            }
             WatchdogInput::Timer { id } if id == self.loop_timer => self.on_loop(now),
             WatchdogInput::Timer { .. } => Vec::new(),
         }
+    }
+
+    fn fire(&mut self, now: Duration) -> Vec<WatchdogAction> {
+        self.fired = true;
+        let event = WatchdogEvent::Reset {
+            at_ms: now.as_millis() as u64,
+            last_tickle_ms: self.last_tickle.as_millis() as u64,
+        };
+        vec![WatchdogAction::Report(event), WatchdogAction::Reset]
     }
 
     fn healthy(&self) -> bool {
@@ -142,17 +157,12 @@ impl Watchdog {
         let next = now + self.cfg.loop_interval;
         self.loop_timer += 1;
         if next >= deadline {
-            // The hardware watchdog fires at its deadline, before the next loop could tickle.
-            self.fired = true;
-            let id = self.loop_timer;
-            return vec![
-                WatchdogAction::SetTimer { id, at: deadline },
-                WatchdogAction::Report(WatchdogEvent::Reset {
-                    at_ms: deadline.as_millis() as u64,
-                    last_tickle_ms: self.last_tickle.as_millis() as u64,
-                }),
-                WatchdogAction::Reset,
-            ];
+            // No loop can tickle before the hardware deadline: it will fire.
+            self.resetting = true;
+            return vec![WatchdogAction::SetTimer {
+                id: self.loop_timer,
+                at: deadline,
+            }];
         }
         vec![WatchdogAction::SetTimer {
             id: self.loop_timer,
@@ -173,13 +183,15 @@ mod tests {
     fn run(quorum: &[(Duration, bool)], until: Duration) -> Option<Duration> {
         let (mut w, mut acts) = Watchdog::start(Duration::ZERO, WatchdogConfig::default());
         let mut q = quorum.iter().peekable();
+        let mut last = Duration::ZERO;
         loop {
+            if acts.contains(&WatchdogAction::Reset) {
+                return Some(last);
+            }
             let Some(WatchdogAction::SetTimer { id, at }) = acts.first().cloned() else {
                 return None;
             };
-            if acts.contains(&WatchdogAction::Reset) {
-                return Some(at);
-            }
+            last = at;
             while let Some((t, quorate)) = q.peek().copied() {
                 if *t > at {
                     break;

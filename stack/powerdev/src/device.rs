@@ -280,7 +280,12 @@ impl PowerDevice {
         state: PowerState,
         out: &mut Vec<DeviceAction>,
     ) -> PowerState {
-        self.outlets.insert(outlet, state);
+        // A PDU's relay is its own state. A BMC's chassis state is the
+        // machine's real power, reported back through MachinePower: a
+        // host whose supply is dead stays off whatever the BMC asks.
+        if matches!(self.config.kind, DeviceKind::Pdu { .. }) {
+            self.outlets.insert(outlet, state);
+        }
         out.push(DeviceAction::Power {
             machine: machine.to_string(),
             on: state == PowerState::On,

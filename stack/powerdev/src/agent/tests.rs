@@ -69,6 +69,7 @@ fn run_device(
     let mut now = Duration::ZERO;
     let mut agent_out = first;
     let mut dev_out = Vec::new();
+    let mut feedback = Vec::new();
     loop {
         for out in agent_out.drain(..) {
             n += 1;
@@ -97,9 +98,24 @@ fn run_device(
                 DeviceAction::Send { bytes, .. } => {
                     queue.insert((now, n), Ok(AgentInput::Datagram(bytes)));
                 }
-                DeviceAction::Power { on, .. } => power.push(on),
+                DeviceAction::Power { machine, on } => {
+                    power.push(on);
+                    // The world reports the machine's new power back (a BMC
+                    // reads its chassis state from it).
+                    let report = DeviceInput::MachinePower {
+                        machine,
+                        on,
+                        supply_lost: false,
+                    };
+                    let more = dev.handle(now, report);
+                    feedback.extend(more);
+                }
                 DeviceAction::Event(_) => {}
             }
+        }
+        dev_out.append(&mut feedback);
+        if !dev_out.is_empty() {
+            continue;
         }
         let ((at, _), input) = queue.pop_first().expect("agent never finished");
         now = at;
