@@ -28,6 +28,7 @@ struct Spec {
     /// No devices at all (watchdog-only fencing).
     no_devices: bool,
     two_node: bool,
+    wait_for_all: bool,
     watchdog: Option<WatchdogConfig>,
     /// Resource -> (node, priority).
     resources: Vec<(&'static str, &'static str, i64)>,
@@ -45,6 +46,7 @@ impl Default for Spec {
             pdu_level: false,
             no_devices: false,
             two_node: false,
+            wait_for_all: false,
             watchdog: None,
             resources: vec![("vip", "n1", 0)],
             mgmt_jitter: Duration::ZERO,
@@ -159,6 +161,7 @@ fn setup(spec: &Spec) -> Setup {
         mgmt_latency: ms(1),
         mgmt_jitter: spec.mgmt_jitter,
         two_node: spec.two_node,
+        wait_for_all: spec.wait_for_all,
         watchdog: spec.watchdog,
         boot_delay: Duration::from_secs(60),
     }
@@ -329,6 +332,7 @@ fn two_node(
     Spec {
         nodes: 2,
         two_node: true,
+        wait_for_all: true,
         options,
         bmc_params,
         bmc_latency: latency,
@@ -507,5 +511,51 @@ fn a_failing_device_fault_is_reported_and_the_pdu_level_takes_over() {
     w.run_until(secs(600));
     let done = finished(&w);
     assert!(done.iter().any(|r| r.ok && r.level == 2), "{done:#?}");
+    assert_safe(&w);
+}
+
+/// Two nodes, the cluster link stays cut, stonith-action reboot: the
+/// rebooted loser comes up alone and (startup-fencing) fences the winner,
+/// which comes up and fences it back, unless wait_for_all keeps a fresh
+/// node inquorate until it has seen its peer.
+fn fence_loop_run(wait_for_all: bool) -> World {
+    let mut spec = two_node(
+        vec![("priority-fencing-delay", "20s".into())],
+        vec![],
+        ms(100),
+    );
+    spec.options.retain(|(k, _)| *k != "stonith-action");
+    spec.wait_for_all = wait_for_all;
+    let mut w = World::new(setup(&spec), 1);
+    w.schedule(
+        secs(10),
+        Fault::Partition(vec![vec!["n1".into()], vec!["n2".into()]]),
+    );
+    w.run_until(secs(900));
+    w
+}
+
+#[test]
+fn two_node_without_wait_for_all_fences_in_a_loop() {
+    let w = fence_loop_run(false);
+    let v = checkers::no_fence_loop(&w.observations);
+    let kills = w
+        .observations
+        .iter()
+        .filter(|o| matches!(o, Observation::PowerOff { .. }))
+        .count();
+    println!(
+        "two_node, no wait_for_all, link cut for 900 s: {kills} fencing kills; {}",
+        v.evidence
+    );
+    assert!(!v.held);
+    let w = fence_loop_run(true);
+    let kills = w
+        .observations
+        .iter()
+        .filter(|o| matches!(o, Observation::PowerOff { .. }))
+        .count();
+    println!("two_node with wait_for_all: {kills} fencing kill(s)");
+    assert_eq!(kills, 1);
     assert_safe(&w);
 }

@@ -38,6 +38,8 @@ pub struct Setup {
     pub mgmt_jitter: Duration,
     /// votequorum two_node: one node of two stays quorate.
     pub two_node: bool,
+    /// votequorum wait_for_all (implied by two_node in corosync).
+    pub wait_for_all: bool,
     /// Diskless SBD on every node with this configuration.
     pub watchdog: Option<WatchdogConfig>,
     pub boot_delay: Duration,
@@ -95,6 +97,8 @@ struct Node {
     lost: BTreeSet<String>,
     /// The controller exited after being told it was fenced.
     stopped: bool,
+    /// Has seen every node in one membership (wait_for_all satisfied).
+    seen_all: bool,
     watchdog: Option<Watchdog>,
 }
 
@@ -203,6 +207,7 @@ impl World {
             fencing: BTreeSet::new(),
             lost: BTreeSet::new(),
             stopped: false,
+            seen_all: false,
             watchdog: None,
         };
         let members = self.members(&view);
@@ -212,7 +217,7 @@ impl World {
         if let Some(cfg) = self.setup.watchdog {
             let (mut wd, acts) = Watchdog::start(self.now, cfg);
             wd_actions = acts;
-            let quorate = self.quorate(&view);
+            let quorate = self.quorate_for(name, &view);
             wd_actions.extend(wd.handle(self.now, WatchdogInput::Quorum { quorate }));
             node.watchdog = Some(wd);
         }
@@ -245,8 +250,14 @@ impl World {
             .collect()
     }
 
-    fn quorate(&self, view: &BTreeSet<String>) -> bool {
+    /// votequorum: a majority, or with two_node one node of two; with
+    /// wait_for_all not before the node has seen every node at once.
+    fn quorate_for(&self, node: &str, view: &BTreeSet<String>) -> bool {
         let total = self.setup.nodes.len();
+        let seen_all = view.len() == total || self.nodes.get(node).is_some_and(|n| n.seen_all);
+        if self.setup.wait_for_all && !seen_all {
+            return false;
+        }
         (self.setup.two_node && total == 2 && !view.is_empty()) || view.len() * 2 > total
     }
 

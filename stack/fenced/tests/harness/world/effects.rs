@@ -71,10 +71,12 @@ impl World {
             .filter(|x| self.nodes.get(x).is_some_and(|y| y.on))
             .collect();
         let members = self.members(&view);
-        let quorate = self.quorate(&view);
+        let quorate = self.quorate_for(n, &view);
+        let all = view.len() == self.setup.nodes.len();
         let Some(node) = self.nodes.get_mut(n) else {
             return;
         };
+        node.seen_all |= all;
         let lost: Vec<String> = node.view.difference(&view).cloned().collect();
         node.lost.extend(lost);
         node.lost.retain(|x| !view.contains(x));
@@ -116,7 +118,7 @@ impl World {
         let Some(node) = self.nodes.get(n) else {
             return;
         };
-        let quorate = self.quorate(&node.view);
+        let quorate = self.quorate_for(n, &node.view);
         if !rules::may_fence(&cfg, quorate, node.view.contains(target)) {
             self.log.push(format!(
                 "{:?} {n} may not fence {target} (quorate={quorate})",
@@ -483,6 +485,17 @@ impl World {
             .map(|(i, x)| (i as u32 + 1, x.clone()))
             .collect();
         self.boot_node(n, names);
+        // startup-fencing: nodes this node has never seen are unclean.
+        let unseen: Vec<String> = self
+            .setup
+            .nodes
+            .iter()
+            .filter(|x| !self.component_of(n).contains(*x))
+            .cloned()
+            .collect();
+        if let Some(node) = self.nodes.get_mut(n) {
+            node.lost.extend(unseen);
+        }
         let at_ms = (self.now + self.setup.detect).as_millis() as u64;
         self.observations.push(Observation::NodeJoined {
             node: n.to_string(),
