@@ -25,8 +25,11 @@ struct Spec {
     bmc_latency: Duration,
     /// Add a PDU as topology level 2 (level 1 is the node's BMC).
     pdu_level: bool,
-    /// No devices at all (watchdog-only fencing).
+    /// No BMC devices (watchdog-only fencing, or the PDU alone).
     no_devices: bool,
+    /// The PDU's pcmk_host_map in the CIB, when it differs from the wiring
+    /// (outlet i feeds node i).
+    pdu_map: Option<&'static str>,
     two_node: bool,
     wait_for_all: bool,
     watchdog: Option<WatchdogConfig>,
@@ -45,6 +48,7 @@ impl Default for Spec {
             bmc_latency: ms(100),
             pdu_level: false,
             no_devices: false,
+            pdu_map: None,
             two_node: false,
             wait_for_all: false,
             watchdog: None,
@@ -97,7 +101,10 @@ fn cib(spec: &Spec) -> String {
         let map: Vec<String> = (1..=n).map(|i| format!("n{i}:{i}")).collect();
         let params = vec![
             ("ip", "10.0.9.100".to_string()),
-            ("pcmk_host_map", map.join(";")),
+            (
+                "pcmk_host_map",
+                spec.pdu_map.map(str::to_string).unwrap_or(map.join(";")),
+            ),
         ];
         rsc += &format!(
             r#"<primitive id="pdu" class="stonith" type="fence_apc_snmp"><instance_attributes id="pa">{}</instance_attributes></primitive>"#,
@@ -111,6 +118,13 @@ fn cib(spec: &Spec) -> String {
         r#"<cib admin_epoch="0" epoch="1" num_updates="0"><configuration><crm_config><cluster_property_set id="o">{}</cluster_property_set></crm_config><nodes>{nodes}</nodes><resources>{rsc}</resources><constraints>{cons}</constraints><fencing-topology>{topo}</fencing-topology></configuration><status/></cib>"#,
         nvpairs("o", &spec.options)
     )
+}
+
+/// Fault to new membership with corosync 3.1 defaults: effective token
+/// (3000 ms + 650 ms per node beyond two) plus consensus (1.2 × token).
+fn detection(nodes: usize) -> Duration {
+    let token = 3000 + 650 * nodes.saturating_sub(2) as u64;
+    ms(token + token * 12 / 10)
 }
 
 fn setup(spec: &Spec) -> Setup {
@@ -155,8 +169,7 @@ fn setup(spec: &Spec) -> Setup {
             .iter()
             .map(|(r, nd, p)| (r.to_string(), (nd.to_string(), *p)))
             .collect(),
-        // corosync 3.1 defaults for 3 nodes: token 3000 + 650, consensus 1.2 x.
-        detect: ms(3650 + 4380),
+        detect: detection(n),
         cpg_latency: ms(1),
         mgmt_latency: ms(1),
         mgmt_jitter: spec.mgmt_jitter,
@@ -558,4 +571,36 @@ fn two_node_without_wait_for_all_fences_in_a_loop() {
     println!("two_node with wait_for_all: {kills} fencing kill(s)");
     assert_eq!(kills, 1);
     assert_safe(&w);
+}
+
+#[test]
+fn a_miswired_pdu_map_fences_the_wrong_node_and_the_target_stops_itself() {
+    // The CIB says n1 is on outlet 2; outlet 2 feeds n2. The PDU runs on
+    // n3, whose controller fences n1 (as on-fail=fence would).
+    let spec = Spec {
+        no_devices: true,
+        pdu_level: true,
+        pdu_map: Some("n1:2"),
+        ..Spec::default()
+    };
+    let mut w = World::new(setup(&spec), 1);
+    w.schedule_fence(secs(10), "n3", "n1");
+    w.run_until(secs(600));
+    let n2_off = w.observations.iter().any(|o| matches!(o, Observation::PowerOff { node, cause: PowerCause::Fenced { .. }, .. } if node == "n2"));
+    assert!(n2_off, "the wrong machine lost power");
+    assert!(
+        w.log
+            .iter()
+            .any(|l| l.contains("n1 was told it was fenced")),
+        "{:#?}",
+        w.log
+    );
+    let stopped = w
+        .observations
+        .iter()
+        .any(|o| matches!(o, Observation::ResourceStopped { node, .. } if node == "n1"));
+    assert!(stopped, "fence-reaction=stop: n1 stops");
+    let v = checkers::fenced_before_recovery(&w.observations);
+    println!("miswired PDU: {}", v.evidence);
+    assert!(!v.held, "vip was recovered on n3 before n1 stopped it");
 }

@@ -81,6 +81,11 @@ enum Ev {
     DeviceTimer(String, u64),
     WatchdogTimer(String, u64),
     Boot(String),
+    /// The controller on `by` asks to fence `target` (as on-fail=fence does).
+    ControllerFence {
+        by: String,
+        target: String,
+    },
 }
 
 /// Per-node state.
@@ -119,6 +124,9 @@ pub struct World {
     requested_at: BTreeMap<(String, String), Duration>,
     /// Device power changes pending attribution: machine -> (requester, requested).
     pub placement: BTreeMap<String, String>,
+    /// What each node actually runs (a lost node keeps its resources until
+    /// it loses power or stops them).
+    running_rsc: BTreeMap<String, BTreeSet<String>>,
     /// Device address -> last agent ("node#call") that sent it a datagram.
     last_sender: BTreeMap<String, String>,
     pub observations: Vec<Observation>,
@@ -153,6 +161,7 @@ impl World {
             supply_dead: BTreeSet::new(),
             requested_at: BTreeMap::new(),
             last_sender: BTreeMap::new(),
+            running_rsc: BTreeMap::new(),
             placement: setup
                 .resources
                 .iter()
@@ -174,6 +183,10 @@ impl World {
             w.on_membership(&name, view);
         }
         for (rsc, node) in w.placement.clone() {
+            w.running_rsc
+                .entry(node.clone())
+                .or_default()
+                .insert(rsc.clone());
             w.observations.push(Observation::ResourceStarted {
                 resource: rsc,
                 node,
@@ -274,6 +287,16 @@ impl World {
         self.push(at, u32::MAX, Ev::Fault(fault));
     }
 
+    /// Make `by`'s controller request fencing of `target` at `at`, whether
+    /// or not `target` left the membership.
+    pub fn schedule_fence(&mut self, at: Duration, by: &str, target: &str) {
+        let ev = Ev::ControllerFence {
+            by: by.to_string(),
+            target: target.to_string(),
+        };
+        self.push(at, u32::MAX, ev);
+    }
+
     pub fn run_until(&mut self, end: Duration) {
         while let Some((&(at, seq), _)) = self.queue.first_key_value() {
             if at > end {
@@ -337,6 +360,9 @@ impl World {
                 self.apply_watchdog(&n, acts);
             }
             Ev::Boot(n) => self.boot(&n),
+            Ev::ControllerFence { by, target } if self.alive(&by, epoch) => {
+                self.request_fence(&by, &target)
+            }
             _ => {}
         }
     }

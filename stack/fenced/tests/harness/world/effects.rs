@@ -113,6 +113,10 @@ impl World {
         }
     }
 
+    pub(super) fn request_fence(&mut self, n: &str, target: &str) {
+        self.maybe_fence(n, target);
+    }
+
     fn maybe_fence(&mut self, n: &str, target: &str) {
         let cfg = self.setup.cfg.clone();
         let Some(node) = self.nodes.get(n) else {
@@ -253,14 +257,12 @@ impl World {
             node.stopped = true;
         }
         let at_ms = self.now.as_millis() as u64;
-        for (rsc, on) in self.placement.clone() {
-            if on == n {
-                self.observations.push(Observation::ResourceStopped {
-                    resource: rsc,
-                    node: n.to_string(),
-                    at_ms,
-                });
-            }
+        for rsc in self.running_rsc.remove(n).unwrap_or_default() {
+            self.observations.push(Observation::ResourceStopped {
+                resource: rsc,
+                node: n.to_string(),
+                at_ms,
+            });
         }
     }
 
@@ -270,6 +272,10 @@ impl World {
         for (rsc, on) in self.placement.clone() {
             if on == target {
                 self.placement.insert(rsc.clone(), dc.to_string());
+                self.running_rsc
+                    .entry(dc.to_string())
+                    .or_default()
+                    .insert(rsc.clone());
                 self.observations.push(Observation::ResourceStarted {
                     resource: rsc,
                     node: dc.to_string(),
@@ -430,6 +436,7 @@ impl World {
             return;
         }
         node.on = false;
+        self.running_rsc.remove(n);
         let at_ms = self.now.as_millis() as u64;
         self.observations.push(Observation::PowerOff {
             node: n.to_string(),
