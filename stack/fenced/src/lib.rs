@@ -10,6 +10,7 @@
 //!   stonith-watchdog-timeout validity.
 //! * [`watchdog::Watchdog`]: diskless SBD: reset after losing quorum for
 //!   longer than the watchdog timeout.
+//! * [`report`]: text lines per fencing operation and power timelines.
 //! * [`checkers`]: `fenced-before-recovery`, `no-fence-race`,
 //!   `no-fence-loop` over a list of observed events.
 
@@ -17,6 +18,7 @@ pub mod checkers;
 pub mod config;
 pub mod fencer;
 pub mod interval;
+pub mod report;
 pub mod rules;
 pub mod watchdog;
 pub mod wire;

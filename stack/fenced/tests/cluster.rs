@@ -242,6 +242,11 @@ fn three_node_power_loss_is_fenced_through_the_bmc_before_recovery() {
         "recovery {recovered} before fencing done {}",
         r.completed_ms
     );
+    print!(
+        "{}{}",
+        hasim_fenced::report::operations(&done),
+        hasim_fenced::report::power_timeline(&w.observations)
+    );
     println!(
         "3-node power loss: detection {} ms, fencing {} ms, recovery at +{} ms after the fault",
         r.started_ms - 10_000,

@@ -258,4 +258,41 @@ mod tests {
         assert!(Reply::decode(b"PWR1 OK 1 maybe").is_err());
         assert!(Request::decode(b"").is_err());
     }
+
+    /// Random bytes and mutated valid datagrams never panic the decoders.
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let seed = Request {
+            seq: 3,
+            verb: Verb::Off,
+            outlet: 2,
+        }
+        .encode();
+        for _ in 0..20_000 {
+            let mut bytes = if next() % 2 == 0 {
+                seed.clone()
+            } else {
+                Vec::new()
+            };
+            for _ in 0..next() % 8 {
+                let b = (next() % 256) as u8;
+                match next() % 3 {
+                    0 if !bytes.is_empty() => {
+                        let i = (next() as usize) % bytes.len();
+                        bytes[i] = b;
+                    }
+                    _ => bytes.push(b),
+                }
+            }
+            let _ = Request::decode(&bytes);
+            let _ = Reply::decode(&bytes);
+        }
+    }
 }

@@ -113,7 +113,10 @@ impl Fencer {
             reason: "No capable device on the executor".into(),
             timed_out: false,
         };
-        let id = exec.order.op.clone();
+        // A fresh key per order: the same operation may send this node a
+        // second order (another device) while the first still runs.
+        let n = self.fresh_id();
+        let id = format!("{}@{n}", exec.order.op);
         self.execs.insert(id.clone(), exec);
         self.next_device(now, &id, out);
     }
@@ -196,7 +199,7 @@ impl Fencer {
         let (base, max) = plan.bounds();
         let device = exec.current.clone().unwrap_or_default();
         out.push(FencerAction::Report(FencerEvent::DelayStarted {
-            op: id.to_string(),
+            op: exec.order.op.clone(),
             device,
             delay,
             base,
@@ -247,7 +250,7 @@ impl Fencer {
         };
         exec.call = Some(call);
         let event = FencerEvent::AgentStarted {
-            op: id.to_string(),
+            op: exec.order.op.clone(),
             device: dev.id.clone(),
             attempt: exec.tries,
             timeout_ms: ms(remaining),
@@ -296,9 +299,10 @@ impl Fencer {
         let retry = !ok
             && exec.tries < max_tries
             && elapsed.as_secs_f64() < exec.timeout.as_secs_f64() * 0.7;
+        let op = exec.order.op.clone();
         self.cancel_timer(timer, out);
         out.push(FencerAction::Report(FencerEvent::AgentFinished {
-            op: id.clone(),
+            op,
             device,
             ok,
             timed_out: false,
@@ -334,8 +338,9 @@ impl Fencer {
             out.push(FencerAction::KillAgent { call });
         }
         let reason = "timeout".to_string();
+        let op = exec.order.op.clone();
         out.push(FencerAction::Report(FencerEvent::AgentFinished {
-            op: id.to_string(),
+            op,
             device,
             ok: false,
             timed_out: true,

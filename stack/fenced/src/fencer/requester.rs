@@ -425,7 +425,9 @@ impl Fencer {
         self.cancel_timer(old, out);
         if op.topology {
             if reply.ok {
-                op.devices.remove(0);
+                if !op.devices.is_empty() {
+                    op.devices.remove(0);
+                }
                 if op.delay > 0 {
                     op.delay = 0;
                 }

@@ -393,3 +393,107 @@ fn a_malformed_group_message_is_reported_not_fatal() {
     );
     assert!(matches!(bus.events[0], FencerEvent::Malformed { .. }));
 }
+
+/// Random message sequences (valid messages with random fields, garbage,
+/// stray timers and agent results) never panic the core.
+#[test]
+fn arbitrary_inputs_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let nodes = ["n1", "n2", "n3"];
+    let pick = |r: &mut rand_chacha::ChaCha8Rng| nodes[r.gen_range(0..3)].to_string();
+    for seed in 0..200u64 {
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut c = cfg(vec![
+            device("fence-n1", &["n1"]),
+            device("fence-n3", &["n3"]),
+        ]);
+        c.topology.insert(
+            "n3".into(),
+            vec![Level {
+                target: "n3".into(),
+                index: 1,
+                devices: vec!["fence-n3".into()],
+            }],
+        );
+        let mut bus = Bus::new(&nodes, &["n1", "n2"], c);
+        for step in 0..60 {
+            bus.now = secs(step);
+            let node = pick(&mut r);
+            if !bus.fencers.contains_key(&node) {
+                continue;
+            }
+            let op = format!("{}:{}", pick(&mut r), r.gen_range(0..5));
+            let msg = match r.gen_range(0..8) {
+                0 => FencerMsg::Query {
+                    op,
+                    origin: pick(&mut r),
+                    target: pick(&mut r),
+                    action: FenceAction::Off,
+                    timeout: r.gen_range(0..5),
+                },
+                1 => FencerMsg::QueryReply {
+                    op,
+                    from: pick(&mut r),
+                    to: node.clone(),
+                    devices: vec![],
+                },
+                2 => FencerMsg::Fence {
+                    op,
+                    origin: pick(&mut r),
+                    to: node.clone(),
+                    target: pick(&mut r),
+                    action: FenceAction::Reboot,
+                    device: None,
+                    timeout: r.gen_range(0..3),
+                    delay: r.gen_range(-1..3),
+                },
+                3 => FencerMsg::FenceReply {
+                    op,
+                    from: pick(&mut r),
+                    to: node.clone(),
+                    device: Some("fence-n3".into()),
+                    ok: r.gen(),
+                    timed_out: r.gen(),
+                    reason: String::new(),
+                    delay: 0,
+                },
+                _ => {
+                    let input = match r.gen_range(0..5) {
+                        0 => FencerInput::Timer {
+                            id: r.gen_range(0..40),
+                        },
+                        1 => FencerInput::AgentDone {
+                            call: r.gen_range(0..40),
+                            result: AgentResult::Failed("x".into()),
+                        },
+                        2 => FencerInput::Random {
+                            request: r.gen_range(0..40),
+                            value: r.gen(),
+                        },
+                        3 => FencerInput::Deliver {
+                            from: Member { node: 9, pid: 1 },
+                            payload: (0..r.gen_range(0..20)).map(|_| r.gen()).collect(),
+                        },
+                        _ => FencerInput::Request(FenceRequest {
+                            client_call: 1,
+                            target: pick(&mut r),
+                            action: FenceAction::Off,
+                            delay: r.gen_range(-1..30),
+                        }),
+                    };
+                    bus.input(&node, input);
+                    continue;
+                }
+            };
+            bus.input(
+                &node,
+                FencerInput::Deliver {
+                    from: Member { node: 1, pid: 1 },
+                    payload: msg.encode(),
+                },
+            );
+            bus.advance(bus.now);
+        }
+        bus.advance(secs(10_000));
+    }
+}
