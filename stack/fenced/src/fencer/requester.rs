@@ -11,6 +11,16 @@ use super::{
 use crate::config::FenceAction;
 use crate::wire::{DeviceOffer, FenceRecord, FencerMsg};
 
+/// fenced_remote.c phases: a reboot on a level with several devices is
+/// remapped to "off" on all of them, then "on" on all of them (think of
+/// the outlets of redundant power supplies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    Requested,
+    Off,
+    On,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum OpState {
     Query,
@@ -35,6 +45,9 @@ pub(super) struct RemoteOp {
     pub level: u32,
     /// Devices of the current level still to run.
     pub devices: Vec<String>,
+    /// All devices of the current level (walked again in the "on" phase).
+    pub level_devices: Vec<String>,
+    pub phase: Phase,
     pub query_timer: Option<u64>,
     pub total_timer: Option<u64>,
     pub one_timer: Option<u64>,
@@ -93,6 +106,8 @@ impl Fencer {
             topology: false,
             level: 0,
             devices: Vec::new(),
+            level_devices: Vec::new(),
+            phase: Phase::Requested,
             query_timer: None,
             total_timer: None,
             one_timer: None,
@@ -138,6 +153,12 @@ impl Fencer {
         let Some(level) = next else { return false };
         op.level = level.index;
         op.devices = level.devices.clone();
+        op.level_devices = level.devices.clone();
+        op.phase = if op.devices.len() > 1 && op.action == FenceAction::Reboot {
+            Phase::Off
+        } else {
+            Phase::Requested
+        };
         if op.level > 1 && op.delay > 0 {
             op.delay = 0;
         }
@@ -322,7 +343,7 @@ impl Fencer {
             origin: self.me.clone(),
             to: host,
             target: op.target.clone(),
-            action: op.action,
+            action: phase_action(op),
             device,
             timeout,
             delay: op.delay,
@@ -346,6 +367,10 @@ impl Fencer {
         device: Option<String>,
         out: &mut Vec<FencerAction>,
     ) {
+        if op.phase == Phase::On && device.is_some() {
+            // A remapped "on" nobody can run is skipped: the target is off.
+            return self.device_done(now, op, out);
+        }
         let all_replied = op.replies >= op.replies_expected || op.replies >= self.active_peers();
         if op.query_timer.is_none() {
             self.finalize(
@@ -424,18 +449,9 @@ impl Fencer {
         let old = op.one_timer.take();
         self.cancel_timer(old, out);
         if op.topology {
-            if reply.ok {
-                if !op.devices.is_empty() {
-                    op.devices.remove(0);
-                }
-                if op.delay > 0 {
-                    op.delay = 0;
-                }
-                if op.devices.is_empty() {
-                    self.finalize(now, &mut op, true, "", out);
-                } else {
-                    self.request_peer_fencing(now, &mut op, None, out);
-                }
+            // An "on" failure after a successful "off" is ignored.
+            if reply.ok || op.phase == Phase::On {
+                self.device_done(now, &mut op, out);
             } else if self.advance_level(&mut op) {
                 self.request_peer_fencing(now, &mut op, None, out);
             } else {
@@ -450,6 +466,28 @@ impl Fencer {
             self.request_peer_fencing(now, &mut op, None, out);
         }
         self.put_back(op);
+    }
+
+    /// `advance_topology_device_in_level`: next device, next phase, or done.
+    fn device_done(&mut self, now: Duration, op: &mut RemoteOp, out: &mut Vec<FencerAction>) {
+        if !op.devices.is_empty() {
+            op.devices.remove(0);
+        }
+        if op.delay > 0 {
+            op.delay = 0;
+        }
+        if op.devices.is_empty() && op.phase == Phase::Off {
+            op.phase = Phase::On;
+            op.devices = op.level_devices.clone();
+            for peer in &mut op.results {
+                peer.devices.values_mut().for_each(|d| d.executed = false);
+            }
+        }
+        if op.devices.is_empty() {
+            self.finalize(now, op, true, "", out);
+        } else {
+            self.request_peer_fencing(now, op, None, out);
+        }
     }
 
     pub(super) fn on_query_timeout(
@@ -489,6 +527,12 @@ impl Fencer {
             return;
         };
         op.total_timer = None;
+        if op.phase == Phase::On {
+            // finalize_timed_out_op: the "off" phase completed.
+            self.finalize(now, &mut op, true, "", out);
+            self.put_back(op);
+            return;
+        }
         self.finalize(now, &mut op, false, "Fencing did not complete within a total timeout based on the configured timeout and retries for any devices attempted", out);
         self.put_back(op);
     }
@@ -546,5 +590,14 @@ impl Fencer {
             self.ops.remove(&op.id);
             self.start_op(now, next, out);
         }
+    }
+}
+
+/// The action sent to the executor in the current phase.
+fn phase_action(op: &RemoteOp) -> FenceAction {
+    match op.phase {
+        Phase::Requested => op.action,
+        Phase::Off => FenceAction::Off,
+        Phase::On => FenceAction::On,
     }
 }

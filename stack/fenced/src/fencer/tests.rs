@@ -497,3 +497,49 @@ fn arbitrary_inputs_never_panic() {
         bus.advance(secs(10_000));
     }
 }
+
+#[test]
+fn reboot_on_a_level_with_two_devices_is_off_off_then_on_on() {
+    let mut c = cfg(vec![device("psu-a", &["n3"]), device("psu-b", &["n3"])]);
+    let level = Level {
+        target: "n3".into(),
+        index: 1,
+        devices: vec!["psu-a".into(), "psu-b".into()],
+    };
+    c.topology.insert("n3".into(), vec![level]);
+    let mut bus = Bus::new(&["n1", "n3"], &["n1"], c);
+    let req = FenceRequest {
+        client_call: 1,
+        target: "n3".into(),
+        action: FenceAction::Reboot,
+        delay: 0,
+    };
+    bus.input("n1", FencerInput::Request(req));
+    for i in 0..5 {
+        // The "on" of psu-b fails twice (run and retry): ignored after a successful "off".
+        let result = if i >= 3 {
+            AgentResult::Failed("EC_WAITING_ON".into())
+        } else {
+            AgentResult::Ok
+        };
+        bus.agent_done(i, result);
+    }
+    let steps: Vec<(String, FenceAction)> = bus
+        .runs
+        .iter()
+        .map(|(_, r)| (r.device.clone(), r.action))
+        .collect();
+    let expected = [
+        ("psu-a", FenceAction::Off),
+        ("psu-b", FenceAction::Off),
+        ("psu-a", FenceAction::On),
+        ("psu-b", FenceAction::On),
+        ("psu-b", FenceAction::On),
+    ];
+    assert_eq!(steps, expected.map(|(d, a)| (d.to_string(), a)).to_vec());
+    let r = bus.results();
+    assert!(
+        r.len() == 1 && r[0].ok && r[0].action == FenceAction::Reboot,
+        "{r:?}"
+    );
+}
