@@ -65,8 +65,9 @@ impl DelayPlan {
 ///
 /// Pacemaker 2.1.5 (fenced_commands.c `add_action_specific_attributes`)
 /// divides the already-in-seconds `pcmk_delay_max` by 1000 again, so the
-/// requester's timeouts practically never include the delay; 2.1.9
-/// reports it in seconds. hasim follows 2.1.5.
+/// requester's timeouts practically never include the delay; 2.1.6 fixed
+/// it (reports seconds). hasim follows 2.1.5, the version it is measured
+/// against.
 pub fn reported_delay(seconds: u64) -> u64 {
     seconds / 1000
 }

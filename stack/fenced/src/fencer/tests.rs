@@ -543,3 +543,26 @@ fn reboot_on_a_level_with_two_devices_is_off_off_then_on_on() {
         "{r:?}"
     );
 }
+
+/// 2.1.5 reports pcmk_delay_max / 1000 in query replies, so the requester's
+/// timeouts ignore the delay: a long random delay outlasts the total
+/// timeout (1.2 × stonith-timeout) and the operation fails while the
+/// executor is still waiting.
+#[test]
+fn a_delay_longer_than_the_timeout_fails_the_operation_in_2_1_5() {
+    let mut d = device("fence-n3", &["n3"]);
+    d.delay_max = 60;
+    let mut c = cfg(vec![d]);
+    c.stonith_timeout = 30;
+    let mut bus = Bus::new(&["n1", "n3"], &["n1"], c);
+    bus.request("n1", "n3", 0);
+    let (n, request) = bus.draws[0].clone();
+    bus.input(&n, FencerInput::Random { request, value: 50 });
+    bus.advance(secs(36));
+    let r = bus.results();
+    assert!(
+        r.len() == 1 && !r[0].ok && r[0].completed_ms == 36_000,
+        "{r:?}"
+    );
+    assert!(bus.runs.is_empty(), "the agent had not even started");
+}
