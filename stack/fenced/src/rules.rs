@@ -82,6 +82,32 @@ pub struct NodeView {
     pub priority: i64,
 }
 
+/// A resource instance active on a node, as priority counting sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveInstance {
+    /// The resource's `priority` meta attribute.
+    pub priority: i64,
+    pub promoted: bool,
+    pub failed: bool,
+}
+
+/// lib/pengine/native.c `native_priority_to_node` (2.1.5): a node's
+/// priority is the sum over its active, non-failed instances with a
+/// non-zero priority; a promoted instance counts its priority + 1.
+pub fn node_priority(instances: &[ActiveInstance]) -> i64 {
+    instances
+        .iter()
+        .filter(|i| i.priority != 0 && !i.failed)
+        .map(|i| {
+            if i.promoted {
+                i.priority + 1
+            } else {
+                i.priority
+            }
+        })
+        .sum()
+}
+
 /// lib/pengine/pe_actions.c `node_priority_fencing_delay` (2.1.5): the
 /// delay for fencing `target`, given all cluster (member) nodes.
 pub fn priority_fencing_delay(configured: u64, target: &str, nodes: &[NodeView]) -> u64 {

@@ -140,3 +140,23 @@ fn watchdog_timeout_shorter_than_sbd_is_refused() {
     assert!(effective_watchdog_timeout(3_000, 5_000).is_err());
     assert_eq!(effective_watchdog_timeout(0, 5_000), Ok(0));
 }
+
+#[test]
+fn node_priority_sums_instances_and_adds_one_for_promoted() {
+    let i = |priority, promoted, failed| ActiveInstance {
+        priority,
+        promoted,
+        failed,
+    };
+    assert_eq!(node_priority(&[i(10, false, false), i(5, true, false)]), 16);
+    assert_eq!(
+        node_priority(&[i(0, true, false)]),
+        0,
+        "a zero base gets no +1"
+    );
+    assert_eq!(
+        node_priority(&[i(10, false, true)]),
+        0,
+        "failed instances do not count"
+    );
+}

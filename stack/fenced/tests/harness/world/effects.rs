@@ -161,11 +161,17 @@ impl World {
     }
 
     fn priority(&self, node: &str) -> i64 {
-        self.placement
+        let active: Vec<rules::ActiveInstance> = self
+            .placement
             .iter()
             .filter(|(_, on)| *on == node)
-            .map(|(r, _)| self.setup.resources.get(r).map(|x| x.1).unwrap_or(0))
-            .sum()
+            .map(|(r, _)| rules::ActiveInstance {
+                priority: self.setup.resources.get(r).map(|x| x.1).unwrap_or(0),
+                promoted: false,
+                failed: false,
+            })
+            .collect();
+        rules::node_priority(&active)
     }
 
     pub(super) fn fencer(&mut self, n: &str, input: FencerInput) {
