@@ -41,13 +41,17 @@ pub struct AgentProfile {
     pub transmissions: u32,
     /// Session set-up round trips before each command.
     pub login_round_trips: u32,
+    /// One more round trip after each command to close the session.
+    pub close_session: bool,
 }
 
 impl AgentProfile {
-    /// fence_ipmilan over lanplus: power_wait 2 s, ipmitool timeout 2 s;
-    /// session set-up is open-session plus two RAKP exchanges. ipmitool's
-    /// lan retry count (`-R`) is not set by the agent; 4 transmissions is
-    /// hasim's reading of ipmitool's default and is a model parameter.
+    /// fence_ipmilan (ipmitool `-I lan`, the agent's default): power_wait
+    /// 2 s, ipmitool `-N 2`. ipmitool's lan plugin (src/plugins/lan/lan.c)
+    /// opens a session per run with four exchanges (channel authentication
+    /// capabilities, session challenge, activate session, set privilege
+    /// level), tries each request `IPMI_LAN_RETRY` = 4 times, and closes
+    /// the session before exiting.
     pub fn ipmilan() -> AgentProfile {
         AgentProfile {
             name: "fence_ipmilan",
@@ -57,7 +61,36 @@ impl AgentProfile {
             retry_on: 1,
             request_timeout: Duration::from_secs(2),
             transmissions: 4,
-            login_round_trips: 3,
+            login_round_trips: 4,
+            close_session: true,
+        }
+    }
+
+    /// fence_ipmilanplus / fence_ilo4 / fence_ilo5 (`-I lanplus`): five
+    /// session exchanges (authentication capabilities, open session,
+    /// RAKP 1, RAKP 3, set privilege level; src/plugins/lanplus/lanplus.c).
+    pub fn ipmilanplus() -> AgentProfile {
+        AgentProfile {
+            name: "fence_ipmilanplus",
+            login_round_trips: 5,
+            ..AgentProfile::ipmilan()
+        }
+    }
+
+    /// The profile of a fence agent type named in a stonith resource
+    /// (`type="fence_ipmilan"`), or `None` for an agent hasim does not model.
+    pub fn for_agent(agent: &str) -> Option<AgentProfile> {
+        match agent {
+            "fence_ipmilan" | "fence_idrac" | "fence_imm" => Some(AgentProfile::ipmilan()),
+            "fence_ipmilanplus" | "fence_ilo4" | "fence_ilo5" => Some(AgentProfile::ipmilanplus()),
+            // fence_ipmilan.py: fence_ilo3 waits 4 s after a power change.
+            "fence_ilo3" => Some(AgentProfile {
+                name: "fence_ilo3",
+                power_wait: Duration::from_secs(4),
+                ..AgentProfile::ipmilanplus()
+            }),
+            "fence_apc_snmp" => Some(AgentProfile::apc_snmp()),
+            _ => None,
         }
     }
 
@@ -74,6 +107,7 @@ impl AgentProfile {
             request_timeout: Duration::from_secs(1),
             transmissions: 6,
             login_round_trips: 0,
+            close_session: false,
         }
     }
 }
@@ -157,6 +191,8 @@ enum Stage {
 struct Exchange {
     verb: Verb,
     logins_left: u32,
+    /// Set while closing the session after the command: its result.
+    closing: Option<Option<PowerState>>,
     transmissions_left: u32,
     seq: u32,
     timer: u64,
@@ -223,6 +259,7 @@ impl FenceAgent {
         let exchange = Exchange {
             verb,
             logins_left: self.profile.login_round_trips,
+            closing: None,
             transmissions_left: self.profile.transmissions.saturating_sub(1),
             seq: self.next_seq,
             timer,
@@ -233,7 +270,7 @@ impl FenceAgent {
     }
 
     fn transmit(&self, ex: &Exchange) -> AgentOutput {
-        let verb = if ex.logins_left > 0 {
+        let verb = if ex.logins_left > 0 || ex.closing.is_some() {
             Verb::Login
         } else {
             ex.verb
@@ -257,6 +294,10 @@ impl FenceAgent {
         if reply.seq() != ex.seq {
             return Vec::new();
         }
+        if let Some(saved) = ex.closing {
+            self.exchange = None;
+            return self.command_done(now, saved);
+        }
         if ex.logins_left > 0 && matches!(reply, Reply::Ok { .. }) {
             let (timer, set) = self.timer(now + self.profile.request_timeout);
             let next = Exchange {
@@ -271,10 +312,35 @@ impl FenceAgent {
             return vec![self.transmit(&next), set];
         }
         self.exchange = None;
-        match reply {
-            Reply::Ok { state, .. } => self.command_done(now, Some(state)),
-            Reply::Err { .. } => self.command_done(now, None),
+        let result = match reply {
+            Reply::Ok { state, .. } => Some(state),
+            Reply::Err { .. } => None,
+        };
+        if self.profile.close_session {
+            return self.close_session(now, ex, result);
         }
+        self.command_done(now, result)
+    }
+
+    /// ipmitool closes the session it opened (one more round trip, its
+    /// result ignored) before the process exits.
+    fn close_session(
+        &mut self,
+        now: Duration,
+        ex: Exchange,
+        result: Option<PowerState>,
+    ) -> Vec<AgentOutput> {
+        let (timer, set) = self.timer(now + self.profile.request_timeout);
+        let next = Exchange {
+            closing: Some(result),
+            transmissions_left: self.profile.transmissions.saturating_sub(1),
+            seq: self.next_seq,
+            timer,
+            ..ex
+        };
+        self.next_seq += 1;
+        self.exchange = Some(next);
+        vec![self.transmit(&next), set]
     }
 
     fn on_timer(&mut self, now: Duration, id: u64) -> Vec<AgentOutput> {
@@ -290,7 +356,7 @@ impl FenceAgent {
         }
         if ex.transmissions_left == 0 {
             self.exchange = None;
-            return self.command_done(now, None);
+            return self.command_done(now, ex.closing.flatten());
         }
         let (timer, set) = self.timer(now + self.profile.request_timeout);
         let next = Exchange {

@@ -139,14 +139,14 @@ fn bmc(latency: Duration) -> PowerDevice {
 }
 
 #[test]
-fn ipmilan_off_takes_three_commands_with_logins_and_power_wait() {
+fn ipmilan_off_takes_three_commands_with_sessions_and_power_wait() {
     let mut dev = bmc(ms(100));
     let (outcome, took, power) = run_device(AgentProfile::ipmilan(), AgentAction::Off, &mut dev);
     assert_eq!(outcome, AgentOutcome::Success);
     assert_eq!(power, vec![false]);
-    // status, off, one poll: each 3 logins + 1 command = 4 round trips of
-    // 100 ms; plus power_wait 2 s.
-    assert_eq!(took, ms(12 * 100 + 2000));
+    // status, off, one poll: each 4 session exchanges + the command + the
+    // session close = 6 round trips of 100 ms; plus power_wait 2 s.
+    assert_eq!(took, ms(18 * 100 + 2000));
 }
 
 #[test]
@@ -220,4 +220,25 @@ fn status_reports_the_state() {
     let mut dev = bmc(ms(50));
     let (outcome, _, _) = run_device(AgentProfile::ipmilan(), AgentAction::Status, &mut dev);
     assert_eq!(outcome, AgentOutcome::Status(PowerState::On));
+}
+
+#[test]
+fn profiles_by_agent_name() {
+    assert_eq!(
+        AgentProfile::for_agent("fence_ipmilan"),
+        Some(AgentProfile::ipmilan())
+    );
+    assert_eq!(
+        AgentProfile::for_agent("fence_apc_snmp"),
+        Some(AgentProfile::apc_snmp())
+    );
+    assert_eq!(
+        AgentProfile::for_agent("fence_ilo4").map(|p| p.login_round_trips),
+        Some(5)
+    );
+    assert_eq!(
+        AgentProfile::for_agent("fence_ilo3").map(|p| p.power_wait),
+        Some(Duration::from_secs(4))
+    );
+    assert_eq!(AgentProfile::for_agent("fence_xvm"), None);
 }

@@ -10,12 +10,9 @@ fn agent_action(a: FenceAction) -> AgentAction {
     }
 }
 
+/// The harness only configures agents hasim models; anything else is a test bug.
 fn profile(agent: &str) -> AgentProfile {
-    if agent.contains("ipmi") {
-        AgentProfile::ipmilan()
-    } else {
-        AgentProfile::apc_snmp()
-    }
+    AgentProfile::for_agent(agent).unwrap_or_else(|| panic!("no agent profile for {agent}"))
 }
 
 impl World {
