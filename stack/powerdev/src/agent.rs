@@ -8,9 +8,10 @@
 //! after `power_timeout` polls. `on` is tried `1 + retry_on` times;
 //! `reboot` (method onoff, the default) is off then on, and succeeds once
 //! off succeeded even if on fails. Every device command is preceded by the
-//! profile's session set-up round trips (ipmitool lanplus opens an RMCP+
-//! session per invocation) and each request is retransmitted like ipmitool
-//! does (`-N` seconds apart, a fixed number of transmissions).
+//! profile's session set-up round trips and followed by the session close
+//! (ipmitool opens and closes an IPMI session on every run), and each
+//! request is retransmitted like ipmitool does (`-N` seconds apart, a fixed
+//! number of transmissions).
 //!
 //! Contract: [`FenceAgent::handle`]`(now, input) -> Vec<AgentOutput>`; one
 //! agent per call; [`AgentOutput::Done`] is emitted exactly once unless the
