@@ -23,4 +23,10 @@ pub mod vrrp_analysis;
 #[cfg(madsim)]
 pub mod campaign;
 #[cfg(madsim)]
+pub mod clients;
+#[cfg(madsim)]
+pub mod context;
+#[cfg(madsim)]
+pub mod machines;
+#[cfg(madsim)]
 pub mod world;

@@ -5,8 +5,11 @@
 use crate::analysis;
 use crate::bus::Bus;
 use crate::checkers::registry::{self, CheckerSetup};
-use crate::fabric::{Delivery, World};
+use crate::clients;
+use crate::context::Shared;
+use crate::fabric::World;
 use crate::faults::{self, TimedFault};
+use crate::machines::{Machines, PowerAction};
 use crate::scenario::{FaultAction, Scenario};
 use crate::trace::{Event, TraceSink};
 use crate::view::ClusterView;
@@ -14,42 +17,12 @@ use hasim_node::corosync_daemon::{self, CorosyncSetup};
 use hasim_node::host::{Host, Inbox, NodeEvent};
 use hasim_node::{responder, vrrp_daemon};
 use hasim_reports::RunReport;
-use madsim::runtime::{Handle, NodeHandle, Runtime};
-use std::collections::BTreeMap;
+use madsim::runtime::{Handle, Runtime};
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{sleep_until, Instant};
-
-/// The port clients send from.
-const CLIENT_PORT: u16 = 40000;
-
-/// Shared by every simulated host: the world, the fabric's own madsim node
-/// (which owns datagrams in flight, so they survive their sender), and the
-/// instant the run started.
-#[derive(Clone)]
-struct Shared {
-    world: World,
-    fabric: Arc<NodeHandle>,
-    start: Instant,
-}
-
-impl Shared {
-    fn now(&self) -> Duration {
-        Instant::now() - self.start
-    }
-
-    fn schedule(&self, deliveries: Vec<Delivery>) {
-        for d in deliveries {
-            let shared = self.clone();
-            self.fabric.spawn(async move {
-                sleep_until(shared.start + d.at).await;
-                shared.world.at(shared.now()).deliver(d);
-            });
-        }
-    }
-}
 
 /// The simulator's implementation of a machine, for one incarnation of one
 /// host (a power cycle makes a new one).
@@ -214,6 +187,22 @@ pub fn run(
     seed: u64,
     trace: Option<Box<dyn Write + Send>>,
 ) -> Result<RunOutput, String> {
+    run_with(scenario, seed, trace, |_| {})
+}
+
+/// Something in the world besides the fault timeline that acts on machines
+/// (a power device, a test): called once, before any fault, with the
+/// handle to every machine.
+pub type WorldAgent = Box<dyn FnOnce(&Machines) + Send>;
+
+/// [`run`], with `agent` given the machines at the start of the run.
+pub fn run_with(
+    scenario: &Scenario,
+    seed: u64,
+    trace: Option<Box<dyn Write + Send>>,
+    agent: impl FnOnce(&Machines) + Send + 'static,
+) -> Result<RunOutput, String> {
+    let agent: WorldAgent = Box::new(agent);
     let wall = std::time::Instant::now();
     let timeline = faults::timeline(scenario, seed);
     let check_names: Vec<String> = scenario
@@ -254,7 +243,9 @@ pub fn run(
     let scenario_owned = scenario.clone();
     let timeline_owned = timeline.clone();
     let world_for_run = world.clone();
-    runtime.block_on(async move { simulate(scenario_owned, timeline_owned, world_for_run).await });
+    runtime.block_on(async move {
+        simulate(scenario_owned, timeline_owned, world_for_run, agent).await
+    });
     drop(runtime);
     let state = world
         .finish()
@@ -270,7 +261,7 @@ pub fn run(
     Ok(RunOutput { report, timeline })
 }
 
-async fn simulate(scenario: Scenario, timeline: Vec<TimedFault>, world: World) {
+async fn simulate(scenario: Scenario, timeline: Vec<TimedFault>, world: World, agent: WorldAgent) {
     let handle = Handle::current();
     let fabric = Arc::new(handle.create_node().name("fabric").build());
     let shared = Shared {
@@ -278,7 +269,7 @@ async fn simulate(scenario: Scenario, timeline: Vec<TimedFault>, world: World) {
         fabric: fabric.clone(),
         start: Instant::now(),
     };
-    let mut nodes: NodeTable = BTreeMap::new();
+    let mut machines = Machines::new(shared.clone());
     for node in &scenario.nodes {
         let name = node.name.get_ref().clone();
         let Some(index) = world.at(Duration::ZERO).host_index(&name) else {
@@ -328,176 +319,47 @@ async fn simulate(scenario: Scenario, timeline: Vec<TimedFault>, world: World) {
                 }
             })
             .build();
-        nodes.insert(name, (index, handle, node.boot_delay));
+        machines.add(&name, index, handle.id(), node.boot_delay);
     }
-    for client in &scenario.clients {
-        let name = client.name.get_ref().clone();
-        let Some(index) = world.at(Duration::ZERO).host_index(&name) else {
-            continue;
-        };
-        let host = SimHost {
-            shared: shared.clone(),
-            index,
-            name: name.clone(),
-            incarnation: 0,
-        };
-        let (address, target, interval, timeout) = (
-            client.address,
-            client.target,
-            client.interval,
-            client.timeout,
-        );
-        handle
-            .create_node()
-            .name(name.clone())
-            .build()
-            .spawn(run_client(
-                host,
-                SocketAddrV4::new(address, CLIENT_PORT),
-                target,
-                interval,
-                timeout,
-            ));
-    }
+    clients::spawn(&shared, &scenario.clients);
+    agent(&machines);
     let (at_start, later): (Vec<TimedFault>, Vec<TimedFault>) =
         timeline.into_iter().partition(|f| f.at.is_zero());
     for fault in &at_start {
-        apply_fault(&shared, &nodes, fault);
+        apply_fault(&shared, &machines, fault);
     }
-    let faults_task = fabric.spawn(inject(shared.clone(), later, nodes));
+    let faults_task = fabric.spawn(inject(shared.clone(), later, machines));
     sleep_until(shared.start + scenario.duration).await;
     faults_task.abort();
 }
 
-/// Carry out the fault timeline.
-type NodeTable = BTreeMap<String, (usize, NodeHandle, Duration)>;
-
 /// Carry out the fault timeline. Faults at t=0 are applied by the caller
 /// before any task runs, so they are in force from the very start (a node
 /// powered off at 0 never boots).
-async fn inject(shared: Shared, timeline: Vec<TimedFault>, nodes: NodeTable) {
+async fn inject(shared: Shared, timeline: Vec<TimedFault>, machines: Machines) {
     for fault in timeline {
         sleep_until(shared.start + fault.at).await;
-        apply_fault(&shared, &nodes, &fault);
+        apply_fault(&shared, &machines, &fault);
     }
 }
 
-fn apply_fault(shared: &Shared, nodes: &NodeTable, fault: &TimedFault) {
-    let handle = Handle::current();
+/// Record the fault, then apply it: network faults to the fabric, machine
+/// faults through the machine lifecycle.
+fn apply_fault(shared: &Shared, machines: &Machines, fault: &TimedFault) {
     let mut world = shared.world.at(shared.now());
     world.record(Event::Fault {
         action: fault.action.clone(),
         source: fault.source.as_str(),
     });
-    let node = match &fault.action {
-        FaultAction::Pause { node }
-        | FaultAction::Resume { node }
-        | FaultAction::PowerOff { node }
-        | FaultAction::PowerOn { node } => node,
+    let (node, action) = match &fault.action {
+        FaultAction::Pause { node } => (node, PowerAction::Pause),
+        FaultAction::Resume { node } => (node, PowerAction::Resume),
+        FaultAction::PowerOff { node } => (node, PowerAction::Off),
+        FaultAction::PowerOn { node } => (node, PowerAction::On),
         network => return world.apply_network_fault(network),
     };
-    let Some((index, node_handle, boot_delay)) = nodes.get(node) else {
-        return;
-    };
-    let (index, id, boot_delay) = (*index, node_handle.id(), *boot_delay);
-    let host = &world.hosts[index];
-    match &fault.action {
-        FaultAction::Pause { .. } if host.powered && !host.paused => {
-            handle.pause(id);
-            world.set_paused(index, true);
-        }
-        FaultAction::Resume { .. } if host.paused => {
-            handle.resume(id);
-            world.set_paused(index, false);
-        }
-        FaultAction::PowerOff { .. } if host.powered => {
-            handle.kill(id);
-            world.power_off(index);
-        }
-        FaultAction::PowerOn { .. } if !host.powered => {
-            world.power_on(index);
-            let incarnation = world.hosts[index].incarnation;
-            let shared = shared.clone();
-            shared.fabric.clone().spawn(async move {
-                tokio::time::sleep(boot_delay).await;
-                let mut world = shared.world.at(shared.now());
-                let h = &world.hosts[index];
-                // Powered off again while booting: nothing boots.
-                if h.powered && h.incarnation == incarnation {
-                    world.booted(index);
-                    drop(world);
-                    handle.restart(id);
-                }
-            });
-        }
-        _ => {}
-    }
-}
-
-/// A client: one request per interval to the target, waiting up to
-/// `timeout` for the answer, recording who answered.
-async fn run_client(
-    host: SimHost,
-    src: SocketAddrV4,
-    target: SocketAddrV4,
-    interval: Duration,
-    timeout: Duration,
-) {
-    let Ok(mut inbox) = host.bind(CLIENT_PORT) else {
-        return;
-    };
-    let shared = host.shared.clone();
-    let mut next = Instant::now();
-    let mut id: u64 = 0;
-    loop {
-        sleep_until(next).await;
-        id += 1;
-        let sent_at = Instant::now();
-        shared.world.at(shared.now()).record(Event::Request {
-            client: host.name.clone(),
-            id,
-        });
-        host.send(src, target, id.to_be_bytes().to_vec());
-        let deadline = sent_at + timeout;
-        loop {
-            match tokio::time::timeout(
-                deadline.saturating_duration_since(Instant::now()),
-                inbox.recv(),
-            )
-            .await
-            {
-                Ok(Some(reply)) => {
-                    let Some((reply_id, by)) = responder::decode_reply(&reply.payload) else {
-                        continue;
-                    };
-                    if reply_id != id {
-                        continue; // a late answer to an earlier request
-                    }
-                    let rtt_us = (Instant::now() - sent_at).as_micros() as u64;
-                    shared.world.at(shared.now()).record(Event::Answer {
-                        client: host.name.clone(),
-                        id,
-                        by,
-                        rtt_us,
-                    });
-                    break;
-                }
-                Ok(None) => return,
-                Err(_) => {
-                    shared.world.at(shared.now()).record(Event::Timeout {
-                        client: host.name.clone(),
-                        id,
-                    });
-                    break;
-                }
-            }
-        }
-        next += interval;
-        let now = Instant::now();
-        if next < now {
-            next = now;
-        }
-    }
+    drop(world);
+    machines.act(node, action);
 }
 
 /// Push `count` datagrams from one host to another through the fabric and
