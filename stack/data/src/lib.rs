@@ -13,8 +13,10 @@
 //! report.
 
 pub mod checkers;
+pub mod client;
 pub mod history;
 pub mod summary;
+pub mod wire;
 
 pub use checkers::{Verdict, Violation};
 pub use history::{ConnLife, History, Op, OpKind, Outcome};
