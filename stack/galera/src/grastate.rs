@@ -81,6 +81,30 @@ impl Grastate {
         }
     }
 
+    /// What a clean shutdown leaves: the last committed seqno, and
+    /// `safe_to_bootstrap: 1` on the last node to leave the primary
+    /// component.
+    pub fn clean_shutdown(uuid: &str, seqno: i64, last_in_primary: bool) -> Self {
+        Grastate {
+            version: "2.1".into(),
+            uuid: uuid.into(),
+            seqno,
+            safe_to_bootstrap: last_in_primary,
+        }
+    }
+
+    /// The position a restarted node finds: the file's seqno after a clean
+    /// shutdown; after a crash the file still says −1 (written at start) and
+    /// `--wsrep-recover` reads the last committed seqno from the storage
+    /// engine, `committed`.
+    pub fn recovered_seqno(&self, committed: i64) -> i64 {
+        if self.seqno == -1 {
+            committed
+        } else {
+            self.seqno
+        }
+    }
+
     /// Writes the file as Galera does.
     pub fn render(&self) -> String {
         format!(
@@ -221,6 +245,15 @@ mod tests {
             &format!("version: 2.1\nuuid: {U}\nseqno: 1\nsafe_to_bootstrap: 2\n"),
         );
         assert!(e.is_err());
+    }
+
+    #[test]
+    fn crash_recovery_reads_the_engine_when_the_file_says_minus_one() {
+        let crashed = Grastate::running(U);
+        assert_eq!(crashed.recovered_seqno(42), 42);
+        let clean = Grastate::clean_shutdown(U, 40, true);
+        assert_eq!(clean.recovered_seqno(42), 40);
+        assert!(clean.safe_to_bootstrap && !crashed.safe_to_bootstrap);
     }
 
     #[test]

@@ -4,9 +4,15 @@
 //!   read and written in Galera's format, with file:line errors.
 //! * [`bootstrap`]: the galera resource agent's choice of the node that
 //!   bootstraps a new primary component after every node has stopped.
+//! * [`pc`]: gcomm's quorum rule for primary components and its failure
+//!   detection timing (`evs.suspect_timeout`, `evs.inactive_timeout`).
+//!
+//! Not here yet: a running Galera node (write-sets ordered by global seqno,
+//! certification, state transfer) driven by these rules.
 
 pub mod bootstrap;
 pub mod grastate;
+pub mod pc;
 
 pub use bootstrap::{choose_bootstrap, BootstrapChoice, NodeReport};
 pub use grastate::{Grastate, GrastateError};
