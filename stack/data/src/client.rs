@@ -26,7 +26,7 @@ use crate::wire::{LineBuffer, Request, Response};
 pub struct ClientConfig {
     /// Client name in the history.
     pub name: String,
-    /// Keys `k0..k{keys-1}`, used in turn.
+    /// Keys `k0..k{keys-1}`, used in turn (shifted by one each round).
     pub keys: u32,
     /// Time between operations.
     pub op_interval: Duration,
@@ -188,7 +188,10 @@ impl Client {
     fn new_op(&mut self, now: Duration) -> usize {
         let n = self.issued;
         self.issued += 1;
-        let key = format!("k{}", n % u64::from(self.cfg.keys.max(1)));
+        // Keys in turn, shifted by one each round so that reads (every
+        // n-th op) do not always land on the same key.
+        let keys = u64::from(self.cfg.keys.max(1));
+        let key = format!("k{}", (n + n / keys) % keys);
         let read =
             self.cfg.read_every > 0 && (n + 1).is_multiple_of(u64::from(self.cfg.read_every));
         let kind = if read {

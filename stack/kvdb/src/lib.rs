@@ -4,11 +4,13 @@
 //! * The primary executes a write, acknowledges it to the client *at once*
 //!   and only then ships it to its replicas (asynchronous replication: the
 //!   acknowledgement promises nothing about the replicas).
-//! * A replica receives entries into its relay log and applies each `lag`
-//!   after receipt; it refuses writes (`read_only`, MySQL error 1290) and
-//!   serves reads from what it has applied, so reads from it can be stale.
-//! * Promotion applies what the relay log holds and makes the node primary:
-//!   what it had not *received* is lost to it.
+//! * A replica is `lag` behind: an entry shipped at `t` counts as received
+//!   (and is applied) at `t + lag` — the replication stream's delay, a busy
+//!   IO thread or a slow link. It refuses writes (`read_only`, MySQL error
+//!   1290) and serves reads from what it has applied, so reads from it can
+//!   be stale.
+//! * Promotion keeps what the replica had received by then and makes it
+//!   primary: what it had not received is lost to it.
 //! * A node pointed at a new primary subscribes with the transaction ids it
 //!   has (per origin, the highest sequence number) and is sent what it
 //!   lacks. Writes it accepted itself that the new primary never got stay
@@ -134,6 +136,11 @@ impl KvNode {
         self.handle(now, Input::SetRole(role))
     }
 
+    /// The node's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The node's role.
     pub fn role(&self) -> &Role {
         &self.role
@@ -151,7 +158,7 @@ impl KvNode {
             Input::Request(conn, req) => self.on_request(conn, req, &mut out),
             Input::Peer { from, msg } => self.on_peer(now, from, msg, &mut out),
             Input::Timeout => self.apply_due(now),
-            Input::SetRole(role) => self.on_role(role, &mut out),
+            Input::SetRole(role) => self.on_role(now, role, &mut out),
         }
         out
     }
@@ -225,13 +232,13 @@ impl KvNode {
         }
     }
 
-    fn on_role(&mut self, role: Role, out: &mut Vec<Action>) {
+    fn on_role(&mut self, now: Duration, role: Role, out: &mut Vec<Action>) {
         match &role {
             Role::Primary => {
-                // The SQL thread finishes the relay log before promotion.
-                while let Some((_, e)) = self.relay.pop_front() {
-                    self.apply(e);
-                }
+                // What had arrived is applied; what was still on its way is
+                // gone with the old primary.
+                self.apply_due(now);
+                self.relay.clear();
             }
             Role::Replica { primary } => {
                 self.replicas.clear();

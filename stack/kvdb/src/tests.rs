@@ -145,10 +145,15 @@ fn promotion_loses_what_the_replica_had_not_received_and_the_checker_sees_it() {
 }
 
 #[test]
-fn promotion_keeps_what_was_received_but_not_yet_applied() {
+fn promotion_keeps_what_had_arrived_and_drops_what_had_not() {
     let mut p = Pair::new();
     assert_eq!(p.write("db1", ms(10), 1), Ok(None));
-    p.input("db2", ms(20), Input::SetRole(Role::Primary));
+    assert_eq!(p.write("db1", ms(400), 2), Ok(None));
+    // At 600 ms entry 1 has arrived (due at 510 ms) though no timer ran yet;
+    // entry 2 (due at 900 ms) has not.
+    p.input("db2", ms(600), Input::SetRole(Role::Primary));
+    assert_eq!(p.nodes["db2"].values("k"), [1].into());
+    p.input("db2", ms(1000), Input::Timeout);
     assert_eq!(p.nodes["db2"].values("k"), [1].into());
 }
 
