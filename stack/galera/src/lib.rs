@@ -6,12 +6,13 @@
 //!   bootstraps a new primary component after every node has stopped.
 //! * [`pc`]: gcomm's quorum rule for primary components and its failure
 //!   detection timing (`evs.suspect_timeout`, `evs.inactive_timeout`).
-//!
-//! Not here yet: a running Galera node (write-sets ordered by global seqno,
-//! certification, state transfer) driven by these rules.
+//! * [`node`]: a running node as a sans-IO core: write-sets in one global
+//!   seqno order, certification, primary component, 1047 when not primary,
+//!   state transfer to joiners, grastate on disk and crash recovery.
 
 pub mod bootstrap;
 pub mod grastate;
+pub mod node;
 pub mod pc;
 
 pub use bootstrap::{choose_bootstrap, BootstrapChoice, NodeReport};
