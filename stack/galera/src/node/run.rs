@@ -1,0 +1,259 @@
+//! The node's reactions.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use hasim_data::wire::Request;
+
+use super::{have_quorum, Action, GaleraNode, Msg, WriteSet, CERT_FAILURE, NOT_PRIMARY};
+
+impl GaleraNode {
+    pub(super) fn on_request(&mut self, conn: u64, req: Request, out: &mut Vec<Action>) {
+        if self.view.is_none() {
+            let a = self.reply(conn, req.id(), Err(NOT_PRIMARY.into()));
+            return out.push(a);
+        }
+        match req {
+            Request::Ping { id } => out.push(self.reply(conn, id, Ok(None))),
+            Request::Read { id, key } => {
+                out.push(self.reply(conn, id, Ok(Some(self.values(&key)))))
+            }
+            Request::Write { id, key, value } => {
+                let ws = WriteSet {
+                    origin: self.cfg.name.clone(),
+                    conn,
+                    id,
+                    key,
+                    value,
+                    depends: self.seqno,
+                };
+                self.pending.insert((conn, id));
+                match self.orderer().cloned() {
+                    Some(o) if o == self.cfg.name => self.order(ws, out),
+                    Some(o) => out.push(Action::Send {
+                        to: o,
+                        msg: Msg::Replicate(ws),
+                    }),
+                    None => {}
+                }
+            }
+        }
+    }
+
+    /// The orderer gives the next global seqno and sends it to every member.
+    fn order(&mut self, ws: WriteSet, out: &mut Vec<Action>) {
+        let Some(view) = self.view.clone() else {
+            return;
+        };
+        self.next_order = self.next_order.max(self.seqno) + 1;
+        let seqno = self.next_order;
+        let others: BTreeSet<String> = view.into_iter().filter(|m| *m != self.cfg.name).collect();
+        for m in &others {
+            out.push(Action::Send {
+                to: m.clone(),
+                msg: Msg::Ordered {
+                    seqno,
+                    ws: ws.clone(),
+                },
+            });
+        }
+        self.early.insert(seqno, ws);
+        self.missing_acks.insert(seqno, others);
+        self.commit_acknowledged(out);
+    }
+
+    /// The orderer commits, and tells members to commit, the write-sets
+    /// every member has.
+    fn commit_acknowledged(&mut self, out: &mut Vec<Action>) {
+        let mut upto = None;
+        while let Some(entry) = self.missing_acks.first_entry() {
+            if !entry.get().is_empty() {
+                break;
+            }
+            upto = Some(*entry.key());
+            entry.remove();
+        }
+        let Some(upto) = upto else { return };
+        if let Some(view) = self.view.clone() {
+            for m in view.iter().filter(|m| **m != self.cfg.name) {
+                out.push(Action::Send {
+                    to: m.clone(),
+                    msg: Msg::Commit { upto },
+                });
+            }
+        }
+        self.commit_upto(upto, out);
+    }
+
+    /// Commits buffered write-sets in seqno order, certifying each.
+    fn commit_upto(&mut self, upto: i64, out: &mut Vec<Action>) {
+        while self.seqno < upto {
+            let Some(ws) = self.early.remove(&(self.seqno + 1)) else {
+                break;
+            };
+            self.seqno += 1;
+            let passes = self
+                .cert
+                .get(&ws.key)
+                .is_none_or(|&last| last <= ws.depends);
+            if passes {
+                self.cert.insert(ws.key.clone(), self.seqno);
+                self.data
+                    .entry(ws.key.clone())
+                    .or_default()
+                    .insert(ws.value);
+            }
+            if ws.origin == self.cfg.name && self.pending.remove(&(ws.conn, ws.id)) {
+                let result = if passes {
+                    Ok(None)
+                } else {
+                    Err(CERT_FAILURE.to_string())
+                };
+                out.push(self.reply(ws.conn, ws.id, result));
+            }
+        }
+    }
+
+    pub(super) fn on_peer(&mut self, now: Duration, from: String, msg: Msg, out: &mut Vec<Action>) {
+        self.heard.insert(from.clone(), now);
+        let from_orderer = self.orderer() == Some(&from);
+        let i_order = self.orderer() == Some(&self.cfg.name);
+        match msg {
+            Msg::Keepalive { view } => self.on_keepalive(from, view, out),
+            Msg::Replicate(ws) if i_order => self.order(ws, out),
+            Msg::Ordered { seqno, ws } if from_orderer => {
+                self.early.insert(seqno, ws);
+                out.push(Action::Send {
+                    to: from,
+                    msg: Msg::Ack { seqno },
+                });
+            }
+            Msg::Ack { seqno } if i_order => {
+                if let Some(missing) = self.missing_acks.get_mut(&seqno) {
+                    missing.remove(&from);
+                }
+                self.commit_acknowledged(out);
+            }
+            Msg::Commit { upto } if from_orderer => self.commit_upto(upto, out),
+            Msg::State {
+                view,
+                seqno,
+                data,
+                cert,
+            } if self.view.is_none() && view.contains(&self.cfg.name) => {
+                self.view = Some(view);
+                self.seqno = seqno;
+                self.next_order = seqno;
+                self.data = data;
+                self.cert = cert;
+                self.early.clear();
+            }
+            _ => {}
+        }
+    }
+
+    fn on_keepalive(
+        &mut self,
+        from: String,
+        theirs: Option<BTreeSet<String>>,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(mine) = self.view.clone() else {
+            return;
+        };
+        if self.orderer() == Some(&self.cfg.name) {
+            if !mine.contains(&from) && self.cfg.cluster.contains(&from) && theirs.is_none() {
+                // A node outside any primary component joins ours with a
+                // full state transfer of what is committed.
+                let mut view = mine;
+                view.insert(from.clone());
+                self.view = Some(view.clone());
+                let (seqno, data, cert) = (self.seqno, self.data.clone(), self.cert.clone());
+                out.push(Action::Send {
+                    to: from,
+                    msg: Msg::State {
+                        view,
+                        seqno,
+                        data,
+                        cert,
+                    },
+                });
+            }
+        } else if mine.first() == Some(&from) {
+            // Members follow the orderer's view of the component.
+            if let Some(v) = theirs.filter(|v| v.contains(&self.cfg.name)) {
+                self.view = Some(v);
+            }
+        }
+    }
+
+    pub(super) fn on_timeout(&mut self, now: Duration, out: &mut Vec<Action>) {
+        if self.next_keepalive <= now {
+            self.next_keepalive = now + self.cfg.keepalive_period;
+            for peer in self.cfg.cluster.iter().filter(|p| **p != self.cfg.name) {
+                out.push(Action::Send {
+                    to: peer.clone(),
+                    msg: Msg::Keepalive {
+                        view: self.view.clone(),
+                    },
+                });
+            }
+        }
+        if self.next_check <= now {
+            self.next_check = now + self.cfg.evs.check_period;
+            self.drop_silent(now, out);
+        }
+    }
+
+    /// Removes members silent for `evs.suspect_timeout`; keeps primary only
+    /// with a quorum of the previous component.
+    fn drop_silent(&mut self, now: Duration, out: &mut Vec<Action>) {
+        let Some(prev) = self.view.clone() else {
+            return;
+        };
+        let me = self.cfg.name.clone();
+        let suspect = self.cfg.evs.suspect;
+        let alive: BTreeSet<String> = prev
+            .iter()
+            .filter(|m| {
+                **m == me
+                    || self
+                        .heard
+                        .get(*m)
+                        .is_some_and(|&t| now.saturating_sub(t) < suspect)
+            })
+            .cloned()
+            .collect();
+        if alive.len() == prev.len() {
+            return;
+        }
+        if !have_quorum(&alive, &BTreeSet::new(), &prev, &Default::default()) {
+            self.view = None;
+            return self.abort_uncommitted(NOT_PRIMARY, out);
+        }
+        let same_orderer = alive.first() == prev.first();
+        self.view = Some(alive.clone());
+        if same_orderer {
+            // Acks from members that left are no longer awaited.
+            for missing in self.missing_acks.values_mut() {
+                missing.retain(|m| alive.contains(m));
+            }
+            if alive.first() == Some(&me) {
+                self.commit_acknowledged(out);
+            }
+        } else {
+            self.abort_uncommitted(CERT_FAILURE, out);
+        }
+    }
+
+    /// Forgets ordered but uncommitted write-sets and fails this node's
+    /// waiting clients with `error`.
+    fn abort_uncommitted(&mut self, error: &str, out: &mut Vec<Action>) {
+        self.early.clear();
+        self.missing_acks.clear();
+        self.next_order = self.seqno;
+        for (conn, id) in std::mem::take(&mut self.pending) {
+            out.push(self.reply(conn, id, Err(error.to_string())));
+        }
+    }
+}

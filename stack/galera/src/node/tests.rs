@@ -1,0 +1,258 @@
+use super::*;
+use std::collections::BTreeMap;
+
+const LATENCY: Duration = Duration::from_millis(1);
+
+fn s(x: f64) -> Duration {
+    Duration::from_secs_f64(x)
+}
+
+fn cfg(name: &str, cluster: &[&str]) -> GaleraConfig {
+    GaleraConfig {
+        name: name.into(),
+        cluster: cluster.iter().map(|c| c.to_string()).collect(),
+        evs: EvsTimeouts::default(),
+        keepalive_period: Duration::from_secs(1),
+        uuid: "5ee99582-bb8d-11e2-b8e3-23de375c1d30".into(),
+    }
+}
+
+fn empty_disk() -> Disk {
+    Disk {
+        grastate: Grastate::running("5ee99582-bb8d-11e2-b8e3-23de375c1d30"),
+        committed: 0,
+        data: BTreeMap::new(),
+    }
+}
+
+/// Nodes joined by a network with a fixed latency and cuttable links.
+struct Cluster {
+    nodes: BTreeMap<String, GaleraNode>,
+    queue: BTreeMap<(Duration, u64), (String, String, Msg)>,
+    counter: u64,
+    cut: BTreeSet<(String, String)>,
+    now: Duration,
+    replies: Vec<(Duration, String, Response)>,
+    grastate: BTreeMap<String, Grastate>,
+}
+
+impl Cluster {
+    fn new(names: &[&str]) -> Cluster {
+        let mut c = Cluster {
+            nodes: names
+                .iter()
+                .map(|n| (n.to_string(), GaleraNode::new(cfg(n, names), empty_disk())))
+                .collect(),
+            queue: BTreeMap::new(),
+            counter: 0,
+            cut: BTreeSet::new(),
+            now: Duration::ZERO,
+            replies: Vec::new(),
+            grastate: BTreeMap::new(),
+        };
+        for (i, n) in names.iter().enumerate() {
+            c.input(n, Input::Start { bootstrap: i == 0 });
+        }
+        c
+    }
+
+    fn input(&mut self, node: &str, input: Input) {
+        let now = self.now;
+        let actions = self.nodes.get_mut(node).unwrap().handle(now, input);
+        for a in actions {
+            match a {
+                Action::Send { to, msg } => {
+                    if !self.cut.contains(&(node.to_string(), to.clone())) {
+                        self.counter += 1;
+                        self.queue
+                            .insert((now + LATENCY, self.counter), (node.to_string(), to, msg));
+                    }
+                }
+                Action::Reply(_, r) => self.replies.push((now, node.to_string(), r)),
+                Action::WriteGrastate(g) => {
+                    self.grastate.insert(node.to_string(), g);
+                }
+            }
+        }
+    }
+
+    fn run_until(&mut self, end: Duration) {
+        loop {
+            let timers = self
+                .nodes
+                .values()
+                .filter_map(GaleraNode::next_timeout)
+                .min();
+            let msg = self.queue.keys().next().map(|k| k.0);
+            let Some(t) = [timers, msg]
+                .into_iter()
+                .flatten()
+                .min()
+                .filter(|&t| t <= end)
+            else {
+                break;
+            };
+            self.now = t;
+            while let Some(e) = self.queue.first_entry() {
+                if e.key().0 > t {
+                    break;
+                }
+                let (from, to, msg) = e.remove();
+                self.input(&to, Input::Peer { from, msg });
+            }
+            let due: Vec<String> = self
+                .nodes
+                .iter()
+                .filter(|(_, n)| n.next_timeout().is_some_and(|x| x <= t))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for n in due {
+                self.input(&n, Input::Timeout);
+            }
+        }
+        self.now = end;
+    }
+
+    fn partition(&mut self, a: &[&str], b: &[&str]) {
+        for x in a {
+            for y in b {
+                self.cut.insert((x.to_string(), y.to_string()));
+                self.cut.insert((y.to_string(), x.to_string()));
+            }
+        }
+    }
+
+    fn write(&mut self, node: &str, id: u64, key: &str, value: u64) {
+        self.input(
+            node,
+            Input::Request(
+                1,
+                Request::Write {
+                    id,
+                    key: key.into(),
+                    value,
+                },
+            ),
+        );
+    }
+
+    fn reply(&self, id: u64) -> Option<&(Duration, String, Response)> {
+        self.replies.iter().find(|(_, _, r)| r.id == id)
+    }
+}
+
+const THREE: [&str; 3] = ["n1", "n2", "n3"];
+
+#[test]
+fn nodes_join_the_bootstrapped_component_and_replicate_in_one_order() {
+    let mut c = Cluster::new(&THREE);
+    c.run_until(s(3.0));
+    assert!(c.nodes.values().all(GaleraNode::is_primary));
+    // Different keys: concurrent writes to one key would conflict.
+    for (i, n) in ["n2", "n3", "n1", "n2"].iter().enumerate() {
+        c.write(n, i as u64, &format!("k{i}"), 100 + i as u64);
+    }
+    c.run_until(s(3.1));
+    for id in 0..4 {
+        assert_eq!(
+            c.reply(id).map(|r| r.2.result.clone()),
+            Some(Ok(None)),
+            "write {id}"
+        );
+    }
+    for n in c.nodes.values() {
+        for i in 0..4u64 {
+            assert_eq!(n.values(&format!("k{i}")), [100 + i].into());
+        }
+        assert_eq!(n.seqno(), 4);
+    }
+    assert_eq!(c.grastate["n2"].seqno, -1, "grastate says -1 while running");
+}
+
+#[test]
+fn a_cut_off_node_refuses_with_1047_after_the_suspect_timeout() {
+    let mut c = Cluster::new(&THREE);
+    c.run_until(s(10.0));
+    c.partition(&["n1"], &["n2", "n3"]);
+    c.write("n1", 1, "k", 1);
+    c.write("n2", 2, "k", 2);
+    c.run_until(s(14.0));
+    // Neither side can commit while the view still holds all three.
+    assert!(c.reply(1).is_none() && c.reply(2).is_none());
+    c.run_until(s(16.0));
+    let (t1, _, r1) = c.reply(1).unwrap();
+    assert_eq!(r1.result, Err(NOT_PRIMARY.to_string()));
+    assert!(*t1 >= s(14.9) && *t1 <= s(15.6), "{t1:?}");
+    // n2's write went to the old orderer n1: aborted when n2 takes over.
+    assert_eq!(c.reply(2).unwrap().2.result, Err(CERT_FAILURE.to_string()));
+    assert!(!c.nodes["n1"].is_primary());
+    assert!(c.nodes["n2"].is_primary() && c.nodes["n3"].is_primary());
+    c.write("n3", 3, "k", 3);
+    c.input(
+        "n1",
+        Input::Request(
+            2,
+            Request::Read {
+                id: 4,
+                key: "k".into(),
+            },
+        ),
+    );
+    c.run_until(s(16.1));
+    assert_eq!(c.reply(3).unwrap().2.result, Ok(None));
+    assert_eq!(c.reply(4).unwrap().2.result, Err(NOT_PRIMARY.to_string()));
+    // Heal: n1 rejoins with a state transfer and has the majority's write.
+    c.cut.clear();
+    c.run_until(s(20.0));
+    assert!(c.nodes["n1"].is_primary());
+    assert_eq!(c.nodes["n1"].values("k"), [3].into());
+}
+
+#[test]
+fn an_even_split_leaves_no_primary_component() {
+    let four = ["n1", "n2", "n3", "n4"];
+    let mut c = Cluster::new(&four);
+    c.run_until(s(5.0));
+    assert!(c.nodes.values().all(GaleraNode::is_primary));
+    c.partition(&["n1", "n2"], &["n3", "n4"]);
+    c.run_until(s(12.0));
+    assert!(c.nodes.values().all(|n| !n.is_primary()));
+}
+
+#[test]
+fn concurrent_writes_to_one_key_fail_certification_on_all_but_the_first() {
+    let mut c = Cluster::new(&THREE);
+    c.run_until(s(3.0));
+    c.write("n2", 1, "k", 1);
+    c.write("n3", 2, "k", 2);
+    c.run_until(s(3.1));
+    let results: Vec<_> = [1, 2]
+        .iter()
+        .map(|&id| c.reply(id).unwrap().2.result.clone())
+        .collect();
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(results.contains(&Err(CERT_FAILURE.to_string())));
+    let k: Vec<_> = c.nodes.values().map(|n| n.values("k")).collect();
+    assert!(k.iter().all(|v| v == &k[0] && v.len() == 1));
+}
+
+#[test]
+fn clean_shutdown_and_crash_recovery_positions() {
+    let mut c = Cluster::new(&["n1"]);
+    c.run_until(s(1.0));
+    c.write("n1", 1, "k", 1);
+    c.run_until(s(1.1));
+    let crashed = c.nodes["n1"].disk();
+    c.input("n1", Input::Shutdown);
+    let g = &c.grastate["n1"];
+    assert_eq!((g.seqno, g.safe_to_bootstrap), (1, true));
+    // After a crash the file says -1; the engine's seqno is recovered.
+    assert_eq!(crashed.grastate.seqno, -1);
+    let back = GaleraNode::new(cfg("n1", &["n1"]), crashed);
+    assert_eq!(back.seqno(), 1);
+    assert_eq!(back.values("k"), [1].into());
+}
