@@ -12,7 +12,14 @@
 pub mod analysis;
 pub mod checkers;
 pub mod fabric;
+pub mod fault_file;
 pub mod faults;
+pub mod guard;
+pub mod input;
+pub mod limits;
+pub mod names;
+pub mod output;
+pub mod requirements;
 pub mod scenario;
 pub mod trace;
 

@@ -232,8 +232,8 @@ impl Checker for VipAvailable {
                 c.answered += 1;
                 *c.by_node.entry(by.clone()).or_default() += 1;
                 let since = c.last_answer.or(c.first_request).unwrap_or(t);
-                if t - since > c.longest_outage {
-                    c.longest_outage = t - since;
+                if t.saturating_sub(since) > c.longest_outage {
+                    c.longest_outage = t.saturating_sub(since);
                     c.outage_start = Some(since);
                 }
                 c.last_answer = Some(t);
@@ -254,8 +254,9 @@ impl Checker for VipAvailable {
         for (name, c) in &mut self.clients {
             // A client still waiting at the end is in an outage too.
             if let Some(since) = c.last_answer.or(c.first_request) {
-                if end - since > c.longest_outage && c.last_request.is_some_and(|r| r > since) {
-                    c.longest_outage = end - since;
+                let waiting = end.saturating_sub(since);
+                if waiting > c.longest_outage && c.last_request.is_some_and(|r| r > since) {
+                    c.longest_outage = waiting;
                     c.outage_start = Some(since);
                 }
             }
