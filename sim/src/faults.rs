@@ -51,7 +51,7 @@ pub fn timeline(scenario: &Scenario, seed: u64) -> Vec<TimedFault> {
         .map(|f| {
             let f = f.get_ref();
             // Jitter is drawn in whole microseconds; one below 1 us moves nothing.
-            let micros = f.jitter.map_or(0, |j| micros(j));
+            let micros = f.jitter.map_or(0, micros);
             let extra = if micros == 0 {
                 Duration::ZERO
             } else {

@@ -41,9 +41,9 @@ pub fn read_limited(reader: impl Read, limit: u64, label: &str) -> Result<String
 
 /// `1 MiB`, `64 MiB`, `512 bytes`.
 pub fn show_bytes(n: u64) -> String {
-    if n >= 1 << 20 && n % (1 << 20) == 0 {
+    if n >= 1 << 20 && n.trailing_zeros() >= 20 {
         format!("{} MiB", n >> 20)
-    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+    } else if n >= 1 << 10 && n.trailing_zeros() >= 10 {
         format!("{} KiB", n >> 10)
     } else {
         format!("{n} bytes")
