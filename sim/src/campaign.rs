@@ -7,7 +7,7 @@ use crate::scenario::Scenario;
 use crate::world;
 use hasim_reports::{CampaignReport, RunOutcome};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::ops::Range;
+use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -59,16 +59,17 @@ fn outcome(scenario: &Scenario, seed: u64) -> RunOutcome {
     }
 }
 
-/// Run every seed in `seeds` on `threads` threads.
+/// Run every seed in `seeds` (both ends included) on `threads` threads.
 pub fn run(
     scenario: &Scenario,
     scenario_path: &str,
-    seeds: Range<u64>,
+    seeds: RangeInclusive<u64>,
     threads: usize,
     progress: bool,
 ) -> CampaignReport {
     let wall = std::time::Instant::now();
-    let total = seeds.end.saturating_sub(seeds.start);
+    // Counting runs, not seeds, cannot wrap at u64::MAX.
+    let (first, total) = (*seeds.start(), seeds_in(&seeds));
     let bar = if progress {
         ProgressBar::new(total)
     } else {
@@ -78,17 +79,18 @@ pub fn run(
         ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {per_sec}  eta {eta}  {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let next = AtomicU64::new(seeds.start);
+    let next = AtomicU64::new(0);
     let results = Mutex::new(Vec::new());
     let failed = AtomicU64::new(0);
     let threads = threads.max(1).min(total.max(1) as usize);
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| loop {
-                let seed = next.fetch_add(1, Ordering::Relaxed);
-                if seed >= seeds.end {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= total {
                     break;
                 }
+                let seed = first + index;
                 let out = outcome(scenario, seed);
                 if !out.expectation_met {
                     let n = failed.fetch_add(1, Ordering::Relaxed) + 1;
@@ -109,4 +111,10 @@ pub fn run(
         wall_seconds: wall.elapsed().as_secs_f64(),
         threads,
     }
+}
+
+/// How many seeds `seeds` holds, saturating at `u64::MAX` (the CLI allows at
+/// most `limits::MAX_CAMPAIGN_SEEDS`).
+pub fn seeds_in(seeds: &RangeInclusive<u64>) -> u64 {
+    (seeds.end().saturating_sub(*seeds.start())).saturating_add(u64::from(!seeds.is_empty()))
 }

@@ -2,6 +2,7 @@
 
 use clap::{Args, Subcommand};
 use std::net::Ipv4Addr;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -12,39 +13,120 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// The scenario file (TOML).
+    /// The scenario file (TOML; see scenarios/README.md).
     pub scenario: PathBuf,
-    /// Run one seed.
+    /// Run one seed (default 1).
     #[arg(long, conflicts_with = "seeds")]
     pub seed: Option<u64>,
-    /// Run a campaign over seeds A..B (B excluded), in parallel.
-    #[arg(long, value_parser = parse_range)]
-    pub seeds: Option<std::ops::Range<u64>>,
+    /// Run a campaign over seeds A..B, both included (1..500 is 500 runs), in
+    /// parallel. `A..=B` means the same.
+    #[arg(long, value_parser = parse_seeds, value_name = "A..B")]
+    pub seeds: Option<RangeInclusive<u64>>,
     /// Write the trace (JSON lines) of a single run here.
     #[arg(long, conflicts_with = "seeds")]
     pub trace: Option<PathBuf>,
     /// Write the JSON report here (a run report, or the campaign summary).
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Threads for a campaign (default: the available cores).
-    #[arg(long)]
+    /// Threads for a campaign, 1 to 1024 (default: the available cores).
+    #[arg(long, value_parser = parse_jobs)]
     pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub guard: GuardArgs,
 }
 
-fn parse_range(text: &str) -> Result<std::ops::Range<u64>, String> {
+/// Limits for unattended runs.
+#[derive(Args, Clone, Copy)]
+pub struct GuardArgs {
+    /// Stop with exit status 2 after this much wall time (30m, 2h; 0: no limit).
+    #[arg(long, default_value = "0", value_parser = parse_wall_limit, value_name = "TIME")]
+    pub max_wall: WallLimit,
+    /// Stop with exit status 2 when resident memory exceeds this (512M, 8G; 0: no limit).
+    #[arg(long, default_value = "4G", value_parser = parse_memory_limit, value_name = "SIZE")]
+    pub max_memory: MemoryLimit,
+}
+
+/// `--max-wall`: `None` is no limit.
+#[derive(Clone, Copy, Debug)]
+pub struct WallLimit(pub Option<Duration>);
+/// `--max-memory` in bytes: `None` is no limit.
+#[derive(Clone, Copy, Debug)]
+pub struct MemoryLimit(pub Option<u64>);
+
+fn parse_wall_limit(text: &str) -> Result<WallLimit, String> {
+    hasim::guard::parse_wall(text).map(WallLimit)
+}
+
+fn parse_memory_limit(text: &str) -> Result<MemoryLimit, String> {
+    hasim::guard::parse_memory(text).map(MemoryLimit)
+}
+
+/// `replay`: run one seed again, exactly, and write everything it did.
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// The scenario file the seed was run with (as printed on the `replay:`
+    /// line of a report or campaign summary).
+    pub scenario: PathBuf,
+    /// The seed to replay.
+    #[arg(long)]
+    pub seed: u64,
+    /// Write the full event log (JSON lines: deliveries, drops, faults, state
+    /// changes, verdicts) here.
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+    /// Write the JSON report here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub guard: GuardArgs,
+}
+
+impl From<ReplayArgs> for RunArgs {
+    fn from(r: ReplayArgs) -> RunArgs {
+        RunArgs {
+            scenario: r.scenario,
+            seed: Some(r.seed),
+            seeds: None,
+            trace: r.trace,
+            json: r.json,
+            jobs: None,
+            guard: r.guard,
+        }
+    }
+}
+
+/// `A..B` or `A..=B`, both ends included; at most
+/// `limits::MAX_CAMPAIGN_SEEDS` seeds, so nothing wraps at `u64::MAX`.
+pub fn parse_seeds(text: &str) -> Result<RangeInclusive<u64>, String> {
     let (a, b) = text
         .split_once("..")
-        .ok_or("expected A..B, for example 1..500")?;
-    let a: u64 = a
-        .parse()
-        .map_err(|_| format!("`{a}` is not a seed number"))?;
-    let b: u64 = b
-        .parse()
-        .map_err(|_| format!("`{b}` is not a seed number"))?;
-    if b <= a {
-        return Err(format!("empty range {a}..{b}: the end is excluded"));
+        .ok_or("expected A..B (both included), for example 1..500")?;
+    let b = b.strip_prefix('=').unwrap_or(b);
+    let number = |t: &str| {
+        t.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("`{t}` is not a seed number (0 to {})", u64::MAX))
+    };
+    let (a, b) = (number(a)?, number(b)?);
+    if b < a {
+        return Err(format!("empty range {a}..{b}: expected A <= B"));
     }
-    Ok(a..b)
+    let count = (b - a).saturating_add(1);
+    let max = hasim::limits::MAX_CAMPAIGN_SEEDS;
+    if count > max {
+        return Err(format!(
+            "{count} seeds; a campaign runs at most {max} (split it into several)"
+        ));
+    }
+    Ok(a..=b)
+}
+
+fn parse_jobs(text: &str) -> Result<usize, String> {
+    let max = hasim::limits::MAX_JOBS;
+    match text.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("expected a number of threads from 1 to {max}")),
+    }
 }
 
 /// The flags of `crm_simulate` that apply, so an HA engineer's habits carry over.
@@ -74,35 +156,44 @@ pub struct ConformanceArgs {
     pub cases: Vec<String>,
 }
 
-pub fn schedule(args: ScheduleArgs) -> u8 {
-    use std::io::Read;
-    let (name, xml) = match (&args.xml_file, args.xml_pipe) {
-        (Some(path), _) => match std::fs::read_to_string(path) {
-            Ok(text) => (path.display().to_string(), text),
-            Err(e) => {
-                eprintln!("error: {}: cannot read: {e}", path.display());
-                return EXIT_BAD_INPUT;
-            }
-        },
-        (None, true) => {
-            let mut text = String::new();
-            if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-                eprintln!("error: standard input: {e}");
-                return EXIT_BAD_INPUT;
-            }
-            ("<stdin>".to_string(), text)
+/// Print `text` on standard output; a closed pipe or full disk ends the
+/// command with a message and exit status 2 instead of a panic.
+fn print_or_fail(text: &str) -> Result<(), u8> {
+    hasim::output::emit(text).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_BAD_INPUT
+    })
+}
+
+/// Read the CIB named by `-x` (or standard input for `-p`), at most
+/// `limits::MAX_CIB_BYTES`.
+fn read_cib(args: &ScheduleArgs) -> Result<(String, String), String> {
+    use hasim::input;
+    let limit = hasim::limits::MAX_CIB_BYTES;
+    match (&args.xml_file, args.xml_pipe) {
+        (Some(path), _) => {
+            let text = input::read_text(path, limit, "CIB")?;
+            Ok((path.display().to_string(), text))
         }
-        (None, false) => {
-            eprintln!("error: expected a CIB: -x FILE or -p (standard input)");
+        (None, true) => {
+            let text = input::read_limited(std::io::stdin().lock(), limit, "<stdin>: CIB")?;
+            Ok(("<stdin>".to_string(), text))
+        }
+        (None, false) => Err("expected a CIB: -x FILE or -p (standard input)".into()),
+    }
+}
+
+pub fn schedule(args: ScheduleArgs) -> u8 {
+    let (name, xml) = match read_cib(&args) {
+        Ok(read) => read,
+        Err(e) => {
+            eprintln!("error: {e}");
             return EXIT_BAD_INPUT;
         }
     };
     let _ = args.simulate;
     match hasim_scheduler::simulate::render(&xml) {
-        Ok(text) => {
-            print!("{text}");
-            EXIT_OK
-        }
+        Ok(text) => print_or_fail(&text).map_or_else(|code| code, |()| EXIT_OK),
         Err(e) => {
             eprintln!("error: {name}: {e}");
             EXIT_BAD_INPUT
@@ -133,8 +224,8 @@ pub fn conformance(args: ConformanceArgs) -> u8 {
         show_diffs: args.diff,
         filter: args.cases,
     };
-    print!("{}", hasim_scheduler::conformance::run(&dir, &opts));
-    EXIT_OK
+    let report = hasim_scheduler::conformance::run(&dir, &opts);
+    print_or_fail(&report.to_string()).map_or_else(|code| code, |()| EXIT_OK)
 }
 
 #[derive(Subcommand)]
@@ -157,9 +248,16 @@ pub struct CorosyncNodeArgs {
     /// Added to the Totem port, so runs need no privileges and do not clash.
     #[arg(long, default_value_t = 0)]
     pub port_offset: u16,
-    /// Multicast a test message this often (shows agreed-order delivery).
-    #[arg(long, value_parser = humantime::parse_duration)]
+    /// Multicast a test message this often (shows agreed-order delivery);
+    /// from 100us to 1h.
+    #[arg(long, value_parser = parse_load_interval, value_name = "TIME")]
     pub load_interval: Option<Duration>,
+}
+
+fn parse_load_interval(text: &str) -> Result<Duration, String> {
+    use hasim::limits;
+    let d = humantime::parse_duration(text).map_err(|e| format!("`{text}`: {e}"))?;
+    limits::check_range(d, limits::MIN_LOAD_INTERVAL, limits::MAX_LOAD_INTERVAL)
 }
 
 #[derive(Args)]
@@ -190,71 +288,90 @@ pub struct VrrpNodeArgs {
     pub nopreempt: bool,
 }
 
-#[cfg_attr(not(madsim), allow(dead_code))]
-fn write_file(path: &PathBuf, text: &str) -> Result<(), String> {
-    std::fs::write(path, text).map_err(|e| format!("{}: cannot write: {e}", path.display()))
-}
-
 #[cfg(madsim)]
 pub fn run(args: RunArgs) -> u8 {
+    run_checked(args).unwrap_or_else(|message| {
+        eprintln!("error: {message}");
+        EXIT_BAD_INPUT
+    })
+}
+
+/// Load, check the outputs, start the guard, run; any error is a message
+/// for exit status 2.
+#[cfg(madsim)]
+fn run_checked(args: RunArgs) -> Result<u8, String> {
     use hasim::scenario::Scenario;
-    let scenario = match Scenario::load(&args.scenario) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_BAD_INPUT;
-        }
-    };
+    let scenario = Scenario::load(&args.scenario).map_err(|e| e.to_string())?;
+    let conf = scenario
+        .corosync_conf
+        .as_ref()
+        .map(|c| PathBuf::from(&c.path));
+    let mut inputs = vec![args.scenario.as_path()];
+    inputs.extend(conf.as_deref());
+    let mut outputs = Vec::new();
+    if let Some(t) = &args.trace {
+        outputs.push(("--trace", t.as_path()));
+    }
+    if let Some(j) = &args.json {
+        outputs.push(("--json", j.as_path()));
+    }
+    let mut files = hasim::output::prepare(&inputs, &outputs)?;
+    let json = args.json.as_ref().and_then(|_| files.pop());
+    let trace = args.trace.as_ref().and_then(|_| files.pop());
+    hasim::guard::start(hasim::guard::Limits {
+        max_wall: args.guard.max_wall.0,
+        max_memory: args.guard.max_memory.0,
+        run_length: args.seeds.is_none().then_some(scenario.duration),
+    });
     let path = args.scenario.display().to_string();
     if let Some(seeds) = args.seeds {
         let threads = args
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let report = hasim::campaign::run(&scenario, &path, seeds, threads, true);
-        print!("{}", report.to_text());
-        if let Some(json) = &args.json {
-            let text = serde_json::to_string_pretty(&report).unwrap_or_default();
-            if let Err(e) = write_file(json, &text) {
-                eprintln!("error: {e}");
-                return EXIT_BAD_INPUT;
-            }
+        // The file first: it is the durable result if standard output fails.
+        if let Some(file) = json {
+            file.write_all(&serde_json::to_string_pretty(&report).unwrap_or_default())?;
         }
-        return if report.all_met() {
+        hasim::output::emit(&report.to_text())?;
+        return Ok(if report.all_met() {
             EXIT_OK
         } else {
             EXIT_UNEXPECTED
-        };
+        });
     }
     let seed = args.seed.unwrap_or(1);
-    let trace: Option<Box<dyn std::io::Write + Send>> = match &args.trace {
+    let trace: Option<Box<dyn std::io::Write + Send>> = match trace {
+        Some(file) => Some(Box::new(std::io::BufWriter::new(file.into_file()?))),
         None => None,
-        Some(p) => match std::fs::File::create(p) {
-            Ok(f) => Some(Box::new(std::io::BufWriter::new(f))),
-            Err(e) => {
-                eprintln!("error: {}: cannot create trace file: {e}", p.display());
-                return EXIT_BAD_INPUT;
-            }
-        },
     };
-    let out = match hasim::world::run(&scenario, seed, trace) {
-        Ok(out) => out,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_BAD_INPUT;
-        }
-    };
-    print!("{}", out.report.to_text());
-    if let Some(json) = &args.json {
-        if let Err(e) = write_file(json, &out.report.to_json()) {
-            eprintln!("error: {e}");
-            return EXIT_BAD_INPUT;
-        }
+    let out = hasim::world::run(&scenario, seed, trace)?;
+    let mut text = out.report.to_text();
+    if !out.report.expectation_met() {
+        text += &format!(
+            "replay: hasim replay {} --seed {seed} --trace seed-{seed}.trace.jsonl\n",
+            shell_quote(&path)
+        );
     }
-    if out.report.expectation_met() {
+    if let Some(file) = json {
+        file.write_all(&out.report.to_json())?;
+    }
+    hasim::output::emit(&text)?;
+    Ok(if out.report.expectation_met() {
         EXIT_OK
     } else {
-        println!("replay: hasim replay {path} --seed {seed} --trace seed-{seed}.trace.jsonl");
         EXIT_UNEXPECTED
+    })
+}
+
+/// `path` as one shell word, so a printed replay line can be pasted.
+#[cfg_attr(not(madsim), allow(dead_code))]
+fn shell_quote(path: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%=".contains(c);
+    if !path.is_empty() && path.chars().all(plain) {
+        path.to_string()
+    } else {
+        format!("'{}'", path.replace('\'', "'\\''"))
     }
 }
 
@@ -297,10 +414,11 @@ pub fn node(command: NodeCommand) -> u8 {
 fn corosync_node(args: CorosyncNodeArgs) -> u8 {
     use hasim_node::corosync_daemon::CorosyncSetup;
     let file = args.conf.display().to_string();
-    let text = match std::fs::read_to_string(&args.conf) {
+    let limit = hasim::limits::MAX_COROSYNC_CONF_BYTES;
+    let text = match hasim::input::read_text(&args.conf, limit, "corosync.conf") {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: {file}: cannot read: {e}");
+            eprintln!("error: {e}");
             return EXIT_BAD_INPUT;
         }
     };
@@ -313,6 +431,10 @@ fn corosync_node(args: CorosyncNodeArgs) -> u8 {
     };
     for warning in &parsed.warnings {
         eprintln!("warning: {warning}");
+    }
+    if parsed.config.nodelist.is_empty() {
+        eprintln!("error: {file}: expected a nodelist with at least one `node {{ ring0_addr: ... nodeid: ... }}`");
+        return EXIT_BAD_INPUT;
     }
     // Secauth nonces must never repeat across restarts: the epoch is the start time.
     let epoch = std::time::SystemTime::now()
@@ -344,7 +466,14 @@ fn corosync_node(args: CorosyncNodeArgs) -> u8 {
         .and_then(|n| n.name.clone())
         .unwrap_or_else(|| format!("node{}", args.nodeid));
     let host = hasim_node::real::UdpHost::new(name, address, args.port_offset);
-    block_on(hasim_node::corosync_daemon::run(host, setup))
+    let code = block_on(hasim_node::corosync_daemon::run(host, setup));
+    if code != EXIT_OK {
+        eprintln!(
+            "note: {file}: nodeid {} runs on {address} (its ring0_addr); it must be an address of this machine",
+            args.nodeid
+        );
+    }
+    code
 }
 
 #[cfg(not(madsim))]
@@ -359,7 +488,29 @@ fn vrrp_node(args: VrrpNodeArgs) -> u8 {
         return EXIT_BAD_INPUT;
     }
     let host = hasim_node::real::UdpHost::new(args.name, args.address, args.port_offset);
-    block_on(hasim_node::vrrp_daemon::run(host, vec![config]))
+    block_on(hasim_node::vrrp_daemon::run_until(
+        host,
+        vec![config],
+        terminated(),
+    ))
+}
+
+/// SIGTERM or Ctrl-C (SIGINT): keepalived's cue to send its priority-0
+/// goodbye advert and stop.
+#[cfg(not(madsim))]
+async fn terminated() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 #[cfg(madsim)]

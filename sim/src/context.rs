@@ -18,7 +18,9 @@ pub struct Shared {
 impl Shared {
     /// Simulated time since the start of the run.
     pub fn now(&self) -> Duration {
-        Instant::now() - self.start
+        let t = Instant::now() - self.start;
+        crate::guard::note_simulated(t);
+        t
     }
 
     /// Deliver each datagram at its time, from the fabric's node.

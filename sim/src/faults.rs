@@ -50,11 +50,12 @@ pub fn timeline(scenario: &Scenario, seed: u64) -> Vec<TimedFault> {
         .iter()
         .map(|f| {
             let f = f.get_ref();
-            let extra = match f.jitter {
-                Some(j) if !j.is_zero() => {
-                    Duration::from_micros(jitter_rng.gen_range(0..j.as_micros() as u64))
-                }
-                _ => Duration::ZERO,
+            // Jitter is drawn in whole microseconds; one below 1 us moves nothing.
+            let micros = f.jitter.map_or(0, micros);
+            let extra = if micros == 0 {
+                Duration::ZERO
+            } else {
+                Duration::from_micros(jitter_rng.gen_range(0..micros))
             };
             TimedFault {
                 at: f.at + extra,
@@ -70,17 +71,29 @@ pub fn timeline(scenario: &Scenario, seed: u64) -> Vec<TimedFault> {
     faults
 }
 
-fn uniform(rng: &mut ChaCha8Rng, range: DurationRange) -> Duration {
-    let (lo, hi) = (range.min.as_micros() as u64, range.max.as_micros() as u64);
+/// Whole microseconds of `d`. Scenario durations are at most
+/// [`crate::limits::MAX_RUN`], far below `u64::MAX` microseconds.
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+fn uniform(rng: &mut ChaCha8Rng, range: &DurationRange) -> Duration {
+    let (lo, hi) = (micros(range.min), micros(range.max));
     Duration::from_micros(if hi > lo { rng.gen_range(lo..=hi) } else { lo })
 }
 
 /// Draw the nemesis faults: one fault at a time, each undone before the next
 /// begins, all undone by `stop`.
 fn draw_nemesis(scenario: &Scenario, seed: u64) -> Vec<TimedFault> {
-    let Some(nemesis) = &scenario.nemesis else {
+    let Some(nemesis) = scenario.nemesis.as_ref().map(|n| n.get_ref()) else {
         return Vec::new();
     };
+    let (gap, length, kinds) = (
+        nemesis.gap.get_ref(),
+        nemesis.length.get_ref(),
+        nemesis.kinds.get_ref(),
+    );
+    let loss = nemesis.loss.get_ref();
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ NEMESIS_STREAM);
     let nodes: Vec<String> = scenario
         .nodes
@@ -93,13 +106,15 @@ fn draw_nemesis(scenario: &Scenario, seed: u64) -> Vec<TimedFault> {
         .map(String::from)
         .collect();
     let mut out = Vec::new();
-    let mut t = nemesis.start + uniform(&mut rng, nemesis.gap);
-    while t < nemesis.stop {
-        let end = (t + uniform(&mut rng, nemesis.length)).min(nemesis.stop);
-        let kind = *nemesis
-            .kinds
-            .choose(&mut rng)
-            .unwrap_or(&NemesisKind::Partition);
+    let mut t = nemesis.start + uniform(&mut rng, gap);
+    // Validation bounds the count (limits::MAX_NEMESIS_FAULTS); the second
+    // condition keeps the loop finite even for an unvalidated scenario.
+    let mut drawn = 0u64;
+    while t < nemesis.stop && drawn < crate::limits::MAX_NEMESIS_FAULTS {
+        drawn += 1;
+        let end = (t + uniform(&mut rng, length).max(crate::limits::MIN_NEMESIS_LENGTH))
+            .min(nemesis.stop);
+        let kind = *kinds.choose(&mut rng).unwrap_or(&NemesisKind::Partition);
         let (begin, undo) = match kind {
             NemesisKind::Partition | NemesisKind::OneWayPartition if hosts.len() >= 2 => {
                 let mut shuffled = hosts.clone();
@@ -116,7 +131,7 @@ fn draw_nemesis(scenario: &Scenario, seed: u64) -> Vec<TimedFault> {
             }
             NemesisKind::Loss if !scenario.segments.is_empty() => {
                 let segment = &scenario.segments[rng.gen_range(0..scenario.segments.len())];
-                let rate = rng.gen_range(nemesis.loss[0]..=nemesis.loss[1]);
+                let rate = rng.gen_range(loss[0]..=loss[1]);
                 let link = |loss: f64| FaultAction::Link {
                     segment: Some(segment.name.get_ref().clone()),
                     from: None,
@@ -144,7 +159,7 @@ fn draw_nemesis(scenario: &Scenario, seed: u64) -> Vec<TimedFault> {
                 )
             }
             _ => {
-                t = end + uniform(&mut rng, nemesis.gap);
+                t = end + uniform(&mut rng, gap);
                 continue;
             }
         };
@@ -158,7 +173,7 @@ fn draw_nemesis(scenario: &Scenario, seed: u64) -> Vec<TimedFault> {
             action: undo,
             source: Source::Nemesis,
         });
-        t = end + uniform(&mut rng, nemesis.gap);
+        t = end + uniform(&mut rng, gap);
     }
     out
 }
@@ -250,6 +265,13 @@ kinds = ["partition", "loss", "pause", "power"]
 [expect]
 check = ["single-vip-owner"]
 may_break = ["single-vip-owner"]
+[[vrrp]]
+node = "a"
+interface = "public"
+vrid = 51
+priority = 100
+advert_int = "1s"
+vips = ["10.0.0.100"]
 "#;
 
     fn scenario() -> Scenario {

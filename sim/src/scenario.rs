@@ -6,6 +6,7 @@
 //! references between parts (a fault naming an unknown node, two hosts with
 //! one address, ...), again naming the line.
 
+use crate::{limits, names};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -19,10 +20,11 @@ use toml::Spanned;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
+    #[serde(deserialize_with = "names::scenario_name")]
     pub name: String,
     #[serde(default)]
     pub description: String,
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "limits::run_length")]
     pub duration: Duration,
     #[serde(default, rename = "segment")]
     pub segments: Vec<Segment>,
@@ -32,9 +34,13 @@ pub struct Scenario {
     pub clients: Vec<Client>,
     #[serde(default)]
     pub vrrp: Vec<VrrpInstance>,
+    /// The `[[fault]]` tables as written; checked into `faults` by `parse`
+    /// (there each error can carry its own table's position).
     #[serde(default, rename = "fault")]
+    fault_tables: Vec<Spanned<crate::fault_file::FaultFile>>,
+    #[serde(skip)]
     pub faults: Vec<Spanned<Fault>>,
-    pub nemesis: Option<Nemesis>,
+    pub nemesis: Option<Spanned<Nemesis>>,
     /// Run Corosync (Totem + votequorum) on the nodes, configured by a real
     /// corosync.conf.
     pub corosync: Option<CorosyncSection>,
@@ -52,7 +58,7 @@ pub struct CorosyncSection {
     pub conf: Spanned<String>,
     /// Every node multicasts a test message this often, so the agreed-order
     /// and virtual-synchrony checkers have traffic to judge.
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, deserialize_with = "limits::opt_load_interval")]
     pub load_interval: Option<Duration>,
     /// `corosync` (default): Totem behaves exactly as corosync 3.1.7,
     /// including the three deviations from extended virtual synchrony that
@@ -83,26 +89,19 @@ pub struct LoadedCorosync {
 
 /// Link behaviour. A segment sets it for all its links; a fault can change it
 /// for the segment or for one direction of one link.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LinkParams {
     /// Fixed one-way delay.
-    #[serde(with = "humantime_serde", default = "default_latency")]
     pub latency: Duration,
     /// Extra delay drawn uniformly from [0, jitter) per datagram.
-    #[serde(with = "humantime_serde", default = "default_jitter")]
     pub jitter: Duration,
     /// Probability that a datagram is lost, per receiver.
-    #[serde(default)]
     pub loss: f64,
     /// Probability that a datagram is delivered twice.
-    #[serde(default)]
     pub duplicate: f64,
     /// Probability that a datagram is held back by up to `reorder_window`,
     /// letting later datagrams overtake it (bounded reordering).
-    #[serde(default)]
     pub reorder: f64,
-    #[serde(with = "humantime_serde", default = "default_reorder_window")]
     pub reorder_window: Duration,
 }
 
@@ -137,24 +136,64 @@ impl Default for LinkParams {
 
 /// A named L2 segment (ring0, ring1, mgmt, public, ...).
 #[derive(Debug, Clone, Deserialize)]
+#[serde(from = "SegmentFile")]
 pub struct Segment {
     pub name: Spanned<String>,
-    #[serde(flatten)]
     pub link: LinkParams,
     /// How long a host trusts an ARP cache entry before asking again.
-    #[serde(with = "humantime_serde", default = "default_arp_ttl")]
     pub arp_ttl: Duration,
+}
+
+/// A `[[segment]]` table as written: every key named, so a misspelt one is
+/// an error with its position (a flattened struct would ignore it).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SegmentFile {
+    #[serde(deserialize_with = "names::host_name")]
+    name: Spanned<String>,
+    #[serde(deserialize_with = "limits::delay", default = "default_latency")]
+    latency: Duration,
+    #[serde(deserialize_with = "limits::delay", default = "default_jitter")]
+    jitter: Duration,
+    #[serde(default, deserialize_with = "limits::probability")]
+    loss: f64,
+    #[serde(default, deserialize_with = "limits::probability")]
+    duplicate: f64,
+    #[serde(default, deserialize_with = "limits::probability")]
+    reorder: f64,
+    #[serde(deserialize_with = "limits::delay", default = "default_reorder_window")]
+    reorder_window: Duration,
+    #[serde(deserialize_with = "limits::period", default = "default_arp_ttl")]
+    arp_ttl: Duration,
+}
+
+impl From<SegmentFile> for Segment {
+    fn from(f: SegmentFile) -> Segment {
+        Segment {
+            name: f.name,
+            link: LinkParams {
+                latency: f.latency,
+                jitter: f.jitter,
+                loss: f.loss,
+                duplicate: f.duplicate,
+                reorder: f.reorder,
+                reorder_window: f.reorder_window,
+            },
+            arp_ttl: f.arp_ttl,
+        }
+    }
 }
 
 /// A cluster node: a machine that can be paused, powered off and on.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Node {
+    #[serde(deserialize_with = "names::host_name")]
     pub name: Spanned<String>,
     /// The node's address on each segment it sits on.
     pub addresses: std::collections::BTreeMap<String, Ipv4Addr>,
     /// Time from power-on until the node's daemons start.
-    #[serde(with = "humantime_serde", default = "default_boot_delay")]
+    #[serde(deserialize_with = "limits::delay", default = "default_boot_delay")]
     pub boot_delay: Duration,
 }
 
@@ -163,14 +202,15 @@ pub struct Node {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Client {
+    #[serde(deserialize_with = "names::host_name")]
     pub name: Spanned<String>,
     pub segment: Spanned<String>,
     pub address: Ipv4Addr,
     /// Service address, usually a virtual IP (`192.168.122.100:80`).
     pub target: SocketAddrV4,
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "limits::client_interval")]
     pub interval: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "limits::period")]
     pub timeout: Duration,
 }
 
@@ -183,12 +223,12 @@ pub struct VrrpInstance {
     pub interface: Spanned<String>,
     pub vrid: u8,
     pub priority: u8,
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "limits::period")]
     pub advert_int: Duration,
     pub vips: Vec<Ipv4Addr>,
     #[serde(default = "default_true")]
     pub preempt: bool,
-    #[serde(with = "humantime_serde", default)]
+    #[serde(deserialize_with = "limits::delay", default)]
     pub preempt_delay: Duration,
     /// Unicast peers (keepalived's `unicast_peer`); empty means multicast.
     #[serde(default)]
@@ -200,22 +240,21 @@ fn default_true() -> bool {
 }
 
 /// One scripted fault. `at` is simulated time from the start of the run.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+/// Read through [`crate::fault_file::FaultFile`], so each action accepts
+/// exactly its own keys.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Fault {
-    #[serde(with = "humantime_serde")]
     pub at: Duration,
     /// Move the fault later by a time drawn uniformly from [0, jitter) with
     /// the run seed, so a campaign hits every phase of the protocol's timers
     /// (the advert cycle, the token rotation) as real faults do.
-    #[serde(default, with = "humantime_serde")]
     pub jitter: Option<Duration>,
-    #[serde(flatten)]
     pub action: FaultAction,
 }
 
 /// What a fault does.
-#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize)]
-#[serde(tag = "action", rename_all = "kebab-case", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
 pub enum FaultAction {
     /// Split hosts into groups that cannot reach each other. Hosts named in
     /// no group keep reaching everyone. With `one_way`, only traffic from the
@@ -234,9 +273,10 @@ pub enum FaultAction {
         from: Option<String>,
         to: Option<String>,
         loss: Option<f64>,
-        #[serde(default, with = "humantime_serde")]
+        #[serde(with = "humantime_serde")]
         latency: Option<Duration>,
-        #[serde(default, with = "humantime_serde")]
+        /// The link's delay jitter (`link_jitter` in the file).
+        #[serde(with = "humantime_serde")]
         jitter: Option<Duration>,
         duplicate: Option<f64>,
         reorder: Option<f64>,
@@ -264,34 +304,34 @@ pub enum FaultAction {
 #[serde(deny_unknown_fields)]
 pub struct Nemesis {
     /// When the first fault may start.
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "limits::instant")]
     pub start: Duration,
     /// After this time no new fault starts, and every fault is undone by it.
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "limits::instant")]
     pub stop: Duration,
     /// Gap between one fault ending and the next starting.
-    pub gap: DurationRange,
+    pub gap: Spanned<DurationRange>,
     /// How long each fault lasts.
-    pub length: DurationRange,
+    pub length: Spanned<DurationRange>,
     /// Which kinds of faults to draw from.
-    pub kinds: Vec<NemesisKind>,
+    pub kinds: Spanned<Vec<NemesisKind>>,
     /// Loss rate range for `loss` faults.
     #[serde(default = "default_loss_range")]
-    pub loss: [f64; 2],
+    pub loss: Spanned<[f64; 2]>,
 }
 
 /// A range of durations, `{ min = "1s", max = "5s" }`, drawn uniformly.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DurationRange {
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "limits::delay")]
     pub min: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "limits::delay")]
     pub max: Duration,
 }
 
-fn default_loss_range() -> [f64; 2] {
-    [0.1, 0.6]
+fn default_loss_range() -> Spanned<[f64; 2]> {
+    Spanned::new(0..0, [0.1, 0.6])
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -318,10 +358,13 @@ pub struct Expect {
     #[serde(default)]
     pub may_break: Vec<Spanned<String>>,
     /// `vip-available`: the least fraction of client requests answered.
-    #[serde(default = "default_min_answered")]
+    #[serde(
+        default = "default_min_answered",
+        deserialize_with = "limits::probability"
+    )]
     pub min_answered: f64,
     /// `vip-available`: the longest time clients may go without an answer.
-    #[serde(with = "humantime_serde", default = "default_max_outage")]
+    #[serde(deserialize_with = "limits::instant", default = "default_max_outage")]
     pub max_outage: Duration,
 }
 
@@ -344,11 +387,15 @@ pub struct ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file, self.line, self.column, self.message
-        )
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
+        }
     }
 }
 
@@ -363,16 +410,24 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// A check failed: the span of the offending value and what was expected.
+type Invalid = (Range<usize>, String);
+
 impl Scenario {
-    /// Read and validate a scenario file.
+    /// Read and validate a scenario file (at most
+    /// [`limits::MAX_SCENARIO_BYTES`]).
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-            file: file.clone(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read scenario file: {e}"),
-        })?;
+        let text = crate::input::read_text(path, limits::MAX_SCENARIO_BYTES, "scenario file")
+            .map_err(|message| ScenarioError {
+                message: message
+                    .strip_prefix(&format!("{file}: "))
+                    .unwrap_or(&message)
+                    .to_string(),
+                file: file.clone(),
+                line: 0,
+                column: 0,
+            })?;
         Self::parse(&text, &file)
     }
 
@@ -380,15 +435,6 @@ impl Scenario {
     /// Files the scenario refers to (a corosync.conf) are looked up next to
     /// `file`.
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
-        let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
-            ScenarioError {
-                file: file.to_string(),
-                line,
-                column,
-                message: e.message().trim().to_string(),
-            }
-        })?;
         let at = |span: Range<usize>, message: String| {
             let (line, column) = line_col(text, span.start);
             ScenarioError {
@@ -398,6 +444,17 @@ impl Scenario {
                 message,
             }
         };
+        let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
+            at(
+                e.span().unwrap_or(0..0),
+                e.message().trim().replace('\n', "; "),
+            )
+        })?;
+        for table in std::mem::take(&mut scenario.fault_tables) {
+            let span = table.span();
+            let fault = Fault::try_from(table.into_inner()).map_err(|m| at(span.clone(), m))?;
+            scenario.faults.push(Spanned::new(span, fault));
+        }
         if let Some(section) = scenario.corosync.clone() {
             let base = Path::new(file).parent().unwrap_or(Path::new("."));
             let loaded = load_corosync(&base.join(section.conf.get_ref()))
@@ -406,15 +463,10 @@ impl Scenario {
                 .adopt_nodelist(loaded, section.conf.span())
                 .map_err(|(span, m)| at(span, m))?;
         }
-        scenario.validate().map_err(|(span, message)| {
-            let (line, column) = line_col(text, span.start);
-            ScenarioError {
-                file: file.to_string(),
-                line,
-                column,
-                message,
-            }
-        })?;
+        scenario
+            .validate()
+            .and_then(|()| crate::requirements::check(&scenario))
+            .map_err(|(span, message)| at(span, message))?;
         Ok(scenario)
     }
 
@@ -426,7 +478,16 @@ impl Scenario {
         &mut self,
         mut loaded: LoadedCorosync,
         span: Range<usize>,
-    ) -> Result<(), (Range<usize>, String)> {
+    ) -> Result<(), Invalid> {
+        if loaded.conf.nodelist.is_empty() {
+            return Err((
+                span,
+                format!(
+                    "{}: expected a nodelist with at least one `node {{ ring0_addr: ... nodeid: ... }}`; hasim runs corosync from its nodelist",
+                    loaded.path
+                ),
+            ));
+        }
         let links = loaded
             .conf
             .nodelist
@@ -446,29 +507,8 @@ impl Scenario {
         }
         let derive = self.nodes.is_empty();
         for entry in &loaded.conf.nodelist {
-            let Some(id) = entry.nodeid else {
-                return Err((
-                    span,
-                    format!(
-                        "{}:{}: node without nodeid; hasim needs explicit nodeids",
-                        loaded.path, entry.line
-                    ),
-                ));
-            };
-            let mut addresses = BTreeMap::new();
-            for (link, addr) in &entry.ring_addrs {
-                let ip: Ipv4Addr = addr.parse().map_err(|_| {
-                    (
-                        span.clone(),
-                        format!(
-                            "{}:{}: ring{link}_addr `{addr}` is not an IPv4 address",
-                            loaded.path, entry.line
-                        ),
-                    )
-                })?;
-                addresses.insert(format!("ring{link}"), ip);
-            }
-            let name = entry.name.clone().unwrap_or_else(|| format!("node{id}"));
+            let (id, name, addresses) =
+                nodelist_entry(&loaded.path, entry).map_err(|m| (span.clone(), m))?;
             if derive {
                 self.nodes.push(Node {
                     name: Spanned::new(span.clone(), name.clone()),
@@ -499,7 +539,7 @@ impl Scenario {
 
     /// Check references between the parts. Errors carry the span of the
     /// offending value.
-    fn validate(&self) -> Result<(), (Range<usize>, String)> {
+    fn validate(&self) -> Result<(), Invalid> {
         let segments: BTreeSet<&str> = self
             .segments
             .iter()
@@ -511,204 +551,181 @@ impl Scenario {
             check_link(&segment.link).map_err(|m| (segment.name.span(), m))?;
         }
         for node in &self.nodes {
-            if !seen_hosts.insert(node.name.get_ref().as_str()) {
-                return Err((
-                    node.name.span(),
-                    format!("host name `{}` is used twice", node.name.get_ref()),
-                ));
-            }
-            if node.addresses.is_empty() {
-                return Err((
-                    node.name.span(),
-                    "expected at least one address (`addresses = { segment = \"ip\" }`)".into(),
-                ));
-            }
-            for (segment, ip) in &node.addresses {
-                if !segments.contains(segment.as_str()) {
-                    return Err((node.name.span(), format!("node `{}` has an address on unknown segment `{segment}`; expected one of {segments:?}", node.name.get_ref())));
-                }
-                if !seen_addresses.insert(*ip) {
-                    return Err((node.name.span(), format!("address {ip} is used twice")));
-                }
-            }
+            self.check_node(node, &segments, &mut seen_hosts, &mut seen_addresses)?;
         }
         for client in &self.clients {
-            if !seen_hosts.insert(client.name.get_ref().as_str()) {
-                return Err((
-                    client.name.span(),
-                    format!("host name `{}` is used twice", client.name.get_ref()),
-                ));
-            }
-            if !segments.contains(client.segment.get_ref().as_str()) {
-                return Err((
-                    client.segment.span(),
-                    format!(
-                        "unknown segment `{}`; expected one of {segments:?}",
-                        client.segment.get_ref()
-                    ),
-                ));
-            }
-            if !seen_addresses.insert(client.address) {
-                return Err((
-                    client.name.span(),
-                    format!("address {} is used twice", client.address),
-                ));
-            }
-            if client.interval.is_zero() || client.timeout.is_zero() {
-                return Err((
-                    client.name.span(),
-                    "expected a non-zero `interval` and `timeout`".into(),
-                ));
-            }
+            check_client(client, &segments, &mut seen_hosts, &mut seen_addresses)?;
         }
         for vrrp in &self.vrrp {
-            let Some(node) = self
-                .nodes
-                .iter()
-                .find(|n| n.name.get_ref() == vrrp.node.get_ref())
-            else {
-                return Err((
-                    vrrp.node.span(),
-                    format!("unknown node `{}`", vrrp.node.get_ref()),
-                ));
-            };
-            if !node.addresses.contains_key(vrrp.interface.get_ref()) {
-                return Err((
-                    vrrp.interface.span(),
-                    format!(
-                        "node `{}` has no address on segment `{}`",
-                        vrrp.node.get_ref(),
-                        vrrp.interface.get_ref()
-                    ),
-                ));
-            }
-            if vrrp.priority == 0 {
-                return Err((vrrp.node.span(), "expected a priority from 1 to 255".into()));
-            }
-            if vrrp.vips.is_empty() {
-                return Err((
-                    vrrp.node.span(),
-                    "expected at least one virtual IP in `vips`".into(),
-                ));
-            }
+            self.check_vrrp(vrrp)?;
         }
-        let node_names: BTreeSet<&str> = self
-            .nodes
-            .iter()
-            .map(|n| n.name.get_ref().as_str())
-            .collect();
         for fault in &self.faults {
-            let span = fault.span();
-            let f = fault.get_ref();
-            if f.at + f.jitter.unwrap_or_default() > self.duration {
-                return Err((
-                    span,
-                    format!(
-                        "fault at {:?} is after the end of the run ({:?})",
-                        f.at, self.duration
-                    ),
-                ));
-            }
-            let need_node = |n: &str| -> Result<(), (Range<usize>, String)> {
-                if node_names.contains(n) {
-                    Ok(())
-                } else {
-                    Err((
-                        span.clone(),
-                        format!("unknown node `{n}`; expected one of {node_names:?}"),
-                    ))
-                }
-            };
-            let need_host = |h: &str| -> Result<(), (Range<usize>, String)> {
-                if seen_hosts.contains(h) {
-                    Ok(())
-                } else {
-                    Err((
-                        span.clone(),
-                        format!("unknown host `{h}`; expected one of {seen_hosts:?}"),
-                    ))
-                }
-            };
-            match &f.action {
-                FaultAction::Partition { groups, .. } => {
-                    if groups.len() < 2 {
-                        return Err((span, "a partition needs at least two groups".into()));
-                    }
-                    let mut once = BTreeSet::new();
-                    for host in groups.iter().flatten() {
-                        need_host(host)?;
-                        if !once.insert(host) {
-                            return Err((
-                                span,
-                                format!("host `{host}` is in two partition groups"),
-                            ));
-                        }
-                    }
-                }
-                FaultAction::Heal => {}
-                FaultAction::Link {
-                    segment,
-                    from,
-                    to,
-                    loss,
-                    duplicate,
-                    reorder,
-                    ..
-                } => {
-                    if let Some(s) = segment {
-                        if !segments.contains(s.as_str()) {
-                            return Err((span, format!("unknown segment `{s}`")));
-                        }
-                    }
-                    match (from, to) {
-                        (Some(a), Some(b)) => {
-                            need_host(a)?;
-                            need_host(b)?;
-                        }
-                        (None, None) => {}
-                        _ => {
-                            return Err((span, "expected both `from` and `to`, or neither".into()))
-                        }
-                    }
-                    for p in [loss, duplicate, reorder].into_iter().flatten() {
-                        if !(0.0..=1.0).contains(p) {
-                            return Err((
-                                span,
-                                format!("expected a probability between 0 and 1, found {p}"),
-                            ));
-                        }
-                    }
-                }
-                FaultAction::Pause { node }
-                | FaultAction::Resume { node }
-                | FaultAction::PowerOff { node }
-                | FaultAction::PowerOn { node } => need_node(node)?,
-            }
+            self.check_fault(fault, &segments, &seen_hosts)?;
         }
         if let Some(nemesis) = &self.nemesis {
-            let at = 0..0;
-            if nemesis.stop <= nemesis.start || nemesis.stop > self.duration {
-                return Err((at, "nemesis: expected start < stop <= duration".into()));
+            check_nemesis(nemesis, self.duration)?;
+        }
+        self.check_expect()
+    }
+
+    fn check_node<'a>(
+        &self,
+        node: &'a Node,
+        segments: &BTreeSet<&str>,
+        seen_hosts: &mut BTreeSet<&'a str>,
+        seen_addresses: &mut BTreeSet<Ipv4Addr>,
+    ) -> Result<(), Invalid> {
+        if !seen_hosts.insert(node.name.get_ref().as_str()) {
+            return Err((
+                node.name.span(),
+                format!("host name `{}` is used twice", node.name.get_ref()),
+            ));
+        }
+        if node.addresses.is_empty() {
+            return Err((
+                node.name.span(),
+                "expected at least one address (`addresses = { segment = \"ip\" }`)".into(),
+            ));
+        }
+        for (segment, ip) in &node.addresses {
+            if !segments.contains(segment.as_str()) {
+                return Err((node.name.span(), format!("node `{}` has an address on unknown segment `{segment}`; expected one of {segments:?}", node.name.get_ref())));
             }
-            if nemesis.gap.min > nemesis.gap.max
-                || nemesis.length.min > nemesis.length.max
-                || nemesis.length.min.is_zero()
-            {
-                return Err((at, "nemesis: expected `gap` and `length` as { min, max } with min <= max and a non-zero length".into()));
-            }
-            if nemesis.kinds.is_empty() {
-                return Err((at, "nemesis: expected at least one kind".into()));
-            }
-            if !(0.0..=1.0).contains(&nemesis.loss[0])
-                || !(0.0..=1.0).contains(&nemesis.loss[1])
-                || nemesis.loss[0] > nemesis.loss[1]
-            {
-                return Err((
-                    at,
-                    "nemesis: expected `loss` as [min, max] probabilities".into(),
-                ));
+            if !seen_addresses.insert(*ip) {
+                return Err((node.name.span(), format!("address {ip} is used twice")));
             }
         }
+        Ok(())
+    }
+
+    fn check_vrrp(&self, vrrp: &VrrpInstance) -> Result<(), Invalid> {
+        let Some(node) = self
+            .nodes
+            .iter()
+            .find(|n| n.name.get_ref() == vrrp.node.get_ref())
+        else {
+            return Err((
+                vrrp.node.span(),
+                format!("unknown node `{}`", vrrp.node.get_ref()),
+            ));
+        };
+        let Some(primary_ip) = node.addresses.get(vrrp.interface.get_ref()) else {
+            return Err((
+                vrrp.interface.span(),
+                format!(
+                    "node `{}` has no address on segment `{}`",
+                    vrrp.node.get_ref(),
+                    vrrp.interface.get_ref()
+                ),
+            ));
+        };
+        // The same checks keepalived makes when it reads its configuration,
+        // so a bad instance is refused here, not by the daemon mid-run.
+        vrrp.config(*primary_ip).validate().map_err(|e| {
+            (
+                vrrp.node.span(),
+                format!("vrrp instance on `{}`: {e}", vrrp.node.get_ref()),
+            )
+        })
+    }
+
+    fn check_fault(
+        &self,
+        fault: &Spanned<Fault>,
+        segments: &BTreeSet<&str>,
+        hosts: &BTreeSet<&str>,
+    ) -> Result<(), Invalid> {
+        let span = fault.span();
+        let f = fault.get_ref();
+        // Both are at most limits::MAX_RUN, so the sum cannot overflow.
+        let latest = f.at + f.jitter.unwrap_or_default();
+        if latest > self.duration {
+            return Err((
+                span,
+                format!(
+                    "fault at {} (+ jitter {}) is after the end of the run ({})",
+                    limits::show(f.at),
+                    limits::show(f.jitter.unwrap_or_default()),
+                    limits::show(self.duration)
+                ),
+            ));
+        }
+        let fail = |m: String| (span.clone(), m);
+        let need_host = |h: &str| {
+            if hosts.contains(h) {
+                Ok(())
+            } else {
+                Err(fail(format!(
+                    "unknown host `{h}`; expected one of {hosts:?}"
+                )))
+            }
+        };
+        match &f.action {
+            FaultAction::Partition { groups, .. } => {
+                if groups.len() < 2 {
+                    return Err(fail("a partition needs at least two groups".into()));
+                }
+                let mut once = BTreeSet::new();
+                for host in groups.iter().flatten() {
+                    need_host(host)?;
+                    if !once.insert(host) {
+                        return Err(fail(format!("host `{host}` is in two partition groups")));
+                    }
+                }
+            }
+            FaultAction::Heal => {}
+            FaultAction::Link {
+                segment,
+                from,
+                to,
+                loss,
+                duplicate,
+                reorder,
+                ..
+            } => {
+                if let Some(s) = segment {
+                    if !segments.contains(s.as_str()) {
+                        return Err(fail(format!("unknown segment `{s}`")));
+                    }
+                }
+                match (from, to) {
+                    (Some(a), Some(b)) => {
+                        need_host(a)?;
+                        need_host(b)?;
+                    }
+                    (None, None) => {}
+                    _ => return Err(fail("expected both `from` and `to`, or neither".into())),
+                }
+                for (name, p) in [
+                    ("loss", loss),
+                    ("duplicate", duplicate),
+                    ("reorder", reorder),
+                ] {
+                    if let Some(p) = p {
+                        limits::check_probability(name, *p).map_err(fail)?;
+                    }
+                }
+            }
+            FaultAction::Pause { node }
+            | FaultAction::Resume { node }
+            | FaultAction::PowerOff { node }
+            | FaultAction::PowerOn { node } => {
+                if !self.nodes.iter().any(|n| n.name.get_ref() == node) {
+                    let names: Vec<&str> = self
+                        .nodes
+                        .iter()
+                        .map(|n| n.name.get_ref().as_str())
+                        .collect();
+                    return Err(fail(format!(
+                        "unknown node `{node}`; expected one of {names:?}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_expect(&self) -> Result<(), Invalid> {
         let expect = &self.expect;
         for name in expect
             .check
@@ -738,7 +755,8 @@ impl Scenario {
                 ));
             }
         }
-        Ok(())
+        limits::check_probability("min_answered", expect.min_answered)
+            .map_err(|m| (0..0, format!("[expect] {m}")))
     }
 
     /// What the scenario expects of one invariant.
@@ -753,11 +771,136 @@ impl Scenario {
     }
 }
 
-/// Read and parse a corosync.conf; errors name the file and line.
+impl VrrpInstance {
+    /// The VRRP core's configuration of this instance, with `primary_ip` the
+    /// node's address on the instance's interface.
+    pub fn config(&self, primary_ip: Ipv4Addr) -> hasim_vrrp::Config {
+        let mut cfg = hasim_vrrp::Config::new(self.vrid, primary_ip, self.vips.clone());
+        cfg.priority = self.priority;
+        cfg.advert_int = self.advert_int;
+        cfg.preempt = self.preempt;
+        cfg.preempt_delay = self.preempt_delay;
+        cfg.unicast_peers = self.unicast_peers.clone();
+        cfg
+    }
+}
+
+fn check_client<'a>(
+    client: &'a Client,
+    segments: &BTreeSet<&str>,
+    seen_hosts: &mut BTreeSet<&'a str>,
+    seen_addresses: &mut BTreeSet<Ipv4Addr>,
+) -> Result<(), Invalid> {
+    if !seen_hosts.insert(client.name.get_ref().as_str()) {
+        return Err((
+            client.name.span(),
+            format!("host name `{}` is used twice", client.name.get_ref()),
+        ));
+    }
+    if !segments.contains(client.segment.get_ref().as_str()) {
+        return Err((
+            client.segment.span(),
+            format!(
+                "unknown segment `{}`; expected one of {segments:?}",
+                client.segment.get_ref()
+            ),
+        ));
+    }
+    if !seen_addresses.insert(client.address) {
+        return Err((
+            client.name.span(),
+            format!("address {} is used twice", client.address),
+        ));
+    }
+    Ok(())
+}
+
+/// The nemesis window lies within the run, its ranges are ordered, and it
+/// cannot draw more than [`limits::MAX_NEMESIS_FAULTS`] faults (a zero gap
+/// with a tiny length would otherwise draw billions).
+fn check_nemesis(nemesis: &Spanned<Nemesis>, duration: Duration) -> Result<(), Invalid> {
+    let n = nemesis.get_ref();
+    if n.stop <= n.start || n.stop > duration {
+        return Err((
+            nemesis.span(),
+            format!(
+                "nemesis: expected start < stop <= duration ({}), found start {} and stop {}",
+                limits::show(duration),
+                limits::show(n.start),
+                limits::show(n.stop)
+            ),
+        ));
+    }
+    for (name, range) in [("gap", &n.gap), ("length", &n.length)] {
+        if range.get_ref().min > range.get_ref().max {
+            return Err((
+                range.span(),
+                format!("nemesis `{name}`: expected min <= max"),
+            ));
+        }
+    }
+    let length = n.length.get_ref();
+    limits::check_range(length.min, limits::MIN_NEMESIS_LENGTH, limits::DAY)
+        .map_err(|m| (n.length.span(), format!("nemesis `length.min`: {m}")))?;
+    let per_fault = n.gap.get_ref().min + length.min;
+    let most = (n.stop - n.start).as_nanos() / per_fault.as_nanos().max(1);
+    if most > u128::from(limits::MAX_NEMESIS_FAULTS) {
+        return Err((
+            n.gap.span(),
+            format!(
+                "nemesis: gap.min + length.min = {} would allow {most} faults between start and stop; at most {} are allowed",
+                limits::show(per_fault),
+                limits::MAX_NEMESIS_FAULTS
+            ),
+        ));
+    }
+    if n.kinds.get_ref().is_empty() {
+        return Err((n.kinds.span(), "nemesis: expected at least one kind".into()));
+    }
+    let [lo, hi] = *n.loss.get_ref();
+    if limits::check_probability("loss", lo).is_err()
+        || limits::check_probability("loss", hi).is_err()
+        || lo > hi
+    {
+        return Err((
+            n.loss.span(),
+            "nemesis: expected `loss` as [min, max] probabilities from 0 to 1".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// One nodelist entry as a scenario node: its nodeid, name and addresses.
+fn nodelist_entry(
+    path: &str,
+    entry: &hasim_corosync_conf::Node,
+) -> Result<(u32, String, BTreeMap<String, Ipv4Addr>), String> {
+    let Some(id) = entry.nodeid else {
+        return Err(format!(
+            "{path}:{}: node without nodeid; hasim needs explicit nodeids",
+            entry.line
+        ));
+    };
+    let mut addresses = BTreeMap::new();
+    for (link, addr) in &entry.ring_addrs {
+        let ip: Ipv4Addr = addr.parse().map_err(|_| {
+            format!(
+                "{path}:{}: ring{link}_addr `{addr}` is not an IPv4 address",
+                entry.line
+            )
+        })?;
+        addresses.insert(format!("ring{link}"), ip);
+    }
+    let name = entry.name.clone().unwrap_or_else(|| format!("node{id}"));
+    names::check_host_name(&name).map_err(|m| format!("{path}:{}: node name: {m}", entry.line))?;
+    Ok((id, name, addresses))
+}
+
+/// Read and parse a corosync.conf (at most
+/// [`limits::MAX_COROSYNC_CONF_BYTES`]); errors name the file and line.
 fn load_corosync(path: &Path) -> Result<LoadedCorosync, String> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read corosync.conf {shown}: {e}"))?;
+    let text = crate::input::read_text(path, limits::MAX_COROSYNC_CONF_BYTES, "corosync.conf")?;
     let parsed = hasim_corosync_conf::parse(&shown, &text).map_err(|e| e.to_string())?;
     Ok(LoadedCorosync {
         path: shown,
@@ -773,9 +916,7 @@ fn check_link(link: &LinkParams) -> Result<(), String> {
         ("duplicate", link.duplicate),
         ("reorder", link.reorder),
     ] {
-        if !(0.0..=1.0).contains(&p) {
-            return Err(format!("expected `{name}` between 0 and 1, found {p}"));
-        }
+        limits::check_probability(name, p)?;
     }
     Ok(())
 }
@@ -796,6 +937,13 @@ name = "lb1"
 addresses = { public = "10.0.0.1" }
 [expect]
 check = ["single-vip-owner"]
+[[vrrp]]
+node = "lb1"
+interface = "public"
+vrid = 51
+priority = 100
+advert_int = "1s"
+vips = ["10.0.0.100"]
 "#;
 
     #[test]
@@ -836,6 +984,22 @@ check = ["single-vip-owner"]
         let e = Scenario::parse(&text, "bad.toml").unwrap_err();
         assert!(e.message.contains("unknown invariant"), "{e}");
         assert_eq!((e.line, e.column), (10, 10), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_in_nested_tables_name_their_line() {
+        let text = MINIMAL.replace("name = \"public\"", "name = \"public\"\nlatencyy = 1");
+        let e = Scenario::parse(&text, "bad.toml").unwrap_err();
+        assert!(e.message.contains("latencyy"), "{e}");
+        assert_eq!(e.line, 6, "{e}");
+        let text = format!("{MINIMAL}[[fault]]\nat = \"1s\"\naction = \"heal\"\nnode = \"lb1\"\n");
+        let e = Scenario::parse(&text, "bad.toml").unwrap_err();
+        assert!(
+            e.message
+                .contains("key `node` does not apply to action `heal`"),
+            "{e}"
+        );
+        assert_eq!(e.line, 18, "{e}");
     }
 
     #[test]

@@ -162,16 +162,7 @@ fn vrrp_configs(scenario: &Scenario, node: &str) -> Vec<hasim_vrrp::Config> {
         .vrrp
         .iter()
         .filter(|v| v.node.get_ref() == node)
-        .filter_map(|v| {
-            let primary_ip = *n.addresses.get(v.interface.get_ref())?;
-            let mut cfg = hasim_vrrp::Config::new(v.vrid, primary_ip, v.vips.clone());
-            cfg.priority = v.priority;
-            cfg.advert_int = v.advert_int;
-            cfg.preempt = v.preempt;
-            cfg.preempt_delay = v.preempt_delay;
-            cfg.unicast_peers = v.unicast_peers.clone();
-            Some(cfg)
-        })
+        .filter_map(|v| Some(v.config(*n.addresses.get(v.interface.get_ref())?)))
         .collect()
 }
 

@@ -119,7 +119,7 @@ mod sim {
                 "run",
                 &scenario("keepalived-nemesis.toml"),
                 "--seeds",
-                "1..9",
+                "1..8",
                 "--jobs",
                 "2",
             ])

@@ -112,3 +112,47 @@ fn three_real_processes_form_lose_and_regain_a_ring() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 13: `--load-interval 0s` busy-looped; a corosync.conf without a
+/// nodelist ran alone. Both are refused before anything starts.
+#[test]
+fn zero_load_interval_and_missing_nodelist_are_refused() {
+    let hasim = || std::process::Command::new(env!("CARGO_BIN_EXE_hasim"));
+    let conf = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/corosync/real-loopback.conf"
+    );
+    for bad in ["0s", "1ns"] {
+        let out = hasim()
+            .args([
+                "node",
+                "corosync",
+                "--conf",
+                conf,
+                "--nodeid",
+                "1",
+                "--load-interval",
+                bad,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("expected a duration from 100us to 1h"),
+            "{err}"
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("hasim-real-nonodes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let empty = dir.join("empty.conf");
+    std::fs::write(&empty, "totem {\n version: 2\n}\n").unwrap();
+    let out = hasim()
+        .args(["node", "corosync", "--nodeid", "1", "--conf"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("expected a nodelist"), "{err}");
+}

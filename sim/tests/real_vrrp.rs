@@ -8,6 +8,17 @@ use common::process::{port_offset, spawn, wait_for, Daemon};
 use std::time::{Duration, Instant};
 
 fn start(name: &str, address: &str, peer: &str, priority: u8, offset: u16) -> Daemon {
+    start_with(name, address, peer, priority, offset, "200ms")
+}
+
+fn start_with(
+    name: &str,
+    address: &str,
+    peer: &str,
+    priority: u8,
+    offset: u16,
+    advert_int: &str,
+) -> Daemon {
     spawn([
         "node",
         "vrrp",
@@ -22,7 +33,7 @@ fn start(name: &str, address: &str, peer: &str, priority: u8, offset: u16) -> Da
         "--port-offset",
         &offset.to_string(),
         "--advert-int",
-        "200ms",
+        advert_int,
         "--vip",
         "10.99.0.100",
         "--vrid",
@@ -48,4 +59,36 @@ fn backup_takes_over_when_master_process_dies() {
     let waited = killed.elapsed();
     assert!(waited < Duration::from_secs(3), "takeover took {waited:?}");
     assert!(wait_for(&backup, &["vip-up", "10.99.0.100"], Duration::from_secs(2)).is_some());
+}
+
+/// keepalived on SIGTERM: the MASTER sends a priority-0 advert, so the
+/// backup takes over after its skew time ((256 - 90) / 256 x 0.5 s = 0.32 s)
+/// instead of master_down_interval (3 x 0.5 s + 0.32 s after the last advert).
+#[test]
+fn sigterm_sends_a_goodbye_and_the_backup_takes_over_at_once() {
+    let offset = port_offset().wrapping_add(7);
+    let mut master = start_with("lb1", "127.0.0.1", "127.0.0.2", 100, offset, "500ms");
+    let backup = start_with("lb2", "127.0.0.2", "127.0.0.1", 90, offset, "500ms");
+    let became_master = wait_for(&master, &["\"to\":\"MASTER\""], Duration::from_secs(10));
+    assert!(became_master.is_some(), "lb1 never became MASTER");
+    // Timestamps let a reader time the takeover from the output alone.
+    let line = became_master.unwrap_or_default();
+    assert!(line.starts_with("{\"time\":\"20"), "{line}");
+    assert!(wait_for(&backup, &["\"to\":\"MASTER\""], Duration::from_secs(2)).is_none());
+    master.terminate();
+    let stopped = Instant::now();
+    let took_over = wait_for(&backup, &["\"to\":\"MASTER\""], Duration::from_secs(10));
+    assert!(took_over.is_some(), "lb2 never took over");
+    let waited = stopped.elapsed();
+    assert!(
+        waited < Duration::from_millis(1200),
+        "takeover took {waited:?}: no priority-0 advert?"
+    );
+    assert!(wait_for(
+        &master,
+        &["vip-down", "10.99.0.100"],
+        Duration::from_secs(2)
+    )
+    .is_some());
+    assert_eq!(master.wait_exit(Duration::from_secs(5)), Some(0));
 }

@@ -5,29 +5,9 @@
 
 use super::corosync;
 use super::{Checker, SingleVipOwner, VipAvailable};
+use crate::requirements::Need;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// What a scenario must contain for a checker to have anything to judge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Needs {
-    /// At least one virtual IP that some daemon can take.
-    Vip,
-    /// At least one client.
-    Clients,
-    /// Corosync nodes (a corosync.conf with a nodelist).
-    Corosync,
-}
-
-impl Needs {
-    pub fn describe(self) -> &'static str {
-        match self {
-            Needs::Vip => "a virtual IP (a [[vrrp]] instance with vips)",
-            Needs::Clients => "at least one [[client]]",
-            Needs::Corosync => "Corosync nodes ([corosync] conf with a nodelist)",
-        }
-    }
-}
 
 /// What the checkers need to know about the run beyond its events.
 pub struct CheckerSetup {
@@ -44,7 +24,8 @@ pub struct CheckerSpec {
     pub name: &'static str,
     /// One line for `scenarios/README.md` and error messages.
     pub description: &'static str,
-    pub needs: Needs,
+    /// What a scenario must contain for the checker to have anything to judge.
+    pub needs: &'static [Need],
     build: fn(&CheckerSetup) -> Box<dyn Checker>,
 }
 
@@ -59,61 +40,61 @@ pub const CHECKERS: &[CheckerSpec] = &[
     CheckerSpec {
         name: "single-vip-owner",
         description: "at any instant at most one powered, running node holds a given virtual IP",
-        needs: Needs::Vip,
+        needs: &[Need::Vip],
         build: |_| Box::new(SingleVipOwner::default()),
     },
     CheckerSpec {
         name: "vip-available",
         description: "clients get answers: at least min_answered of requests, no outage longer than max_outage",
-        needs: Needs::Clients,
+        needs: &[Need::Vip, Need::Clients],
         build: |s| Box::new(VipAvailable::new(s.min_answered, s.max_outage)),
     },
     CheckerSpec {
         name: "agreed-order",
         description: "any two nodes deliver the messages they both deliver in the same order, none twice",
-        needs: Needs::Corosync,
+        needs: &[Need::CorosyncTraffic],
         build: |_| Box::<corosync::AgreedOrder>::default(),
     },
     CheckerSpec {
         name: "virtual-synchrony",
         description: "a message is delivered in the configuration it was sent in, by every node that delivers it",
-        needs: Needs::Corosync,
+        needs: &[Need::CorosyncTraffic],
         build: |_| Box::<corosync::VirtualSynchrony>::default(),
     },
     CheckerSpec {
         name: "membership-agreement",
         description: "the same ring id always comes with the same member list, which includes the installing node",
-        needs: Needs::Corosync,
+        needs: &[Need::CorosyncNodes],
         build: |s| Box::new(corosync::MembershipAgreement::new(s.node_ids.clone())),
     },
     CheckerSpec {
         name: "no-loss-in-configuration",
         description: "nodes that move together from one configuration to the next delivered the same messages in it",
-        needs: Needs::Corosync,
+        needs: &[Need::CorosyncTraffic],
         build: |_| Box::<corosync::NoLossInConfiguration>::default(),
     },
     CheckerSpec {
         name: "single-quorate-partition",
         description: "no two running nodes are quorate at once with disjoint member lists",
-        needs: Needs::Corosync,
+        needs: &[Need::CorosyncNodes],
         build: |_| Box::<corosync::SingleQuoratePartition>::default(),
     },
     CheckerSpec {
         name: "liveness",
         description: "once the network is whole and quiet for a bound derived from the Totem timers, all running nodes share one ring",
-        needs: Needs::Corosync,
+        needs: &[Need::CorosyncNodes],
         build: |s| Box::new(corosync::Liveness::new(s.liveness_bound, s.node_ids.clone())),
     },
     CheckerSpec {
         name: "membership-stable",
         description: "once a ring of every node has formed, no node installs another configuration",
-        needs: Needs::Corosync,
+        needs: &[Need::CorosyncNodes],
         build: |s| Box::new(corosync::MembershipStable::new(s.node_ids.len())),
     },
     CheckerSpec {
         name: "quorate-at-end",
         description: "when the run ends, every running node is quorate",
-        needs: Needs::Corosync,
+        needs: &[Need::CorosyncNodes],
         build: |s| Box::new(corosync::QuorateAtEnd::new(s.node_ids.clone())),
     },
 ];

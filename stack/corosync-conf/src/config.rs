@@ -5,7 +5,7 @@
 //! (coroparse), enumerations are the ones coroparse, totemconfig and logconfig reject.
 //! Keys that corosync stores without reading produce a warning here so typos are visible.
 
-use crate::error::{ParseError, Warning};
+use crate::error::{ParseError, Pos, Warning};
 use crate::tree::{Document, Entry, Section};
 use crate::value::{i32_of, one_of, u16_of, u32_of, u64_of, u8_of};
 
@@ -614,7 +614,7 @@ fn node(ctx: &mut Ctx<'_>, s: &Section) -> Result<Node, ParseError> {
             .and_then(|r| r.strip_suffix("_addr"))
             .and_then(|d| d.parse::<u8>().ok().filter(|x| *x < 8 && d.len() == 1));
         match (e.key.as_str(), ring) {
-            ("nodeid", _) => n.nodeid = Some(u32_of(f, p, e)?),
+            ("nodeid", _) => n.nodeid = Some(nodeid_of(f, p, e)?),
             ("quorum_votes", _) => n.quorum_votes = Some(u32_of(f, p, e)?),
             ("name", _) => n.name = Some(e.value.clone()),
             (_, Some(link)) => {
@@ -629,6 +629,40 @@ fn node(ctx: &mut Ctx<'_>, s: &Section) -> Result<Node, ParseError> {
         ctx.unknown_section("nodelist.node", sub);
     }
     Ok(n)
+}
+
+/// A nodeid: corosync and votequorum use 0 for "no node" / "this node"
+/// (votequorum_getinfo, cfg's node status), so a node numbered 0 never joins.
+fn nodeid_of(file: &str, path: &str, e: &Entry) -> Result<u32, ParseError> {
+    let id = u32_of(file, path, e)?;
+    if id == 0 {
+        return Err(ParseError::new(
+            file,
+            e.value_pos,
+            format!(
+                "{path}: expected a nodeid from 1 to {}; 0 means \"no node\" to corosync",
+                u32::MAX
+            ),
+        ));
+    }
+    Ok(id)
+}
+
+/// Corosync refuses to start when two nodes share a nodeid
+/// (totemconfig.c, check_for_duplicate_nodeids); so do we, at the second one.
+fn check_duplicate_nodeids(file: &str, nodelist: &[Node]) -> Result<(), ParseError> {
+    let mut first_seen: std::collections::BTreeMap<u32, u32> = std::collections::BTreeMap::new();
+    for node in nodelist {
+        let Some(id) = node.nodeid else { continue };
+        if let Some(first) = first_seen.insert(id, node.line) {
+            return Err(ParseError::new(
+                file,
+                Pos::new(node.line, 1),
+                format!("Nodeid {id} appears twice in corosync.conf (first in the node at line {first})"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn quorum(ctx: &mut Ctx<'_>, s: &Section, q: &mut Quorum) -> Result<(), ParseError> {
@@ -879,6 +913,7 @@ pub fn from_tree(doc: &Document) -> Result<(CorosyncConf, Vec<Warning>), ParseEr
             _ => ctx.unknown_section("", s),
         }
     }
+    check_duplicate_nodeids(&doc.file, &conf.nodelist)?;
     let has_nodelist_addrs = conf.nodelist.iter().any(|n| n.ring_addr(0).is_some());
     if has_nodelist_addrs {
         if let Some(i) = conf

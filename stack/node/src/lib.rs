@@ -16,5 +16,7 @@ pub mod vrrp_daemon;
 
 #[cfg(not(madsim))]
 pub mod real;
+#[cfg(not(madsim))]
+pub mod wallclock;
 
 pub use host::{Datagram, Host, Inbox, NodeEvent};

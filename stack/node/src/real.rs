@@ -1,8 +1,9 @@
 //! Real mode: the node daemon over real UDP sockets and the OS clock.
 //!
 //! Virtual IPs are reported, not configured: hasim never touches the
-//! machine's interfaces. Every event is printed as one JSON line on stdout so
-//! scripts and tests can follow the daemon.
+//! machine's interfaces. Every event is printed as one JSON line on stdout,
+//! with its wall-clock time, so scripts and tests can follow and time the
+//! daemon.
 
 use crate::host::{Datagram, Host, Inbox, NodeEvent};
 use serde::Serialize;
@@ -24,6 +25,8 @@ pub struct UdpHost {
 /// One line of real-mode output.
 #[derive(Serialize)]
 struct Line<'a> {
+    /// Wall-clock time of the event (RFC 3339, UTC, microseconds).
+    time: String,
     node: &'a str,
     #[serde(flatten)]
     event: Printed<'a>,
@@ -54,11 +57,14 @@ impl UdpHost {
 
     fn print(&self, event: Printed<'_>) {
         let line = Line {
+            time: crate::wallclock::rfc3339(std::time::SystemTime::now()),
             node: &self.name,
             event,
         };
         if let Ok(text) = serde_json::to_string(&line) {
-            println!("{text}");
+            // A closed stdout must not stop the daemon (or panic it).
+            use std::io::Write;
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
         }
     }
 }
@@ -69,7 +75,11 @@ impl Host for UdpHost {
     }
 
     fn bind(&self, port: u16) -> io::Result<Inbox> {
-        let socket = UdpSocket::bind(SocketAddrV4::new(self.address, self.real_port(port)))?;
+        let at = SocketAddrV4::new(self.address, self.real_port(port));
+        // Name the address: "Cannot assign requested address" alone does not
+        // say which one (an address that is on no interface of this machine).
+        let socket = UdpSocket::bind(at)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot bind UDP {at}: {e}")))?;
         socket.set_nonblocking(true)?;
         let sender = socket.try_clone()?;
         let receiver = tokio::net::UdpSocket::from_std(socket)?;

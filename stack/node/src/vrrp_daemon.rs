@@ -19,7 +19,20 @@ pub const VRRP_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 /// (byte 1 of a VRRPv3 header), as the kernel's raw socket plus keepalived's
 /// own lookup do.
 pub async fn run(host: Arc<dyn Host>, configs: Vec<Config>) -> std::io::Result<()> {
+    run_until(host, configs, std::future::pending()).await
+}
+
+/// [`run`] until `stop` completes (real mode: SIGTERM or Ctrl-C), then shut
+/// every instance down as keepalived does on SIGTERM: a MASTER sends a
+/// priority-0 advert, so its backup takes over after skew time (about
+/// 1 s x (256 - priority) / 256) instead of the full master-down interval.
+pub async fn run_until(
+    host: Arc<dyn Host>,
+    configs: Vec<Config>,
+    stop: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
     let mut inbox = host.bind(VRRP_PORT)?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut routes: BTreeMap<u8, mpsc::UnboundedSender<Datagram>> = BTreeMap::new();
     let mut tasks = Vec::new();
     for cfg in configs {
@@ -27,14 +40,36 @@ pub async fn run(host: Arc<dyn Host>, configs: Vec<Config>) -> std::io::Result<(
         routes.insert(cfg.vrid, tx);
         let vrrp = Vrrp::new(cfg.clone())
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
-        tasks.push(tokio::spawn(run_instance(host.clone(), vrrp, cfg, rx)));
+        let stopping = stop_rx.clone();
+        tasks.push(tokio::spawn(run_instance(
+            host.clone(),
+            vrrp,
+            cfg,
+            rx,
+            stopping,
+        )));
     }
-    while let Some(datagram) = inbox.recv().await {
-        let Some(&vrid) = datagram.payload.get(1) else {
-            continue;
-        };
-        if let Some(route) = routes.get(&vrid) {
-            let _ = route.send(datagram);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            biased;
+            datagram = inbox.recv() => {
+                let Some(datagram) = datagram else { break };
+                let Some(&vrid) = datagram.payload.get(1) else {
+                    continue;
+                };
+                if let Some(route) = routes.get(&vrid) {
+                    let _ = route.send(datagram);
+                }
+            }
+            () = &mut stop => {
+                // Every instance sends its goodbye before the process ends.
+                let _ = stop_tx.send(true);
+                for task in tasks {
+                    let _ = task.await;
+                }
+                return Ok(());
+            }
         }
     }
     for task in tasks {
@@ -48,6 +83,7 @@ async fn run_instance(
     mut vrrp: Vrrp,
     cfg: Config,
     mut inbox: mpsc::UnboundedReceiver<Datagram>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
 ) {
     let origin = Instant::now();
     let actions = vrrp.start(origin.elapsed());
@@ -60,6 +96,13 @@ async fn run_instance(
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         let actions = tokio::select! {
             biased;
+            changed = stopping.changed() => {
+                // An error means the daemon itself is gone: nothing to send.
+                if changed.is_ok() {
+                    apply(&*host, &cfg, vrrp.shutdown(origin.elapsed()));
+                }
+                return;
+            }
             datagram = inbox.recv() => match datagram {
                 Some(d) => {
                     let before = vrrp.stats().clone();

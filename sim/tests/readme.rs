@@ -1,0 +1,205 @@
+//! The README's commands, as written.
+//!
+//! Every command line in a ```sh block of README.md is classified and
+//! checked, so a README edit that adds a command this test does not know
+//! fails here until it is covered:
+//! - `hasim ...` (or `cargo run --release -p hasim -- ...`): single runs,
+//!   replays, `schedule` and one-case `conformance` run as written from the
+//!   repository root (outputs such as `--trace run.jsonl` go to a temporary
+//!   directory instead) and must exit 0. Campaigns run their first two seeds
+//!   only (`--seeds 1..500` becomes `1..2`) to keep the suite fast; the full
+//!   corpus `conformance` runs one case. `node ...` commands need the
+//!   real-mode build: in this build they must parse and say so.
+//! - `cargo install`, `cargo bench`, `cargo real ...`, `bash .ci/test`:
+//!   what they name (the package, bench, alias, script) must exist.
+//!
+//! The report printed under "Two commands" must match the real run: same
+//! verdict lines and the same trace hash.
+#![cfg(madsim)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn readme() -> String {
+    std::fs::read_to_string(root().join("README.md")).unwrap()
+}
+
+/// Command lines of the ```sh blocks, continuations joined, comments dropped.
+fn commands(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_sh = false;
+    let mut pending = String::new();
+    for line in text.lines() {
+        if line.starts_with("```") {
+            in_sh = line.trim() == "```sh";
+            continue;
+        }
+        if !in_sh {
+            continue;
+        }
+        let code = line.split(" #").next().unwrap_or("").trim();
+        if code.starts_with('#') || code.is_empty() {
+            continue;
+        }
+        if let Some(head) = code.strip_suffix('\\') {
+            pending += head;
+            pending.push(' ');
+            continue;
+        }
+        out.push(format!("{pending}{code}"));
+        pending.clear();
+    }
+    out
+}
+
+/// The arguments after `hasim` in a command, if it runs hasim.
+fn hasim_args(command: &str) -> Option<(bool, Vec<String>)> {
+    let words: Vec<String> = command.split_whitespace().map(String::from).collect();
+    let real = words
+        .first()
+        .is_some_and(|w| w == "target/real/debug/hasim");
+    let skip = if words
+        .starts_with(&["cargo", "run", "--release", "-p", "hasim", "--"].map(String::from))
+    {
+        6
+    } else if words.first().is_some_and(|w| w == "hasim") || real {
+        1
+    } else {
+        return None;
+    };
+    Some((real, words[skip..].to_vec()))
+}
+
+fn hasim(args: &[String]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_hasim"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+/// The command as this test runs it: outputs redirected, campaigns cut to
+/// two seeds, the full conformance corpus cut to one case.
+fn adapt(args: &[String], scratch: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        out.push(a.clone());
+        match a.as_str() {
+            "--trace" | "--json" => {
+                let name = it.next().cloned().unwrap_or_default();
+                out.push(scratch.join(name).display().to_string());
+            }
+            "--seeds" => {
+                let range = it.next().cloned().unwrap_or_default();
+                let first = range.split("..").next().unwrap_or("1").to_string();
+                let second = first.parse::<u64>().unwrap_or(1) + 1;
+                out.push(format!("{first}..{second}"));
+            }
+            _ => {}
+        }
+    }
+    if out == ["conformance"] {
+        out.extend(["--case".to_string(), "1360".to_string()]);
+    }
+    out
+}
+
+fn check_hasim(real: bool, args: &[String], scratch: &Path) {
+    if real || args.first().is_some_and(|a| a == "node") {
+        let out = hasim(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("this is the simulator build"),
+            "{args:?} did not parse: {err}"
+        );
+        return;
+    }
+    let adapted = adapt(args, scratch);
+    let out = hasim(&adapted);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{adapted:?}: {err}");
+    for a in adapted
+        .iter()
+        .filter(|a| a.starts_with(&scratch.display().to_string()))
+    {
+        assert!(Path::new(a).exists(), "{adapted:?} wrote no {a}");
+    }
+}
+
+fn check_cargo(command: &str) {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let file = |p: &str| std::fs::read_to_string(root().join(p)).unwrap_or_default();
+    match words.as_slice() {
+        ["cargo", "install", "--path", path] => {
+            assert!(file(&format!("{path}/Cargo.toml")).contains("name = \"hasim\""));
+        }
+        ["cargo", "bench", "-p", "hasim-benches", "--bench", name] => {
+            assert!(
+                file("benches/Cargo.toml").contains(&format!("name = \"{name}\"")),
+                "{name}"
+            );
+        }
+        ["cargo", alias, ..] if *alias == "real" || *alias == "real-test" => {
+            assert!(
+                file(".cargo/config.toml").contains(&format!("{alias} = ")),
+                "{alias}"
+            );
+        }
+        ["bash", script] => assert!(root().join(script).is_file(), "{script}"),
+        _ => panic!("README command not covered by this test: {command}"),
+    }
+}
+
+#[test]
+fn every_readme_command_runs_or_names_what_exists() {
+    let scratch = std::env::temp_dir().join(format!("hasim-readme-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let all = commands(&readme());
+    assert!(all.len() >= 15, "{all:?}");
+    for command in &all {
+        assert!(
+            !command.contains('[') && !command.contains('<'),
+            "placeholder in {command}"
+        );
+        match hasim_args(command) {
+            Some((real, args)) => check_hasim(real, &args, &scratch),
+            None => check_cargo(command),
+        }
+    }
+}
+
+#[test]
+fn the_sample_report_is_what_seed_1_prints() {
+    let text = readme();
+    let sample: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("scenario keepalived-split-brain  seed 1"))
+        .take_while(|l| !l.starts_with("```"))
+        .collect();
+    assert!(sample.len() > 10, "no sample report in the README");
+    let args: Vec<String> = [
+        "run",
+        "scenarios/keepalived-split-brain.toml",
+        "--seed",
+        "1",
+    ]
+    .map(String::from)
+    .to_vec();
+    let out = hasim(&args);
+    let report = String::from_utf8_lossy(&out.stdout);
+    for line in sample
+        .iter()
+        .filter(|l| !l.contains("...") && !l.starts_with("scenario "))
+    {
+        assert!(
+            report.contains(line.trim_end()),
+            "README line not in the report: {line}\n{report}"
+        );
+    }
+}
