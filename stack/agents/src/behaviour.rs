@@ -66,9 +66,8 @@ impl BehaviourTable {
         now: Duration,
         draw: u64,
     ) -> (Duration, Outcome) {
-        if self.used.len() != self.rules.len() {
-            self.used = vec![0; self.rules.len()];
-        }
+        // Rules may have been added since the last call.
+        self.used.resize(self.rules.len(), 0);
         for (i, r) in self.rules.iter().enumerate() {
             let applies = r.rsc == rsc
                 && r.node.as_deref().is_none_or(|n| n == node)

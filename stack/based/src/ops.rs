@@ -93,6 +93,10 @@ pub fn apply(cib: &mut Element, op: &CibOp) -> Result<bool, String> {
         CibOp::Delete { tag, id } => {
             delete(cib, tag, id);
         }
+        CibOp::DeleteAt { path } => match crate::patchset::delete_at(cib, path) {
+            Ok(()) | Err(crate::patchset::PatchError::NoSuchElement(_)) => {}
+            Err(e) => return Err(e.to_string()),
+        },
         CibOp::DeleteIn { section, tag, id } => {
             let sec =
                 section_mut(cib, section).ok_or_else(|| format!("unknown section '{section}'"))?;
@@ -177,5 +181,15 @@ mod tests {
             },
         );
         assert!(err.unwrap_err().contains("line"));
+        let st = CibOp::Modify {
+            section: "status".into(),
+            xml: r#"<node_state id="2"><lrm id="2"/></node_state>"#.into(),
+        };
+        apply(&mut cib, &st).unwrap();
+        let path = "/cib/status/node_state[@id='2']/lrm[@id='2']".to_string();
+        apply(&mut cib, &CibOp::DeleteAt { path: path.clone() }).unwrap();
+        assert!(!cib.to_xml_string().contains("<lrm"));
+        // Deleting what is not there is not an error.
+        apply(&mut cib, &CibOp::DeleteAt { path }).unwrap();
     }
 }

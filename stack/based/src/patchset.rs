@@ -206,7 +206,10 @@ fn parse_path(path: &str) -> Result<Vec<(String, Option<String>, usize)>, PatchE
     Ok(out)
 }
 
-fn resolve<'a>(root: &'a mut Element, path: &str) -> Result<&'a mut Element, PatchError> {
+pub(crate) fn resolve<'a>(
+    root: &'a mut Element,
+    path: &str,
+) -> Result<&'a mut Element, PatchError> {
     let segs = parse_path(path)?;
     let missing = || PatchError::NoSuchElement(path.to_string());
     let Some(((first, _, _), rest)) = segs.split_first() else {
@@ -246,16 +249,7 @@ fn apply_change(root: &mut Element, change: &Change) -> Result<(), PatchError> {
             let at = (*position).min(p.children.len());
             p.children.insert(at, element.clone());
         }
-        Change::Delete { path } => {
-            let (parent, _) = path
-                .rsplit_once('/')
-                .ok_or_else(|| PatchError::Malformed(path.clone()))?;
-            let target = resolve(root, path)?.clone();
-            let p = resolve(root, parent)?;
-            if let Some(i) = p.children.iter().position(|c| *c == target) {
-                p.children.remove(i);
-            }
-        }
+        Change::Delete { path } => delete_at(root, path)?,
         Change::Modify { path, set, unset } => {
             let el = resolve(root, path)?;
             for (k, v) in set {
@@ -263,6 +257,19 @@ fn apply_change(root: &mut Element, change: &Change) -> Result<(), PatchError> {
             }
             el.attrs.retain(|(k, _)| !unset.contains(k));
         }
+    }
+    Ok(())
+}
+
+/// Remove the element at `path`.
+pub(crate) fn delete_at(root: &mut Element, path: &str) -> Result<(), PatchError> {
+    let (parent, _) = path
+        .rsplit_once('/')
+        .ok_or_else(|| PatchError::Malformed(path.to_string()))?;
+    let target = resolve(root, path)?.clone();
+    let p = resolve(root, parent)?;
+    if let Some(i) = p.children.iter().position(|c| *c == target) {
+        p.children.remove(i);
     }
     Ok(())
 }

@@ -73,6 +73,11 @@ impl Execd {
         }
     }
 
+    /// The behaviour table (a scenario may add rules while running).
+    pub fn table_mut(&mut self) -> &mut BehaviourTable {
+        &mut self.table
+    }
+
     /// Whether `rsc` is active here (as the agent would find it).
     pub fn active(&self, rsc: &str) -> bool {
         self.states.get(rsc).is_some_and(|s| s.active())

@@ -33,6 +33,10 @@ pub enum CibOp {
         tag: String,
         id: String,
     },
+    /// Remove the element at a patchset-style path
+    /// (`/cib/status/node_state[@id='1']/lrm[@id='1']`), if it exists
+    /// (Pacemaker's XPath deletes of one node's history).
+    DeleteAt { path: String },
 }
 
 /// How an attribute update changes the value (`attrd_updater -U`, or the
