@@ -399,7 +399,8 @@ impl Controld {
         }
     }
 
-    /// Config and transient attributes: what makes the DC recompute.
+    /// Configuration, node states and transient attributes: what makes
+    /// the DC recompute (operation history changes are expected results).
     fn fingerprint_of(cib: &Element) -> String {
         let mut fp = String::new();
         if let Some(c) = cib.child("configuration") {
@@ -407,6 +408,12 @@ impl Controld {
         }
         if let Some(st) = cib.child("status") {
             for ns in &st.children {
+                for (k, v) in &ns.attrs {
+                    if k != "crm-debug-origin" {
+                        fp.push_str(k);
+                        fp.push_str(v);
+                    }
+                }
                 for t in ns.children_named("transient_attributes") {
                     fp.push_str(ns.attr("id").unwrap_or(""));
                     fp.push_str(&t.to_xml_string());

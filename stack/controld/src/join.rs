@@ -141,7 +141,9 @@ impl Controld {
         }
         let have_quorum = if self.quorate { "1" } else { "0" };
         let attrs = format!(
-            "<cib have-quorum=\"{have_quorum}\" dc-uuid=\"{}\"/>",
+            // The DC stamps its feature set (Pacemaker 2.1.5's), which also
+            // selects per-operation fail-count names in the scheduler.
+            "<cib have-quorum=\"{have_quorum}\" dc-uuid=\"{}\" crm_feature_set=\"3.16.2\"/>",
             self.cfg.node_id
         );
         self.cib_write(

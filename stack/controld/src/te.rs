@@ -351,7 +351,9 @@ impl Controld {
                 }
             }
         }
-        self.trigger(now, "Node failure", out);
+        // Abort now; the scheduler runs once the node_state update is in
+        // the CIB (a status change the DC recomputes on).
+        self.abort(now, "Node failure", out);
         self.fire(now, out);
     }
 

@@ -15,7 +15,7 @@ pub fn cib(no_quorum_policy: &str) -> String {
     <crm_config><cluster_property_set id="cib-bootstrap-options">
       <nvpair id="o1" name="stonith-enabled" value="false"/>
       <nvpair id="o2" name="no-quorum-policy" value="{no_quorum_policy}"/>
-      <nvpair id="o3" name="cluster-recheck-interval" value="60s"/>
+      <nvpair id="o3" name="cluster-recheck-interval" value="15min"/>
     </cluster_property_set></crm_config>
     <nodes><node id="1" uname="node1"/><node id="2" uname="node2"/><node id="3" uname="node3"/></nodes>
     <resources>
