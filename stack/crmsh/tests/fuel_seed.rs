@@ -5,41 +5,6 @@ use std::path::PathBuf;
 
 use hasim_cib::ResourceKind;
 
-/// The seed's crm literal blocks (lines indented under a `::` paragraph
-/// whose first line is a crm command; the corosync.conf block is not);
-/// other lines are blanked so line numbers stay the file's.
-pub fn literal_blocks(doc: &str) -> String {
-    const CRM: [&str; 5] = ["primitive", "clone", "colocation", "order", "property"];
-    let lines: Vec<&str> = doc.lines().collect();
-    let mut keep = vec![false; lines.len()];
-    let mut i = 0;
-    while i < lines.len() {
-        if !lines[i].trim_end().ends_with("::") || lines[i].starts_with(' ') {
-            i += 1;
-            continue;
-        }
-        let start = i + 1;
-        let mut end = start;
-        while end < lines.len() && (lines[end].trim().is_empty() || lines[end].starts_with("  ")) {
-            end += 1;
-        }
-        let first = lines[start..end].iter().find(|l| !l.trim().is_empty());
-        let is_crm = first
-            .and_then(|l| l.split_whitespace().next())
-            .is_some_and(|w| CRM.contains(&w));
-        for k in keep.iter_mut().take(end).skip(start) {
-            *k = is_crm;
-        }
-        i = end;
-    }
-    let out: Vec<&str> = lines
-        .iter()
-        .zip(&keep)
-        .map(|(l, k)| if *k { *l } else { "" })
-        .collect();
-    out.join("\n")
-}
-
 fn seed() -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/seeds/001_8a02210644ca144b.txt");
@@ -48,7 +13,7 @@ fn seed() -> String {
 
 #[test]
 fn fuel_configuration_parses_into_the_model() {
-    let text = literal_blocks(&seed());
+    let text = hasim_crmsh::rst_crm_blocks(&seed());
     let cib = hasim_crmsh::parse(&text).unwrap_or_else(|e| panic!("001_8a02210644ca144b.txt:{e}"));
     let clones = cib
         .resources
@@ -70,7 +35,7 @@ fn fuel_configuration_parses_into_the_model() {
 
 #[test]
 fn a_broken_seed_line_is_reported_with_its_line() {
-    let text = literal_blocks(&seed()).replacen(
+    let text = hasim_crmsh::rst_crm_blocks(&seed()).replacen(
         "colocation dhcp-without-l3 -100:",
         "colocation dhcp-without-l3 -100",
         1,
