@@ -97,7 +97,7 @@ pub struct Controld {
     pub(crate) dc: Option<String>,
     pub(crate) cib: Option<Arc<Element>>,
     pub(crate) cib_version: CibVersion,
-    pub(crate) model: Option<(String, Cib)>,
+    pub(crate) model: Option<(String, Arc<Cib>)>,
     pub(crate) digest: String,
     pub(crate) fingerprint: String,
     pub(crate) opts: Options,
@@ -399,13 +399,11 @@ impl Controld {
         }
     }
 
-    /// Configuration, node states and transient attributes: what makes
-    /// the DC recompute (operation history changes are expected results).
-    fn fingerprint_of(cib: &Element) -> String {
+    /// Node states and transient attributes: the status changes that
+    /// make the DC recompute (operation history changes are expected
+    /// results; configuration changes are flagged by the CIB manager).
+    fn status_fingerprint(cib: &Element) -> String {
         let mut fp = String::new();
-        if let Some(c) = cib.child("configuration") {
-            fp.push_str(&c.to_xml_string());
-        }
         if let Some(st) = cib.child("status") {
             for ns in &st.children {
                 for (k, v) in &ns.attrs {
@@ -415,7 +413,6 @@ impl Controld {
                     }
                 }
                 for t in ns.children_named("transient_attributes") {
-                    fp.push_str(ns.attr("id").unwrap_or(""));
                     fp.push_str(&t.to_xml_string());
                 }
             }
@@ -429,11 +426,11 @@ impl Controld {
         version: CibVersion,
         digest: String,
         cib: Arc<Element>,
-        _config_changed: bool,
+        config_changed: bool,
         out: &mut Vec<Action>,
     ) {
-        let fp = Self::fingerprint_of(&cib);
-        let changed = fp != self.fingerprint;
+        let fp = Self::status_fingerprint(&cib);
+        let changed = config_changed || self.cib.is_none() || fp != self.fingerprint;
         self.fingerprint = fp;
         self.cib = Some(cib);
         self.cib_version = version;
@@ -455,13 +452,13 @@ impl Controld {
     }
 
     /// The CIB as a typed model (cached per digest).
-    pub(crate) fn model(&mut self) -> Option<Cib> {
+    pub(crate) fn model(&mut self) -> Option<Arc<Cib>> {
         if let Some((d, m)) = &self.model {
             if *d == self.digest {
                 return Some(m.clone());
             }
         }
-        let m = Cib::from_element(self.cib.as_ref()?).ok()?;
+        let m = Arc::new(Cib::from_element(self.cib.as_ref()?).ok()?);
         self.model = Some((self.digest.clone(), m.clone()));
         Some(m)
     }

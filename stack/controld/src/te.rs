@@ -44,10 +44,11 @@ impl Controld {
     pub(crate) fn run_scheduler(&mut self, now: Duration, why: &str, out: &mut Vec<Action>) {
         self.set_state(State::PolicyEngine, out);
         self.pending_trigger = None;
-        let Some(mut cib) = self.model() else {
+        let Some(cib) = self.model() else {
             self.set_state(State::Idle, out);
             return;
         };
+        let mut cib = (*cib).clone();
         let set = |cib: &mut hasim_cib::Cib, k: &str, v: String| {
             cib.attrs.retain(|(n, _)| n != k);
             cib.attrs.push((k.to_string(), v));

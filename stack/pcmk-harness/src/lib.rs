@@ -99,6 +99,8 @@ pub struct Cluster {
     labels: Vec<usize>,
     pub events: Vec<TimedEvent>,
     pub host: Vec<(Duration, String, HostAction)>,
+    /// (node, group) whose multicasts are dropped (a lost message).
+    muted: BTreeSet<(usize, Daemon)>,
 }
 
 fn splitmix(x: u64) -> u64 {
@@ -155,6 +157,7 @@ impl Cluster {
             labels: vec![0; n],
             events: Vec::new(),
             host: Vec::new(),
+            muted: BTreeSet::new(),
         })
     }
 
@@ -208,6 +211,17 @@ impl Cluster {
     pub fn client_at(&mut self, at: Duration, node: &str, op: CibOp) {
         let i = self.index(node);
         self.push(at, Ev::Client(i, op));
+    }
+
+    /// Drop (or stop dropping) a node's multicasts to one group: its
+    /// messages are lost while it stays in the membership.
+    pub fn mute(&mut self, node: &str, group: Daemon, muted: bool) {
+        let key = (self.index(node), group);
+        if muted {
+            self.muted.insert(key);
+        } else {
+            self.muted.remove(&key);
+        }
     }
 
     /// Add a behaviour rule on every node (from now on).
@@ -408,6 +422,7 @@ impl Cluster {
 
     fn action(&mut self, node: usize, d: Daemon, a: Action, work: &mut VecDeque<(Daemon, Input)>) {
         match a {
+            Action::Multicast(_) if self.muted.contains(&(node, d)) => {}
             Action::Multicast(data) => {
                 let at = self.now + self.timing.latency;
                 self.push(

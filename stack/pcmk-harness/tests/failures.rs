@@ -143,3 +143,33 @@ fn lone_node_of_a_2_1_partition_stops_everything_with_no_quorum_policy_stop() {
     checkers::cib_converges(&c.events).unwrap();
     checkers::single_dc(&c.events, s(30)).unwrap();
 }
+
+#[test]
+fn a_result_that_never_comes_is_lost_after_timeout_plus_cluster_delay() {
+    use hasim_pcmk_proto::{cibops, Daemon, Event};
+    let mut c = Cluster::new(3, &cib("stop"), vec![], 4).unwrap();
+    c.start_all();
+    c.run_until(s(40));
+    let home = c.active_on("d")[0].clone();
+    let dc = c.dcs()[0].1.clone().unwrap();
+    assert_ne!(home, dc, "seed 4 puts d on a non-DC node");
+    c.mute(&home, Daemon::Controld, true);
+    c.client_at(
+        s(50),
+        &dc,
+        cibops::set_resource_meta("primitive", "d", "target-role", "Stopped"),
+    );
+    c.run_until(s(200));
+    let lost: Vec<_> = c
+        .events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::ActionLost { action, .. } => Some((e.at, action.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    // stop timeout 20 s (Dummy metadata) + cluster-delay 60 s after ~50 s.
+    assert!(lost[0].0 > s(129) && lost[0].0 < s(132), "{lost:?}");
+    assert_eq!(lost[0].1, format!("stop d on {home}"));
+}

@@ -60,12 +60,18 @@ fn schedule_faults(c: &mut Cluster, seed: u64, partitions: bool) -> bool {
 }
 
 fn seeds() -> u64 {
-    std::env::var("HASIM_PCMK_SEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(6)
+    std::env::var("HASIM_PCMK_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6)
 }
 
 fn check_settled(c: &Cluster, seed: u64) {
     let dcs = c.dcs();
-    assert!(dcs.iter().all(|(_, d)| d.is_some() && *d == dcs[0].1), "seed {seed}: {dcs:?}");
+    assert!(
+        dcs.iter().all(|(_, d)| d.is_some() && *d == dcs[0].1),
+        "seed {seed}: {dcs:?}"
+    );
     assert_eq!(c.active_on("vip").len(), 1, "seed {seed}");
     assert_eq!(c.active_on("d").len(), 1, "seed {seed}");
     assert_eq!(c.active_on("haproxy").len(), 3, "seed {seed}");
@@ -82,7 +88,8 @@ fn power_faults_keep_every_checker() {
         schedule_faults(&mut c, seed, false);
         c.run_until(s(420));
         check_settled(&c, seed);
-        checkers::resource_single_active(&c.events, &unique).unwrap_or_else(|v| panic!("seed {seed}: {v}"));
+        checkers::resource_single_active(&c.events, &unique)
+            .unwrap_or_else(|v| panic!("seed {seed}: {v}"));
     }
 }
 
