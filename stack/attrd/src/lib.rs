@@ -24,7 +24,6 @@ const INFINITY: i64 = 1_000_000;
 enum Wire {
     Vote {
         node: String,
-        id: NodeId,
         uptime: u64,
     },
     Update {
@@ -107,10 +106,8 @@ impl Attrd {
                         self.purge(&n);
                     }
                 }
-                let own = self.ids.get(&self.node).copied().unwrap_or(0);
                 let w = Wire::Vote {
                     node: self.node.clone(),
-                    id: own,
                     uptime: self.uptime,
                 };
                 out.push(Action::Multicast(encode(&w)));

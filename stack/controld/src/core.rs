@@ -298,6 +298,18 @@ impl Controld {
             node: self.cfg.node.clone(),
             quorate,
         }));
+        if self.state.is_dc() {
+            // The DC records quorum in the CIB, as Pacemaker does.
+            let xml = format!("<cib have-quorum=\"{}\"/>", if quorate { "1" } else { "0" });
+            self.cib_write(
+                CibOp::Modify {
+                    section: "cib".into(),
+                    xml,
+                },
+                None,
+                out,
+            );
+        }
         let why = if quorate {
             "Quorum gained"
         } else {

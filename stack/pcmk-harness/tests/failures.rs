@@ -85,6 +85,9 @@ fn dc_loss_elects_a_new_dc_and_recovers_its_resources() {
     assert_eq!(c.active_on("vip").len(), 1);
     assert_eq!(c.active_on("d").len(), 1);
     assert_eq!(c.active_on("haproxy").len(), 2);
+    // Detection (8.03 s) + election + join + start: well under 20 s.
+    checkers::recovers(&c.events, "vip", s(20)).unwrap();
+    checkers::recovers(&c.events, "d", s(20)).unwrap();
     checkers::resource_single_active(&c.events, &unique()).unwrap();
     checkers::single_dc(&c.events, s(30)).unwrap();
     checkers::cib_converges(&c.events).unwrap();
@@ -126,6 +129,12 @@ fn lone_node_of_a_2_1_partition_stops_everything_with_no_quorum_policy_stop() {
         "the lone node stopped its clone instance"
     );
     assert!(!c.active_on("d").contains(&vip_home));
+    // Detection (8.03 s), election, then the stops: within 15 s of quorum loss.
+    checkers::no_active_without_quorum(&c.events, s(15)).unwrap();
+    assert!(
+        checkers::no_active_without_quorum(&c.events, s(0)).is_err(),
+        "the stops take a moment"
+    );
     let lone_dc = c.dcs().into_iter().find(|(n, _)| *n == vip_home).unwrap().1;
     assert_eq!(
         lone_dc.as_deref(),

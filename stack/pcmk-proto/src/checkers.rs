@@ -225,6 +225,110 @@ pub fn no_election_storm(
     Ok(())
 }
 
+/// `no-active-without-quorum`: a node that has been inquorate for longer
+/// than `grace` (what no-quorum-policy=stop needs to stop its resources)
+/// runs nothing. Judged at every event (with the state before it).
+pub fn no_active_without_quorum(events: &[TimedEvent], grace: Duration) -> Result<(), Violation> {
+    let mut inquorate: BTreeMap<&str, Duration> = BTreeMap::new();
+    let mut active: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let judge =
+        |at: Duration, inq: &BTreeMap<&str, Duration>, act: &BTreeMap<&str, BTreeSet<&str>>| {
+            for (node, since) in inq {
+                let running = act.get(node).filter(|s| !s.is_empty());
+                if let Some(rscs) = running.filter(|_| at.saturating_sub(*since) > grace) {
+                    return Err(Violation {
+                        checker: "no-active-without-quorum",
+                        at,
+                        message: format!("{node} inquorate since {since:?} still runs {rscs:?}"),
+                    });
+                }
+            }
+            Ok(())
+        };
+    for e in events {
+        // The state before this event held until now.
+        judge(e.at, &inquorate, &active)?;
+        match &e.event {
+            Event::NodePower { node, .. } => {
+                inquorate.remove(node.as_str());
+                active.remove(node.as_str());
+            }
+            Event::Quorum { node, quorate } => {
+                if *quorate {
+                    inquorate.remove(node.as_str());
+                } else {
+                    inquorate.entry(node.as_str()).or_insert(e.at);
+                }
+            }
+            Event::ResourceActive {
+                node,
+                rsc,
+                active: on,
+            } => {
+                let set = active.entry(node.as_str()).or_default();
+                if *on {
+                    set.insert(rsc.as_str());
+                } else {
+                    set.remove(rsc.as_str());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// `recovers`: whenever `rsc` stops running everywhere (its node lost
+/// power, or it stopped or failed), it runs again somewhere within `bound`.
+/// An outage still open when the events end is judged only if it already
+/// exceeds `bound`.
+pub fn recovers(events: &[TimedEvent], rsc: &str, bound: Duration) -> Result<(), Violation> {
+    let mut on: BTreeSet<&str> = BTreeSet::new();
+    let mut down_since: Option<Duration> = None;
+    let mut end = Duration::ZERO;
+    for e in events {
+        end = e.at;
+        if let Some(t) = down_since.filter(|t| e.at.saturating_sub(*t) > bound) {
+            return Err(Violation {
+                checker: "recovers",
+                at: e.at,
+                message: format!("{rsc} not running since {t:?} (bound {bound:?})"),
+            });
+        }
+        let was_running = !on.is_empty();
+        match &e.event {
+            Event::NodePower { node, up: false } => {
+                on.remove(node.as_str());
+            }
+            Event::ResourceActive {
+                node,
+                rsc: r,
+                active,
+            } if r == rsc => {
+                if *active {
+                    on.insert(node.as_str());
+                } else {
+                    on.remove(node.as_str());
+                }
+            }
+            _ => continue,
+        }
+        if was_running && on.is_empty() {
+            down_since = Some(e.at);
+        } else if !on.is_empty() {
+            down_since = None;
+        }
+    }
+    match down_since.filter(|t| end.saturating_sub(*t) > bound) {
+        Some(t) => Err(Violation {
+            checker: "recovers",
+            at: end,
+            message: format!("{rsc} not running since {t:?} (bound {bound:?})"),
+        }),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,5 +436,42 @@ mod tests {
         assert!(no_election_storm(&calm, Duration::from_secs(60), 2).is_ok());
         let storm = vec![e(0), e(1), e(2)];
         assert!(no_election_storm(&storm, Duration::from_secs(60), 2).is_err());
+    }
+
+    #[test]
+    fn no_active_without_quorum_allows_the_stop_time_only() {
+        let q = |n: &str, quorate| Event::Quorum {
+            node: n.into(),
+            quorate,
+        };
+        let mut evs = vec![
+            at(1, active("n1", "vip", true)),
+            at(10, q("n1", false)),
+            at(15, active("n1", "vip", false)),
+            at(40, power("n2", true)),
+        ];
+        assert!(no_active_without_quorum(&evs, Duration::from_secs(10)).is_ok());
+        evs[2] = at(25, active("n1", "vip", false));
+        let v = no_active_without_quorum(&evs, Duration::from_secs(10)).unwrap_err();
+        assert_eq!(v.at, Duration::from_secs(25));
+    }
+
+    #[test]
+    fn recovers_within_bound_or_fails() {
+        let ok = vec![
+            at(1, active("n1", "vip", true)),
+            at(50, power("n1", false)),
+            at(70, active("n2", "vip", true)),
+            at(200, power("n3", true)),
+        ];
+        assert!(recovers(&ok, "vip", Duration::from_secs(30)).is_ok());
+        assert!(recovers(&ok, "vip", Duration::from_secs(10)).is_err());
+        let never = vec![
+            at(1, active("n1", "vip", true)),
+            at(50, active("n1", "vip", false)),
+            at(100, power("n2", true)),
+        ];
+        let v = recovers(&never, "vip", Duration::from_secs(30)).unwrap_err();
+        assert_eq!(v.at, Duration::from_secs(100));
     }
 }

@@ -167,12 +167,6 @@ pub enum LocalMsg {
     },
     /// → attrd: forget every transient attribute of `target` (node loss).
     AttrPurgeNode { target: String },
-    /// attrd → controld: the cluster-wide value of an attribute changed.
-    AttrChanged {
-        target: String,
-        name: String,
-        value: Option<String>,
-    },
     /// controld → execd.
     Exec(ExecRequest),
     /// controld → execd: cancel a recurring operation.
