@@ -51,6 +51,10 @@ pub fn metadata(agent: &AgentRef) -> Option<AgentMeta> {
         ("ocf", Some("heartbeat"), "IPaddr2") => Some(plain(20, 20, 20, 10)),
         // systemd units: Pacemaker's systemd class waits up to 100 s.
         ("systemd", _, _) | ("service", _, _) | ("lsb", _, _) => Some(plain(100, 100, 100, 60)),
+        // Fencing devices: the executor only registers them with the
+        // fencer (start/stop/monitor succeed; fencing itself is the
+        // fencer's, another crate's).
+        ("stonith", _, _) => Some(plain(20, 20, 20, 60)),
         // Other OCF agents (the Fuel seed's): modelled like Dummy.
         ("ocf", Some(_), _) => Some(plain(20, 20, 20, 10)),
         _ => None,
@@ -86,6 +90,7 @@ mod tests {
             metadata(&a("systemd", None, "haproxy")).unwrap().stop,
             s(100)
         );
-        assert!(metadata(&a("stonith", None, "fence_ipmilan")).is_none());
+        assert!(metadata(&a("stonith", None, "fence_ipmilan")).is_some());
+        assert!(metadata(&a("upstart", None, "x")).is_none());
     }
 }

@@ -29,6 +29,8 @@ pub struct Options {
     pub join_integration_timeout: Duration,
     pub join_finalization_timeout: Duration,
     pub cluster_delay: Duration,
+    /// Default fencing timeout (stonith-timeout, 60 s).
+    pub stonith_timeout: Duration,
     pub cluster_recheck_interval: Duration,
     /// 0: no global limit (per-node limit applies).
     pub batch_limit: usize,
@@ -46,6 +48,7 @@ impl Default for Options {
             join_integration_timeout: Duration::from_secs(180),
             join_finalization_timeout: Duration::from_secs(1800),
             cluster_delay: Duration::from_secs(60),
+            stonith_timeout: Duration::from_secs(60),
             cluster_recheck_interval: Duration::from_secs(900),
             batch_limit: 0,
             node_action_limit: 4,
@@ -80,6 +83,7 @@ impl Options {
             &mut o.join_finalization_timeout,
         );
         dur("cluster-delay", &mut o.cluster_delay);
+        dur("stonith-timeout", &mut o.stonith_timeout);
         dur("cluster-recheck-interval", &mut o.cluster_recheck_interval);
         if let Some(n) = property(cib, "batch-limit").and_then(|v| v.trim().parse().ok()) {
             o.batch_limit = n;

@@ -117,6 +117,8 @@ impl Controld {
                         action: "reboot".into(),
                     },
                 });
+                let limit = self.opts.stonith_timeout + self.opts.cluster_delay;
+                self.set_timer(&format!("lost:{tid}:{i}"), limit, out);
                 return false;
             }
         }
@@ -252,6 +254,7 @@ impl Controld {
             run.actions[i].node.as_deref().unwrap_or("-")
         );
         run.complete(i, false);
+        self.fencing.retain(|_, a| *a != i);
         out.push(Action::Report(Event::ActionLost {
             dc: self.cfg.node.clone(),
             id: tid,
@@ -392,6 +395,8 @@ impl Controld {
         if let Some(i) = self.fencing.remove(target) {
             if let Some(run) = self.run.as_mut() {
                 run.complete(i, ok);
+                let tid = run.id;
+                self.cancel_timer(&format!("lost:{tid}:{i}"), out);
             }
             if !ok {
                 self.abort(now, "Fencing failed", out);

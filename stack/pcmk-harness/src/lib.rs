@@ -19,8 +19,8 @@ use hasim_based::Based;
 use hasim_controld::{Config, Controld};
 use hasim_execd::Execd;
 use hasim_pcmk_proto::{
-    Action, CibOp, ConfChange, Daemon, Event, HostAction, Input, Member, Reason, TimedEvent,
-    TimerId,
+    Action, CibOp, ConfChange, Daemon, Event, HostAction, Input, LocalMsg, Member, Reason,
+    TimedEvent, TimerId,
 };
 
 /// Timing of the simulated layers below Pacemaker.
@@ -33,6 +33,10 @@ pub struct Timing {
     pub detection: Duration,
     /// From power-on to the node's daemons joining CPG.
     pub boot: Duration,
+    /// How long the stand-in power fencing device takes to cut a node's
+    /// power and confirm; a "reboot" powers it on again after `reboot`.
+    pub fence: Duration,
+    pub reboot: Duration,
 }
 
 impl Default for Timing {
@@ -43,6 +47,8 @@ impl Default for Timing {
             latency: Duration::from_millis(1),
             detection: Duration::from_millis(8030),
             boot: Duration::from_secs(2),
+            fence: Duration::from_secs(2),
+            reboot: Duration::from_secs(60),
         }
     }
 }
@@ -79,6 +85,12 @@ enum Ev {
     PowerOn(usize),
     Partition(Vec<usize>),
     Client(usize, CibOp),
+    /// The stand-in fencer: cut `target`'s power, answer `by`.
+    Fence {
+        by: usize,
+        target: String,
+        reboot: bool,
+    },
 }
 
 const GROUPS: [Daemon; 3] = [Daemon::Based, Daemon::Attrd, Daemon::Controld];
@@ -274,6 +286,7 @@ impl Cluster {
                 let at = self.now + self.timing.detection;
                 self.push(at, Ev::Reconfigure);
             }
+            Ev::Fence { by, target, reboot } => self.fence(by, &target, reboot),
             Ev::Client(i, op) => {
                 if self.nodes.get(i).is_some_and(|n| n.up) {
                     self.input(i, Daemon::Based, Input::Client(op));
@@ -325,6 +338,29 @@ impl Cluster {
         }
         let at = self.now + self.timing.boot;
         self.push(at, Ev::Reconfigure);
+    }
+
+    /// A power fencing device standing in for the fencer (another crate):
+    /// it always succeeds.
+    fn fence(&mut self, by: usize, target: &str, reboot: bool) {
+        let t = self.index(target);
+        self.power_off(t);
+        if reboot {
+            let at = self.now + self.timing.reboot;
+            self.push(at, Ev::PowerOn(t));
+        }
+        let msg = LocalMsg::FenceResult {
+            target: target.to_string(),
+            ok: true,
+        };
+        self.input(
+            by,
+            Daemon::Controld,
+            Input::Local {
+                from: Daemon::Fenced,
+                msg,
+            },
+        );
     }
 
     /// New views: the up nodes of each partition.
@@ -431,6 +467,20 @@ impl Cluster {
                         group: d,
                         from: node,
                         data,
+                    },
+                );
+            }
+            Action::Send {
+                to: Daemon::Fenced,
+                msg: LocalMsg::FenceRequest { target, action },
+            } => {
+                let at = self.now + self.timing.fence;
+                self.push(
+                    at,
+                    Ev::Fence {
+                        by: node,
+                        target,
+                        reboot: action == "reboot",
                     },
                 );
             }
