@@ -94,6 +94,28 @@ fn power_faults_keep_every_checker() {
 }
 
 #[test]
+fn with_fencing_partitions_keep_single_active() {
+    let xml = cib_with("stop", true);
+    let unique = checkers::unique_resources(&hasim_cib::Cib::from_xml(&xml).unwrap());
+    for seed in 1..=seeds() {
+        let mut c = Cluster::new(3, &xml, vec![], 2000 + seed).unwrap();
+        c.start_all();
+        schedule_faults(&mut c, 2000 + seed, true);
+        c.run_until(s(480));
+        check_settled(&c, seed);
+        if let Err(v) = checkers::resource_single_active(&c.events, &unique) {
+            for e in c.events.iter().filter(|e| e.at > v.at - s(40) && e.at <= v.at) {
+                match &e.event {
+                    hasim_pcmk_proto::Event::ResourceOp { .. } | hasim_pcmk_proto::Event::CibVersion { .. } | hasim_pcmk_proto::Event::ControllerState { .. } => {}
+                    other => eprintln!("{:?} {:?}", e.at, other),
+                }
+            }
+            panic!("seed {seed}: {v}");
+        }
+    }
+}
+
+#[test]
 fn partitions_and_power_faults_settle() {
     for seed in 1..=seeds() {
         let mut c = Cluster::new(3, &cib("stop"), vec![], 1000 + seed).unwrap();

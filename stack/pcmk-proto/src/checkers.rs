@@ -25,9 +25,13 @@ impl std::fmt::Display for Violation {
 
 /// Resources that must never run on two nodes at once: primitives outside
 /// clones (anonymous clone instances share the primitive's id by design).
+/// Fencing devices are left out: a device "running" is only its
+/// registration with the fencer, and Pacemaker starts it on a new node
+/// without waiting for fencing (it requires quorum, not fencing).
 pub fn unique_resources(cib: &Cib) -> BTreeSet<String> {
     fn walk(r: &hasim_cib::Resource, in_clone: bool, out: &mut BTreeSet<String>) {
         match &r.kind {
+            ResourceKind::Primitive { class, .. } if class.as_deref() == Some("stonith") => {}
             ResourceKind::Primitive { .. } if !in_clone => {
                 out.insert(r.id.clone());
             }
