@@ -104,9 +104,15 @@ fn with_fencing_partitions_keep_single_active() {
         c.run_until(s(480));
         check_settled(&c, seed);
         if let Err(v) = checkers::resource_single_active(&c.events, &unique) {
-            for e in c.events.iter().filter(|e| e.at > v.at - s(40) && e.at <= v.at) {
+            for e in c
+                .events
+                .iter()
+                .filter(|e| e.at > v.at - s(40) && e.at <= v.at)
+            {
                 match &e.event {
-                    hasim_pcmk_proto::Event::ResourceOp { .. } | hasim_pcmk_proto::Event::CibVersion { .. } | hasim_pcmk_proto::Event::ControllerState { .. } => {}
+                    hasim_pcmk_proto::Event::ResourceOp { .. }
+                    | hasim_pcmk_proto::Event::CibVersion { .. }
+                    | hasim_pcmk_proto::Event::ControllerState { .. } => {}
                     other => eprintln!("{:?} {:?}", e.at, other),
                 }
             }
