@@ -82,6 +82,28 @@ fn agent_attrs(st: &Statement, spec: &str) -> Result<Vec<(String, String)>, CrmE
     }
 }
 
+/// `op NAME name=value...` with crmsh's id `RSC-NAME-INTERVAL`.
+fn op_element(st: &Statement, rsc: &str, args: &[String]) -> Result<Element, CrmError> {
+    let Some((name, attrs)) = args.split_first() else {
+        return Err(err(st, "expected an operation name after 'op'"));
+    };
+    let mut op = el("op", &[("name", name)]);
+    let mut interval = "0".to_string();
+    for a in attrs {
+        let (k, v) = pair(st, a)?;
+        if k == "interval" {
+            interval = v.to_string();
+        }
+        op.set_attr(k, v);
+    }
+    op.attrs
+        .insert(0, ("id".into(), format!("{rsc}-{name}-{interval}")));
+    if op.attr("interval").is_none() {
+        op.set_attr("interval", "0");
+    }
+    Ok(op)
+}
+
 impl Builder {
     fn primitive(&mut self, st: &Statement) -> Result<(), CrmError> {
         let [_, id, agent, rest @ ..] = st.tokens.as_slice() else {
@@ -113,26 +135,7 @@ impl Builder {
                     &format!("{id}-utilization"),
                     &args,
                 )?),
-                "op" => {
-                    let Some((name, attrs)) = args.split_first() else {
-                        return Err(err(st, "expected an operation name after 'op'"));
-                    };
-                    let mut op = el("op", &[("name", name)]);
-                    let mut interval = "0".to_string();
-                    for a in attrs {
-                        let (k, v) = pair(st, a)?;
-                        if k == "interval" {
-                            interval = v.to_string();
-                        }
-                        op.set_attr(k, v);
-                    }
-                    op.attrs
-                        .insert(0, ("id".into(), format!("{id}-{name}-{interval}")));
-                    if op.attr("interval").is_none() {
-                        op.set_attr("interval", "0");
-                    }
-                    ops.children.push(op);
-                }
+                "op" => ops.children.push(op_element(st, id, &args)?),
                 other => {
                     return Err(err(
                         st,
