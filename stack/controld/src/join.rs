@@ -119,6 +119,18 @@ impl Controld {
         }
     }
 
+    fn has_node_state(&self, id: u32) -> bool {
+        let id = id.to_string();
+        self.cib
+            .as_ref()
+            .and_then(|c| c.child("status"))
+            .is_some_and(|st| {
+                st.children
+                    .iter()
+                    .any(|ns| ns.attr("id") == Some(id.as_str()))
+            })
+    }
+
     pub(crate) fn send_join_acks(&mut self, _now: Duration, out: &mut Vec<Action>) {
         let nodes: Vec<(u32, String)> = self
             .cfg
@@ -129,6 +141,11 @@ impl Controld {
         let members = self.member_names();
         for (id, name) in nodes {
             let online = members.contains(&name) && self.join_requests.contains_key(&name);
+            // A node never seen keeps no node_state: the scheduler treats it
+            // as unseen (startup-fencing applies), as in Pacemaker.
+            if !online && !self.has_node_state(id) {
+                continue;
+            }
             let xml = self.node_state_xml(id, &name, online);
             self.cib_write(
                 CibOp::Modify {

@@ -61,3 +61,24 @@ fn partitioned_node_is_fenced_before_its_resources_move() {
     checkers::cib_converges(&c.events).unwrap();
     checkers::single_dc(&c.events, s(30)).unwrap();
 }
+
+#[test]
+fn a_node_never_seen_is_fenced_at_startup() {
+    let xml = cib_with("stop", true);
+    let mut c = Cluster::new(3, &xml, vec![], 6).unwrap();
+    c.power_on_at(s(0), "node1");
+    c.power_on_at(s(0), "node2");
+    c.run_until(s(60));
+    let fenced: Vec<String> = c
+        .events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::FenceRequested { target, .. } => Some(target.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fenced, ["node3"], "startup-fencing of the unseen node");
+    // The stand-in fencer "reboots" it: it boots and joins.
+    c.run_until(s(150));
+    assert_eq!(c.active_on("haproxy").len(), 3);
+}
