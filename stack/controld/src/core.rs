@@ -273,6 +273,19 @@ impl Controld {
         for (m, _) in &cc.left {
             let name = self.name_of(m.node);
             if self.dc.as_deref() == Some(name.as_str()) && name != self.cfg.node {
+                // The DC is gone: every node erases its transient attributes
+                // (there is no DC to do it), then elects a new one.
+                let path = format!(
+                    "/cib/status/node_state[@id='{0}']/transient_attributes[@id='{0}']",
+                    m.node
+                );
+                self.cib_write(CibOp::DeleteAt { path }, None, out);
+                out.push(Action::Send {
+                    to: Daemon::Attrd,
+                    msg: LocalMsg::AttrPurgeNode {
+                        target: name.clone(),
+                    },
+                });
                 self.set_dc(None, out);
                 self.start_election(now, out);
             } else if self.state.is_dc() {
