@@ -85,6 +85,8 @@ fn dc_loss_elects_a_new_dc_and_recovers_its_resources() {
     assert_eq!(c.active_on("vip").len(), 1);
     assert_eq!(c.active_on("d").len(), 1);
     assert_eq!(c.active_on("haproxy").len(), 2);
+    let report = hasim_pcmk_proto::timeline::render(&c.events);
+    assert!(report.contains(&format!("{new_dc} became DC")), "{report}");
     // Detection (8.03 s) + election + join + start: well under 20 s.
     checkers::recovers(&c.events, "vip", s(20)).unwrap();
     checkers::recovers(&c.events, "d", s(20)).unwrap();

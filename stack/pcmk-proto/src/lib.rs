@@ -15,6 +15,7 @@ pub mod cibops;
 pub mod contract;
 pub mod events;
 pub mod messages;
+pub mod timeline;
 pub mod version;
 
 pub use contract::{Action, ConfChange, Daemon, Input, TimerId};
