@@ -1,0 +1,307 @@
+//! Pacemaker's attribute manager (attrd) as a sans-IO core.
+//!
+//! Every node keeps every node's transient attributes in memory; an update
+//! is multicast to all attrd peers and applied by each in agreed order.
+//! One peer, the writer, writes values to the CIB status section
+//! (`transient_attributes` of the target's `node_state`), after the
+//! attribute's dampening delay so that a burst of changes makes one write.
+//! The writer is elected like Pacemaker's elections: every peer votes with
+//! its seeded "uptime", the longest uptime wins, ties go to the lower name.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use hasim_pcmk_proto::{
+    decode, encode, Action, AttrValue, CibOp, CibRequest, Daemon, Event, Input, LocalMsg, NodeId,
+    TimerId,
+};
+use serde::{Deserialize, Serialize};
+
+/// Pacemaker's INFINITY, where `value++` saturates.
+const INFINITY: i64 = 1_000_000;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Wire {
+    Vote {
+        node: String,
+        uptime: u64,
+    },
+    Update {
+        target: String,
+        name: String,
+        value: Option<String>,
+        dampen_ms: u64,
+    },
+    Sync {
+        values: Vec<(String, String, String)>,
+    },
+}
+
+/// One node's attribute manager.
+pub struct Attrd {
+    node: String,
+    uptime: u64,
+    members: Vec<NodeId>,
+    votes: BTreeMap<NodeId, (String, u64)>,
+    writer: Option<String>,
+    /// name → target node → value.
+    values: BTreeMap<String, BTreeMap<String, String>>,
+    dampen: BTreeMap<String, u64>,
+    /// Node name → node id (node_state ids), learned from votes.
+    ids: BTreeMap<String, NodeId>,
+    /// (name, target) deleted since the last write of `name`.
+    deleted: BTreeSet<(String, String)>,
+    next_call: u64,
+}
+
+fn escape(v: &str) -> String {
+    v.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('"', "&quot;")
+}
+
+impl Attrd {
+    /// `uptime` is the seeded election value (never the host clock).
+    pub fn new(node: &str, uptime: u64) -> Attrd {
+        Attrd {
+            node: node.to_string(),
+            uptime,
+            members: Vec::new(),
+            votes: BTreeMap::new(),
+            writer: None,
+            values: BTreeMap::new(),
+            dampen: BTreeMap::new(),
+            ids: BTreeMap::new(),
+            deleted: BTreeSet::new(),
+            next_call: 1,
+        }
+    }
+
+    pub fn is_writer(&self) -> bool {
+        self.writer.as_deref() == Some(self.node.as_str())
+    }
+
+    /// The value of `name` for `target`, as this node knows it.
+    pub fn value(&self, target: &str, name: &str) -> Option<&str> {
+        self.values.get(name)?.get(target).map(String::as_str)
+    }
+
+    pub fn handle(&mut self, _now: Duration, input: Input) -> Vec<Action> {
+        let mut out = Vec::new();
+        match input {
+            Input::Start => *self = Attrd::new(&self.node, self.uptime),
+            Input::ConfChange(cc) => {
+                self.members = cc.members.iter().map(|m| m.node).collect();
+                self.members.sort();
+                self.members.dedup();
+                for (m, _) in &cc.left {
+                    self.votes.remove(&m.node);
+                    let lost: Vec<String> = self
+                        .ids
+                        .iter()
+                        .filter(|(_, id)| **id == m.node)
+                        .map(|(n, _)| n.clone())
+                        .collect();
+                    for n in lost {
+                        self.purge(&n);
+                    }
+                }
+                let w = Wire::Vote {
+                    node: self.node.clone(),
+                    uptime: self.uptime,
+                };
+                out.push(Action::Multicast(encode(&w)));
+                if self.is_writer() && !cc.joined.is_empty() {
+                    self.sync(&mut out);
+                }
+                self.decide_writer(&mut out);
+            }
+            Input::Deliver { from, data } => {
+                if let Some(w) = decode::<Wire>(&data) {
+                    self.deliver(from.node, w, &mut out);
+                }
+            }
+            Input::Local { msg, .. } => self.local(msg, &mut out),
+            Input::Timer(TimerId(t)) => {
+                if let Some(name) = t.strip_prefix("dampen:") {
+                    self.write(name, &mut out);
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    fn local(&mut self, msg: LocalMsg, out: &mut Vec<Action>) {
+        match msg {
+            LocalMsg::AttrUpdate {
+                target,
+                name,
+                value,
+                dampen,
+            } => {
+                let current = self.value(&target, &name);
+                let value = match value {
+                    AttrValue::Set(v) => Some(v),
+                    AttrValue::Delete => None,
+                    AttrValue::Increment => {
+                        let n = current.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+                        Some(
+                            if current == Some("INFINITY") {
+                                INFINITY
+                            } else {
+                                (n + 1).min(INFINITY)
+                            }
+                            .to_string(),
+                        )
+                    }
+                };
+                let dampen_ms = dampen.map(|d| d.as_millis() as u64).unwrap_or(0);
+                let w = Wire::Update {
+                    target,
+                    name,
+                    value,
+                    dampen_ms,
+                };
+                out.push(Action::Multicast(encode(&w)));
+            }
+            LocalMsg::AttrPurgeNode { target } => self.purge(&target),
+            _ => {}
+        }
+    }
+
+    fn purge(&mut self, target: &str) {
+        for per_node in self.values.values_mut() {
+            per_node.remove(target);
+        }
+    }
+
+    fn deliver(&mut self, sender: NodeId, w: Wire, out: &mut Vec<Action>) {
+        match w {
+            Wire::Vote { node, uptime, .. } => {
+                self.ids.insert(node.clone(), sender);
+                self.votes.insert(sender, (node, uptime));
+                self.decide_writer(out);
+            }
+            Wire::Update {
+                target,
+                name,
+                value,
+                dampen_ms,
+            } => {
+                self.dampen.insert(name.clone(), dampen_ms);
+                let per_node = self.values.entry(name.clone()).or_default();
+                let changed = match &value {
+                    Some(v) => per_node.insert(target.clone(), v.clone()).as_ref() != Some(v),
+                    None => per_node.remove(&target).is_some(),
+                };
+                if value.is_none() && changed {
+                    self.deleted.insert((name.clone(), target.clone()));
+                }
+                if changed && self.is_writer() {
+                    self.schedule_write(&name, out);
+                }
+            }
+            Wire::Sync { values } => {
+                for (name, target, value) in values {
+                    // Our own node's values are authoritative here.
+                    if target != self.node || self.value(&target, &name).is_none() {
+                        self.values.entry(name).or_default().insert(target, value);
+                    }
+                }
+            }
+        }
+    }
+
+    fn schedule_write(&mut self, name: &str, out: &mut Vec<Action>) {
+        let ms = self.dampen.get(name).copied().unwrap_or(0);
+        if ms == 0 {
+            self.write(name, out);
+        } else {
+            out.push(Action::SetTimer {
+                id: TimerId(format!("dampen:{name}")),
+                after: Duration::from_millis(ms),
+            });
+        }
+    }
+
+    fn sync(&self, out: &mut Vec<Action>) {
+        let mut values = Vec::new();
+        for (name, per_node) in &self.values {
+            for (t, v) in per_node {
+                values.push((name.clone(), t.clone(), v.clone()));
+            }
+        }
+        out.push(Action::Multicast(encode(&Wire::Sync { values })));
+    }
+
+    /// Every member voted: the longest uptime wins, then the lower name.
+    fn decide_writer(&mut self, out: &mut Vec<Action>) {
+        if self.members.iter().any(|m| !self.votes.contains_key(m)) {
+            return;
+        }
+        let best = self
+            .members
+            .iter()
+            .filter_map(|m| self.votes.get(m))
+            .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+            .map(|(n, _)| n.clone());
+        if best == self.writer {
+            return;
+        }
+        let was = self.is_writer();
+        self.writer = best;
+        if self.is_writer() != was {
+            out.push(Action::Report(Event::AttrWriter {
+                node: self.node.clone(),
+                writer: self.is_writer(),
+            }));
+        }
+        if self.is_writer() && !was {
+            let names: Vec<String> = self.values.keys().cloned().collect();
+            for n in names {
+                self.write(&n, out);
+            }
+        }
+    }
+
+    /// Write every node's value of `name` to the CIB (writer only).
+    fn write(&mut self, name: &str, out: &mut Vec<Action>) {
+        if !self.is_writer() {
+            return;
+        }
+        let per_node = self.values.get(name).cloned().unwrap_or_default();
+        let targets: Vec<(String, NodeId)> =
+            self.ids.iter().map(|(n, i)| (n.clone(), *i)).collect();
+        for (target, id) in targets {
+            let removed = self.deleted.contains(&(name.to_string(), target.clone()));
+            if !per_node.contains_key(&target) && !removed {
+                continue;
+            }
+            let nv_id = format!("status-{id}-{name}");
+            let op = match per_node.get(&target) {
+                Some(v) => CibOp::Modify {
+                    section: "status".into(),
+                    xml: format!(
+                        "<node_state id=\"{id}\"><transient_attributes id=\"{id}\"><instance_attributes id=\"status-{id}\"><nvpair id=\"{}\" name=\"{}\" value=\"{}\"/></instance_attributes></transient_attributes></node_state>",
+                        escape(&nv_id), escape(name), escape(v)
+                    ),
+                },
+                None => CibOp::DeleteIn { section: "status".into(), tag: "nvpair".into(), id: nv_id },
+            };
+            let call_id = self.next_call;
+            self.next_call += 1;
+            out.push(Action::Send {
+                to: Daemon::Based,
+                msg: LocalMsg::CibRequest(CibRequest { call_id, op }),
+            });
+            out.push(Action::Report(Event::AttrWrite {
+                writer: self.node.clone(),
+                value: per_node.get(&target).cloned(),
+                target,
+                name: name.to_string(),
+            }));
+        }
+        self.deleted.retain(|(n, _)| n != name);
+    }
+}

@@ -1,0 +1,13 @@
+//! Pacemaker's CIB manager (based) as a sans-IO core.
+//!
+//! * [`Based`]: the per-node core (`handle(now, Input) -> Vec<Action>`).
+//! * [`patchset`]: v2 XML patchsets (diff, apply, XML form).
+//! * [`ops`]: cibadmin operations and the version rules.
+//! * [`tree`]: element-tree helpers and the CIB digest.
+
+pub mod core;
+pub mod ops;
+pub mod patchset;
+pub mod tree;
+
+pub use crate::core::{disk_image, Based, DISK_CIB, DISK_SIG};

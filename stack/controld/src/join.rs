@@ -1,0 +1,232 @@
+//! The DC's join (controld_join_dc.c / controld_join_client.c): offer,
+//! requests carrying each node's CIB version, finalization that makes the
+//! newest CIB everyone's (sync from the node holding it), node_state
+//! updates, and confirmations carrying each node's operation history.
+
+use std::time::Duration;
+
+use hasim_pcmk_proto::{encode, Action, CibOp, CibVersion, Daemon, LocalMsg};
+
+use crate::core::{AfterWrite, Controld, State};
+use crate::wire::Wire;
+
+impl Controld {
+    /// Start an integration round: offer membership to every peer.
+    pub(crate) fn offer(&mut self, _now: Duration, out: &mut Vec<Action>) {
+        self.set_state(State::Integration, out);
+        self.join_id += 1;
+        self.join_requests.clear();
+        self.join_acked.clear();
+        self.join_confirmed.clear();
+        self.run = None;
+        self.cancel_timer("finalization", out);
+        self.set_timer("integration", self.opts.join_integration_timeout, out);
+        self.multicast(
+            &Wire::JoinOffer {
+                dc: self.cfg.node.clone(),
+                join: self.join_id,
+            },
+            out,
+        );
+    }
+
+    pub(crate) fn on_offer(&mut self, now: Duration, dc: String, join: u64, out: &mut Vec<Action>) {
+        if self.state == State::Starting {
+            return;
+        }
+        if dc != self.cfg.node {
+            if self.state.is_dc() {
+                // Another DC: the partitions merged.
+                self.start_election(now, out);
+                return;
+            }
+            self.cancel_timer("election-trigger", out);
+            self.cancel_timer("election-timeout", out);
+            self.set_state(State::NotDc, out);
+            self.set_dc(Some(dc.clone()), out);
+        }
+        let req = Wire::JoinRequest {
+            from: self.cfg.node.clone(),
+            dc,
+            join,
+            version: self.cib_version,
+        };
+        self.multicast(&req, out);
+    }
+
+    pub(crate) fn on_join_request(
+        &mut self,
+        now: Duration,
+        from: String,
+        dc: &str,
+        join: u64,
+        version: CibVersion,
+        out: &mut Vec<Action>,
+    ) {
+        if dc != self.cfg.node || join != self.join_id || self.state != State::Integration {
+            return;
+        }
+        self.join_requests.insert(from, version);
+        self.check_integrated(now, out);
+    }
+
+    pub(crate) fn check_integrated(&mut self, now: Duration, out: &mut Vec<Action>) {
+        if self.state == State::Integration
+            && self
+                .member_names()
+                .iter()
+                .all(|n| self.join_requests.contains_key(n))
+        {
+            self.finalize(now, out);
+        }
+    }
+
+    /// Make the newest CIB everyone's, then acknowledge the joiners.
+    pub(crate) fn finalize(&mut self, now: Duration, out: &mut Vec<Action>) {
+        self.cancel_timer("integration", out);
+        self.set_state(State::FinalizeJoin, out);
+        self.set_timer("finalization", self.opts.join_finalization_timeout, out);
+        let me = self.cfg.node.clone();
+        let best = self
+            .join_requests
+            .iter()
+            .filter(|(n, _)| self.members.contains(&self.id_of(n).unwrap_or(0)))
+            .max_by(|a, b| a.1.cmp(b.1).then_with(|| (*a.0 == me).cmp(&(*b.0 == me))))
+            .map(|(n, v)| (n.clone(), *v));
+        match best {
+            Some((node, v)) if node != me && v > self.cib_version => {
+                self.awaiting_sync = Some(v);
+                out.push(Action::Send {
+                    to: Daemon::Based,
+                    msg: LocalMsg::CibSync { from: Some(node) },
+                });
+            }
+            _ => {
+                out.push(Action::Send {
+                    to: Daemon::Based,
+                    msg: LocalMsg::CibSync { from: None },
+                });
+                self.send_join_acks(now, out);
+            }
+        }
+    }
+
+    fn node_state_xml(&self, id: u32, name: &str, online: bool) -> String {
+        if online {
+            format!("<node_state id=\"{id}\" uname=\"{name}\" in_ccm=\"true\" crmd=\"online\" crm-debug-origin=\"do_state_transition\" join=\"member\" expected=\"member\"/>")
+        } else {
+            format!("<node_state id=\"{id}\" uname=\"{name}\" in_ccm=\"false\" crmd=\"offline\" crm-debug-origin=\"do_state_transition\" join=\"down\"/>")
+        }
+    }
+
+    fn has_node_state(&self, id: u32) -> bool {
+        let id = id.to_string();
+        self.cib
+            .as_ref()
+            .and_then(|c| c.child("status"))
+            .is_some_and(|st| {
+                st.children
+                    .iter()
+                    .any(|ns| ns.attr("id") == Some(id.as_str()))
+            })
+    }
+
+    pub(crate) fn send_join_acks(&mut self, _now: Duration, out: &mut Vec<Action>) {
+        let nodes: Vec<(u32, String)> = self
+            .cfg
+            .nodelist
+            .iter()
+            .map(|(i, n)| (*i, n.clone()))
+            .collect();
+        let members = self.member_names();
+        for (id, name) in nodes {
+            let online = members.contains(&name) && self.join_requests.contains_key(&name);
+            // A node never seen keeps no node_state: the scheduler treats it
+            // as unseen (startup-fencing applies), as in Pacemaker.
+            if !online && !self.has_node_state(id) {
+                continue;
+            }
+            let xml = self.node_state_xml(id, &name, online);
+            self.cib_write(
+                CibOp::Modify {
+                    section: "status".into(),
+                    xml,
+                },
+                None,
+                out,
+            );
+        }
+        let have_quorum = if self.quorate { "1" } else { "0" };
+        let attrs = format!(
+            // The DC stamps its feature set (Pacemaker 2.1.5's), which also
+            // selects per-operation fail-count names in the scheduler.
+            "<cib have-quorum=\"{have_quorum}\" dc-uuid=\"{}\" crm_feature_set=\"3.16.2\"/>",
+            self.cfg.node_id
+        );
+        self.cib_write(
+            CibOp::Modify {
+                section: "cib".into(),
+                xml: attrs,
+            },
+            None,
+            out,
+        );
+        self.join_acked = self.join_requests.keys().cloned().collect();
+        self.multicast(
+            &Wire::JoinAck {
+                dc: self.cfg.node.clone(),
+                join: self.join_id,
+            },
+            out,
+        );
+    }
+
+    /// A joiner writes its own history, then confirms.
+    pub(crate) fn on_join_ack(
+        &mut self,
+        _now: Duration,
+        dc: &str,
+        join: u64,
+        out: &mut Vec<Action>,
+    ) {
+        if self.dc.as_deref() != Some(dc) {
+            return;
+        }
+        let ops = self.history.full_update();
+        let confirm = Wire::JoinConfirm {
+            from: self.cfg.node.clone(),
+            dc: dc.to_string(),
+            join,
+        };
+        let n = ops.len();
+        for (i, op) in ops.into_iter().enumerate() {
+            let after = (i + 1 == n).then(|| AfterWrite::Multicast(encode(&confirm)));
+            self.cib_write(op, after, out);
+        }
+    }
+
+    pub(crate) fn on_join_confirm(
+        &mut self,
+        now: Duration,
+        from: String,
+        dc: &str,
+        join: u64,
+        out: &mut Vec<Action>,
+    ) {
+        if dc != self.cfg.node || join != self.join_id || self.state != State::FinalizeJoin {
+            return;
+        }
+        self.join_confirmed.insert(from);
+        let members = self.member_names();
+        let done = self
+            .join_acked
+            .iter()
+            .filter(|n| members.contains(*n))
+            .all(|n| self.join_confirmed.contains(n));
+        if done {
+            self.cancel_timer("finalization", out);
+            self.set_state(State::PolicyEngine, out);
+            self.run_scheduler(now, "Join complete", out);
+        }
+    }
+}

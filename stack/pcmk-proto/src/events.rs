@@ -1,0 +1,95 @@
+//! Events the cores report for the trace, the report and the checkers.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// An event and when it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimedEvent {
+    pub at: Duration,
+    pub event: Event,
+}
+
+/// What the cores (and the driver, for power and membership) report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// Driver: a node was powered on (its daemons start) or lost power.
+    NodePower { node: String, up: bool },
+    /// Controller: the crmd group members it sees (its partition).
+    Peers { node: String, peers: Vec<String> },
+    /// Controller: quorum as it sees it.
+    Quorum { node: String, quorate: bool },
+    /// Controller FSA state change.
+    ControllerState {
+        node: String,
+        from: String,
+        to: String,
+    },
+    /// Controller: an election started on this node.
+    ElectionStarted { node: String },
+    /// Controller: the DC this node follows changed (`dc == node`: it is DC).
+    DcChanged { node: String, dc: Option<String> },
+    /// DC: a transition was computed by the scheduler.
+    Transition {
+        dc: String,
+        id: u64,
+        trigger: String,
+        summary: Vec<String>,
+        actions: Vec<String>,
+    },
+    /// DC: a transition ended (complete, or aborted with the reason).
+    TransitionDone {
+        dc: String,
+        id: u64,
+        outcome: String,
+    },
+    /// DC: an action's result did not come within timeout + cluster-delay.
+    ActionLost { dc: String, id: u64, action: String },
+    /// Executor: an operation finished.
+    ResourceOp {
+        node: String,
+        rsc: String,
+        op: String,
+        interval_ms: u64,
+        call_id: u64,
+        rc: i32,
+        status: String,
+        exec_ms: u64,
+    },
+    /// Executor: whether a resource is now active on the node (start or
+    /// promote succeeded: true; stop succeeded or monitor found it not
+    /// running: false).
+    ResourceActive {
+        node: String,
+        rsc: String,
+        active: bool,
+    },
+    /// CIB manager: the local CIB's version and digest after a change.
+    CibVersion {
+        node: String,
+        admin_epoch: u64,
+        epoch: u64,
+        num_updates: u64,
+        digest: String,
+    },
+    /// CIB manager: a problem it survived (bad disk copy, rejected update).
+    CibError { node: String, message: String },
+    /// Attribute writer: a value written to the CIB.
+    AttrWrite {
+        writer: String,
+        target: String,
+        name: String,
+        value: Option<String>,
+    },
+    /// Attribute manager: this node became (or stopped being) the writer.
+    AttrWriter { node: String, writer: bool },
+    /// DC: fencing requested / finished.
+    FenceRequested { dc: String, target: String },
+    FenceDone {
+        dc: String,
+        target: String,
+        ok: bool,
+    },
+}

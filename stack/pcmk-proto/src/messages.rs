@@ -1,0 +1,184 @@
+//! Messages between the daemons of one node (Pacemaker's IPC), and the
+//! operator requests a scenario timeline sends.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hasim_cib::Element;
+use serde::{Deserialize, Serialize};
+
+use crate::version::CibVersion;
+
+/// A CIB operation, as cibadmin offers them. XML arguments are Pacemaker
+/// XML text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CibOp {
+    /// `cibadmin --query`: answered with the whole CIB.
+    Query,
+    /// `cibadmin --replace --xml-text`: replace the whole CIB (`<cib>` root)
+    /// or one section (root named like the section). A replacement whose
+    /// (admin_epoch, epoch) is older than the current one is refused.
+    Replace { xml: String },
+    /// `cibadmin --modify -o SECTION`: merge the element into the element
+    /// of the same tag and id inside SECTION (attributes set, children
+    /// merged by tag and id), or add it to SECTION if none matches.
+    Modify { section: String, xml: String },
+    /// `cibadmin --delete`: remove the elements with the given tag and id.
+    Delete { tag: String, id: String },
+    /// `cibadmin --erase`-like: remove every element with this tag and id
+    /// inside the given section only (status clean-ups by the controller).
+    DeleteIn {
+        section: String,
+        tag: String,
+        id: String,
+    },
+    /// Remove the element at a patchset-style path
+    /// (`/cib/status/node_state[@id='1']/lrm[@id='1']`), if it exists
+    /// (Pacemaker's XPath deletes of one node's history).
+    DeleteAt { path: String },
+}
+
+/// How an attribute update changes the value (`attrd_updater -U`, or the
+/// `value++` syntax Pacemaker uses for fail counts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttrValue {
+    Set(String),
+    /// Add one (Pacemaker's `name++`); INFINITY saturates.
+    Increment,
+    Delete,
+}
+
+/// Which agent runs an operation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AgentRef {
+    /// ocf, systemd, lsb, stonith, service
+    pub class: String,
+    pub provider: Option<String>,
+    /// The agent type (Dummy, IPaddr2, haproxy, ...).
+    pub kind: String,
+}
+
+impl std::fmt::Display for AgentRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.provider {
+            Some(p) => write!(f, "{}:{}:{}", self.class, p, self.kind),
+            None => write!(f, "{}:{}", self.class, self.kind),
+        }
+    }
+}
+
+/// An operation for the executor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecRequest {
+    /// The resource id as the executor knows it (clone instances of
+    /// anonymous clones use the primitive's id, as Pacemaker's lrmd does).
+    pub rsc: String,
+    pub agent: AgentRef,
+    /// start, stop, monitor, promote, demote, ... (a probe is monitor with
+    /// interval 0).
+    pub op: String,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    pub params: BTreeMap<String, String>,
+    /// Opaque key the caller uses to match the result (the controller puts
+    /// its transition key here).
+    pub key: String,
+}
+
+/// Execution status of an operation (Pacemaker's `op-status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OpStatus {
+    Done = 0,
+    Cancelled = 1,
+    Timeout = 2,
+    NotSupported = 3,
+    Error = 4,
+    NotInstalled = 7,
+}
+
+/// The outcome of an operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecResult {
+    pub request: ExecRequest,
+    pub call_id: u64,
+    /// OCF return code (0 ok, 1 generic error, 7 not running, 8 promoted,
+    /// 9 failed promoted, ...); for timeouts 1.
+    pub rc: i32,
+    pub status: OpStatus,
+    pub exec_ms: u64,
+    /// Simulated wall-clock seconds when the result came.
+    pub finished_at: i64,
+}
+
+/// A side effect of a resource agent the host carries out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HostAction {
+    /// `ip addr add IP/CIDR dev NIC` (IPaddr2 start).
+    AddAddress { ip: String, cidr: u8, nic: String },
+    /// `ip addr del` (IPaddr2 stop).
+    RemoveAddress { ip: String, nic: String },
+    /// One unsolicited ARP for IP from NIC (IPaddr2's send_arp).
+    GratuitousArp { ip: String, nic: String },
+    /// A systemd unit started or stopped.
+    Service { unit: String, running: bool },
+}
+
+/// A CIB request from a local daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CibRequest {
+    pub call_id: u64,
+    pub op: CibOp,
+}
+
+/// Messages between the daemons of one node. Not serialized: local IPC
+/// is in-process (the CIB travels as a shared element tree).
+#[derive(Debug, Clone)]
+pub enum LocalMsg {
+    /// → based: a CIB operation; answered with [`LocalMsg::CibReply`].
+    CibRequest(CibRequest),
+    /// based → requester.
+    CibReply {
+        call_id: u64,
+        result: Result<CibVersion, String>,
+        /// The CIB for queries.
+        xml: Option<String>,
+    },
+    /// based → controld and attrd: the local CIB changed (or was loaded).
+    CibUpdated {
+        version: CibVersion,
+        digest: String,
+        cib: Arc<Element>,
+        /// Whether the configuration section changed (epoch bumped).
+        config_changed: bool,
+    },
+    /// controld → based: this node's CIB is the primary (the DC's) or not.
+    CibPrimary(bool),
+    /// controld (DC) → based: make every node's CIB a copy of `from`'s
+    /// (None: ours), as the DC's join finalization does.
+    CibSync { from: Option<String> },
+    /// → attrd: change a transient attribute of `target`.
+    AttrUpdate {
+        target: String,
+        name: String,
+        value: AttrValue,
+        /// Dampening: wait this long for more changes before writing.
+        dampen: Option<Duration>,
+    },
+    /// → attrd: forget every transient attribute of `target` (node loss).
+    AttrPurgeNode { target: String },
+    /// controld → execd.
+    Exec(ExecRequest),
+    /// controld → execd: cancel a recurring operation.
+    ExecCancel {
+        rsc: String,
+        op: String,
+        interval_ms: u64,
+    },
+    /// execd → controld.
+    ExecDone(ExecResult),
+    /// controld → fenced: fence `target` ("reboot" or "off").
+    FenceRequest { target: String, action: String },
+    /// fenced → controld.
+    FenceResult { target: String, ok: bool },
+}
