@@ -12,6 +12,7 @@ use crate::trace::Event;
 use hasim_node::responder;
 use hasim_node::Inbox;
 use madsim::runtime::Handle;
+use madsim::task::NodeId;
 use std::net::SocketAddrV4;
 use std::time::Duration;
 use tokio::time::{sleep_until, Instant};
@@ -50,9 +51,11 @@ impl ClientPort {
     }
 }
 
-/// Start every client of the scenario, each on its own madsim node.
-pub fn spawn(shared: &Shared, clients: &[Client]) {
+/// Start every client of the scenario, each on its own madsim node; returns
+/// the nodes.
+pub fn spawn(shared: &Shared, clients: &[Client]) -> Vec<NodeId> {
     let handle = Handle::current();
+    let mut nodes = Vec::new();
     for client in clients {
         let name = client.name.get_ref().clone();
         let Some(index) = shared.world.at(shared.now()).host_index(&name) else {
@@ -65,12 +68,11 @@ pub fn spawn(shared: &Shared, clients: &[Client]) {
             src: SocketAddrV4::new(client.address, CLIENT_PORT),
         };
         let (target, interval, timeout) = (client.target, client.interval, client.timeout);
-        handle
-            .create_node()
-            .name(name)
-            .build()
-            .spawn(ping(port, target, interval, timeout));
+        let node = handle.create_node().name(name).build();
+        node.spawn(ping(port, target, interval, timeout));
+        nodes.push(node.id());
     }
+    nodes
 }
 
 /// The ping workload.

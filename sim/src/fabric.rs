@@ -148,6 +148,11 @@ impl World {
         }
     }
 
+    /// How many handles to this world exist (tasks, hosts, the runner).
+    pub fn handles(&self) -> usize {
+        Arc::strong_count(&self.inner)
+    }
+
     /// Lock the world, first moving its notion of "now" to `now`.
     pub fn at(&self, now: Duration) -> MutexGuard<'_, WorldState> {
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -192,6 +197,15 @@ impl WorldState {
     pub fn record(&mut self, event: Event) {
         if let Some(bus) = &mut self.bus {
             bus.emit(self.now, event);
+        }
+    }
+
+    /// Drop every bound port. A port's channel holds the waker of the task
+    /// reading it, whose future holds the world: closing the ports at the end
+    /// of a run wakes (and so frees) those tasks.
+    pub fn close_ports(&mut self) {
+        for host in &mut self.hosts {
+            host.ports.clear();
         }
     }
 

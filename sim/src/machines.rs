@@ -65,6 +65,11 @@ impl Machines {
         );
     }
 
+    /// Every machine's madsim node.
+    pub(crate) fn node_ids(&self) -> Vec<NodeId> {
+        self.machines.values().map(|m| m.node).collect()
+    }
+
     /// Whether `name` is a machine of this run.
     pub fn contains(&self, name: &str) -> bool {
         self.machines.contains_key(name)
@@ -93,7 +98,7 @@ impl Machines {
     /// the run), from a task of the world that outlives every machine.
     pub fn schedule(&self, at: Duration, name: &str, action: PowerAction) {
         let (me, name) = (self.clone(), name.to_string());
-        self.shared.fabric.spawn(async move {
+        self.shared.spawn_on_fabric(async move {
             tokio::time::sleep_until(me.shared.start + at).await;
             me.act(&name, action);
         });
@@ -141,7 +146,7 @@ impl Machines {
         let incarnation = world.hosts[m.index].incarnation;
         drop(world);
         let shared = self.shared.clone();
-        self.shared.fabric.spawn(async move {
+        self.shared.spawn_on_fabric(async move {
             tokio::time::sleep(m.boot_delay).await;
             let mut world = shared.world.at(shared.now());
             let h = &world.hosts[m.index];

@@ -241,6 +241,9 @@ pub fn run_with(
     let state = world
         .finish()
         .ok_or("the run's event bus was already taken")?;
+    // Every task of the run is gone (see `teardown`): nothing of it stays in
+    // memory once the report is built.
+    debug_assert_eq!(world.handles(), 1, "a task of the finished run survived");
     let report = analysis::report(
         scenario,
         seed,
@@ -257,7 +260,7 @@ async fn simulate(scenario: Scenario, timeline: Vec<TimedFault>, world: World, a
     let fabric = Arc::new(handle.create_node().name("fabric").build());
     let shared = Shared {
         world: world.clone(),
-        fabric: fabric.clone(),
+        fabric: fabric.id(),
         start: Instant::now(),
     };
     let mut machines = Machines::new(shared.clone());
@@ -312,7 +315,9 @@ async fn simulate(scenario: Scenario, timeline: Vec<TimedFault>, world: World, a
             .build();
         machines.add(&name, index, handle.id(), node.boot_delay);
     }
-    clients::spawn(&shared, &scenario.clients);
+    let mut nodes = clients::spawn(&shared, &scenario.clients);
+    nodes.extend(machines.node_ids());
+    nodes.push(fabric.id());
     agent(&machines);
     let (at_start, later): (Vec<TimedFault>, Vec<TimedFault>) =
         timeline.into_iter().partition(|f| f.at.is_zero());
@@ -322,6 +327,22 @@ async fn simulate(scenario: Scenario, timeline: Vec<TimedFault>, world: World, a
     let faults_task = fabric.spawn(inject(shared.clone(), later, machines));
     sleep_until(shared.start + scenario.duration).await;
     faults_task.abort();
+    teardown(&shared, nodes).await;
+}
+
+/// End the run so that it can be freed. madsim drops a task's future only
+/// when the task is polled, and a task asleep on a timer or a channel keeps
+/// its timer, its channel and the world alive (each holds the other), so a
+/// finished run would stay in memory. Kill every node, close every port
+/// (waking its reader) and let every pending timer fire: each task is then
+/// polled once more, on a killed node, and dropped without running.
+async fn teardown(shared: &Shared, nodes: Vec<madsim::task::NodeId>) {
+    let handle = Handle::current();
+    for node in nodes {
+        handle.kill(node);
+    }
+    shared.world.at(shared.now()).close_ports();
+    tokio::time::sleep(Duration::from_secs(1_000 * 365 * 86_400)).await;
 }
 
 /// Carry out the fault timeline. Faults at t=0 are applied by the caller
@@ -378,10 +399,10 @@ check = []
     let world = World::new(&scenario, seed, bus);
     let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
     runtime.block_on(async move {
-        let fabric = Arc::new(Handle::current().create_node().name("fabric").build());
+        let fabric = Handle::current().create_node().name("fabric").build();
         let shared = Shared {
             world,
-            fabric,
+            fabric: fabric.id(),
             start: Instant::now(),
         };
         let host = |index: usize, name: &str| SimHost {
