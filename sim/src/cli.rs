@@ -518,3 +518,28 @@ pub fn node(_command: NodeCommand) -> u8 {
     eprintln!("error: this is the simulator build of hasim; real nodes run from the real-mode build (`cargo real run -- node ...`)");
     EXIT_BAD_INPUT
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_ranges_include_both_ends_and_cannot_wrap() {
+        assert_eq!(parse_seeds("1..500").unwrap(), 1..=500);
+        assert_eq!(parse_seeds("3..=3").unwrap(), 3..=3);
+        let top = u64::MAX;
+        assert_eq!(
+            parse_seeds(&format!("{}..{top}", top - 2)).unwrap(),
+            top - 2..=top
+        );
+        assert!(parse_seeds("5..4").is_err());
+        assert!(parse_seeds(&format!("0..{top}")).is_err());
+        assert!(parse_seeds("1-5").is_err());
+    }
+
+    #[test]
+    fn replay_paths_paste_into_a_shell() {
+        assert_eq!(shell_quote("scenarios/a.toml"), "scenarios/a.toml");
+        assert_eq!(shell_quote("my dir/it's.toml"), "'my dir/it'\\''s.toml'");
+    }
+}

@@ -193,6 +193,16 @@ mod tests {
     }
 
     #[test]
+    fn progress_says_how_far_the_run_got() {
+        note_simulated(Duration::from_secs(30));
+        let line = progress_line(Duration::from_secs(10), Duration::from_secs(120));
+        assert_eq!(
+            line,
+            "progress: simulated 30.0 s of 120.0 s (25.0%) in 10 s of wall time"
+        );
+    }
+
+    #[test]
     fn resident_memory_is_measured_on_linux() {
         if cfg!(target_os = "linux") {
             assert!(resident_bytes().is_some_and(|b| b > 0));

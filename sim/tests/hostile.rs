@@ -433,3 +433,25 @@ fn help_has_examples_and_exit_codes_and_replay_describes_its_arguments() {
         "{text}"
     );
 }
+
+#[test]
+fn a_run_shorter_than_the_first_answer_ends_without_a_panic() {
+    // Issue 13: "1us" panicked in vip-available; 1 ms is now the shortest
+    // run, and it ends with a verdict (no answer yet: vip-available breaks).
+    let text = split_brain()
+        .replace("duration = \"60s\"", "duration = \"1ms\"")
+        .replace("at = \"20s\"\njitter = \"1s\"", "at = \"0s\"")
+        .replace("at = \"30s\"", "at = \"1ms\"");
+    let out = run_text("short", &text, &[]);
+    expect(&out, 1, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("vip-available"), "{stdout}");
+}
+
+#[test]
+fn dev_zero_as_a_cib_is_refused() {
+    let mut cmd = hasim();
+    cmd.args(["schedule", "-x", "/dev/zero"]);
+    let out = run_bounded(cmd, Duration::from_secs(30));
+    expect(&out, 2, &["/dev/zero: CIB: larger than the 64 MiB limit"]);
+}

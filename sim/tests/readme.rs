@@ -203,3 +203,23 @@ fn the_sample_report_is_what_seed_1_prints() {
         );
     }
 }
+
+#[test]
+fn every_help_example_runs() {
+    let scratch = std::env::temp_dir().join(format!("hasim-help-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let mut examples = Vec::new();
+    for command in [&["--help"][..], &["run", "--help"], &["replay", "--help"]] {
+        let args: Vec<String> = command.iter().map(|s| s.to_string()).collect();
+        let help = String::from_utf8_lossy(&hasim(&args).stdout).to_string();
+        examples.extend(
+            help.lines()
+                .filter_map(|l| l.trim().strip_prefix("hasim "))
+                .map(|l| l.split_whitespace().map(String::from).collect::<Vec<_>>()),
+        );
+    }
+    assert!(examples.len() >= 9, "{examples:?}");
+    for args in &examples {
+        check_hasim(false, args, &scratch);
+    }
+}
