@@ -4,7 +4,7 @@
 //! machine's interfaces. Every event is printed as one JSON line on stdout so
 //! scripts and tests can follow the daemon.
 
-use crate::host::{Datagram, Host, Inbox, NodeEvent};
+use crate::host::{Addresses, Datagram, Datagrams, Disk, Events, Inbox, Named, NodeEvent};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io;
@@ -63,11 +63,17 @@ impl UdpHost {
     }
 }
 
-impl Host for UdpHost {
+impl Named for UdpHost {
     fn name(&self) -> &str {
         &self.name
     }
+}
 
+/// Real mode keeps nothing across restarts: the Totem ring sequence starts
+/// from the network's, as corosync does without its ringid file.
+impl Disk for UdpHost {}
+
+impl Datagrams for UdpHost {
     fn bind(&self, port: u16) -> io::Result<Inbox> {
         let socket = UdpSocket::bind(SocketAddrV4::new(self.address, self.real_port(port)))?;
         socket.set_nonblocking(true)?;
@@ -113,7 +119,9 @@ impl Host for UdpHost {
             let _ = socket.send_to(&payload, to);
         }
     }
+}
 
+impl Addresses for UdpHost {
     fn add_vip(&self, vip: Ipv4Addr, _interface: Ipv4Addr) {
         self.print(Printed::VipUp { vip });
     }
@@ -125,7 +133,9 @@ impl Host for UdpHost {
     fn gratuitous_arp(&self, vip: Ipv4Addr, _interface: Ipv4Addr) {
         self.print(Printed::Garp { vip });
     }
+}
 
+impl Events for UdpHost {
     fn report(&self, event: NodeEvent) {
         self.print(Printed::Protocol { detail: &event });
     }
