@@ -183,3 +183,68 @@ impl TotemService for Votequorum {
         Some(self.notify(&envelope.from).into_iter().collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hasim_totem::RingId;
+
+    fn envelope(message: LocalMessage) -> Envelope {
+        Envelope {
+            from: "pacemakerd".into(),
+            pid: 1001,
+            message,
+        }
+    }
+
+    fn regular(members: Vec<u32>) -> ConfChg {
+        ConfChg {
+            kind: ConfKind::Regular,
+            ring_id: RingId { rep: 1, seq: 4 },
+            members,
+            left: Vec::new(),
+            joined: vec![1],
+        }
+    }
+
+    #[test]
+    fn a_quorum_tracker_hears_the_current_view_and_every_change() {
+        let mut vq = Votequorum::new(1, vq::Config::simple(1, 1, 1));
+        let _ = vq.start(Duration::ZERO);
+        // Tracking starts with the view votequorum holds (from its configuration).
+        let track = envelope(LocalMessage::QuorumTrack);
+        let first = vq.request(Duration::ZERO, &track).unwrap_or_default();
+        assert!(
+            matches!(&first[..], [Effect::ToClient(to, LocalMessage::Quorum { .. })] if to == "pacemakerd")
+        );
+        // The new ring's votes arrive as this node's own message.
+        let effects = vq.confchg(Duration::from_millis(1), &regular(vec![1]));
+        let Some(Effect::Mcast(body)) = effects.first().cloned() else {
+            panic!("{effects:?}");
+        };
+        let delivery = Delivery {
+            sender: 1,
+            ring_id: RingId { rep: 1, seq: 4 },
+            seq: 1,
+            guarantee: hasim_totem::Guarantee::Agreed,
+            payload: Vec::new(),
+        };
+        let effects = vq.deliver(Duration::from_millis(1), &delivery, &body);
+        let quorum = LocalMessage::Quorum {
+            quorate: true,
+            members: vec![1],
+        };
+        let told = Effect::ToClient("pacemakerd".into(), quorum.clone());
+        assert!(effects.contains(&told), "{effects:?}");
+        // A late tracker gets the current view at once.
+        let late = Envelope {
+            from: "attrd".into(),
+            ..track
+        };
+        let now = vq.request(Duration::from_millis(2), &late);
+        assert_eq!(now, Some(vec![Effect::ToClient("attrd".into(), quorum)]));
+        // A CPG request is not votequorum's.
+        let join = envelope(LocalMessage::CpgJoin { group: "g".into() });
+        assert_eq!(vq.request(Duration::ZERO, &join), None);
+    }
+}
