@@ -252,6 +252,10 @@ pub struct CorosyncNodeArgs {
     /// from 100us to 1h.
     #[arg(long, value_parser = parse_load_interval, value_name = "TIME")]
     pub load_interval: Option<Duration>,
+    /// Run a CPG workload beside corosync: it joins the group `hasim-load`
+    /// and multicasts a numbered message this often (shows virtual synchrony).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub cpg_interval: Option<Duration>,
 }
 
 fn parse_load_interval(text: &str) -> Result<Duration, String> {
@@ -466,7 +470,20 @@ fn corosync_node(args: CorosyncNodeArgs) -> u8 {
         .and_then(|n| n.name.clone())
         .unwrap_or_else(|| format!("node{}", args.nodeid));
     let host = hasim_node::real::UdpHost::new(name, address, args.port_offset);
-    let code = block_on(hasim_node::corosync_daemon::run(host, setup));
+    let cpg_interval = args.cpg_interval;
+    if cpg_interval.is_some_and(|i| i.is_zero()) {
+        eprintln!("error: --cpg-interval: expected a non-zero duration");
+        return EXIT_BAD_INPUT;
+    }
+    let code = block_on(async move {
+        use hasim_node::local::{Switchboard, COROSYNC};
+        let board = Switchboard::new();
+        let endpoint = board.register(COROSYNC);
+        if let Some(interval) = cpg_interval {
+            hasim_node::init::start_cpg_workload(host.clone(), &board, setup.node_id, interval);
+        }
+        hasim_node::corosync_daemon::run(host, setup, Some(endpoint)).await
+    });
     if code != EXIT_OK {
         eprintln!(
             "note: {file}: nodeid {} runs on {address} (its ring0_addr); it must be an address of this machine",

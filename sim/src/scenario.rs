@@ -60,11 +60,23 @@ pub struct CorosyncSection {
     /// and virtual-synchrony checkers have traffic to judge.
     #[serde(default, deserialize_with = "limits::opt_load_interval")]
     pub load_interval: Option<Duration>,
+    /// Every node runs a CPG workload: a process that joins the CPG group
+    /// `hasim-load` through corosync and multicasts a numbered message this
+    /// often; its memberships and deliveries are node events in the trace.
+    #[serde(default)]
+    pub cpg_interval: Option<Spanned<humantime_serde::Serde<Duration>>>,
     /// `corosync` (default): Totem behaves exactly as corosync 3.1.7,
     /// including the three deviations from extended virtual synchrony that
     /// hasim's fault tests found; `strict`: those three fixed.
     #[serde(default)]
     pub totem: TotemVariant,
+}
+
+impl CorosyncSection {
+    /// How often the CPG workload multicasts, when the scenario runs one.
+    pub fn cpg_interval(&self) -> Option<Duration> {
+        self.cpg_interval.as_ref().map(|i| **i.get_ref())
+    }
 }
 
 /// Which Totem to run.
@@ -462,6 +474,12 @@ impl Scenario {
             scenario
                 .adopt_nodelist(loaded, section.conf.span())
                 .map_err(|(span, m)| at(span, m))?;
+            if let Some(interval) = &section.cpg_interval {
+                if interval.get_ref().is_zero() {
+                    let message = "expected a non-zero `cpg_interval`".to_string();
+                    return Err(at(interval.span(), message));
+                }
+            }
         }
         scenario
             .validate()

@@ -14,7 +14,7 @@ use crate::scenario::{FaultAction, Scenario};
 use crate::trace::{Event, TraceSink};
 use crate::view::ClusterView;
 use hasim_node::corosync_daemon::{self, CorosyncSetup};
-use hasim_node::host::{Host, Inbox, NodeEvent};
+use hasim_node::host::{Addresses, Datagrams, Disk, Events, Host, Inbox, Named, NodeEvent};
 use hasim_node::{responder, vrrp_daemon};
 use hasim_reports::RunReport;
 use madsim::runtime::{Handle, Runtime};
@@ -39,11 +39,13 @@ impl SimHost {
     }
 }
 
-impl Host for SimHost {
+impl Named for SimHost {
     fn name(&self) -> &str {
         &self.name
     }
+}
 
+impl Datagrams for SimHost {
     fn bind(&self, port: u16) -> std::io::Result<Inbox> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         self.shared
@@ -64,7 +66,9 @@ impl Host for SimHost {
             .send(self.index, src, dst, payload);
         self.shared.schedule(deliveries);
     }
+}
 
+impl Addresses for SimHost {
     fn add_vip(&self, vip: Ipv4Addr, _interface: Ipv4Addr) {
         if self.current() {
             self.shared
@@ -91,7 +95,9 @@ impl Host for SimHost {
                 .gratuitous_arp(self.index, vip);
         }
     }
+}
 
+impl Events for SimHost {
     fn report(&self, event: NodeEvent) {
         if self.current() {
             self.shared
@@ -100,7 +106,9 @@ impl Host for SimHost {
                 .node_event(self.index, event);
         }
     }
+}
 
+impl Disk for SimHost {
     fn load(&self, key: &str) -> Option<Vec<u8>> {
         self.shared.world.at(self.shared.now()).hosts[self.index]
             .disk
@@ -282,6 +290,10 @@ async fn simulate(scenario: Scenario, timeline: Vec<TimedFault>, world: World, a
                 let name = host_name.clone();
                 let incarnation = shared.world.at(shared.now()).hosts[index].incarnation;
                 let corosync = corosync_setup(&for_corosync, &name, incarnation);
+                let cpg_interval = for_corosync
+                    .corosync
+                    .as_ref()
+                    .and_then(|c| c.cpg_interval());
                 async move {
                     let host: Arc<dyn Host> = Arc::new(SimHost {
                         shared,
@@ -291,15 +303,7 @@ async fn simulate(scenario: Scenario, timeline: Vec<TimedFault>, world: World, a
                     });
                     let service = tokio::spawn(responder::serve(host.clone()));
                     if let Some(Ok(setup)) = corosync {
-                        let host = host.clone();
-                        tokio::spawn(async move {
-                            if let Err(e) = corosync_daemon::run(host.clone(), setup).await {
-                                host.report(NodeEvent::DaemonFailed {
-                                    daemon: "corosync".into(),
-                                    error: e.to_string(),
-                                });
-                            }
-                        });
+                        hasim_node::init::start_corosync(host.clone(), setup, cpg_interval);
                     }
                     if !configs.is_empty() {
                         if let Err(e) = vrrp_daemon::run(host.clone(), configs).await {

@@ -1,6 +1,7 @@
 //! Helpers shared by the simulator integration tests.
 #![allow(dead_code)]
 
+pub mod cpg;
 pub mod process;
 
 use hasim::scenario::Scenario;

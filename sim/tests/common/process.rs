@@ -83,3 +83,23 @@ pub fn wait_for(daemon: &Daemon, needles: &[&str], limit: Duration) -> Option<St
 pub fn port_offset() -> u16 {
     20000 + (std::process::id() % 20000) as u16
 }
+
+/// Like [`wait_for`], keeping every line read (matching or not) in `kept`.
+pub fn wait_keeping(
+    daemon: &Daemon,
+    needles: &[&str],
+    limit: Duration,
+    kept: &mut Vec<(Instant, String)>,
+) -> Option<String> {
+    let deadline = Instant::now() + limit;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let Ok(line) = daemon.lines.recv_timeout(left) else {
+            return None;
+        };
+        kept.push((Instant::now(), line.clone()));
+        if !needles.is_empty() && needles.iter().all(|n| line.contains(n)) {
+            return Some(line);
+        }
+    }
+    None
+}

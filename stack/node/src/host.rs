@@ -65,15 +65,52 @@ pub enum NodeEvent {
         ring: String,
         seq: u32,
     },
+    /// A CPG group's membership changed, as the local member `pid` saw it
+    /// (a `cpg_confchg_fn` callback).
+    CpgConfChg {
+        group: String,
+        pid: u32,
+        members: Vec<CpgMember>,
+        left: Vec<CpgMember>,
+        joined: Vec<CpgMember>,
+    },
+    /// The local CPG workload `pid` multicast its message `counter`.
+    CpgSent {
+        group: String,
+        pid: u32,
+        counter: u64,
+    },
+    /// CPG delivered (`sender`, `sender_pid`)'s message `counter` to the local
+    /// member `pid` (a `cpg_deliver_fn` callback).
+    CpgDeliver {
+        group: String,
+        pid: u32,
+        sender: u32,
+        sender_pid: u32,
+        counter: u64,
+    },
     /// Something worth a line in the trace (link up/down, ...).
     Log { text: String },
 }
 
-/// What a daemon needs from its machine. Sending is fire-and-forget, as UDP is:
-/// whether a datagram arrives is the network's business.
-pub trait Host: Send + Sync + 'static {
-    /// The node's name, for logs and reports.
+/// One process in a CPG group, with why it joined or left when it is in a
+/// joined/left list (`cpg_reason_t`, lower case).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CpgMember {
+    pub node: u32,
+    pub pid: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The machine's name, for logs, reports and service replies.
+pub trait Named {
     fn name(&self) -> &str;
+}
+
+/// Capability: datagrams. Sending is fire-and-forget, as UDP is: whether a
+/// datagram arrives is the network's business.
+pub trait Datagrams {
     /// Receive every datagram addressed to this node on `port` (to one of its
     /// own addresses, to a virtual IP it holds, or to a multicast group on one
     /// of its segments).
@@ -81,15 +118,21 @@ pub trait Host: Send + Sync + 'static {
     /// Send one datagram. `src` names the interface (one of the node's
     /// addresses, or a virtual IP it holds).
     fn send(&self, src: SocketAddrV4, dst: SocketAddrV4, payload: Vec<u8>);
+}
+
+/// Capability: the addresses a node holds beyond its own (virtual IPs).
+pub trait Addresses {
     /// Bring a virtual IP up on the interface that has address `interface`.
     fn add_vip(&self, vip: Ipv4Addr, interface: Ipv4Addr);
     /// Take a virtual IP down.
     fn remove_vip(&self, vip: Ipv4Addr);
     /// Announce `vip` with a gratuitous ARP from the interface `interface`.
     fn gratuitous_arp(&self, vip: Ipv4Addr, interface: Ipv4Addr);
-    /// Record a protocol event.
-    fn report(&self, event: NodeEvent);
-    /// Read what this node stored on its disk (survives power cycles).
+}
+
+/// Capability: a small disk that survives power cycles.
+pub trait Disk {
+    /// Read what this node stored on its disk.
     fn load(&self, _key: &str) -> Option<Vec<u8>> {
         None
     }
@@ -100,3 +143,17 @@ pub trait Host: Send + Sync + 'static {
         0
     }
 }
+
+/// Capability: reporting what happened, to the simulator's trace and
+/// checkers or a real-mode operator.
+pub trait Events {
+    /// Record a protocol event.
+    fn report(&self, event: NodeEvent);
+}
+
+/// Everything a daemon may need from its machine, as one object. Streams and
+/// power control join as further capabilities with the TCP and fencing work;
+/// a machine gets `Host` by implementing each capability.
+pub trait Host: Named + Datagrams + Addresses + Disk + Events + Send + Sync + 'static {}
+
+impl<T: Named + Datagrams + Addresses + Disk + Events + Send + Sync + 'static> Host for T {}

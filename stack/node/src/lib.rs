@@ -10,13 +10,18 @@
 //! the real build.
 
 pub mod corosync_daemon;
+pub mod daemon;
+pub mod driver;
 pub mod host;
+pub mod init;
+pub mod local;
 pub mod responder;
 pub mod vrrp_daemon;
+pub mod workload;
 
 #[cfg(not(madsim))]
 pub mod real;
 #[cfg(not(madsim))]
 pub mod wallclock;
 
-pub use host::{Datagram, Host, Inbox, NodeEvent};
+pub use host::{Addresses, Datagram, Datagrams, Disk, Events, Host, Inbox, Named, NodeEvent};

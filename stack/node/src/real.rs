@@ -5,7 +5,7 @@
 //! with its wall-clock time, so scripts and tests can follow and time the
 //! daemon.
 
-use crate::host::{Datagram, Host, Inbox, NodeEvent};
+use crate::host::{Addresses, Datagram, Datagrams, Disk, Events, Inbox, Named, NodeEvent};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io;
@@ -69,11 +69,17 @@ impl UdpHost {
     }
 }
 
-impl Host for UdpHost {
+impl Named for UdpHost {
     fn name(&self) -> &str {
         &self.name
     }
+}
 
+/// Real mode keeps nothing across restarts: the Totem ring sequence starts
+/// from the network's, as corosync does without its ringid file.
+impl Disk for UdpHost {}
+
+impl Datagrams for UdpHost {
     fn bind(&self, port: u16) -> io::Result<Inbox> {
         let at = SocketAddrV4::new(self.address, self.real_port(port));
         // Name the address: "Cannot assign requested address" alone does not
@@ -123,7 +129,9 @@ impl Host for UdpHost {
             let _ = socket.send_to(&payload, to);
         }
     }
+}
 
+impl Addresses for UdpHost {
     fn add_vip(&self, vip: Ipv4Addr, _interface: Ipv4Addr) {
         self.print(Printed::VipUp { vip });
     }
@@ -135,7 +143,9 @@ impl Host for UdpHost {
     fn gratuitous_arp(&self, vip: Ipv4Addr, _interface: Ipv4Addr) {
         self.print(Printed::Garp { vip });
     }
+}
 
+impl Events for UdpHost {
     fn report(&self, event: NodeEvent) {
         self.print(Printed::Protocol { detail: &event });
     }

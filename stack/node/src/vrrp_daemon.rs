@@ -1,14 +1,13 @@
 //! Keepalived's part of a node: one task per node that runs every configured
 //! VRRP instance's sans-IO core against real (or simulated) time and network.
 
+use crate::driver::{self, Inputs, Io, Service};
 use crate::host::{Datagram, Host, NodeEvent, VRRP_PORT};
 use hasim_vrrp::{Action, Config, Destination, Vrrp};
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio::time::{sleep_until, Instant};
 
 /// The VRRP multicast group (RFC 5798 §5.1.1.2).
 pub const VRRP_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
@@ -80,49 +79,64 @@ pub async fn run_until(
 
 async fn run_instance(
     host: Arc<dyn Host>,
-    mut vrrp: Vrrp,
+    vrrp: Vrrp,
     cfg: Config,
-    mut inbox: mpsc::UnboundedReceiver<Datagram>,
-    mut stopping: tokio::sync::watch::Receiver<bool>,
+    inbox: mpsc::UnboundedReceiver<Datagram>,
+    stopping: tokio::sync::watch::Receiver<bool>,
 ) {
-    let origin = Instant::now();
-    let actions = vrrp.start(origin.elapsed());
-    apply(&*host, &cfg, actions);
-    loop {
-        // A core with nothing scheduled still has to hear packets.
-        let deadline = vrrp
-            .next_timeout()
-            .map(|t| origin + t)
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
-        let actions = tokio::select! {
-            biased;
-            changed = stopping.changed() => {
-                // An error means the daemon itself is gone: nothing to send.
-                if changed.is_ok() {
-                    apply(&*host, &cfg, vrrp.shutdown(origin.elapsed()));
-                }
-                return;
-            }
-            datagram = inbox.recv() => match datagram {
-                Some(d) => {
-                    let before = vrrp.stats().clone();
-                    let actions = vrrp.handle_packet(origin.elapsed(), *d.src.ip(), &d.payload);
-                    if vrrp.stats().dropped_total() > before.dropped_total() {
-                        host.report(NodeEvent::VrrpDropped { vrid: cfg.vrid, from: *d.src.ip() });
-                    }
-                    actions
-                }
-                None => return,
-            },
-            _ = sleep_until(deadline) => {
-                if vrrp.next_timeout().is_some_and(|t| origin + t <= Instant::now()) {
-                    vrrp.handle_timeout(origin.elapsed())
-                } else {
-                    Vec::new()
-                }
-            }
-        };
-        apply(&*host, &cfg, actions);
+    let mut instance = Instance { vrrp, cfg };
+    let inputs = Inputs {
+        datagrams: Some(inbox),
+        local: None,
+        stop: Some(stopping),
+    };
+    driver::run(&mut instance, host, inputs).await;
+}
+
+/// One VRRP instance: the core and its configuration.
+struct Instance {
+    vrrp: Vrrp,
+    cfg: Config,
+}
+
+/// The VRRP core keeps its own deadline; the driver's table mirrors it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Deadline;
+
+impl Service for Instance {
+    type Timer = Deadline;
+
+    fn start(&mut self, io: &mut Io<'_, Deadline>) {
+        let actions = self.vrrp.start(io.now());
+        apply(io.host, &self.cfg, actions);
+    }
+
+    fn datagram(&mut self, io: &mut Io<'_, Deadline>, d: Datagram) {
+        let before = self.vrrp.stats().dropped_total();
+        let actions = self.vrrp.handle_packet(io.now(), *d.src.ip(), &d.payload);
+        if self.vrrp.stats().dropped_total() > before {
+            io.host.report(NodeEvent::VrrpDropped {
+                vrid: self.cfg.vrid,
+                from: *d.src.ip(),
+            });
+        }
+        apply(io.host, &self.cfg, actions);
+    }
+
+    fn timer(&mut self, io: &mut Io<'_, Deadline>, _: Deadline) {
+        let actions = self.vrrp.handle_timeout(io.now());
+        apply(io.host, &self.cfg, actions);
+    }
+
+    /// keepalived on SIGTERM: a MASTER sends its priority-0 advert and
+    /// releases its VIPs.
+    fn stop(&mut self, io: &mut Io<'_, Deadline>) {
+        let actions = self.vrrp.shutdown(io.now());
+        apply(io.host, &self.cfg, actions);
+    }
+
+    fn settle(&mut self, io: &mut Io<'_, Deadline>) {
+        io.follow(Deadline, self.vrrp.next_timeout());
     }
 }
 

@@ -1,0 +1,265 @@
+//! The one loop every node daemon runs in.
+//!
+//! A daemon is a sans-IO core plus a small adapter that implements
+//! [`Service`]: the driver owns the waiting (datagrams from one bound port,
+//! messages on the in-node channel, one timer table per core) and calls the
+//! adapter with each input; the adapter feeds its core and carries out the
+//! core's actions through [`Io`]. Time comes from `tokio::time`: virtual in
+//! the simulator build, the OS clock in the real build.
+//!
+//! Order is part of the behaviour (the simulator's trace depends on it), so
+//! it is fixed here: datagrams before in-node messages before timers when
+//! several are ready; timers due together fire in the order of their keys,
+//! each key at most once per wake-up.
+
+use crate::host::{Datagram, Host, Inbox};
+use crate::local::{Envelope, LocalInbox, LocalMessage, Switchboard};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+
+/// With no timer set, the driver still wakes this often (and finds nothing due).
+const IDLE_WAKE: Duration = Duration::from_secs(3600);
+
+/// The adapter between one sans-IO core and the driver.
+pub trait Service {
+    /// Names one timer of the core. Timers due at the same wake-up fire in
+    /// this type's order.
+    type Timer: Ord + Copy + std::fmt::Debug;
+    /// The core starts (the driver's clock starts at zero here).
+    fn start(&mut self, io: &mut Io<'_, Self::Timer>);
+    /// A datagram arrived on the bound port.
+    fn datagram(&mut self, _io: &mut Io<'_, Self::Timer>, _datagram: Datagram) {}
+    /// A message arrived on the in-node channel.
+    fn message(&mut self, _io: &mut Io<'_, Self::Timer>, _envelope: Envelope) {}
+    /// `timer` is due.
+    fn timer(&mut self, io: &mut Io<'_, Self::Timer>, timer: Self::Timer);
+    /// The daemon is told to stop (real mode: SIGTERM); the driver returns
+    /// right after.
+    fn stop(&mut self, _io: &mut Io<'_, Self::Timer>) {}
+    /// After every input: finish what it started (corosync feeds back the
+    /// packets it sent to itself; a core's own next deadline is copied into
+    /// the timer table).
+    fn settle(&mut self, _io: &mut Io<'_, Self::Timer>) {}
+}
+
+/// What an adapter may do while handling one input.
+pub struct Io<'a, T> {
+    origin: Instant,
+    timers: &'a mut BTreeMap<T, Duration>,
+    /// The machine.
+    pub host: &'a dyn Host,
+    local: Option<(&'a Switchboard, &'a str)>,
+}
+
+impl<T: Ord + Copy> Io<'_, T> {
+    /// Time since the core started.
+    pub fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    /// Fire `timer` at `at` (since the core started), replacing an earlier setting.
+    pub fn set_timer(&mut self, timer: T, at: Duration) {
+        self.timers.insert(timer, at);
+    }
+
+    /// Forget `timer`.
+    pub fn cancel_timer(&mut self, timer: T) {
+        self.timers.remove(&timer);
+    }
+
+    /// When `timer` fires, if it is set.
+    pub fn timer(&self, timer: T) -> Option<Duration> {
+        self.timers.get(&timer).copied()
+    }
+
+    /// Set `timer` to `at`, or cancel it for `None`: for cores that keep
+    /// their own deadline.
+    pub fn follow(&mut self, timer: T, at: Option<Duration>) {
+        match at {
+            Some(at) => self.set_timer(timer, at),
+            None => self.cancel_timer(timer),
+        }
+    }
+
+    /// Send to another daemon on this node; false if it is not there (or
+    /// this daemon has no endpoint).
+    pub fn send_local(&self, to: &str, message: LocalMessage) -> bool {
+        self.local
+            .is_some_and(|(board, me)| board.send(me, to, message))
+    }
+}
+
+/// Where a daemon's inputs come from.
+pub struct Inputs {
+    /// Datagrams from a bound port; when this closes (the node went away)
+    /// the daemon stops.
+    pub datagrams: Option<Inbox>,
+    /// The daemon's endpoint on the in-node channel: the switchboard, its
+    /// name, its inbox.
+    pub local: Option<(Switchboard, String, LocalInbox)>,
+    /// Becomes true when the daemon must stop; checked before anything else.
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
+}
+
+/// Wait until `stop` changes; true when told to stop, false when the sender
+/// is gone (nobody will ever ask). Without a receiver, never.
+async fn stop_requested(stop: &mut Option<tokio::sync::watch::Receiver<bool>>) -> bool {
+    match stop {
+        Some(rx) => rx.changed().await.is_ok(),
+        None => std::future::pending().await,
+    }
+}
+
+/// Wait on an optional inbox; without one, never.
+async fn recv_or_wait<T>(inbox: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
+    match inbox {
+        Some(inbox) => inbox.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What woke the driver.
+enum Woke {
+    Stop(bool),
+    Datagram(Option<Datagram>),
+    Message(Option<Envelope>),
+    Timer,
+}
+
+/// Run `service` until its datagram inbox closes (or forever, if it has none).
+pub async fn run<S: Service>(service: &mut S, host: Arc<dyn Host>, inputs: Inputs) {
+    let Inputs {
+        mut datagrams,
+        local,
+        mut stop,
+    } = inputs;
+    let (board, name, inbox) = match local {
+        Some((board, name, inbox)) => (Some(board), name, Some(inbox)),
+        None => (None, String::new(), None),
+    };
+    let mut messages = inbox;
+    let origin = Instant::now();
+    let mut timers: BTreeMap<S::Timer, Duration> = BTreeMap::new();
+    let mut io = Io {
+        origin,
+        timers: &mut timers,
+        host: &*host,
+        local: board.as_ref().map(|b| (b, name.as_str())),
+    };
+    service.start(&mut io);
+    service.settle(&mut io);
+    loop {
+        let deadline = io
+            .timers
+            .values()
+            .min()
+            .map(|t| origin + *t)
+            .unwrap_or_else(|| Instant::now() + IDLE_WAKE);
+        let woke = tokio::select! {
+            biased;
+            asked = stop_requested(&mut stop) => Woke::Stop(asked),
+            d = recv_or_wait(&mut datagrams) => Woke::Datagram(d),
+            m = recv_or_wait(&mut messages) => Woke::Message(m),
+            _ = sleep_until(deadline) => Woke::Timer,
+        };
+        match woke {
+            Woke::Stop(true) => {
+                service.stop(&mut io);
+                return;
+            }
+            // The daemon itself is gone: nothing to send.
+            Woke::Stop(false) => return,
+            Woke::Datagram(Some(d)) => service.datagram(&mut io, d),
+            Woke::Datagram(None) => return,
+            Woke::Message(Some(m)) => service.message(&mut io, m),
+            // Nobody can write to this daemon any more; it keeps running.
+            Woke::Message(None) => messages = None,
+            Woke::Timer => fire_due(service, &mut io),
+        }
+        service.settle(&mut io);
+    }
+}
+
+/// Fire every due timer once, in key order; a timer set again during this
+/// wake-up to a time already past waits for the next wake-up if its key was
+/// passed.
+fn fire_due<S: Service>(service: &mut S, io: &mut Io<'_, S::Timer>) {
+    let mut passed: Option<S::Timer> = None;
+    loop {
+        let now = io.now();
+        let next = io
+            .timers
+            .iter()
+            .find(|(key, at)| **at <= now && passed.is_none_or(|p| **key > p))
+            .map(|(key, _)| *key);
+        let Some(key) = next else {
+            return;
+        };
+        io.timers.remove(&key);
+        passed = Some(key);
+        service.timer(io, key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::{Addresses, Datagrams, Disk, Events, Named, NodeEvent};
+    use std::net::{Ipv4Addr, SocketAddrV4};
+
+    struct NoMachine;
+    impl Named for NoMachine {
+        fn name(&self) -> &str {
+            "test"
+        }
+    }
+    impl Datagrams for NoMachine {
+        fn bind(&self, _port: u16) -> std::io::Result<Inbox> {
+            Err(std::io::ErrorKind::Unsupported.into())
+        }
+        fn send(&self, _src: SocketAddrV4, _dst: SocketAddrV4, _payload: Vec<u8>) {}
+    }
+    impl Addresses for NoMachine {
+        fn add_vip(&self, _vip: Ipv4Addr, _interface: Ipv4Addr) {}
+        fn remove_vip(&self, _vip: Ipv4Addr) {}
+        fn gratuitous_arp(&self, _vip: Ipv4Addr, _interface: Ipv4Addr) {}
+    }
+    impl Disk for NoMachine {}
+    impl Events for NoMachine {
+        fn report(&self, _event: NodeEvent) {}
+    }
+
+    /// Records firings; firing `1` sets `1` again (due at once) and `0` too.
+    struct Recorder(Vec<u8>);
+    impl Service for Recorder {
+        type Timer = u8;
+        fn start(&mut self, _io: &mut Io<'_, u8>) {}
+        fn timer(&mut self, io: &mut Io<'_, u8>, timer: u8) {
+            self.0.push(timer);
+            if timer == 1 {
+                io.set_timer(1, Duration::ZERO);
+                io.set_timer(0, Duration::ZERO);
+            }
+        }
+    }
+
+    #[test]
+    fn due_timers_fire_once_each_in_key_order() {
+        let mut timers = BTreeMap::from([(2, Duration::ZERO), (1, Duration::ZERO)]);
+        timers.insert(9, Duration::from_secs(3600));
+        let mut io = Io {
+            origin: Instant::now(),
+            timers: &mut timers,
+            host: &NoMachine,
+            local: None,
+        };
+        let mut service = Recorder(Vec::new());
+        fire_due(&mut service, &mut io);
+        // 1 before 2; 1 set again and 0 set during the wake-up wait for the next.
+        assert_eq!(service.0, vec![1, 2]);
+        assert_eq!(timers.keys().copied().collect::<Vec<_>>(), vec![0, 1, 9]);
+    }
+}
