@@ -29,6 +29,21 @@ pub struct RunArgs {
     /// Threads for a campaign (default: the available cores).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Write JUnit XML here: one test case per seed.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Run only the K-th of N deterministic slices of the seed range (K/N);
+    /// `hasim merge` combines the shards' `--json` summaries.
+    #[arg(long, requires = "seeds", value_parser = hasim_reports::Shard::parse)]
+    pub shard: Option<hasim_reports::Shard>,
+    /// Stop taking new seeds after the first unexpected outcome.
+    #[arg(long, requires = "seeds")]
+    pub fail_fast: bool,
+    /// Write a self-contained HTML timeline of the run here; with `--seeds`,
+    /// a directory that gets `seed-N.html` for every seed that did not meet
+    /// its expectation.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
 }
 
 fn parse_range(text: &str) -> Result<std::ops::Range<u64>, String> {
@@ -206,24 +221,8 @@ pub fn run(args: RunArgs) -> u8 {
         }
     };
     let path = args.scenario.display().to_string();
-    if let Some(seeds) = args.seeds {
-        let threads = args
-            .jobs
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        let report = hasim::campaign::run(&scenario, &path, seeds, threads, true);
-        print!("{}", report.to_text());
-        if let Some(json) = &args.json {
-            let text = serde_json::to_string_pretty(&report).unwrap_or_default();
-            if let Err(e) = write_file(json, &text) {
-                eprintln!("error: {e}");
-                return EXIT_BAD_INPUT;
-            }
-        }
-        return if report.all_met() {
-            EXIT_OK
-        } else {
-            EXIT_UNEXPECTED
-        };
+    if let Some(seeds) = args.seeds.clone() {
+        return crate::campaign_cli::run(&args, &scenario, seeds);
     }
     let seed = args.seed.unwrap_or(1);
     let trace: Option<Box<dyn std::io::Write + Send>> = match &args.trace {
@@ -236,6 +235,16 @@ pub fn run(args: RunArgs) -> u8 {
             }
         },
     };
+    let observer = std::sync::Arc::new(std::sync::Mutex::new(
+        hasim::timeline::TimelineObserver::new(),
+    ));
+    let trace: Option<Box<dyn std::io::Write + Send>> = match &args.html {
+        Some(_) => Some(Box::new(hasim::timeline::TraceTap::new(
+            observer.clone(),
+            trace,
+        ))),
+        None => trace,
+    };
     let out = match hasim::world::run(&scenario, seed, trace) {
         Ok(out) => out,
         Err(e) => {
@@ -246,6 +255,20 @@ pub fn run(args: RunArgs) -> u8 {
     print!("{}", out.report.to_text());
     if let Some(json) = &args.json {
         if let Err(e) = write_file(json, &out.report.to_json()) {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    }
+    if let Some(html) = &args.html {
+        let page = crate::campaign_cli::html_page(&observer, &out.report);
+        if let Err(e) = write_file(html, &page) {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    }
+    if let Some(junit) = &args.junit {
+        let case = hasim::ci::case_from_report(&path, &out.report);
+        if let Err(e) = write_file(junit, &hasim::ci::junit(&scenario.name, vec![case])) {
             eprintln!("error: {e}");
             return EXIT_BAD_INPUT;
         }

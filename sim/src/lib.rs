@@ -11,12 +11,22 @@
 
 pub mod analysis;
 pub mod checkers;
+pub mod ci;
 pub mod fabric;
 pub mod faults;
 pub mod scenario;
+pub mod scenario_write;
+pub mod sweep_spec;
+pub mod timeline;
 pub mod trace;
 
 #[cfg(madsim)]
 pub mod campaign;
+#[cfg(madsim)]
+pub mod shard;
+#[cfg(madsim)]
+pub mod shrink;
+#[cfg(madsim)]
+pub mod sweep;
 #[cfg(madsim)]
 pub mod world;

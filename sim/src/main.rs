@@ -8,7 +8,9 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod campaign_cli;
 mod cli;
+mod tools_cli;
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +36,22 @@ enum Command {
         #[arg(long)]
         trace: Option<PathBuf>,
         /// Write the JSON report here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Reduce a failing seed to the fewest, shortest faults that still fail
+    /// the same way, and write them as a scenario file.
+    Shrink(tools_cli::ShrinkArgs),
+    /// Measure failure detection and false failovers over a grid of timer
+    /// values under a disturbance model, with advice.
+    Sweep(tools_cli::SweepArgs),
+    /// Combine the `--json` summaries of the shards of a campaign
+    /// (`--shard K/N`) into the summary of the whole campaign.
+    Merge {
+        /// One summary per shard, every shard exactly once.
+        #[arg(required = true)]
+        summaries: Vec<PathBuf>,
+        /// Write the merged summary (JSON) here.
         #[arg(long)]
         json: Option<PathBuf>,
     },
@@ -68,7 +86,14 @@ fn main() -> ExitCode {
             trace,
             json,
             jobs: None,
+            junit: None,
+            shard: None,
+            fail_fast: false,
+            html: None,
         }),
+        Command::Shrink(args) => tools_cli::shrink(args),
+        Command::Sweep(args) => tools_cli::sweep(args),
+        Command::Merge { summaries, json } => campaign_cli::merge(&summaries, json.as_ref()),
         Command::Schedule(args) => cli::schedule(args),
         Command::Conformance(args) => cli::conformance(args),
         Command::Node(node) => cli::node(node),
