@@ -162,7 +162,8 @@ pub fn validate(xml: &str) -> Result<(), String> {
                 }
             }
             Event::End(_) => {
-                if stack.pop().as_deref() == Some("testsuite") {
+                let closed = stack.pop();
+                if closed.as_deref() == Some("testsuite") {
                     tally.check(pos)?;
                 }
             }

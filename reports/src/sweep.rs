@@ -46,6 +46,9 @@ pub struct DisturbanceRate {
     /// Episodes after which the cluster failed over (a new membership, a
     /// VRRP takeover) although nothing had failed.
     pub failovers: u64,
+    /// Episodes after which the ring re-formed (the token was lost) with
+    /// every member still in it: visible in the logs, harmless.
+    pub reformed: u64,
     /// How often the model says this disturbance happens.
     pub per_hour: f64,
 }
@@ -401,6 +404,7 @@ mod tests {
                 label: "pause 2s".into(),
                 episodes: 10,
                 failovers: false_failovers,
+                reformed: false_failovers,
                 per_hour: 4.0,
             }],
             stable_after_heal: Stats::default(),

@@ -2,7 +2,7 @@
 //!
 //! Exit codes: 0 every run met its expectation; 1 an invariant broke that the
 //! scenario did not expect (or an expected one did not break); 2 bad input or
-//! usage.
+//! usage; 130 a campaign stopped by Ctrl-C (its partial summary is printed).
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

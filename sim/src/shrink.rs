@@ -194,8 +194,7 @@ impl Search<'_> {
     /// Halve each fault's length while it still fails.
     fn shorten(&mut self, mut units: Vec<Unit>) -> Vec<Unit> {
         for i in 0..units.len() {
-            loop {
-                let Some(undo) = &units[i].undo else { break };
+            while let Some(undo) = &units[i].undo {
                 let length = undo.at.saturating_sub(units[i].begin.at);
                 if length < Duration::from_millis(200) {
                     break;
@@ -220,10 +219,7 @@ impl Search<'_> {
         for i in 0..units.len() {
             let mut g = 0;
             let mut h = 0;
-            loop {
-                let FaultAction::Partition { groups, .. } = &units[i].begin.action else {
-                    break;
-                };
+            while let FaultAction::Partition { groups, .. } = &units[i].begin.action {
                 let Some(group) = groups.get(g) else { break };
                 if h >= group.len() {
                     (g, h) = (g + 1, 0);

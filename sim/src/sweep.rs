@@ -297,8 +297,8 @@ struct RunMetrics {
     detection: Vec<f64>,
     in_window: u64,
     undetected: u64,
-    /// (disturbance index, failed over) per non-failure episode.
-    disturbed: Vec<(usize, bool)>,
+    /// (disturbance index, failed over, ring re-formed) per non-failure episode.
+    disturbed: Vec<(usize, bool, bool)>,
     stable: Vec<f64>,
 }
 
@@ -309,13 +309,23 @@ type EpisodeTiming = (Option<f64>, Option<f64>);
 /// Corosync: the first new membership after the fault, or after its end
 /// (a paused node's ring forms a new membership only after the token
 /// timeout, which may fall after the resume).
-fn corosync_timing(report: &RunReport, i: usize, e: &Episode) -> EpisodeTiming {
+/// Only a membership without some node counts: a ring re-formed with every
+/// member (the paused node answered the join in time) fails nothing over.
+fn corosync_timing(report: &RunReport, i: usize, e: &Episode, ring: usize) -> EpisodeTiming {
     let begin = report.fault_impacts.get(2 * i);
     let end = report.fault_impacts.get(2 * i + 1);
     let length = (e.end - e.begin).as_secs_f64();
+    let lost = |m: &&(String, Vec<u32>, f64)| m.1.len() < ring;
     let first = begin
-        .and_then(|b| b.first_membership.as_ref().map(|m| m.2))
-        .or_else(|| end.and_then(|x| x.first_membership.as_ref().map(|m| m.2 + length)));
+        .and_then(|b| b.first_membership.as_ref().filter(lost).map(|m| m.2))
+        .or_else(|| {
+            end.and_then(|x| {
+                x.first_membership
+                    .as_ref()
+                    .filter(lost)
+                    .map(|m| m.2 + length)
+            })
+        });
     (first, end.and_then(|x| x.settled))
 }
 
@@ -348,7 +358,11 @@ fn measure(spec: &SweepSpec, point: &Scenario, report: &RunReport, eps: &[Episod
             .get(i + 1)
             .map_or(report.simulated_seconds, |n| n.begin.as_secs_f64());
         let (first, settled) = if corosync {
-            corosync_timing(report, i, e)
+            let ring = point
+                .corosync_conf
+                .as_ref()
+                .map_or(0, |c| c.conf.nodelist.len());
+            corosync_timing(report, i, e, ring)
         } else {
             vrrp_timing(report, e, until)
         };
@@ -369,7 +383,17 @@ fn measure(spec: &SweepSpec, point: &Scenario, report: &RunReport, eps: &[Episod
                 m.stable.push(s - boot);
             }
         } else {
-            m.disturbed.push((e.kind, first.is_some()));
+            let reformed = if corosync {
+                (2 * i..2 * i + 2).any(|j| {
+                    report
+                        .fault_impacts
+                        .get(j)
+                        .is_some_and(|f| f.first_membership.is_some())
+                })
+            } else {
+                first.is_some()
+            };
+            m.disturbed.push((e.kind, first.is_some(), reformed));
             if first.is_some() {
                 m.stable.extend(settled);
             }
@@ -430,8 +454,8 @@ fn assemble(spec: &SweepSpec, point: &Point, runs: &[RunMetrics]) -> SweepPoint 
             let seen = runs
                 .iter()
                 .flat_map(|r| r.disturbed.iter())
-                .filter(|(k, _)| *k == i);
-            let kind = format!("{:?}", d.kind).to_lowercase();
+                .filter(|(k, _, _)| *k == i);
+            let kind = d.kind.name();
             let (lo, hi) = (d.length.min, d.length.max);
             let length = if lo == hi {
                 humantime::format_duration(lo).to_string()
@@ -445,7 +469,8 @@ fn assemble(spec: &SweepSpec, point: &Point, runs: &[RunMetrics]) -> SweepPoint 
             DisturbanceRate {
                 label: format!("{kind} {length}"),
                 episodes: seen.clone().count() as u64,
-                failovers: seen.filter(|(_, f)| *f).count() as u64,
+                failovers: seen.clone().filter(|(_, f, _)| *f).count() as u64,
+                reformed: seen.filter(|(_, _, r)| *r).count() as u64,
                 per_hour: d.per_hour,
             }
         })

@@ -69,6 +69,16 @@ pub enum DisturbanceKind {
 }
 
 impl DisturbanceKind {
+    /// The name as written in sweep files.
+    pub fn name(self) -> &'static str {
+        match self {
+            DisturbanceKind::Pause => "pause",
+            DisturbanceKind::LossBurst => "loss-burst",
+            DisturbanceKind::LatencySpike => "latency-spike",
+            DisturbanceKind::PowerFailure => "power-failure",
+        }
+    }
+
     pub fn is_real_failure(self) -> bool {
         self == DisturbanceKind::PowerFailure
     }
@@ -132,13 +142,11 @@ impl SweepSpec {
             let line = e.span().map_or(1, |s| line_of(text, s.start));
             format!("{name}:{line}: {}", e.message().trim())
         })?;
-        for axis in [
+        let knet = [
             &sweep.grid.knet_ping_interval,
             &sweep.grid.knet_ping_timeout,
-        ]
-        .into_iter()
-        .flatten()
-        {
+        ];
+        if let Some(axis) = knet.into_iter().flatten().next() {
             return Err(at(axis.span(), "knet ping timers are derived from the token in hasim's knet links; not a sweep axis yet (expected token, consensus, token_retransmits_before_loss_const, join or advert_int)"));
         }
         for d in &sweep.disturbances {
