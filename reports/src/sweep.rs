@@ -321,6 +321,12 @@ pub fn to_svg(r: &SweepResult) -> String {
     let _ = writeln!(out, "<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>");
     let _ = writeln!(
         out,
+        "<text x=\"{m}\" y=\"30\" font-size=\"15\">{}: {} seeds per point; Pareto front in red</text>",
+        crate::junit::escape(&r.name),
+        r.seeds
+    );
+    let _ = writeln!(
+        out,
         "<g id=\"axes\" stroke=\"black\"><line x1=\"{m}\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\"/><line x1=\"{m}\" y1=\"{m}\" x2=\"{m}\" y2=\"{0}\"/></g>",
         h - m,
         w - m

@@ -18,7 +18,10 @@ pub struct SweepFile {
     /// The base scenario, relative to the sweep file: the cluster, its
     /// corosync.conf or VRRP instances. Its faults, nemesis and expectation
     /// are replaced by the disturbance model.
-    pub scenario: Spanned<String>,
+    pub scenario: Option<Spanned<String>>,
+    /// Or the user's own corosync.conf, relative to the sweep file: its
+    /// nodelist becomes the cluster (ring0 = segment `ring0`, ...).
+    pub conf: Option<Spanned<String>>,
     #[serde(default = "default_seeds")]
     pub seeds: u64,
     /// Quiet time before the first episode.
@@ -113,6 +116,15 @@ fn one_f() -> f64 {
     1.0
 }
 
+/// A scenario for a bare corosync.conf: its nodelist is the cluster.
+fn from_conf(conf: &str, name: &str, sweep_path: &Path) -> Result<Scenario, String> {
+    let text = format!(
+        "name = {name:?}\nduration = \"60s\"\n[corosync]\nconf = {conf:?}\n[expect]\ncheck = []\n"
+    );
+    // Parsed as if it sat beside the sweep file, so `conf` resolves from there.
+    Scenario::parse(&text, &sweep_path.display().to_string()).map_err(|e| e.message)
+}
+
 /// A loaded sweep: the file and its base scenario.
 pub struct SweepSpec {
     pub file: SweepFile,
@@ -171,15 +183,28 @@ impl SweepSpec {
                 "{name}: expected at least one [[disturbance]] and seeds >= 1"
             ));
         }
-        let base_path = path
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join(sweep.scenario.get_ref());
-        let base = Scenario::load(&base_path)
-            .map_err(|e| format!("{} (scenario of {}): {e}", base_path.display(), name))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let (base, base_path, span) = match (&sweep.scenario, &sweep.conf) {
+            (Some(s), None) => {
+                let base_path = dir.join(s.get_ref());
+                let base = Scenario::load(&base_path)
+                    .map_err(|e| format!("{} (scenario of {name}): {e}", base_path.display()))?;
+                (base, base_path, s.span())
+            }
+            (None, Some(c)) => {
+                let base = from_conf(c.get_ref(), &sweep.name, path)
+                    .map_err(|e| format!("{name}:{}: conf: {e}", line_of(text, c.span().start)))?;
+                (base, path.to_path_buf(), c.span())
+            }
+            _ => {
+                return Err(format!(
+                    "{name}: expected exactly one of `scenario = \"FILE\"` or `conf = \"corosync.conf\"`"
+                ))
+            }
+        };
         if base.corosync_conf.is_none() && base.vrrp.is_empty() {
             return Err(at(
-                sweep.scenario.span(),
+                span,
                 "the base scenario runs neither corosync nor VRRP: nothing to tune",
             ));
         }

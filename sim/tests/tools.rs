@@ -310,3 +310,17 @@ fn a_bad_sweep_file_names_its_line() {
     let err = hasim::sweep::SweepSpec::load(&path).err().unwrap();
     assert!(err.contains("bad.toml:4:") && err.contains("tokn"), "{err}");
 }
+
+#[test]
+fn a_sweep_takes_a_bare_corosync_conf_and_keeps_its_explicit_consensus() {
+    let spec = hasim::sweep::SweepSpec::load(&scenario_path("sweep/fuel-totem.toml")).unwrap();
+    assert_eq!(spec.base.nodes.len(), 3);
+    let points = hasim::sweep::points(&spec).unwrap();
+    assert_eq!(points.len(), 4);
+    // token 3000 on 3 nodes: 3650 ms; Fuel's consensus 3600 stays as set.
+    let (formula, _, _) = hasim::sweep::detection_formula(&points[1].scenario).unwrap();
+    assert_eq!(formula.as_millis(), 3650 + 3600);
+    let timers = hasim::sweep::timers_text(&points[1].scenario);
+    assert!(timers.contains("consensus 3600 ms (set)"), "{timers}");
+    assert!(timers.contains("token / (10 + 0.2)"), "{timers}");
+}
