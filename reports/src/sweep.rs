@@ -179,12 +179,14 @@ pub fn to_text(r: &SweepResult) -> String {
         for d in &p.disturbances {
             let _ = writeln!(
                 out,
-                "    {}: {}/{} episodes failed over ({:.2}/h at {}/h)",
+                "    {}: {}/{} episodes failed over ({:.2}/h at {}/h); {}/{} re-formed the ring with every member",
                 d.label,
                 d.failovers,
                 d.episodes,
                 d.false_per_hour(),
-                d.per_hour
+                d.per_hour,
+                d.reformed.saturating_sub(d.failovers),
+                d.episodes
             );
         }
     }
@@ -457,6 +459,11 @@ mod tests {
         assert!(lines.iter().any(|l| l
             == "token 3000 -> 5000: false failovers 2.0/h -> 0.0/h under pause 2s, detection median 8.00 s -> 12.40 s"), "{lines:#?}");
         assert!(lines.last().unwrap().contains("token 5000 (median 12.40 s"));
+        let text = to_text(&result());
+        assert!(
+            text.contains("pause 2s: 10/10 episodes failed over (4.00/h at 4/h); 0/10 re-formed"),
+            "{text}"
+        );
     }
 
     #[test]
