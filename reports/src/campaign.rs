@@ -20,6 +20,11 @@ pub struct RunOutcome {
     pub timeline_digest: String,
     /// Set when the run could not be carried out at all.
     pub error: Option<String>,
+    /// For each invariant that did not behave as expected: its summary and
+    /// evidence (what JUnit failures and the JSON summary carry).
+    pub evidence: Vec<String>,
+    /// Wall seconds the run took.
+    pub wall_seconds: f64,
 }
 
 /// A summary of a campaign.

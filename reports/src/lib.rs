@@ -10,7 +10,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 mod campaign;
+pub mod html;
+pub mod junit;
+pub mod junit_schema;
+pub mod summary;
+pub mod sweep;
 pub use campaign::{CampaignReport, RunOutcome};
+pub use summary::{CampaignSummary, Shard};
 
 /// What a scenario expects of one invariant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -11,7 +11,9 @@ use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-fn outcome(scenario: &Scenario, seed: u64) -> RunOutcome {
+/// Run one seed and keep only its outcome.
+pub fn outcome(scenario: &Scenario, seed: u64) -> RunOutcome {
+    let wall = std::time::Instant::now();
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         world::run(scenario, seed, None)
     }));
@@ -24,6 +26,8 @@ fn outcome(scenario: &Scenario, seed: u64) -> RunOutcome {
         simulated_seconds: 0.0,
         timeline_digest: faults::digest(&faults::timeline(scenario, seed)),
         error: Some(e),
+        evidence: vec![],
+        wall_seconds: wall.elapsed().as_secs_f64(),
     };
     match run {
         Ok(Ok(out)) => RunOutcome {
@@ -46,6 +50,8 @@ fn outcome(scenario: &Scenario, seed: u64) -> RunOutcome {
             simulated_seconds: out.report.simulated_seconds,
             timeline_digest: faults::digest(&out.timeline),
             error: None,
+            evidence: surprise_evidence(&out.report),
+            wall_seconds: wall.elapsed().as_secs_f64(),
         },
         Ok(Err(e)) => error(e),
         Err(panic) => {
@@ -57,6 +63,17 @@ fn outcome(scenario: &Scenario, seed: u64) -> RunOutcome {
             error(format!("the run panicked: {msg}"))
         }
     }
+}
+
+/// The surprising verdicts, one line each with their evidence (bounded).
+fn surprise_evidence(report: &hasim_reports::RunReport) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in report.surprises() {
+        let state = if v.held { "held" } else { "BROKEN" };
+        out.push(format!("{} {state}: {}", v.checker, v.summary));
+        out.extend(v.evidence.iter().take(8).map(|e| format!("  {e}")));
+    }
+    out
 }
 
 /// Run every seed in `seeds` (both ends included) on `threads` threads.

@@ -33,6 +33,21 @@ pub struct RunArgs {
     pub jobs: Option<usize>,
     #[command(flatten)]
     pub guard: GuardArgs,
+    /// Write JUnit XML here: one test case per seed.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Run only the K-th of N deterministic slices of the seed range (K/N);
+    /// `hasim merge` combines the shards' `--json` summaries.
+    #[arg(long, requires = "seeds", value_parser = hasim_reports::Shard::parse)]
+    pub shard: Option<hasim_reports::Shard>,
+    /// Stop taking new seeds after the first unexpected outcome.
+    #[arg(long, requires = "seeds")]
+    pub fail_fast: bool,
+    /// Write a self-contained HTML timeline of the run here; with `--seeds`,
+    /// a directory that gets `seed-N.html` for every seed that did not meet
+    /// its expectation.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
 }
 
 /// Limits for unattended runs.
@@ -91,6 +106,10 @@ impl From<ReplayArgs> for RunArgs {
             json: r.json,
             jobs: None,
             guard: r.guard,
+            junit: None,
+            shard: None,
+            fail_fast: false,
+            html: None,
         }
     }
 }
@@ -117,6 +136,9 @@ pub fn parse_seeds(text: &str) -> Result<RangeInclusive<u64>, String> {
         return Err(format!(
             "{count} seeds; a campaign runs at most {max} (split it into several)"
         ));
+    }
+    if b == u64::MAX {
+        return Err(format!("the last seed may be at most {}", u64::MAX - 1));
     }
     Ok(a..=b)
 }
@@ -313,6 +335,13 @@ fn run_checked(args: RunArgs) -> Result<u8, String> {
     let mut inputs = vec![args.scenario.as_path()];
     inputs.extend(conf.as_deref());
     let mut outputs = Vec::new();
+    // Written whole after the run, but checked (and created) before it.
+    if let Some(j) = &args.junit {
+        outputs.push(("--junit", j.as_path()));
+    }
+    if let Some(h) = args.html.as_ref().filter(|_| args.seeds.is_none()) {
+        outputs.push(("--html", h.as_path()));
+    }
     if let Some(t) = &args.trace {
         outputs.push(("--trace", t.as_path()));
     }
@@ -328,28 +357,37 @@ fn run_checked(args: RunArgs) -> Result<u8, String> {
         run_length: args.seeds.is_none().then_some(scenario.duration),
     });
     let path = args.scenario.display().to_string();
-    if let Some(seeds) = args.seeds {
-        let threads = args
-            .jobs
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        let report = hasim::campaign::run(&scenario, &path, seeds, threads, true);
-        // The file first: it is the durable result if standard output fails.
-        if let Some(file) = json {
-            file.write_all(&serde_json::to_string_pretty(&report).unwrap_or_default())?;
-        }
-        hasim::output::emit(&report.to_text())?;
-        return Ok(if report.all_met() {
-            EXIT_OK
-        } else {
-            EXIT_UNEXPECTED
-        });
+    if let Some(seeds) = args.seeds.clone() {
+        // parse_seeds refuses u64::MAX as the last seed, so this cannot wrap.
+        let seeds = *seeds.start()..seeds.end().saturating_add(1);
+        return Ok(crate::campaign_cli::run(&args, &scenario, seeds));
     }
     let seed = args.seed.unwrap_or(1);
     let trace: Option<Box<dyn std::io::Write + Send>> = match trace {
         Some(file) => Some(Box::new(std::io::BufWriter::new(file.into_file()?))),
         None => None,
     };
+    let observer = std::sync::Arc::new(std::sync::Mutex::new(
+        hasim::timeline::TimelineObserver::new(),
+    ));
+    let trace: Option<Box<dyn std::io::Write + Send>> = match &args.html {
+        Some(_) => Some(Box::new(hasim::timeline::TraceTap::new(
+            observer.clone(),
+            trace,
+        ))),
+        None => trace,
+    };
     let out = hasim::world::run(&scenario, seed, trace)?;
+    if let Some(html) = &args.html {
+        write_file(
+            html,
+            &crate::campaign_cli::html_page(&observer, &out.report),
+        )?;
+    }
+    if let Some(junit) = &args.junit {
+        let case = hasim::ci::case_from_report(&path, &out.report);
+        write_file(junit, &hasim::ci::junit(&scenario.name, vec![case]))?;
+    }
     let mut text = out.report.to_text();
     if !out.report.expectation_met() {
         text += &format!(
@@ -366,6 +404,12 @@ fn run_checked(args: RunArgs) -> Result<u8, String> {
     } else {
         EXIT_UNEXPECTED
     })
+}
+
+/// Write a whole output file (HTML, JUnit) after the run.
+#[cfg(madsim)]
+fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("{}: cannot write: {e}", path.display()))
 }
 
 /// `path` as one shell word, so a printed replay line can be pasted.
@@ -546,9 +590,11 @@ mod tests {
         assert_eq!(parse_seeds("3..=3").unwrap(), 3..=3);
         let top = u64::MAX;
         assert_eq!(
-            parse_seeds(&format!("{}..{top}", top - 2)).unwrap(),
-            top - 2..=top
+            parse_seeds(&format!("{}..{}", top - 3, top - 1)).unwrap(),
+            top - 3..=top - 1
         );
+        // The campaign runs seeds as A..B+1, so the very last seed is refused.
+        assert!(parse_seeds(&format!("{}..{top}", top - 2)).is_err());
         assert!(parse_seeds("5..4").is_err());
         assert!(parse_seeds(&format!("0..{top}")).is_err());
         assert!(parse_seeds("1-5").is_err());

@@ -12,6 +12,7 @@
 pub mod analysis;
 pub mod bus;
 pub mod checkers;
+pub mod ci;
 pub mod fabric;
 pub mod fault_file;
 pub mod faults;
@@ -22,7 +23,10 @@ pub mod names;
 pub mod output;
 pub mod requirements;
 pub mod scenario;
+pub mod scenario_write;
 pub mod summary;
+pub mod sweep_spec;
+pub mod timeline;
 pub mod trace;
 pub mod view;
 pub mod vrrp_analysis;
@@ -35,5 +39,11 @@ pub mod clients;
 pub mod context;
 #[cfg(madsim)]
 pub mod machines;
+#[cfg(madsim)]
+pub mod shard;
+#[cfg(madsim)]
+pub mod shrink;
+#[cfg(madsim)]
+pub mod sweep;
 #[cfg(madsim)]
 pub mod world;

@@ -2,12 +2,16 @@
 //!
 //! Exit codes: 0 every run met its expectation; 1 an invariant broke that the
 //! scenario did not expect (or an expected one did not break); 2 bad input or
-//! usage, an output that cannot be written, or a wall-clock/memory limit.
+//! usage, an output that cannot be written, or a wall-clock/memory limit;
+//! 130 a campaign stopped by Ctrl-C (its partial summary is printed).
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod campaign_cli;
 mod cli;
+mod tools_cli;
 
 /// Shown after `hasim --help`.
 const AFTER_HELP: &str = "\
@@ -23,7 +27,8 @@ Exit status:
   0  every run met the scenario's expectation (or the command succeeded)
   1  an invariant broke that the scenario did not expect, or an expected one held
   2  bad input or usage, an output that cannot be written, or a --max-wall or
-     --max-memory limit reached";
+     --max-memory limit reached
+  130 a campaign stopped by Ctrl-C (its partial summary is printed)";
 
 /// Shown after `hasim run --help`.
 const RUN_AFTER_HELP: &str = "\
@@ -67,6 +72,22 @@ enum Command {
     /// Replay one seed of a scenario exactly, writing its full trace.
     #[command(after_help = REPLAY_AFTER_HELP)]
     Replay(cli::ReplayArgs),
+    /// Reduce a failing seed to the fewest, shortest faults that still fail
+    /// the same way, and write them as a scenario file.
+    Shrink(tools_cli::ShrinkArgs),
+    /// Measure failure detection and false failovers over a grid of timer
+    /// values under a disturbance model, with advice.
+    Sweep(tools_cli::SweepArgs),
+    /// Combine the `--json` summaries of the shards of a campaign
+    /// (`--shard K/N`) into the summary of the whole campaign.
+    Merge {
+        /// One summary per shard, every shard exactly once.
+        #[arg(required = true)]
+        summaries: Vec<PathBuf>,
+        /// Write the merged summary (JSON) here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// What Pacemaker's scheduler decides for a CIB, printed as
     /// `crm_simulate -x FILE -S` prints it.
     Schedule(cli::ScheduleArgs),
@@ -87,6 +108,9 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => cli::run(args),
         Command::Replay(args) => cli::run(args.into()),
+        Command::Shrink(args) => tools_cli::shrink(args),
+        Command::Sweep(args) => tools_cli::sweep(args),
+        Command::Merge { summaries, json } => campaign_cli::merge(&summaries, json.as_ref()),
         Command::Schedule(args) => cli::schedule(args),
         Command::Conformance(args) => cli::conformance(args),
         Command::Node(node) => cli::node(node),

@@ -90,7 +90,12 @@ fn adapt(args: &[String], scratch: &Path) -> Vec<String> {
     while let Some(a) = it.next() {
         out.push(a.clone());
         match a.as_str() {
-            "--trace" | "--json" => {
+            // `merge` reads what earlier commands wrote to the scratch folder.
+            name if args.first().is_some_and(|c| c == "merge") && name.ends_with(".json") => {
+                out.pop();
+                out.push(scratch.join(name).display().to_string());
+            }
+            "--trace" | "--json" | "--junit" | "--html" | "--svg" | "--csv" | "--out" => {
                 let name = it.next().cloned().unwrap_or_default();
                 out.push(scratch.join(name).display().to_string());
             }
