@@ -129,11 +129,11 @@ pub fn conformance(args: ConformanceArgs) -> u8 {
         );
         return EXIT_BAD_INPUT;
     }
-    let opts = hasim_scheduler::conformance::Options {
+    let opts = hasim_conformance::Options {
         show_diffs: args.diff,
         filter: args.cases,
     };
-    print!("{}", hasim_scheduler::conformance::run(&dir, &opts));
+    print!("{}", hasim_conformance::run(&dir, &opts));
     EXIT_OK
 }
 

@@ -34,7 +34,7 @@ fn main() {
                 continue;
             }
         };
-        let actual = hasim_scheduler::conformance::hasim_summary(&xml).unwrap_or_default();
+        let actual = hasim_conformance::hasim_summary(&xml).unwrap_or_default();
         if support::oracle::same_lines(&expected, &actual) {
             agree += 1;
         } else if shown < 5 {

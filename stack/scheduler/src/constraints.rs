@@ -732,19 +732,19 @@ fn apply_ticket(
     let matches = role == Role::Unknown || role == ws.rscs[rsc].role;
     if !granted && !ws.rscs[rsc].running_on.is_empty() {
         match loss {
-            Loss::Stop => crate::unpack::add_location(ws, rsc, None, -INFINITY),
+            Loss::Stop => crate::graph::add_location(ws, rsc, None, -INFINITY),
             Loss::Demote => {
                 if role != Role::Promoted {
-                    crate::unpack::add_location(ws, rsc, None, -INFINITY);
+                    crate::graph::add_location(ws, rsc, None, -INFINITY);
                 }
             }
             Loss::Fence => {
                 if !matches {
                     return;
                 }
-                crate::unpack::add_location(ws, rsc, None, -INFINITY);
+                crate::graph::add_location(ws, rsc, None, -INFINITY);
                 for n in ws.rscs[rsc].running_on.clone() {
-                    crate::unpack::fence_node(ws, n, "deadman ticket was lost");
+                    crate::graph::fence_node(ws, n, "deadman ticket was lost");
                 }
             }
             Loss::Freeze => {
@@ -756,7 +756,7 @@ fn apply_ticket(
             }
         }
     } else if (!granted || standby) && (role != Role::Promoted || loss == Loss::Stop) {
-        crate::unpack::add_location(ws, rsc, None, -INFINITY);
+        crate::graph::add_location(ws, rsc, None, -INFINITY);
     }
 }
 

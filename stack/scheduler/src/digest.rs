@@ -312,7 +312,7 @@ fn check_history(ws: &mut WorkingSet, rsc: RscId, node: NodeId, ops: &[LrmOp]) {
 }
 
 fn force_restart(ws: &mut WorkingSet, rsc: RscId, task: &str) {
-    let a = crate::actions::custom_action(ws, rsc, task, None, false);
+    let a = crate::graph::custom_action(ws, rsc, task, None, false);
     ws.actions[a].reason = Some("resource definition change".into());
 }
 

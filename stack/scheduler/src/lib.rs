@@ -3,15 +3,27 @@
 //! [`schedule`] reproduces the decisions of Pacemaker 2.1.5's scheduler
 //! (node scores, stickiness, constraints, groups, clones, failures,
 //! fencing) and returns a [`TransitionGraph`]. [`simulate::render`] prints
-//! what `crm_simulate -S` prints; [`conformance::run`] measures agreement
-//! with the real scheduler on Pacemaker's regression corpus.
+//! what `crm_simulate -S` prints. Agreement with the real scheduler on
+//! Pacemaker's regression corpus is measured by the `hasim-conformance`
+//! tool crate (it reads files, which the core never does).
+//!
+//! Modules form one-way layers (each uses only those above it):
+//! `ws`, `rules`, `naming` (data and pure functions); `graph` (creating
+//! and finding actions, fencing, bans); `node_choice`, `instance_order`;
+//! `failcount`; `unpack`, `constraints`; `colocation`; `promotable`;
+//! `assign`; `actions`; `digest`, `summary`, `status`, `simulate`; and
+//! this file's pipeline on top.
 
 pub mod actions;
 pub mod assign;
-pub mod conformance;
+pub mod colocation;
 pub mod constraints;
 pub mod digest;
 pub mod failcount;
+pub mod graph;
+pub mod instance_order;
+pub mod naming;
+pub mod node_choice;
 pub mod promotable;
 pub mod rules;
 pub mod simulate;
@@ -87,7 +99,7 @@ pub(crate) fn run_pipeline(cib: &Cib) -> (ws::WorkingSet, ws::WorkingSet) {
     let mut w = unpack::unpack(cib);
     if w.options.symmetric {
         for r in w.top.clone() {
-            unpack::add_location(&mut w, r, None, 0);
+            graph::add_location(&mut w, r, None, 0);
         }
     }
     let initial = w.clone();

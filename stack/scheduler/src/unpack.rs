@@ -7,48 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use hasim_cib::{AttrSet, Cib, LrmOp, LrmResource, OpDef, Resource, ResourceKind, Score, INFINITY};
 
+use crate::graph::{add_location, fence_node};
+use crate::naming::{natural_cmp, strip_instance};
 use crate::rules::{is_true, parse_interval_ms, resolve_sets, RuleCtx};
 use crate::ws::*;
 
 /// Default "now" when the CIB carries no `execution-date`: a fixed instant
 /// (2027-01-15) so that results are reproducible.
 pub const DEFAULT_NOW: i64 = 1_800_000_000;
-
-/// Natural, case-insensitive name comparison (digits compare numerically),
-/// as Pacemaker sorts node names.
-pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    let (ab, bb) = (a.as_bytes(), b.as_bytes());
-    let (mut i, mut j) = (0, 0);
-    while i < ab.len() && j < bb.len() {
-        if ab[i].is_ascii_digit() && bb[j].is_ascii_digit() {
-            let si = i;
-            while i < ab.len() && ab[i].is_ascii_digit() {
-                i += 1;
-            }
-            let sj = j;
-            while j < bb.len() && bb[j].is_ascii_digit() {
-                j += 1;
-            }
-            let na: u128 = a[si..i].parse().unwrap_or(0);
-            let nb: u128 = b[sj..j].parse().unwrap_or(0);
-            match na.cmp(&nb) {
-                Ordering::Equal => {}
-                o => return o,
-            }
-        } else {
-            let ca = ab[i].to_ascii_lowercase();
-            let cb = bb[j].to_ascii_lowercase();
-            match ca.cmp(&cb) {
-                Ordering::Equal => {}
-                o => return o,
-            }
-            i += 1;
-            j += 1;
-        }
-    }
-    (ab.len() - i).cmp(&(bb.len() - j))
-}
 
 fn set_refs(sets: &[AttrSet]) -> Vec<&AttrSet> {
     sets.iter().collect()
@@ -1106,14 +1072,6 @@ pub fn utilization_value(v: &str) -> i32 {
     v.trim().parse::<i32>().unwrap_or(0)
 }
 
-/// `rsc:3` -> `rsc`.
-pub fn strip_instance(id: &str) -> &str {
-    match id.rfind(':') {
-        Some(i) if id[i + 1..].chars().all(|c| c.is_ascii_digit()) && i + 1 < id.len() => &id[..i],
-        _ => id,
-    }
-}
-
 fn cmp_ops(a: &LrmOp, b: &LrmOp) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     let (ca, cb) = (a.call_id(), b.call_id());
@@ -1342,22 +1300,6 @@ fn unpack_failure(
     }
 }
 
-/// Add a location preference (node None = every node).
-pub fn add_location(ws: &mut WorkingSet, rsc: RscId, node: Option<NodeId>, score: i32) {
-    let nodes: Vec<NodeId> = match node {
-        Some(n) => vec![n],
-        None => (0..ws.nodes.len()).collect(),
-    };
-    let kids = ws.rscs[rsc].children.clone();
-    for &n in &nodes {
-        let e = ws.rscs[rsc].allowed.entry(n).or_insert(Score::ZERO);
-        *e += Score::from(score);
-    }
-    for c in kids {
-        add_location(ws, c, node, score);
-    }
-}
-
 fn process_rsc_state(ws: &mut WorkingSet, rsc: RscId, node: NodeId, mut on_fail: OnFail) {
     let role = ws.rscs[rsc].role;
     if role != Role::Unknown {
@@ -1485,15 +1427,6 @@ fn add_running(ws: &mut WorkingSet, rsc: RscId, node: NodeId, _failed: bool) {
     if let Some(p) = ws.rscs[rsc].parent {
         add_running(ws, p, node, false);
     }
-}
-
-/// Mark a node for fencing (Pacemaker's pe_fence_node for cluster nodes).
-pub fn fence_node(ws: &mut WorkingSet, node: NodeId, reason: &str) {
-    if ws.nodes[node].unclean {
-        return;
-    }
-    ws.nodes[node].unclean = true;
-    crate::actions::fence_op(ws, node, Some(reason), true);
 }
 
 fn determine_online_status(ws: &mut WorkingSet, n: NodeId, ns: &hasim_cib::NodeState) {

@@ -46,8 +46,7 @@ fn random_cibs_match_crm_simulate() {
         let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let xml = s.to_xml();
         let expected = real_summary(&bin, &xml, &n.to_string()).map_err(TestCaseError::fail)?;
-        let actual =
-            hasim_scheduler::conformance::hasim_summary(&xml).map_err(TestCaseError::fail)?;
+        let actual = hasim_conformance::hasim_summary(&xml).map_err(TestCaseError::fail)?;
         prop_assert!(
             same_lines(&expected, &actual),
             "crm_simulate: {expected:#?}\nhasim: {actual:#?}\nCIB:\n{xml}"
