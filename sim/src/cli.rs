@@ -75,33 +75,37 @@ pub struct ConformanceArgs {
 }
 
 pub fn schedule(args: ScheduleArgs) -> u8 {
-    use std::io::Read;
+    use hasim_scheduler::hasim_cib::read_limited;
     let (name, xml) = match (&args.xml_file, args.xml_pipe) {
-        (Some(path), _) => match std::fs::read_to_string(path) {
+        (Some(path), _) => match std::fs::File::open(path).and_then(read_limited) {
             Ok(text) => (path.display().to_string(), text),
             Err(e) => {
                 eprintln!("error: {}: cannot read: {e}", path.display());
                 return EXIT_BAD_INPUT;
             }
         },
-        (None, true) => {
-            let mut text = String::new();
-            if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+        (None, true) => match read_limited(std::io::stdin()) {
+            Ok(text) => ("<stdin>".to_string(), text),
+            Err(e) => {
                 eprintln!("error: standard input: {e}");
                 return EXIT_BAD_INPUT;
             }
-            ("<stdin>".to_string(), text)
-        }
+        },
         (None, false) => {
             eprintln!("error: expected a CIB: -x FILE or -p (standard input)");
             return EXIT_BAD_INPUT;
         }
     };
     let _ = args.simulate;
-    match hasim_scheduler::simulate::render(&xml) {
-        Ok(text) => {
-            print!("{text}");
-            EXIT_OK
+    match hasim_scheduler::simulate::simulate(&xml) {
+        Ok(sim) => {
+            print!("{}", sim.output);
+            // crm_simulate exits 1 when an ordering loop stops the transition.
+            if sim.completed {
+                EXIT_OK
+            } else {
+                EXIT_UNEXPECTED
+            }
         }
         Err(e) => {
             eprintln!("error: {name}: {e}");

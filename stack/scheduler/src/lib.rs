@@ -212,6 +212,32 @@ pub struct Placement {
 }
 
 impl TransitionGraph {
+    /// Actions that can never run because they are on, or ordered after,
+    /// an ordering loop (Kahn's algorithm leaves them over). Empty for a
+    /// valid transition.
+    pub fn stuck_actions(&self) -> std::collections::BTreeSet<usize> {
+        let mut waiting = vec![0usize; self.actions.len()];
+        let mut next: Vec<Vec<usize>> = vec![Vec::new(); self.actions.len()];
+        for &(before, after) in &self.edges {
+            waiting[after] += 1;
+            next[before].push(after);
+        }
+        let mut ready: Vec<usize> = (0..self.actions.len())
+            .filter(|&a| waiting[a] == 0)
+            .collect();
+        let mut done = vec![false; self.actions.len()];
+        while let Some(a) = ready.pop() {
+            done[a] = true;
+            for &b in &next[a] {
+                waiting[b] -= 1;
+                if waiting[b] == 0 {
+                    ready.push(b);
+                }
+            }
+        }
+        (0..self.actions.len()).filter(|&a| !done[a]).collect()
+    }
+
     /// The placement decision for every primitive (including clone instances).
     pub fn placements(&self) -> Vec<Placement> {
         let w = &self.ws;
