@@ -208,10 +208,34 @@ fn create_primitive_actions(ws: &mut WorkingSet, r: RscId) {
         }
         role = next;
     }
+    ensure_start_for_recurring(ws, r);
     if allow_migrate {
         if let Some(c) = current {
             create_migration_actions(ws, r, c);
         }
+    }
+}
+
+/// Pacemaker creates (optional) the start that recurring monitors of an
+/// active role would hang off, whether or not the resource has any: an
+/// assigned resource whose next role is not Stopped
+/// always has a start action on its node, which orderings such as
+/// stop-then-start can then make required (a promoted instance moving or
+/// recovering to an unpromoted one is started again this way).
+/// Unmanaged resources are left out: hasim does not model what makes that
+/// start unrunnable in Pacemaker (order7 names it as blocked).
+fn ensure_start_for_recurring(ws: &mut WorkingSet, r: RscId) {
+    if ws.rscs[r].maintenance || !ws.rscs[r].managed {
+        return;
+    }
+    let Some(n) = ws.rscs[r].assigned else {
+        return;
+    };
+    if ws.nodes[n].maintenance {
+        return;
+    }
+    if ws.rscs[r].next_role != Role::Stopped {
+        custom_action(ws, r, "start", Some(n), true);
     }
 }
 
