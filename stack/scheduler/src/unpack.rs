@@ -372,6 +372,14 @@ impl<'a> Unpacker<'a> {
         };
         let mut rsc = Rsc::new(&res.id, variant);
         rsc.parent = parent;
+        // Every resource keeps its instance attributes: primitives inherit
+        // those of their group and clone (Pacemaker's get_rsc_attributes).
+        rsc.param_sets = res
+            .sets
+            .iter()
+            .filter(|s| s.kind == hasim_cib::SetKind::Instance)
+            .cloned()
+            .collect();
         if let ResourceKind::Primitive {
             class,
             provider,
@@ -383,12 +391,6 @@ impl<'a> Unpacker<'a> {
             rsc.provider = provider.clone();
             rsc.agent = agent.clone().unwrap_or_default();
             rsc.ops = res.ops.clone();
-            rsc.param_sets = res
-                .sets
-                .iter()
-                .filter(|s| s.kind == hasim_cib::SetKind::Instance)
-                .cloned()
-                .collect();
             if let Some(t) = template {
                 if let Some(tpl) = self.cib.templates.iter().find(|e| e.attr("id") == Some(t)) {
                     rsc.class = tpl.attr("class").unwrap_or_default().to_string();
