@@ -1315,10 +1315,12 @@ pub fn update_action(ws: &mut WorkingSet, then: ActionId, depth: u32) {
         }
         ws.actions[then].flags &= !af::RUNNABLE;
     }
-    let mut i = 0;
-    while i < ws.actions[then].before.len() {
+    // Pacemaker prepends orderings to an action's lists and walks them from
+    // the head: the most recent first, and none added during the walk.
+    let mut i = ws.actions[then].before.len();
+    while i > 0 {
+        i -= 1;
         let (orig_first, otype) = ws.actions[then].before[i];
-        i += 1;
         if otype == of::NONE {
             continue;
         }
@@ -1338,7 +1340,7 @@ pub fn update_action(ws: &mut WorkingSet, then: ActionId, depth: u32) {
         if otype & of::SAME_NODE != 0 {
             if let (Some(a), Some(b)) = (first_node, then_node) {
                 if a != b {
-                    ws.actions[then].before[i - 1].1 = of::NONE;
+                    ws.actions[then].before[i].1 = of::NONE;
                     continue;
                 }
             }
@@ -1355,7 +1357,7 @@ pub fn update_action(ws: &mut WorkingSet, then: ActionId, depth: u32) {
             changed |= update_for_ordering_flags(ws, first, then, ff, tf, otype, depth);
         } else if order_actions(ws, first, then, otype) {
             changed |= UPDATED_THEN;
-            ws.actions[then].before[i - 1].1 = of::NONE;
+            ws.actions[then].before[i].1 = of::NONE;
             // Mark the original edge disabled on the other side too.
             if let Some(e) = ws.actions[orig_first]
                 .after
@@ -1366,7 +1368,7 @@ pub fn update_action(ws: &mut WorkingSet, then: ActionId, depth: u32) {
             }
         }
         if changed & UPDATED_FIRST != 0 {
-            for (next, _) in ws.actions[first].after.clone() {
+            for (next, _) in ws.actions[first].after.clone().into_iter().rev() {
                 update_action(ws, next, depth + 1);
             }
             update_action(ws, first, depth + 1);
@@ -1384,7 +1386,7 @@ pub fn update_action(ws: &mut WorkingSet, then: ActionId, depth: u32) {
             block_colocation_dependents(ws, then);
         }
         update_action(ws, then, depth + 1);
-        for (next, _) in ws.actions[then].after.clone() {
+        for (next, _) in ws.actions[then].after.clone().into_iter().rev() {
             update_action(ws, next, depth + 1);
         }
     }
