@@ -1626,6 +1626,19 @@ pub fn schedule_probes(ws: &mut WorkingSet) {
     }
 }
 
+/// Whether resource discovery allows probing primitive `r` on node `n`.
+fn discoverable(ws: &WorkingSet, r: RscId, n: NodeId) -> bool {
+    let top = ws.uber_parent(r);
+    let mode = ws.rscs[r].discover.get(&n).copied();
+    let allowed = ws.rscs[r].allowed.contains_key(&n);
+    if ws.rscs[r].exclusive_discover || ws.rscs[top].exclusive_discover {
+        if !allowed || mode != Some(Discover::Exclusive) {
+            return false;
+        }
+    }
+    mode != Some(Discover::Never)
+}
+
 fn probe_resource(ws: &mut WorkingSet, r: RscId, n: NodeId) {
     match ws.rscs[r].variant {
         Variant::Group => {
@@ -1634,6 +1647,17 @@ fn probe_resource(ws: &mut WorkingSet, r: RscId, n: NodeId) {
             }
         }
         Variant::Clone => {
+            let mode = ws.rscs[r].discover.get(&n).copied().unwrap_or_default();
+            if ws.rscs[r].exclusive_discover
+                && ws.rscs[r].allowed.contains_key(&n)
+                && mode != Discover::Exclusive
+            {
+                // Pacemaker drops the node from the clone's allowed nodes
+                // (so notifications list only possible nodes) and probes
+                // nothing there.
+                ws.rscs[r].allowed.remove(&n);
+                return;
+            }
             if ws.rscs[r].unique {
                 for c in ws.rscs[r].children.clone() {
                     probe_resource(ws, c, n);
@@ -1655,7 +1679,7 @@ fn probe_resource(ws: &mut WorkingSet, r: RscId, n: NodeId) {
             }
         }
         Variant::Primitive => {
-            if ws.rscs[r].orphan || ws.rscs[r].known_on.contains(&n) {
+            if ws.rscs[r].orphan || ws.rscs[r].known_on.contains(&n) || !discoverable(ws, r, n) {
                 return;
             }
             let probe = custom_action(ws, r, "monitor", Some(n), false);

@@ -12,6 +12,17 @@ pub struct Location {
     pub rsc: RscId,
     pub role_filter: Role,
     pub scores: Vec<(NodeId, Score)>,
+    pub discover: Discover,
+}
+
+/// The constraint's resource-discovery attribute (unknown values mean
+/// always, as Pacemaker treats them after warning).
+fn discover_of(c: &Constraint) -> Discover {
+    match c.attr("resource-discovery") {
+        Some(v) if v.eq_ignore_ascii_case("never") => Discover::Never,
+        Some(v) if v.eq_ignore_ascii_case("exclusive") => Discover::Exclusive,
+        _ => Discover::Always,
+    }
 }
 
 fn find_rsc(ws: &WorkingSet, id: &str) -> Option<RscId> {
@@ -98,6 +109,7 @@ fn unpack_location(
                     rsc,
                     role_filter,
                     scores: vec![(n, score)],
+                    discover: discover_of(c),
                 });
             }
             continue;
@@ -127,6 +139,7 @@ fn unpack_location(
                     rsc,
                     role_filter: rf,
                     scores,
+                    discover: discover_of(c),
                 });
             }
         }
@@ -191,6 +204,7 @@ pub fn apply_location(ws: &mut WorkingSet, rsc: RscId, loc: &Location) {
                 rsc: loc.rsc,
                 role_filter: loc.role_filter,
                 scores: loc.scores.iter().map(|(n, _)| (*n, Score::ZERO)).collect(),
+                discover: loc.discover,
             };
             for (i, c) in ws.rscs[rsc].children.clone().into_iter().enumerate() {
                 if i == 0 || !reset {
@@ -216,6 +230,32 @@ fn apply_location_primitive(ws: &mut WorkingSet, rsc: RscId, loc: &Location) {
     for &(n, s) in &loc.scores {
         let e = ws.rscs[rsc].allowed.entry(n).or_insert(Score::ZERO);
         *e += s;
+        let d = ws.rscs[rsc].discover.entry(n).or_default();
+        if *d < loc.discover {
+            *d = loc.discover;
+            if loc.discover == Discover::Exclusive {
+                ws.rscs[rsc].exclusive_discover = true;
+            }
+        }
+    }
+}
+
+/// With exclusive discovery, a resource may run only where a location
+/// enabled its discovery exclusively (Pacemaker's
+/// apply_exclusive_discovery, applied per node after fail-count bans).
+pub fn apply_exclusive_discovery(ws: &mut WorkingSet, rsc: RscId, n: NodeId) {
+    let top = ws.uber_parent(rsc);
+    if !(ws.rscs[rsc].exclusive_discover || ws.rscs[top].exclusive_discover) {
+        return;
+    }
+    for c in ws.rscs[rsc].children.clone() {
+        apply_exclusive_discovery(ws, c, n);
+    }
+    let mode = ws.rscs[rsc].discover.get(&n).copied().unwrap_or_default();
+    if mode != Discover::Exclusive {
+        if let Some(w) = ws.rscs[rsc].allowed.get_mut(&n) {
+            *w = Score::NEG_INFINITY;
+        }
     }
 }
 
@@ -869,6 +909,7 @@ pub fn node_health_locations(ws: &WorkingSet) -> Vec<Location> {
                 rsc: r,
                 role_filter: Role::Unknown,
                 scores: vec![(n, health)],
+                discover: Discover::Always,
             });
         }
     }

@@ -114,6 +114,7 @@ pub(crate) fn run_pipeline(cib: &Cib) -> (ws::WorkingSet, ws::WorkingSet) {
     for n in 0..w.nodes.len() {
         for r in w.top.clone() {
             assign::check_failure_threshold(&mut w, r, n);
+            constraints::apply_exclusive_discovery(&mut w, r, n);
         }
     }
     for r in w.top.clone() {
