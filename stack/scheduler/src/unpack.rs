@@ -1398,7 +1398,9 @@ fn add_running(ws: &mut WorkingSet, rsc: RscId, node: NodeId, _failed: bool) {
             .filter(|&&n| ws.nodes[n].online && !ws.nodes[n].unclean)
             .count()
     };
-    if active > 1 {
+    // Only primitives are multiply active (Pacemaker's is_multiply_active):
+    // a clone running on several nodes is not.
+    if active > 1 && ws.rscs[rsc].variant == Variant::Primitive {
         match ws.rscs[rsc].meta.get("multiple-active").map(String::as_str) {
             Some("stop_only") => {
                 // Make sure it does not come up again anywhere.
