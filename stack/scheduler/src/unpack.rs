@@ -275,6 +275,12 @@ impl<'a> Unpacker<'a> {
             meta.insert(k.clone(), v.clone());
         }
         resolve_sets(&meta_sets(&res.sets), &ctx, &mut meta);
+        // A primitive defined through a template inherits its meta
+        // attributes (the primitive's own win, as for its parameters).
+        if let Some(tpl) = self.template_of(res) {
+            let sets = template_sets(tpl, "meta_attributes");
+            resolve_sets(&meta_sets(&sets), &ctx, &mut meta);
+        }
         let mut defaults = BTreeMap::new();
         resolve_sets(&meta_sets(&self.cib.rsc_defaults), &ctx, &mut defaults);
         if let Some(p) = parent {
@@ -286,6 +292,17 @@ impl<'a> Unpacker<'a> {
             meta.entry(k).or_insert(v);
         }
         meta
+    }
+
+    /// The template a primitive is defined through, if any.
+    fn template_of(&self, res: &Resource) -> Option<&'a hasim_cib::Element> {
+        let ResourceKind::Primitive {
+            template: Some(t), ..
+        } = &res.kind
+        else {
+            return None;
+        };
+        self.cib.templates.iter().find(|e| e.attr("id") == Some(t))
     }
 
     fn apply_meta(&self, ws: &WorkingSet, rsc: &mut Rsc) {
@@ -420,6 +437,11 @@ impl<'a> Unpacker<'a> {
             };
             let mut u = BTreeMap::new();
             resolve_sets(&util, &ctx, &mut u);
+            if let Some(tpl) = self.template_of(res) {
+                let sets = template_sets(tpl, "utilization");
+                let refs: Vec<&AttrSet> = sets.iter().collect();
+                resolve_sets(&refs, &ctx, &mut u);
+            }
             rsc.utilization = u
                 .into_iter()
                 .map(|(k, v)| (k, utilization_value(&v)))
@@ -1026,10 +1048,10 @@ impl Rsc {
 fn template_sets(tpl: &hasim_cib::Element, tag: &str) -> Vec<AttrSet> {
     tpl.children_named(tag)
         .map(|set| AttrSet {
-            kind: if tag == "meta_attributes" {
-                hasim_cib::SetKind::Meta
-            } else {
-                hasim_cib::SetKind::Instance
+            kind: match tag {
+                "meta_attributes" => hasim_cib::SetKind::Meta,
+                "utilization" => hasim_cib::SetKind::Utilization,
+                _ => hasim_cib::SetKind::Instance,
             },
             id: set.attr("id").map(str::to_string),
             score: set.attr("score").map(str::to_string),
