@@ -47,7 +47,7 @@ pub fn unpack(cib: &Cib, ws: &mut WorkingSet) -> Vec<Location> {
     for c in &cib.constraints {
         match c {
             Constraint::Location { rules, sets, .. } => {
-                unpack_location(ws, c, rules, sets, &mut locations)
+                unpack_location(cib, ws, c, rules, sets, &mut locations)
             }
             Constraint::Colocation { sets, .. } => unpack_colocation(ws, c, sets),
             Constraint::Order { sets, .. } => unpack_order(ws, c, sets),
@@ -66,7 +66,20 @@ fn node_attrs_ctx(ws: &WorkingSet, n: NodeId) -> RuleCtx<'_> {
     }
 }
 
+/// The resources a `<tag>` of the configuration names, in order.
+fn tag_members<'a>(cib: &'a Cib, id: &str) -> Vec<&'a str> {
+    cib.other_config
+        .iter()
+        .filter(|section| section.name == "tags")
+        .flat_map(|section| section.children_named("tag"))
+        .filter(|tag| tag.attr("id") == Some(id))
+        .flat_map(|tag| tag.children_named("obj_ref"))
+        .filter_map(|r| r.attr("id"))
+        .collect()
+}
+
 fn unpack_location(
+    cib: &Cib,
     ws: &mut WorkingSet,
     c: &Constraint,
     rules: &[hasim_cib::Rule],
@@ -78,6 +91,13 @@ fn unpack_location(
     if let Some(id) = c.attr("rsc") {
         if let Some(r) = find_rsc(ws, id) {
             targets.push((r, role.map(str::to_string)));
+        } else {
+            // A tag stands for its members (Pacemaker turns it into a set).
+            for member in tag_members(cib, id) {
+                if let Some(r) = find_rsc(ws, member) {
+                    targets.push((r, role.map(str::to_string)));
+                }
+            }
         }
     } else if let Some(pat) = c.attr("rsc-pattern") {
         for r in 0..ws.rscs.len() {
