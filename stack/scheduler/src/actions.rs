@@ -1631,10 +1631,9 @@ fn discoverable(ws: &WorkingSet, r: RscId, n: NodeId) -> bool {
     let top = ws.uber_parent(r);
     let mode = ws.rscs[r].discover.get(&n).copied();
     let allowed = ws.rscs[r].allowed.contains_key(&n);
-    if ws.rscs[r].exclusive_discover || ws.rscs[top].exclusive_discover {
-        if !allowed || mode != Some(Discover::Exclusive) {
-            return false;
-        }
+    let exclusive = ws.rscs[r].exclusive_discover || ws.rscs[top].exclusive_discover;
+    if exclusive && (!allowed || mode != Some(Discover::Exclusive)) {
+        return false;
     }
     mode != Some(Discover::Never)
 }
