@@ -41,9 +41,8 @@ pub fn check_failure_threshold(ws: &mut WorkingSet, r: RscId, node: NodeId) {
         }
         return;
     }
-    if !ws.rscs[r].managed {
-        return;
-    }
+    // Unmanaged (blocked) resources are banned too: Pacemaker's
+    // check_failure_threshold does not look at is-managed.
     let rsc = &ws.rscs[r];
     if rsc.migration_threshold == 0 || rsc.failure_ignored {
         return;
