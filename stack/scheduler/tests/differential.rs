@@ -107,7 +107,8 @@ fn extended_random_cibs_within_known_mismatches() {
         eprintln!("{m}");
     }
     assert!(
-        mismatches.len() <= EXTENDED_MISMATCHES,
+        // (saturating_sub: the allowance may be zero)
+        mismatches.len().saturating_sub(EXTENDED_MISMATCHES) == 0,
         "{} of {EXTENDED_CASES} differ, more than the known {EXTENDED_MISMATCHES}",
         mismatches.len()
     );
