@@ -214,8 +214,13 @@ pub fn schedule(args: ScheduleArgs) -> u8 {
         }
     };
     let _ = args.simulate;
-    match hasim_scheduler::simulate::render(&xml) {
-        Ok(text) => print_or_fail(&text).map_or_else(|code| code, |()| EXIT_OK),
+    match hasim_scheduler::simulate::simulate(&xml) {
+        Ok(sim) => match print_or_fail(&sim.output) {
+            Err(code) => code,
+            // crm_simulate exits 1 when an ordering loop stops the transition.
+            Ok(()) if sim.completed => EXIT_OK,
+            Ok(()) => EXIT_UNEXPECTED,
+        },
         Err(e) => {
             eprintln!("error: {name}: {e}");
             EXIT_BAD_INPUT
@@ -242,11 +247,11 @@ pub fn conformance(args: ConformanceArgs) -> u8 {
         );
         return EXIT_BAD_INPUT;
     }
-    let opts = hasim_scheduler::conformance::Options {
+    let opts = hasim_conformance::Options {
         show_diffs: args.diff,
         filter: args.cases,
     };
-    let report = hasim_scheduler::conformance::run(&dir, &opts);
+    let report = hasim_conformance::run(&dir, &opts);
     print_or_fail(&report.to_string()).map_or_else(|code| code, |()| EXIT_OK)
 }
 

@@ -8,6 +8,7 @@
 
 pub mod model;
 pub mod score;
+pub mod validate;
 pub mod xml;
 
 pub use model::{
@@ -15,4 +16,4 @@ pub use model::{
     Resource, ResourceKind, ResourceSet, Rule, SetKind,
 };
 pub use score::{Score, INFINITY};
-pub use xml::{Element, XmlError};
+pub use xml::{read_limited, Element, XmlError, MAX_DEPTH, MAX_INPUT_BYTES};

@@ -359,9 +359,11 @@ impl Cib {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Parse a CIB document.
+    /// Parse a CIB document, refusing what Pacemaker's schema validation
+    /// refuses (see [`crate::validate`]).
     pub fn from_xml(text: &str) -> Result<Cib, XmlError> {
         let root = crate::xml::parse(text)?;
+        crate::validate::validate(&root)?;
         Cib::from_element(&root)
     }
 
@@ -562,12 +564,15 @@ impl Cib {
     }
 }
 
-fn index_ids<'a>(el: &'a Element, ids: &mut BTreeMap<String, &'a Element>) {
-    if let Some(id) = el.attr("id") {
-        ids.entry(id.to_string()).or_insert(el);
-    }
-    for c in &el.children {
-        index_ids(c, ids);
+/// Index every element with an `id` (first occurrence wins), in document
+/// order, walking with an explicit stack.
+fn index_ids<'a>(root: &'a Element, ids: &mut BTreeMap<String, &'a Element>) {
+    let mut todo = vec![root];
+    while let Some(el) = todo.pop() {
+        if let Some(id) = el.attr("id") {
+            ids.entry(id.to_string()).or_insert(el);
+        }
+        todo.extend(el.children.iter().rev());
     }
 }
 

@@ -10,6 +10,34 @@ use std::fmt;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
+/// Largest document [`parse`] accepts, in bytes. Real CIBs of thousands of
+/// nodes and resources stay far below this; readers of files should stop
+/// reading here too (see [`read_limited`]), so `/dev/zero` cannot exhaust
+/// memory.
+pub const MAX_INPUT_BYTES: usize = 256 << 20;
+
+/// Deepest element nesting [`parse`] accepts: libxml2's default limit
+/// (without `XML_PARSE_HUGE`). A CIB is at most about ten levels deep; the
+/// limit keeps every walk over the tree (including dropping it) shallow.
+pub const MAX_DEPTH: usize = 256;
+
+/// Read at most [`MAX_INPUT_BYTES`] (+1, to detect more) from `input` as
+/// UTF-8; a longer input is an error, not an allocation without bound.
+pub fn read_limited(mut input: impl std::io::Read) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    (&mut input)
+        .take(MAX_INPUT_BYTES as u64 + 1)
+        .read_to_string(&mut text)?;
+    if text.len() > MAX_INPUT_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("input larger than {MAX_INPUT_BYTES} bytes"),
+        ));
+    }
+    Ok(text)
+}
+
 /// An XML element with its attributes in document order.
 #[derive(Debug, Clone, Default)]
 pub struct Element {
@@ -213,7 +241,21 @@ fn start_element(e: &BytesStart<'_>, pos: (usize, usize)) -> Result<Element, Xml
 
 /// Parse a document into its root element. Text content is ignored (the CIB
 /// carries everything in attributes).
+///
+/// Documents over [`MAX_INPUT_BYTES`] or nested deeper than [`MAX_DEPTH`]
+/// are refused with an error; the parser keeps open elements on an explicit
+/// stack, so no input depth reaches the call stack.
 pub fn parse(text: &str) -> Result<Element, XmlError> {
+    if text.len() > MAX_INPUT_BYTES {
+        return Err(XmlError {
+            line: 1,
+            column: 1,
+            message: format!(
+                "document is {} bytes, more than the limit of {MAX_INPUT_BYTES}",
+                text.len()
+            ),
+        });
+    }
     let positions = Positions::new(text);
     let mut reader = Reader::from_str(text);
     let mut stack: Vec<Element> = Vec::new();
@@ -234,6 +276,12 @@ pub fn parse(text: &str) -> Result<Element, XmlError> {
         match event {
             Event::Start(e) => {
                 let el = start_element(&e, positions.at(tag_offset))?;
+                if stack.len() >= MAX_DEPTH {
+                    return Err(el.error(format!(
+                        "excessive depth in document: <{}> is nested more than {MAX_DEPTH} elements deep",
+                        el.name
+                    )));
+                }
                 stack.push(el);
             }
             Event::Empty(e) => {
@@ -311,5 +359,31 @@ mod tests {
         assert_eq!(err.line, 2, "{err}");
         let err = parse("<a>").expect_err("unclosed");
         assert_eq!(err.line, 1, "{err}");
+    }
+
+    fn nested(name: &str, depth: usize) -> String {
+        format!("<{name}>").repeat(depth) + &format!("</{name}>").repeat(depth)
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_cleanly() {
+        for (name, depth) in [("group", 10_000), ("x", 100_000)] {
+            let err = parse(&nested(name, depth)).expect_err("too deep");
+            assert!(err.message.contains("excessive depth"), "{err}");
+            assert_eq!(err.line, 1, "{err}");
+        }
+        let ok = parse(&nested("x", MAX_DEPTH)).expect("at the limit");
+        assert_eq!(ok.name, "x");
+        assert!(parse(&nested("x", MAX_DEPTH + 1)).is_err());
+    }
+
+    #[test]
+    fn oversized_input_is_refused() {
+        let big = " ".repeat(MAX_INPUT_BYTES + 1);
+        let err = parse(&big).expect_err("too big");
+        assert!(err.message.contains("limit"), "{err}");
+        let err = read_limited(std::io::repeat(b'a')).expect_err("endless input");
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+        assert_eq!(read_limited(&b"<a/>"[..]).expect("small"), "<a/>");
     }
 }

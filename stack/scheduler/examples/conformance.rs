@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use hasim_scheduler::conformance::{run, Options};
+use hasim_conformance::{run, Options};
 
 fn main() {
     let mut opts = Options::default();
@@ -29,7 +29,7 @@ fn main() {
         let c = corpus.clone();
         let (n, cur, rev) = std::thread::Builder::new()
             .stack_size(256 * 1024 * 1024)
-            .spawn(move || hasim_scheduler::conformance::status_agreement(&c, &filter))
+            .spawn(move || hasim_conformance::status_agreement(&c, &filter))
             .expect("spawn")
             .join()
             .expect("status run");

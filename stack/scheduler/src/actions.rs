@@ -3,260 +3,8 @@
 //! "runnable" along orderings the way Pacemaker's update_action does,
 //! including the human-readable reasons shown in the transition summary.
 
+use crate::graph::*;
 use crate::ws::*;
-
-fn key_task_matches(a: &Action, task: &str) -> bool {
-    a.task == task && a.interval_ms == 0
-}
-
-/// Find a resource's action by task on a node (None = any node).
-pub fn find_action(
-    ws: &WorkingSet,
-    rsc: RscId,
-    task: &str,
-    node: Option<NodeId>,
-) -> Option<ActionId> {
-    ws.rscs[rsc].actions.iter().copied().find(|&a| {
-        key_task_matches(&ws.actions[a], task)
-            && (node.is_none() || ws.actions[a].node.is_none() || ws.actions[a].node == node)
-    })
-}
-
-/// Actions of a resource with a task, on a node (exact when `exact`).
-pub fn find_actions(
-    ws: &WorkingSet,
-    rsc: RscId,
-    task: &str,
-    node: Option<NodeId>,
-    exact: bool,
-) -> Vec<ActionId> {
-    ws.rscs[rsc]
-        .actions
-        .iter()
-        .copied()
-        .filter(|&a| {
-            let act = &ws.actions[a];
-            key_task_matches(act, task)
-                && match node {
-                    None => !exact || act.node.is_none(),
-                    Some(n) => act.node == Some(n) || (!exact && act.node.is_none()),
-                }
-        })
-        .collect()
-}
-
-fn set_reason(ws: &mut WorkingSet, a: ActionId, reason: Option<String>, overwrite: bool) {
-    if ws.actions[a].reason.is_none() || overwrite {
-        ws.actions[a].reason = reason;
-    }
-}
-
-fn effective_no_quorum(ws: &mut WorkingSet, rsc: RscId) -> NoQuorum {
-    if ws.options.have_quorum {
-        return NoQuorum::Ignore;
-    }
-    if ws.options.no_quorum_policy == NoQuorum::Demote {
-        return match ws.rscs[rsc].role {
-            Role::Promoted | Role::Unpromoted => {
-                if ws.rscs[rsc].next_role > Role::Unpromoted {
-                    ws.rscs[rsc].next_role = Role::Unpromoted;
-                }
-                NoQuorum::Ignore
-            }
-            _ => NoQuorum::Stop,
-        };
-    }
-    ws.options.no_quorum_policy
-}
-
-fn rsc_active(ws: &WorkingSet, r: RscId) -> bool {
-    ws.primitives_of(r)
-        .iter()
-        .any(|&p| !ws.rscs[p].running_on.is_empty())
-}
-
-/// Pacemaker's custom_action for resource actions (find or create).
-pub fn custom_action(
-    ws: &mut WorkingSet,
-    rsc: RscId,
-    task: &str,
-    node: Option<NodeId>,
-    optional: bool,
-) -> ActionId {
-    let mut existing = ws.rscs[rsc]
-        .actions
-        .iter()
-        .copied()
-        .find(|&a| key_task_matches(&ws.actions[a], task) && ws.actions[a].node == node);
-    // An action created before assignment (without a node) is adopted by
-    // the first lookup on a node, as Pacemaker's find_actions does.
-    if existing.is_none() && node.is_some() {
-        existing = ws.rscs[rsc]
-            .actions
-            .iter()
-            .copied()
-            .find(|&a| key_task_matches(&ws.actions[a], task) && ws.actions[a].node.is_none());
-        if let Some(a) = existing {
-            ws.actions[a].node = node;
-        }
-    }
-    let a = match existing {
-        Some(a) => a,
-        None => {
-            let needs = if task != "start" && task != "promote" {
-                Needs::Nothing
-            } else if ws.rscs[rsc].needs_fencing {
-                Needs::Fencing
-            } else if ws.rscs[rsc].needs_quorum {
-                Needs::Quorum
-            } else {
-                Needs::Nothing
-            };
-            let id = ws.actions.len();
-            ws.actions.push(Action {
-                rsc: Some(rsc),
-                task: task.to_string(),
-                interval_ms: 0,
-                node,
-                flags: af::RUNNABLE | if optional { af::OPTIONAL } else { 0 },
-                reason: None,
-                before: Vec::new(),
-                after: Vec::new(),
-                fence_type: None,
-                needs,
-                runnable_before: 0,
-                required_runnable_before: 0,
-                name: None,
-            });
-            ws.rscs[rsc].actions.push(id);
-            id
-        }
-    };
-    // update_action_optional
-    if node.is_some() && !ws.actions[a].has(af::PSEUDO) && !ws.rscs[rsc].managed {
-        ws.actions[a].flags |= af::OPTIONAL;
-    } else if !optional {
-        ws.actions[a].flags &= !af::OPTIONAL;
-    }
-    update_runnable(ws, a);
-    a
-}
-
-fn update_runnable(ws: &mut WorkingSet, a: ActionId) {
-    if ws.actions[a].has(af::PSEUDO) {
-        return;
-    }
-    let Some(rsc) = ws.actions[a].rsc else { return };
-    match ws.actions[a].node {
-        None => ws.actions[a].flags &= !af::RUNNABLE,
-        Some(n) if !ws.nodes[n].online => {
-            ws.actions[a].flags &= !af::RUNNABLE;
-            if ws.rscs[rsc].managed && ws.actions[a].task == "stop" && !ws.nodes[n].unclean {
-                crate::unpack::fence_node(ws, n, "stop is unrunnable");
-            }
-        }
-        Some(n) if ws.nodes[n].pending => ws.actions[a].flags &= !af::RUNNABLE,
-        Some(_) => {
-            if ws.actions[a].needs == Needs::Nothing {
-                ws.actions[a].reason = None;
-                ws.actions[a].flags |= af::RUNNABLE;
-            } else {
-                match effective_no_quorum(ws, rsc) {
-                    NoQuorum::Stop | NoQuorum::Suicide => {
-                        ws.actions[a].flags &= !af::RUNNABLE;
-                        set_reason(ws, a, Some("no quorum".into()), true);
-                    }
-                    NoQuorum::Freeze => {
-                        if !rsc_active(ws, rsc) || ws.rscs[rsc].next_role > ws.rscs[rsc].role {
-                            ws.actions[a].flags &= !af::RUNNABLE;
-                            set_reason(ws, a, Some("quorum freeze".into()), true);
-                        }
-                    }
-                    _ => ws.actions[a].flags |= af::RUNNABLE,
-                }
-            }
-        }
-    }
-}
-
-/// A resource pseudo action (group/clone start, running, stop, stopped...).
-pub fn pseudo_action(
-    ws: &mut WorkingSet,
-    rsc: RscId,
-    task: &str,
-    optional: bool,
-    runnable: bool,
-) -> ActionId {
-    let a = custom_action(ws, rsc, task, None, optional);
-    ws.actions[a].flags |= af::PSEUDO;
-    if runnable {
-        ws.actions[a].flags |= af::RUNNABLE;
-    }
-    a
-}
-
-/// Find or create the fencing action for a node.
-pub fn fence_op(
-    ws: &mut WorkingSet,
-    node: NodeId,
-    reason: Option<&str>,
-    optional: bool,
-) -> ActionId {
-    let existing = ws
-        .fence_actions
-        .iter()
-        .copied()
-        .find(|&a| ws.actions[a].node == Some(node));
-    let a = match existing {
-        Some(a) => a,
-        None => {
-            let id = ws.actions.len();
-            ws.actions.push(Action {
-                rsc: None,
-                task: "stonith".into(),
-                interval_ms: 0,
-                node: Some(node),
-                flags: af::RUNNABLE | af::OPTIONAL,
-                reason: None,
-                before: Vec::new(),
-                after: Vec::new(),
-                fence_type: Some(ws.options.stonith_action.clone()),
-                needs: Needs::Nothing,
-                runnable_before: 0,
-                required_runnable_before: 0,
-                name: None,
-            });
-            ws.fence_actions.push(id);
-            id
-        }
-    };
-    if !optional {
-        ws.actions[a].flags &= !af::OPTIONAL;
-    }
-    if let Some(r) = reason {
-        if ws.actions[a].reason.is_none() {
-            ws.actions[a].reason = Some(r.to_string());
-        }
-    }
-    a
-}
-
-/// Add an ordering edge; false if an equivalent one exists.
-pub fn order_actions(ws: &mut WorkingSet, first: ActionId, then: ActionId, flags: u32) -> bool {
-    if flags == of::NONE || first == then {
-        return false;
-    }
-    if ws.actions[first]
-        .after
-        .iter()
-        .any(|&(t, f)| t == then && (f & flags) != 0)
-    {
-        return false;
-    }
-    ws.actions[first].after.push((then, flags));
-    ws.actions[then].before.push((first, flags));
-    true
-}
 
 // ------------------------------------------------------- primitive actions
 
@@ -396,31 +144,6 @@ fn schedule_restart(ws: &mut WorkingSet, r: RscId, need_stop: bool, need_promote
     ws.rscs[r].restarting = false;
 }
 
-/// Counts of nodes a primitive is active on (all, clean) and its main node.
-pub fn find_active_on(ws: &WorkingSet, r: RscId) -> (Option<NodeId>, usize, usize) {
-    let rsc = &ws.rscs[r];
-    let mut active: Option<NodeId> = None;
-    let mut all = 0;
-    let mut clean = 0;
-    for &n in &rsc.running_on {
-        let happy = ws.nodes[n].online && !ws.nodes[n].unclean;
-        all += 1;
-        if happy {
-            clean += 1;
-        }
-        if !rsc.needs_fencing
-            && happy
-            && active.is_none_or(|a| !ws.nodes[a].online || ws.nodes[a].unclean)
-        {
-            active = Some(n);
-        }
-        if active.is_none() {
-            active = Some(n);
-        }
-    }
-    (active, all, clean)
-}
-
 fn create_primitive_actions(ws: &mut WorkingSet, r: RscId) {
     if ws.rscs[r].next_role == Role::Unknown {
         ws.rscs[r].next_role = if ws.rscs[r].assigned.is_none() {
@@ -485,10 +208,34 @@ fn create_primitive_actions(ws: &mut WorkingSet, r: RscId) {
         }
         role = next;
     }
+    ensure_start_for_recurring(ws, r);
     if allow_migrate {
         if let Some(c) = current {
             create_migration_actions(ws, r, c);
         }
+    }
+}
+
+/// Pacemaker creates (optional) the start that recurring monitors of an
+/// active role would hang off, whether or not the resource has any: an
+/// assigned resource whose next role is not Stopped
+/// always has a start action on its node, which orderings such as
+/// stop-then-start can then make required (a promoted instance moving or
+/// recovering to an unpromoted one is started again this way).
+/// Unmanaged resources are left out: hasim does not model what makes that
+/// start unrunnable in Pacemaker (order7 names it as blocked).
+fn ensure_start_for_recurring(ws: &mut WorkingSet, r: RscId) {
+    if ws.rscs[r].maintenance || !ws.rscs[r].managed {
+        return;
+    }
+    let Some(n) = ws.rscs[r].assigned else {
+        return;
+    };
+    if ws.nodes[n].maintenance {
+        return;
+    }
+    if ws.rscs[r].next_role != Role::Stopped {
+        custom_action(ws, r, "start", Some(n), true);
     }
 }
 
@@ -626,7 +373,7 @@ fn create_clone_actions(ws: &mut WorkingSet, r: RscId) {
         ws.actions[stop].flags |= af::MIGRATE_RUNNABLE;
     }
     if ws.rscs[r].promotable {
-        crate::promotable::create_promotable_actions(ws, r);
+        create_promotable_actions(ws, r);
     }
 }
 
@@ -817,21 +564,8 @@ fn clone_internal_constraints(ws: &mut WorkingSet, c: RscId) {
         last = Some(ch);
     }
     if ws.rscs[c].promotable {
-        crate::promotable::order_promotable_instances(ws, c);
+        order_promotable_instances(ws, c);
     }
-}
-
-/// Current role of any resource (max over primitives).
-pub fn current_role(ws: &WorkingSet, r: RscId) -> Role {
-    if ws.rscs[r].variant == Variant::Primitive {
-        return ws.rscs[r].role;
-    }
-    ws.rscs[r]
-        .children
-        .iter()
-        .map(|&c| current_role(ws, c))
-        .max()
-        .unwrap_or(Role::Stopped)
 }
 
 /// Resolve the orderings into action edges and propagate flags.
@@ -1188,7 +922,7 @@ fn update_interleave(
                 // No partner: the instance cannot be active.
                 for p in ws.primitives_of(tc) {
                     if ws.rscs[p].assigned.is_some() {
-                        crate::assign::finalize_assignment(ws, p, None, true);
+                        crate::node_choice::finalize_assignment(ws, p, None, true);
                         changed |= UPDATED_THEN;
                     }
                 }
@@ -1203,7 +937,7 @@ fn update_interleave(
             if !current && otype & (of::RUNNABLE_LEFT | of::IMPLIES_THEN) != 0 {
                 for p in ws.primitives_of(tc) {
                     if ws.rscs[p].assigned.is_some() {
-                        crate::assign::finalize_assignment(ws, p, None, true);
+                        crate::node_choice::finalize_assignment(ws, p, None, true);
                         changed |= UPDATED_THEN;
                     }
                 }
@@ -1581,10 +1315,12 @@ pub fn update_action(ws: &mut WorkingSet, then: ActionId, depth: u32) {
         }
         ws.actions[then].flags &= !af::RUNNABLE;
     }
-    let mut i = 0;
-    while i < ws.actions[then].before.len() {
+    // Pacemaker prepends orderings to an action's lists and walks them from
+    // the head: the most recent first, and none added during the walk.
+    let mut i = ws.actions[then].before.len();
+    while i > 0 {
+        i -= 1;
         let (orig_first, otype) = ws.actions[then].before[i];
-        i += 1;
         if otype == of::NONE {
             continue;
         }
@@ -1604,7 +1340,7 @@ pub fn update_action(ws: &mut WorkingSet, then: ActionId, depth: u32) {
         if otype & of::SAME_NODE != 0 {
             if let (Some(a), Some(b)) = (first_node, then_node) {
                 if a != b {
-                    ws.actions[then].before[i - 1].1 = of::NONE;
+                    ws.actions[then].before[i].1 = of::NONE;
                     continue;
                 }
             }
@@ -1621,7 +1357,7 @@ pub fn update_action(ws: &mut WorkingSet, then: ActionId, depth: u32) {
             changed |= update_for_ordering_flags(ws, first, then, ff, tf, otype, depth);
         } else if order_actions(ws, first, then, otype) {
             changed |= UPDATED_THEN;
-            ws.actions[then].before[i - 1].1 = of::NONE;
+            ws.actions[then].before[i].1 = of::NONE;
             // Mark the original edge disabled on the other side too.
             if let Some(e) = ws.actions[orig_first]
                 .after
@@ -1632,7 +1368,7 @@ pub fn update_action(ws: &mut WorkingSet, then: ActionId, depth: u32) {
             }
         }
         if changed & UPDATED_FIRST != 0 {
-            for (next, _) in ws.actions[first].after.clone() {
+            for (next, _) in ws.actions[first].after.clone().into_iter().rev() {
                 update_action(ws, next, depth + 1);
             }
             update_action(ws, first, depth + 1);
@@ -1650,7 +1386,7 @@ pub fn update_action(ws: &mut WorkingSet, then: ActionId, depth: u32) {
             block_colocation_dependents(ws, then);
         }
         update_action(ws, then, depth + 1);
-        for (next, _) in ws.actions[then].after.clone() {
+        for (next, _) in ws.actions[then].after.clone().into_iter().rev() {
             update_action(ws, next, depth + 1);
         }
     }
@@ -1890,6 +1626,18 @@ pub fn schedule_probes(ws: &mut WorkingSet) {
     }
 }
 
+/// Whether resource discovery allows probing primitive `r` on node `n`.
+fn discoverable(ws: &WorkingSet, r: RscId, n: NodeId) -> bool {
+    let top = ws.uber_parent(r);
+    let mode = ws.rscs[r].discover.get(&n).copied();
+    let allowed = ws.rscs[r].allowed.contains_key(&n);
+    let exclusive = ws.rscs[r].exclusive_discover || ws.rscs[top].exclusive_discover;
+    if exclusive && (!allowed || mode != Some(Discover::Exclusive)) {
+        return false;
+    }
+    mode != Some(Discover::Never)
+}
+
 fn probe_resource(ws: &mut WorkingSet, r: RscId, n: NodeId) {
     match ws.rscs[r].variant {
         Variant::Group => {
@@ -1898,6 +1646,17 @@ fn probe_resource(ws: &mut WorkingSet, r: RscId, n: NodeId) {
             }
         }
         Variant::Clone => {
+            let mode = ws.rscs[r].discover.get(&n).copied().unwrap_or_default();
+            if ws.rscs[r].exclusive_discover
+                && ws.rscs[r].allowed.contains_key(&n)
+                && mode != Discover::Exclusive
+            {
+                // Pacemaker drops the node from the clone's allowed nodes
+                // (so notifications list only possible nodes) and probes
+                // nothing there.
+                ws.rscs[r].allowed.remove(&n);
+                return;
+            }
             if ws.rscs[r].unique {
                 for c in ws.rscs[r].children.clone() {
                     probe_resource(ws, c, n);
@@ -1913,13 +1672,13 @@ fn probe_resource(ws: &mut WorkingSet, r: RscId, n: NodeId) {
             let assigned = children
                 .iter()
                 .copied()
-                .find(|&c| crate::assign::assigned_location(ws, c) == Some(n));
+                .find(|&c| crate::graph::assigned_location(ws, c) == Some(n));
             if let Some(c) = active.or(assigned).or(children.first().copied()) {
                 probe_resource(ws, c, n);
             }
         }
         Variant::Primitive => {
-            if ws.rscs[r].orphan || ws.rscs[r].known_on.contains(&n) {
+            if ws.rscs[r].orphan || ws.rscs[r].known_on.contains(&n) || !discoverable(ws, r, n) {
                 return;
             }
             let probe = custom_action(ws, r, "monitor", Some(n), false);
@@ -1944,5 +1703,82 @@ fn probe_resource(ws: &mut WorkingSet, r: RscId, n: NodeId) {
                 flags,
             });
         }
+    }
+}
+
+fn check_role_change(ws: &WorkingSet, r: RscId, demoting: &mut bool, promoting: &mut bool) {
+    if !ws.rscs[r].children.is_empty() {
+        for &c in &ws.rscs[r].children {
+            check_role_change(ws, c, demoting, promoting);
+        }
+        return;
+    }
+    for &a in &ws.rscs[r].actions {
+        let act = &ws.actions[a];
+        if act.has(af::OPTIONAL) {
+            continue;
+        }
+        if act.task == "demote" {
+            *demoting = true;
+        } else if act.task == "promote" {
+            *promoting = true;
+        }
+    }
+}
+
+pub fn create_promotable_actions(ws: &mut WorkingSet, clone: RscId) {
+    let mut promoting = false;
+    let mut demoting = false;
+    for c in ws.rscs[clone].children.clone() {
+        crate::actions::create_actions(ws, c);
+        check_role_change(ws, c, &mut demoting, &mut promoting);
+    }
+    crate::graph::pseudo_action(ws, clone, "promote", !promoting, true);
+    crate::graph::pseudo_action(ws, clone, "promoted", !promoting, true);
+    crate::graph::pseudo_action(ws, clone, "demote", !demoting, true);
+    crate::graph::pseudo_action(ws, clone, "demoted", !demoting, true);
+    let p = ws.rscs[clone].priority;
+    for c in ws.rscs[clone].children.clone() {
+        ws.rscs[c].priority = p;
+    }
+}
+
+pub fn order_promotable_instances(ws: &mut WorkingSet, clone: RscId) {
+    order_rsc(ws, clone, "stopped", clone, "start", of::OPTIONAL);
+    order_rsc(ws, clone, "stopped", clone, "promote", of::OPTIONAL);
+    order_rsc(ws, clone, "demoted", clone, "stop", of::OPTIONAL);
+    order_rsc(ws, clone, "demoted", clone, "start", of::OPTIONAL);
+    order_rsc(ws, clone, "demoted", clone, "promote", of::OPTIONAL);
+    order_rsc(ws, clone, "running", clone, "promote", of::OPTIONAL);
+    order_rsc(ws, clone, "demote", clone, "demoted", of::OPTIONAL);
+    let ordered = ws.rscs[clone].ordered;
+    let mut prev: Option<RscId> = None;
+    for inst in ws.rscs[clone].children.clone() {
+        order_rsc(ws, inst, "demote", inst, "promote", of::OPTIONAL);
+        order_rsc(ws, clone, "promote", inst, "promote", of::OPTIONAL);
+        order_rsc(ws, inst, "promote", clone, "promoted", of::OPTIONAL);
+        if let (Some(p), true) = (prev, ordered) {
+            order_rsc(ws, p, "promote", inst, "promote", of::OPTIONAL);
+        }
+        order_rsc(
+            ws,
+            clone,
+            "demote",
+            inst,
+            "demote",
+            of::IMPLIES_FIRST_PRINTED,
+        );
+        order_rsc(
+            ws,
+            inst,
+            "demote",
+            clone,
+            "demoted",
+            of::IMPLIES_THEN_PRINTED,
+        );
+        if let (Some(p), true) = (prev, ordered) {
+            order_rsc(ws, inst, "demote", p, "demote", of::OPTIONAL);
+        }
+        prev = Some(inst);
     }
 }

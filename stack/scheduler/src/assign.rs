@@ -6,7 +6,11 @@ use std::collections::BTreeMap;
 
 use hasim_cib::{Score, INFINITY};
 
+use crate::colocation::*;
 use crate::failcount::fail_count;
+use crate::graph::assigned_location;
+use crate::instance_order::*;
+use crate::node_choice::*;
 use crate::ws::*;
 
 /// Apply stickiness of active resources to their current node.
@@ -37,9 +41,8 @@ pub fn check_failure_threshold(ws: &mut WorkingSet, r: RscId, node: NodeId) {
         }
         return;
     }
-    if !ws.rscs[r].managed {
-        return;
-    }
+    // Unmanaged (blocked) resources are banned too: Pacemaker's
+    // check_failure_threshold does not look at is-managed.
     let rsc = &ws.rscs[r];
     if rsc.migration_threshold == 0 || rsc.failure_ignored {
         return;
@@ -54,64 +57,8 @@ pub fn check_failure_threshold(ws: &mut WorkingSet, r: RscId, node: NodeId) {
         r
     };
     if ws.rscs[r].migration_threshold - fc <= 0 {
-        crate::unpack::add_location(ws, ban, Some(node), -INFINITY);
+        crate::graph::add_location(ws, ban, Some(node), -INFINITY);
     }
-}
-
-fn node_available(ws: &WorkingSet, n: NodeId, score: Option<Score>) -> bool {
-    ws.nodes[n].available() && score.is_none_or(|s| s.value() >= 0)
-}
-
-fn any_node_available(ws: &WorkingSet, nodes: &BTreeMap<NodeId, Score>) -> bool {
-    nodes.iter().any(|(&n, &s)| node_available(ws, n, Some(s)))
-}
-
-/// Sort candidate nodes: weight, then fewer assigned resources, then the
-/// currently active node, then name.
-fn sorted_nodes(
-    ws: &WorkingSet,
-    nodes: &BTreeMap<NodeId, Score>,
-    active: Option<NodeId>,
-) -> Vec<(NodeId, Score)> {
-    use std::cmp::Ordering;
-    let strategy = ws.options.placement_strategy.to_ascii_lowercase();
-    let mut v: Vec<(NodeId, Score)> = nodes.iter().map(|(&n, &s)| (n, s)).collect();
-    v.sort_by(|&(a, wa), &(b, wb)| {
-        let wa = if ws.nodes[a].available() {
-            wa
-        } else {
-            Score::NEG_INFINITY
-        };
-        let wb = if ws.nodes[b].available() {
-            wb
-        } else {
-            Score::NEG_INFINITY
-        };
-        let by_weight = wb.cmp(&wa);
-        if by_weight != Ordering::Equal {
-            return by_weight;
-        }
-        // "minimal" skips the load-spreading tie-breaks entirely.
-        if strategy != "minimal" {
-            if strategy == "balanced" {
-                let cap = compare_capacities(ws, a, b);
-                if cap != 0 {
-                    return cap.cmp(&0);
-                }
-            }
-            let by_count = ws.nodes[a].num_resources.cmp(&ws.nodes[b].num_resources);
-            if by_count != Ordering::Equal {
-                return by_count;
-            }
-            match active {
-                Some(x) if x == a => return Ordering::Less,
-                Some(x) if x == b => return Ordering::Greater,
-                _ => {}
-            }
-        }
-        ws.nodes[a].name.cmp(&ws.nodes[b].name)
-    });
-    v
 }
 
 /// Assign any resource; returns its node when assigned to a single node.
@@ -224,11 +171,6 @@ pub fn add_with_this(ws: &mut WorkingSet, r: RscId, c: ColocId) {
     ws.rscs[r].with_this.insert(pos, c);
 }
 
-fn has_influence(ws: &WorkingSet, c: ColocId, rsc: Option<RscId>) -> bool {
-    let rsc = rsc.unwrap_or(ws.colocs[c].primary);
-    ws.colocs[c].influence || ws.rscs[rsc].running_on.is_empty()
-}
-
 fn assign_primitive(ws: &mut WorkingSet, r: RscId, prefer: Option<NodeId>) -> Option<NodeId> {
     if let Some(p) = ws.rscs[r].parent {
         if !ws.rscs[p].allocating {
@@ -314,461 +256,6 @@ fn apply_with_this(ws: &mut WorkingSet, r: RscId, c: ColocId) {
     }
 }
 
-pub const SELECT_ACTIVE: u32 = 1;
-pub const SELECT_NONNEGATIVE: u32 = 2;
-pub const SELECT_THIS_WITH: u32 = 4;
-const INFINITY_HACK: i32 = INFINITY * -100;
-
-fn node_attr<'a>(ws: &'a WorkingSet, n: NodeId, attr: Option<&str>) -> Option<&'a str> {
-    match attr {
-        None | Some("#uname") => Some(ws.nodes[n].name.as_str()),
-        Some(a) => ws.nodes[n].attrs.get(a).map(String::as_str),
-    }
-}
-
-fn best_score_matching(
-    ws: &WorkingSet,
-    rsc: RscId,
-    attr: Option<&str>,
-    value: Option<&str>,
-) -> i32 {
-    let mut best = -INFINITY;
-    for (&n, &s) in &ws.rscs[rsc].allowed {
-        if s.value() > best && ws.nodes[n].available() {
-            let v = node_attr(ws, n, attr);
-            if v.is_some()
-                && value.is_some()
-                && v.map(str::to_ascii_lowercase) == value.map(str::to_ascii_lowercase)
-            {
-                best = s.value();
-            }
-        }
-    }
-    best
-}
-
-fn add_scores(a: i32, b: i32) -> i32 {
-    (Score::from(a) + Score::from(b)).value()
-}
-
-fn add_node_scores_matching_attr(
-    ws: &WorkingSet,
-    nodes: &mut BTreeMap<NodeId, i32>,
-    rsc: RscId,
-    attr: Option<&str>,
-    factor: f64,
-    only_positive: bool,
-) {
-    let keys: Vec<NodeId> = nodes.keys().copied().collect();
-    for n in keys {
-        let weight_now = nodes[&n];
-        let value = node_attr(ws, n, attr).map(str::to_string);
-        let score = best_score_matching(ws, rsc, attr, value.as_deref());
-        if factor < 0.0 && score < 0 {
-            continue;
-        }
-        if weight_now == INFINITY_HACK {
-            continue;
-        }
-        let wf = factor * score as f64;
-        let mut w = if wf < 0.0 {
-            (wf - 0.5) as i32
-        } else {
-            (wf + 0.5) as i32
-        };
-        if w == 0 && score != 0 {
-            if factor > 0.0 {
-                w = 1;
-            } else if factor < 0.0 {
-                w = -1;
-            }
-        }
-        let new_score = add_scores(w, weight_now);
-        if only_positive && new_score < 0 && weight_now > 0 {
-            nodes.insert(n, INFINITY_HACK);
-            continue;
-        }
-        if only_positive && new_score < 0 && weight_now == 0 {
-            continue;
-        }
-        nodes.insert(n, new_score);
-    }
-}
-
-fn last_member(ws: &WorkingSet, g: RscId) -> RscId {
-    *ws.rscs[g].children.last().unwrap_or(&g)
-}
-
-/// Pacemaker's pcmk__add_colocated_node_scores: fold a resource's (and,
-/// recursively, its colocated resources') preferences into `nodes`,
-/// attenuated by `factor`. `nodes = None` means "start from rsc's own".
-pub fn add_colocated_node_scores(
-    ws: &mut WorkingSet,
-    rsc: RscId,
-    nodes: &mut Option<BTreeMap<NodeId, Score>>,
-    attr: Option<&str>,
-    factor: f64,
-    flags: u32,
-) {
-    if ws.rscs[rsc].merging {
-        return;
-    }
-    ws.rscs[rsc].merging = true;
-    let work: Option<BTreeMap<NodeId, i32>> = if ws.rscs[rsc].variant == Variant::Group {
-        if ws.rscs[rsc].children.is_empty() {
-            None
-        } else {
-            let member = if nodes.is_none() {
-                last_member(ws, rsc)
-            } else {
-                ws.rscs[rsc].children[0]
-            };
-            let mut w = nodes.clone();
-            add_colocated_node_scores(ws, member, &mut w, attr, factor, flags);
-            w.map(|m| m.into_iter().map(|(k, v)| (k, v.value())).collect())
-        }
-    } else if nodes.is_none() {
-        Some(
-            ws.rscs[rsc]
-                .allowed
-                .iter()
-                .map(|(&k, &v)| (k, v.value()))
-                .collect(),
-        )
-    } else {
-        let mut w: BTreeMap<NodeId, i32> = nodes
-            .as_ref()
-            .map(|m| m.iter().map(|(&k, &v)| (k, v.value())).collect())
-            .unwrap_or_default();
-        add_node_scores_matching_attr(
-            ws,
-            &mut w,
-            rsc,
-            attr,
-            factor,
-            flags & SELECT_NONNEGATIVE != 0,
-        );
-        Some(w)
-    };
-    let Some(mut work) = work else {
-        ws.rscs[rsc].merging = false;
-        return;
-    };
-    let avail = work
-        .iter()
-        .any(|(&n, &s)| ws.nodes[n].available() && s >= 0);
-    if avail {
-        let multiplier = if factor < 0.0 { -1.0 } else { 1.0 };
-        let list: Vec<ColocId> = if flags & SELECT_THIS_WITH != 0 {
-            ws.rscs[rsc].this_with.clone()
-        } else if ws.rscs[rsc].variant == Variant::Group {
-            let l = last_member(ws, rsc);
-            ws.rscs[l].with_this.clone()
-        } else {
-            ws.rscs[rsc].with_this.clone()
-        };
-        for c in list {
-            let other = if flags & SELECT_THIS_WITH != 0 {
-                ws.colocs[c].primary
-            } else if !has_influence(ws, c, None) {
-                continue;
-            } else {
-                ws.colocs[c].dependent
-            };
-            let f = multiplier * ws.colocs[c].score as f64 / INFINITY as f64;
-            let a = ws.colocs[c].node_attribute.clone();
-            let mut w2: Option<BTreeMap<NodeId, Score>> = Some(
-                work.iter()
-                    .map(|(&k, &v)| (k, Score::new(v as i64)))
-                    .collect(),
-            );
-            // Keep INFINITY_HACK markers (outside Score's range) intact.
-            let hacks: Vec<NodeId> = work
-                .iter()
-                .filter(|(_, &v)| v == INFINITY_HACK)
-                .map(|(&k, _)| k)
-                .collect();
-            add_colocated_node_scores(ws, other, &mut w2, a.as_deref(), f, flags | SELECT_ACTIVE);
-            if let Some(m) = w2 {
-                work = m.into_iter().map(|(k, v)| (k, v.value())).collect();
-                for h in hacks {
-                    if work.get(&h).is_some_and(|v| *v <= -INFINITY) {
-                        work.insert(h, INFINITY_HACK);
-                    }
-                }
-            }
-        }
-    } else if flags & SELECT_ACTIVE != 0 {
-        ws.rscs[rsc].merging = false;
-        return;
-    }
-    if flags & SELECT_NONNEGATIVE != 0 {
-        for v in work.values_mut() {
-            if *v == INFINITY_HACK {
-                *v = 1;
-            }
-        }
-    }
-    *nodes = Some(
-        work.into_iter()
-            .map(|(k, v)| (k, Score::new(v as i64)))
-            .collect(),
-    );
-    ws.rscs[rsc].merging = false;
-}
-
-/// What a colocation affects right now.
-#[derive(PartialEq, Eq)]
-enum Affects {
-    Nothing,
-    Location,
-    Role,
-}
-
-fn colocation_affects(
-    ws: &WorkingSet,
-    dep: RscId,
-    pri: RscId,
-    c: ColocId,
-    preview: bool,
-) -> Affects {
-    let col = &ws.colocs[c];
-    if !preview && ws.rscs[pri].provisional {
-        return Affects::Nothing;
-    }
-    if col.dependent_role >= Role::Unpromoted
-        && ws.rscs[dep].parent.is_some_and(|p| ws.rscs[p].promotable)
-        && !ws.rscs[dep].provisional
-    {
-        return Affects::Role;
-    }
-    if !preview && !ws.rscs[dep].provisional {
-        return Affects::Nothing;
-    }
-    if col.score > 0
-        && col.dependent_role != Role::Unknown
-        && col.dependent_role != ws.rscs[dep].next_role
-    {
-        return Affects::Nothing;
-    }
-    if col.score > 0
-        && col.primary_role != Role::Unknown
-        && col.primary_role != ws.rscs[pri].next_role
-    {
-        return Affects::Nothing;
-    }
-    if col.score < 0
-        && col.dependent_role != Role::Unknown
-        && col.dependent_role == ws.rscs[dep].next_role
-    {
-        return Affects::Nothing;
-    }
-    if col.score < 0
-        && col.primary_role != Role::Unknown
-        && col.primary_role == ws.rscs[pri].next_role
-    {
-        return Affects::Nothing;
-    }
-    Affects::Location
-}
-
-/// Where a resource was assigned (for clones/groups, their location).
-pub fn assigned_location(ws: &WorkingSet, r: RscId) -> Option<NodeId> {
-    match ws.rscs[r].variant {
-        Variant::Primitive => ws.rscs[r].assigned,
-        Variant::Group => ws.rscs[r].assigned.or_else(|| {
-            ws.rscs[r]
-                .children
-                .first()
-                .and_then(|&c| ws.rscs[c].assigned)
-        }),
-        Variant::Clone => None,
-    }
-}
-
-/// Apply colocation `c` (dependent `dep` with primary `pri`) to `dep`'s scores.
-pub fn apply_coloc_score(ws: &mut WorkingSet, dep: RscId, pri: RscId, c: ColocId) {
-    match ws.rscs[dep].variant {
-        Variant::Group => {
-            let children = ws.rscs[dep].children.clone();
-            if children.is_empty() {
-                return;
-            }
-            if ws.rscs[dep].group_colocated {
-                apply_coloc_score(ws, children[0], pri, c);
-            } else if ws.colocs[c].score < INFINITY {
-                for m in children {
-                    apply_coloc_score(ws, m, pri, c);
-                }
-            }
-            return;
-        }
-        Variant::Clone => {
-            // Clone dependents apply via their instances.
-            return;
-        }
-        Variant::Primitive => {}
-    }
-    match ws.rscs[pri].variant {
-        Variant::Group => {
-            if ws.rscs[pri].provisional {
-                return;
-            }
-            let children = ws.rscs[pri].children.clone();
-            if ws.rscs[pri].group_colocated {
-                let member = if ws.colocs[c].score >= INFINITY {
-                    children.last().copied()
-                } else {
-                    children.first().copied()
-                };
-                if let Some(m) = member {
-                    apply_coloc_score(ws, dep, m, c);
-                }
-            } else if ws.colocs[c].score < INFINITY {
-                for m in children {
-                    apply_coloc_score(ws, dep, m, c);
-                }
-            }
-        }
-        Variant::Clone => apply_coloc_with_clone(ws, dep, pri, c),
-        Variant::Primitive => match colocation_affects(ws, dep, pri, c, false) {
-            Affects::Role => apply_coloc_to_priority(ws, dep, pri, c),
-            Affects::Location => apply_coloc_to_weights(ws, dep, pri, c),
-            Affects::Nothing => {}
-        },
-    }
-}
-
-fn apply_coloc_to_weights(ws: &mut WorkingSet, dep: RscId, pri: RscId, c: ColocId) {
-    let col = ws.colocs[c].clone();
-    let attr = col.node_attribute.clone();
-    let pri_node = ws.rscs[pri].assigned;
-    let value = pri_node.and_then(|n| node_attr(ws, n, attr.as_deref()).map(str::to_string));
-    if pri_node.is_none() && col.score < 0 {
-        return;
-    }
-    let mut work = ws.rscs[dep].allowed.clone();
-    for (&n, w) in work.iter_mut() {
-        if pri_node.is_none() {
-            *w = Score::from(-col.score) + *w;
-        } else if node_attr(ws, n, attr.as_deref()).map(str::to_ascii_lowercase)
-            == value.as_deref().map(str::to_ascii_lowercase)
-        {
-            if col.score < INFINITY {
-                *w = Score::from(col.score) + *w;
-            }
-        } else if col.score >= INFINITY {
-            *w = Score::from(-col.score) + *w;
-        }
-    }
-    if col.score <= -INFINITY || col.score >= INFINITY || any_node_available(ws, &work) {
-        ws.rscs[dep].allowed = work;
-    }
-}
-
-fn apply_coloc_to_priority(ws: &mut WorkingSet, dep: RscId, pri: RscId, c: ColocId) {
-    let col = ws.colocs[c].clone();
-    let (Some(pn), Some(dn)) = (ws.rscs[pri].assigned, ws.rscs[dep].assigned) else {
-        return;
-    };
-    let attr = col.node_attribute.clone();
-    let dv = node_attr(ws, dn, attr.as_deref()).map(str::to_ascii_lowercase);
-    let pv = node_attr(ws, pn, attr.as_deref()).map(str::to_ascii_lowercase);
-    if dv != pv {
-        if col.score == INFINITY && col.dependent_role == Role::Promoted {
-            ws.rscs[dep].priority = -INFINITY;
-        }
-        return;
-    }
-    if col.primary_role != Role::Unknown && col.primary_role != ws.rscs[pri].next_role {
-        return;
-    }
-    let mult = if col.dependent_role == Role::Unpromoted {
-        -1
-    } else {
-        1
-    };
-    ws.rscs[dep].priority = add_scores(mult * col.score, ws.rscs[dep].priority);
-}
-
-fn apply_coloc_with_clone(ws: &mut WorkingSet, dep: RscId, pri: RscId, c: ColocId) {
-    let col = ws.colocs[c].clone();
-    if ws.rscs[pri].promotable {
-        if ws.rscs[pri].provisional {
-            return;
-        } else if col.primary_role == Role::Unknown {
-        } else if ws.rscs[dep].provisional {
-            crate::promotable::update_dependent_with_promotable(ws, pri, dep, c);
-            return;
-        } else if col.dependent_role == Role::Promoted {
-            crate::promotable::update_promotable_dependent_priority(ws, pri, dep, c);
-            return;
-        }
-    }
-    if ws.rscs[pri].provisional {
-        return;
-    }
-    let dep_top = ws.colocs[c].dependent;
-    let interleave = ws.rscs[dep_top].variant == Variant::Clone
-        && ws.rscs[dep_top]
-            .meta
-            .get("interleave")
-            .is_some_and(|v| crate::rules::is_true(v));
-    if interleave && ws.rscs[dep_top].clone_node_max == ws.rscs[pri].clone_node_max {
-        match find_compatible_child(ws, dep, pri, Role::Unknown) {
-            Some(inst) => apply_coloc_score(ws, dep, inst, c),
-            None => {
-                if col.score >= INFINITY {
-                    finalize_assignment(ws, dep, None, true);
-                }
-            }
-        }
-        return;
-    }
-    if col.score >= INFINITY {
-        let mut affected = Vec::new();
-        for ch in ws.rscs[pri].children.clone() {
-            if let Some(n) = assigned_location(ws, ch) {
-                if !ws.primitives_of(ch).iter().all(|&p| ws.rscs[p].block) {
-                    affected.push(n);
-                }
-            }
-        }
-        for (n, w) in ws.rscs[dep].allowed.iter_mut() {
-            if !affected.contains(n) {
-                *w = Score::NEG_INFINITY;
-            }
-        }
-        return;
-    }
-    for ch in ws.rscs[pri].children.clone() {
-        apply_coloc_score(ws, dep, ch, c);
-    }
-}
-
-/// Find an instance of clone `pri` on the same node as `dep` (or, if `dep`
-/// is not assigned yet, on its best allowed node that has one).
-pub fn find_compatible_child(ws: &WorkingSet, dep: RscId, pri: RscId, role: Role) -> Option<RscId> {
-    let by_node = |node: NodeId| {
-        ws.rscs[pri].children.iter().copied().find(|&ch| {
-            let blocked = ws.primitives_of(ch).iter().all(|&p| ws.rscs[p].block);
-            !blocked
-                && assigned_location(ws, ch) == Some(node)
-                && (role == Role::Unknown || crate::promotable::next_state(ws, ch) == role)
-        })
-    };
-    if let Some(node) = assigned_location(ws, dep) {
-        return by_node(node);
-    }
-    let allowed = ws.rscs[dep].allowed.clone();
-    for (n, _) in sorted_nodes(ws, &allowed, None) {
-        if let Some(c) = by_node(n) {
-            return Some(c);
-        }
-    }
-    None
-}
-
 fn assign_best_node(ws: &mut WorkingSet, r: RscId, prefer: Option<NodeId>) -> bool {
     let most_free = ban_insufficient_capacity(ws, r);
     let prefer = prefer.or(most_free);
@@ -815,51 +302,7 @@ fn assign_best_node(ws: &mut WorkingSet, r: RscId, prefer: Option<NodeId>) -> bo
     finalize_assignment(ws, r, chosen.map(|c| c.0), false)
 }
 
-/// Commit (or refuse) an assignment.
-pub fn finalize_assignment(
-    ws: &mut WorkingSet,
-    r: RscId,
-    chosen: Option<NodeId>,
-    force: bool,
-) -> bool {
-    let mut chosen = chosen;
-    if !force {
-        if let Some(n) = chosen {
-            let w = ws.rscs[r]
-                .allowed
-                .get(&n)
-                .copied()
-                .unwrap_or(Score::NEG_INFINITY);
-            if w.value() < 0 || !node_available(ws, n, Some(w)) {
-                ws.rscs[r].next_role = Role::Stopped;
-                chosen = None;
-            }
-        }
-    }
-    if let Some(old) = ws.rscs[r].assigned.take() {
-        ws.nodes[old].num_resources = ws.nodes[old].num_resources.saturating_sub(1);
-        release_capacity(ws, old, r);
-    }
-    ws.rscs[r].provisional = false;
-    match chosen {
-        None => {
-            ws.rscs[r].next_role = Role::Stopped;
-            false
-        }
-        Some(n) => {
-            ws.rscs[r].assigned = Some(n);
-            ws.nodes[n].num_resources += 1;
-            consume_capacity(ws, n, r);
-            true
-        }
-    }
-}
-
 // ---------------------------------------------------------------- clones
-
-fn top_allowed_count(counts: &BTreeMap<NodeId, usize>, n: NodeId) -> usize {
-    counts.get(&n).copied().unwrap_or(0)
-}
 
 fn assign_clone(ws: &mut WorkingSet, r: RscId, prefer: Option<NodeId>) {
     if !ws.rscs[r].provisional || ws.rscs[r].allocating {
@@ -903,110 +346,6 @@ fn assign_clone(ws: &mut WorkingSet, r: RscId, prefer: Option<NodeId>) {
     }
     ws.rscs[r].provisional = false;
     ws.rscs[r].allocating = false;
-}
-
-fn instance_active_on(ws: &WorkingSet, r: RscId) -> (Option<NodeId>, usize) {
-    let mut nodes: Vec<NodeId> = Vec::new();
-    for p in ws.primitives_of(r) {
-        for &n in &ws.rscs[p].running_on {
-            if !nodes.contains(&n) {
-                nodes.push(n);
-            }
-        }
-    }
-    (
-        ws.rscs[r]
-            .running_on
-            .first()
-            .copied()
-            .or(nodes.first().copied()),
-        nodes.len(),
-    )
-}
-
-fn did_fail(ws: &WorkingSet, r: RscId) -> bool {
-    ws.rscs[r].failed || ws.rscs[r].children.iter().any(|&c| did_fail(ws, c))
-}
-
-fn instance_number(id: &str) -> i64 {
-    id.rsplit(':')
-        .next()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-pub fn cmp_instance(
-    ws: &WorkingSet,
-    clone: RscId,
-    a: RscId,
-    b: RscId,
-    counts: &BTreeMap<NodeId, usize>,
-) -> std::cmp::Ordering {
-    use std::cmp::Ordering::*;
-    let (mut n1, c1) = instance_active_on(ws, a);
-    let (mut n2, c2) = instance_active_on(ws, b);
-    if c1 > 0 && c2 > 0 && c1 != c2 {
-        return c1.cmp(&c2);
-    }
-    let allowed = |r: RscId, n: &mut Option<NodeId>| -> bool {
-        if let Some(x) = *n {
-            match ws.rscs[r].allowed.get(&x) {
-                Some(w) if w.value() >= 0 => true,
-                _ => {
-                    *n = None;
-                    false
-                }
-            }
-        } else {
-            true
-        }
-    };
-    let can1 = allowed(a, &mut n1);
-    let can2 = allowed(b, &mut n2);
-    if can1 != can2 {
-        return if can1 { Less } else { Greater };
-    }
-    if ws.rscs[a].priority != ws.rscs[b].priority {
-        return ws.rscs[b].priority.cmp(&ws.rscs[a].priority);
-    }
-    let (n1, n2) = match (n1, n2) {
-        (None, None) => return Equal,
-        (None, _) => return Greater,
-        (_, None) => return Less,
-        (Some(x), Some(y)) => (x, y),
-    };
-    let a1 = ws.nodes[n1].available();
-    let a2 = ws.nodes[n2].available();
-    if a1 != a2 {
-        return if a1 { Less } else { Greater };
-    }
-    let t1 = ws.rscs[clone].allowed.contains_key(&n1);
-    let t2 = ws.rscs[clone].allowed.contains_key(&n2);
-    match (t1, t2) {
-        (false, false) => return Equal,
-        (false, true) => return Greater,
-        (true, false) => return Less,
-        _ => {}
-    }
-    let k1 = top_allowed_count(counts, n1);
-    let k2 = top_allowed_count(counts, n2);
-    if k1 != k2 {
-        return k1.cmp(&k2);
-    }
-    let f1 = did_fail(ws, a);
-    let f2 = did_fail(ws, b);
-    if f1 != f2 {
-        return if f2 { Less } else { Greater };
-    }
-    // Colocation tie-break: Pacemaker starts from a copy of each current
-    // node, whose weight is -INFINITY for offline nodes (parental
-    // colocations, which would be added on top, are not applied here).
-    let w1 = ws.nodes[n1].weight;
-    let w2 = ws.nodes[n2].weight;
-    if w1 != w2 {
-        return w2.cmp(&w1);
-    }
-    instance_number(&ws.rscs[a].id).cmp(&instance_number(&ws.rscs[b].id))
 }
 
 /// Append the clone's colocations to an instance before assigning it.
@@ -1167,7 +506,7 @@ fn distribute_children(ws: &mut WorkingSet, clone: RscId, children: &[RscId]) {
             continue;
         }
         if allocated >= max {
-            crate::unpack::add_location(ws, ch, None, -INFINITY);
+            crate::graph::add_location(ws, ch, None, -INFINITY);
             // Assign to nothing.
             assign(ws, ch, None);
         } else if allocate_instance(ws, clone, ch, None, all, per_host, &mut counts).is_some() {
@@ -1177,45 +516,6 @@ fn distribute_children(ws: &mut WorkingSet, clone: RscId, children: &[RscId]) {
 }
 
 // ---------------------------------------------------------- utilization
-
-fn consume_capacity(ws: &mut WorkingSet, n: NodeId, r: RscId) {
-    for (k, v) in ws.rscs[r].utilization.clone() {
-        let e = ws.nodes[n].capacity.entry(k).or_insert(0);
-        *e -= v;
-    }
-}
-
-fn release_capacity(ws: &mut WorkingSet, n: NodeId, r: RscId) {
-    for (k, v) in ws.rscs[r].utilization.clone() {
-        let e = ws.nodes[n].capacity.entry(k).or_insert(0);
-        *e += v;
-    }
-}
-
-/// Negative when node `a` has more remaining capacity than `b`.
-pub fn compare_capacities(ws: &WorkingSet, a: NodeId, b: NodeId) -> i32 {
-    let (ca, cb) = (&ws.nodes[a].capacity, &ws.nodes[b].capacity);
-    let mut result = 0;
-    for (k, &va) in ca {
-        let vb = cb.get(k).copied().unwrap_or(0);
-        if va > vb {
-            result -= 1;
-        } else if va < vb {
-            result += 1;
-        }
-    }
-    for (k, &vb) in cb {
-        if ca.contains_key(k) {
-            continue;
-        }
-        if 0 < vb {
-            result += 1;
-        } else if 0 > vb {
-            result -= 1;
-        }
-    }
-    result
-}
 
 fn have_enough(ws: &WorkingSet, n: NodeId, need: &BTreeMap<String, i32>) -> bool {
     need.iter()
@@ -1332,7 +632,7 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, r: RscId) -> Option<NodeId> {
             have_enough(ws, n, &own)
         };
         if !enough {
-            crate::unpack::add_location(ws, r, Some(n), -INFINITY);
+            crate::graph::add_location(ws, r, Some(n), -INFINITY);
         }
     }
     if any {
@@ -1398,7 +698,7 @@ pub fn sort_resources_for_placement(ws: &mut WorkingSet) {
 
 fn current_of(ws: &WorkingSet, r: RscId) -> Option<NodeId> {
     if ws.rscs[r].variant == Variant::Primitive {
-        crate::actions::find_active_on(ws, r).0
+        crate::graph::find_active_on(ws, r).0
     } else {
         ws.rscs[r].running_on.first().copied()
     }

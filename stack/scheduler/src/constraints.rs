@@ -12,6 +12,17 @@ pub struct Location {
     pub rsc: RscId,
     pub role_filter: Role,
     pub scores: Vec<(NodeId, Score)>,
+    pub discover: Discover,
+}
+
+/// The constraint's resource-discovery attribute (unknown values mean
+/// always, as Pacemaker treats them after warning).
+fn discover_of(c: &Constraint) -> Discover {
+    match c.attr("resource-discovery") {
+        Some(v) if v.eq_ignore_ascii_case("never") => Discover::Never,
+        Some(v) if v.eq_ignore_ascii_case("exclusive") => Discover::Exclusive,
+        _ => Discover::Always,
+    }
 }
 
 fn find_rsc(ws: &WorkingSet, id: &str) -> Option<RscId> {
@@ -36,7 +47,7 @@ pub fn unpack(cib: &Cib, ws: &mut WorkingSet) -> Vec<Location> {
     for c in &cib.constraints {
         match c {
             Constraint::Location { rules, sets, .. } => {
-                unpack_location(ws, c, rules, sets, &mut locations)
+                unpack_location(cib, ws, c, rules, sets, &mut locations)
             }
             Constraint::Colocation { sets, .. } => unpack_colocation(ws, c, sets),
             Constraint::Order { sets, .. } => unpack_order(ws, c, sets),
@@ -55,7 +66,20 @@ fn node_attrs_ctx(ws: &WorkingSet, n: NodeId) -> RuleCtx<'_> {
     }
 }
 
+/// The resources a `<tag>` of the configuration names, in order.
+fn tag_members<'a>(cib: &'a Cib, id: &str) -> Vec<&'a str> {
+    cib.other_config
+        .iter()
+        .filter(|section| section.name == "tags")
+        .flat_map(|section| section.children_named("tag"))
+        .filter(|tag| tag.attr("id") == Some(id))
+        .flat_map(|tag| tag.children_named("obj_ref"))
+        .filter_map(|r| r.attr("id"))
+        .collect()
+}
+
 fn unpack_location(
+    cib: &Cib,
     ws: &mut WorkingSet,
     c: &Constraint,
     rules: &[hasim_cib::Rule],
@@ -67,6 +91,13 @@ fn unpack_location(
     if let Some(id) = c.attr("rsc") {
         if let Some(r) = find_rsc(ws, id) {
             targets.push((r, role.map(str::to_string)));
+        } else {
+            // A tag stands for its members (Pacemaker turns it into a set).
+            for member in tag_members(cib, id) {
+                if let Some(r) = find_rsc(ws, member) {
+                    targets.push((r, role.map(str::to_string)));
+                }
+            }
         }
     } else if let Some(pat) = c.attr("rsc-pattern") {
         for r in 0..ws.rscs.len() {
@@ -98,6 +129,7 @@ fn unpack_location(
                     rsc,
                     role_filter,
                     scores: vec![(n, score)],
+                    discover: discover_of(c),
                 });
             }
             continue;
@@ -127,6 +159,7 @@ fn unpack_location(
                     rsc,
                     role_filter: rf,
                     scores,
+                    discover: discover_of(c),
                 });
             }
         }
@@ -191,6 +224,7 @@ pub fn apply_location(ws: &mut WorkingSet, rsc: RscId, loc: &Location) {
                 rsc: loc.rsc,
                 role_filter: loc.role_filter,
                 scores: loc.scores.iter().map(|(n, _)| (*n, Score::ZERO)).collect(),
+                discover: loc.discover,
             };
             for (i, c) in ws.rscs[rsc].children.clone().into_iter().enumerate() {
                 if i == 0 || !reset {
@@ -216,6 +250,32 @@ fn apply_location_primitive(ws: &mut WorkingSet, rsc: RscId, loc: &Location) {
     for &(n, s) in &loc.scores {
         let e = ws.rscs[rsc].allowed.entry(n).or_insert(Score::ZERO);
         *e += s;
+        let d = ws.rscs[rsc].discover.entry(n).or_default();
+        if *d < loc.discover {
+            *d = loc.discover;
+            if loc.discover == Discover::Exclusive {
+                ws.rscs[rsc].exclusive_discover = true;
+            }
+        }
+    }
+}
+
+/// With exclusive discovery, a resource may run only where a location
+/// enabled its discovery exclusively (Pacemaker's
+/// apply_exclusive_discovery, applied per node after fail-count bans).
+pub fn apply_exclusive_discovery(ws: &mut WorkingSet, rsc: RscId, n: NodeId) {
+    let top = ws.uber_parent(rsc);
+    if !(ws.rscs[rsc].exclusive_discover || ws.rscs[top].exclusive_discover) {
+        return;
+    }
+    for c in ws.rscs[rsc].children.clone() {
+        apply_exclusive_discovery(ws, c, n);
+    }
+    let mode = ws.rscs[rsc].discover.get(&n).copied().unwrap_or_default();
+    if mode != Discover::Exclusive {
+        if let Some(w) = ws.rscs[rsc].allowed.get_mut(&n) {
+            *w = Score::NEG_INFINITY;
+        }
     }
 }
 
@@ -732,19 +792,19 @@ fn apply_ticket(
     let matches = role == Role::Unknown || role == ws.rscs[rsc].role;
     if !granted && !ws.rscs[rsc].running_on.is_empty() {
         match loss {
-            Loss::Stop => crate::unpack::add_location(ws, rsc, None, -INFINITY),
+            Loss::Stop => crate::graph::add_location(ws, rsc, None, -INFINITY),
             Loss::Demote => {
                 if role != Role::Promoted {
-                    crate::unpack::add_location(ws, rsc, None, -INFINITY);
+                    crate::graph::add_location(ws, rsc, None, -INFINITY);
                 }
             }
             Loss::Fence => {
                 if !matches {
                     return;
                 }
-                crate::unpack::add_location(ws, rsc, None, -INFINITY);
+                crate::graph::add_location(ws, rsc, None, -INFINITY);
                 for n in ws.rscs[rsc].running_on.clone() {
-                    crate::unpack::fence_node(ws, n, "deadman ticket was lost");
+                    crate::graph::fence_node(ws, n, "deadman ticket was lost");
                 }
             }
             Loss::Freeze => {
@@ -756,7 +816,7 @@ fn apply_ticket(
             }
         }
     } else if (!granted || standby) && (role != Role::Promoted || loss == Loss::Stop) {
-        crate::unpack::add_location(ws, rsc, None, -INFINITY);
+        crate::graph::add_location(ws, rsc, None, -INFINITY);
     }
 }
 
@@ -869,6 +929,7 @@ pub fn node_health_locations(ws: &WorkingSet) -> Vec<Location> {
                 rsc: r,
                 role_filter: Role::Unknown,
                 scores: vec![(n, health)],
+                discover: Discover::Always,
             });
         }
     }

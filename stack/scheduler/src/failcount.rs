@@ -1,7 +1,7 @@
 //! Fail counts from transient node attributes (`fail-count-RSC#op_interval`
 //! and `last-failure-...`), with failure-timeout expiry.
 
-use crate::unpack::strip_instance;
+use crate::naming::strip_instance;
 use crate::ws::{NodeId, RscId, WorkingSet};
 use hasim_cib::Score;
 

@@ -3,15 +3,27 @@
 //! [`schedule`] reproduces the decisions of Pacemaker 2.1.5's scheduler
 //! (node scores, stickiness, constraints, groups, clones, failures,
 //! fencing) and returns a [`TransitionGraph`]. [`simulate::render`] prints
-//! what `crm_simulate -S` prints; [`conformance::run`] measures agreement
-//! with the real scheduler on Pacemaker's regression corpus.
+//! what `crm_simulate -S` prints. Agreement with the real scheduler on
+//! Pacemaker's regression corpus is measured by the `hasim-conformance`
+//! tool crate (it reads files, which the core never does).
+//!
+//! Modules form one-way layers (each uses only those above it):
+//! `ws`, `rules`, `naming` (data and pure functions); `graph` (creating
+//! and finding actions, fencing, bans); `node_choice`, `instance_order`;
+//! `failcount`; `unpack`, `constraints`; `colocation`; `promotable`;
+//! `assign`; `actions`; `digest`, `summary`, `status`, `simulate`; and
+//! this file's pipeline on top.
 
 pub mod actions;
 pub mod assign;
-pub mod conformance;
+pub mod colocation;
 pub mod constraints;
 pub mod digest;
 pub mod failcount;
+pub mod graph;
+pub mod instance_order;
+pub mod naming;
+pub mod node_choice;
 pub mod promotable;
 pub mod rules;
 pub mod simulate;
@@ -87,7 +99,7 @@ pub(crate) fn run_pipeline(cib: &Cib) -> (ws::WorkingSet, ws::WorkingSet) {
     let mut w = unpack::unpack(cib);
     if w.options.symmetric {
         for r in w.top.clone() {
-            unpack::add_location(&mut w, r, None, 0);
+            graph::add_location(&mut w, r, None, 0);
         }
     }
     let initial = w.clone();
@@ -102,6 +114,7 @@ pub(crate) fn run_pipeline(cib: &Cib) -> (ws::WorkingSet, ws::WorkingSet) {
     for n in 0..w.nodes.len() {
         for r in w.top.clone() {
             assign::check_failure_threshold(&mut w, r, n);
+            constraints::apply_exclusive_discovery(&mut w, r, n);
         }
     }
     for r in w.top.clone() {
@@ -200,6 +213,32 @@ pub struct Placement {
 }
 
 impl TransitionGraph {
+    /// Actions that can never run because they are on, or ordered after,
+    /// an ordering loop (Kahn's algorithm leaves them over). Empty for a
+    /// valid transition.
+    pub fn stuck_actions(&self) -> std::collections::BTreeSet<usize> {
+        let mut waiting = vec![0usize; self.actions.len()];
+        let mut next: Vec<Vec<usize>> = vec![Vec::new(); self.actions.len()];
+        for &(before, after) in &self.edges {
+            waiting[after] += 1;
+            next[before].push(after);
+        }
+        let mut ready: Vec<usize> = (0..self.actions.len())
+            .filter(|&a| waiting[a] == 0)
+            .collect();
+        let mut done = vec![false; self.actions.len()];
+        while let Some(a) = ready.pop() {
+            done[a] = true;
+            for &b in &next[a] {
+                waiting[b] -= 1;
+                if waiting[b] == 0 {
+                    ready.push(b);
+                }
+            }
+        }
+        (0..self.actions.len()).filter(|&a| !done[a]).collect()
+    }
+
     /// The placement decision for every primitive (including clone instances).
     pub fn placements(&self) -> Vec<Placement> {
         let w = &self.ws;

@@ -5,12 +5,10 @@ use std::collections::BTreeMap;
 
 use hasim_cib::{Score, INFINITY};
 
-use crate::assign::{
-    add_colocated_node_scores, apply_coloc_score, assigned_location, cmp_instance,
-    find_compatible_child,
-};
-use crate::constraints::order_rsc;
-use crate::unpack::strip_instance;
+use crate::colocation::{add, add_colocated_node_scores, apply_coloc_score, state};
+use crate::graph::assigned_location;
+use crate::instance_order::cmp_instance;
+use crate::naming::strip_instance;
 use crate::ws::*;
 
 /// Keep promoted-role location constraints for promotion scoring.
@@ -20,32 +18,6 @@ pub fn remember_locations(ws: &mut WorkingSet, locs: &[crate::constraints::Locat
             ws.promoted_locations.push((l.rsc, l.scores.clone()));
         }
     }
-}
-
-fn add(a: i32, b: i32) -> i32 {
-    (Score::from(a) + Score::from(b)).value()
-}
-
-/// Next role of an instance (max over members).
-pub fn next_state(ws: &WorkingSet, r: RscId) -> Role {
-    state(ws, r, false)
-}
-
-/// Current (or next) role of an instance (max over members).
-fn state(ws: &WorkingSet, r: RscId, current: bool) -> Role {
-    if ws.rscs[r].variant == Variant::Primitive {
-        return if current {
-            ws.rscs[r].role
-        } else {
-            ws.rscs[r].next_role
-        };
-    }
-    ws.rscs[r]
-        .children
-        .iter()
-        .map(|&c| state(ws, c, current))
-        .max()
-        .unwrap_or(Role::Unknown)
 }
 
 fn is_allowed(ws: &WorkingSet, r: RscId, n: NodeId) -> bool {
@@ -237,7 +209,7 @@ fn sort_instances(ws: &mut WorkingSet, clone: RscId) {
         let primary = ws.colocs[c].primary;
         let factor = ws.colocs[c].score as f64 / INFINITY as f64;
         let flags = if ws.colocs[c].score < INFINITY {
-            crate::assign::SELECT_ACTIVE
+            crate::colocation::SELECT_ACTIVE
         } else {
             0
         };
@@ -265,7 +237,7 @@ fn sort_instances(ws: &mut WorkingSet, clone: RscId) {
             &mut nodes,
             attr.as_deref(),
             factor,
-            crate::assign::SELECT_ACTIVE | crate::assign::SELECT_NONNEGATIVE,
+            crate::colocation::SELECT_ACTIVE | crate::colocation::SELECT_NONNEGATIVE,
         );
         if let Some(n) = nodes {
             ws.rscs[clone].allowed = n;
@@ -273,7 +245,7 @@ fn sort_instances(ws: &mut WorkingSet, clone: RscId) {
     }
     for (r, missing) in ws.ticket_promotion_bans.clone() {
         if r == clone && missing {
-            crate::unpack::add_location(ws, clone, None, -INFINITY);
+            crate::graph::add_location(ws, clone, None, -INFINITY);
         }
     }
     for c in ws.rscs[clone].children.clone() {
@@ -359,165 +331,5 @@ pub fn set_instance_roles(ws: &mut WorkingSet, clone: RscId) {
         *counts.entry(n).or_insert(0) += 1;
         set_next_promoted(ws, inst);
         promoted += 1;
-    }
-}
-
-/// A dependent of a promotable clone, colocated by role, before it is assigned.
-pub fn update_dependent_with_promotable(
-    ws: &mut WorkingSet,
-    primary: RscId,
-    dep: RscId,
-    c: ColocId,
-) {
-    let col = ws.colocs[c].clone();
-    let mut affected: Vec<(NodeId, i32)> = Vec::new();
-    for inst in ws.rscs[primary].children.clone() {
-        let Some(node) = assigned_location(ws, inst) else {
-            continue;
-        };
-        if state(ws, inst, false) == col.primary_role {
-            if col.score < INFINITY {
-                let attr = col.node_attribute.clone();
-                let pv = node_value(ws, node, attr.as_deref());
-                let keys: Vec<NodeId> = ws.rscs[dep].allowed.keys().copied().collect();
-                for k in keys {
-                    if node_value(ws, k, attr.as_deref()) == pv {
-                        if let Some(w) = ws.rscs[dep].allowed.get_mut(&k) {
-                            *w += Score::from(col.score);
-                        }
-                    }
-                }
-            }
-            let weight = inst_weight(ws, inst, node);
-            affected.push((node, weight));
-        }
-    }
-    if col.score >= INFINITY
-        && (col.dependent_role != Role::Promoted || col.primary_role != Role::Promoted)
-    {
-        let keys: Vec<NodeId> = ws.rscs[dep].allowed.keys().copied().collect();
-        for k in keys {
-            let w = ws.rscs[dep].allowed[&k];
-            let new = match affected.iter().find(|(n, _)| *n == k) {
-                None => Score::NEG_INFINITY,
-                Some((_, aw)) => w + Score::from(*aw),
-            };
-            ws.rscs[dep].allowed.insert(k, new);
-        }
-        for (n, _) in affected {
-            ws.rscs[dep].allowed.entry(n).or_insert(Score::NEG_INFINITY);
-        }
-    }
-}
-
-/// The allocation weight an instance had on its chosen node.
-fn inst_weight(ws: &WorkingSet, inst: RscId, node: NodeId) -> i32 {
-    let prim = ws.primitives_of(inst).into_iter().next().unwrap_or(inst);
-    ws.rscs[prim]
-        .allowed
-        .get(&node)
-        .map(|w| w.value())
-        .unwrap_or(0)
-}
-
-fn node_value(ws: &WorkingSet, n: NodeId, attr: Option<&str>) -> Option<String> {
-    match attr {
-        None | Some("#uname") => Some(ws.nodes[n].name.to_ascii_lowercase()),
-        Some(a) => ws.nodes[n].attrs.get(a).map(|v| v.to_ascii_lowercase()),
-    }
-}
-
-/// A promoted-role dependent of a promotable clone, after assignment.
-pub fn update_promotable_dependent_priority(
-    ws: &mut WorkingSet,
-    primary: RscId,
-    dep: RscId,
-    c: ColocId,
-) {
-    let col = ws.colocs[c].clone();
-    match find_compatible_child(ws, dep, primary, col.primary_role) {
-        Some(_) => ws.rscs[dep].priority = add(ws.rscs[dep].priority, col.score),
-        None => {
-            if col.score >= INFINITY {
-                ws.rscs[dep].priority = -INFINITY;
-            }
-        }
-    }
-}
-
-fn check_role_change(ws: &WorkingSet, r: RscId, demoting: &mut bool, promoting: &mut bool) {
-    if !ws.rscs[r].children.is_empty() {
-        for &c in &ws.rscs[r].children {
-            check_role_change(ws, c, demoting, promoting);
-        }
-        return;
-    }
-    for &a in &ws.rscs[r].actions {
-        let act = &ws.actions[a];
-        if act.has(af::OPTIONAL) {
-            continue;
-        }
-        if act.task == "demote" {
-            *demoting = true;
-        } else if act.task == "promote" {
-            *promoting = true;
-        }
-    }
-}
-
-pub fn create_promotable_actions(ws: &mut WorkingSet, clone: RscId) {
-    let mut promoting = false;
-    let mut demoting = false;
-    for c in ws.rscs[clone].children.clone() {
-        crate::actions::create_actions(ws, c);
-        check_role_change(ws, c, &mut demoting, &mut promoting);
-    }
-    crate::actions::pseudo_action(ws, clone, "promote", !promoting, true);
-    crate::actions::pseudo_action(ws, clone, "promoted", !promoting, true);
-    crate::actions::pseudo_action(ws, clone, "demote", !demoting, true);
-    crate::actions::pseudo_action(ws, clone, "demoted", !demoting, true);
-    let p = ws.rscs[clone].priority;
-    for c in ws.rscs[clone].children.clone() {
-        ws.rscs[c].priority = p;
-    }
-}
-
-pub fn order_promotable_instances(ws: &mut WorkingSet, clone: RscId) {
-    order_rsc(ws, clone, "stopped", clone, "start", of::OPTIONAL);
-    order_rsc(ws, clone, "stopped", clone, "promote", of::OPTIONAL);
-    order_rsc(ws, clone, "demoted", clone, "stop", of::OPTIONAL);
-    order_rsc(ws, clone, "demoted", clone, "start", of::OPTIONAL);
-    order_rsc(ws, clone, "demoted", clone, "promote", of::OPTIONAL);
-    order_rsc(ws, clone, "running", clone, "promote", of::OPTIONAL);
-    order_rsc(ws, clone, "demote", clone, "demoted", of::OPTIONAL);
-    let ordered = ws.rscs[clone].ordered;
-    let mut prev: Option<RscId> = None;
-    for inst in ws.rscs[clone].children.clone() {
-        order_rsc(ws, inst, "demote", inst, "promote", of::OPTIONAL);
-        order_rsc(ws, clone, "promote", inst, "promote", of::OPTIONAL);
-        order_rsc(ws, inst, "promote", clone, "promoted", of::OPTIONAL);
-        if let (Some(p), true) = (prev, ordered) {
-            order_rsc(ws, p, "promote", inst, "promote", of::OPTIONAL);
-        }
-        order_rsc(
-            ws,
-            clone,
-            "demote",
-            inst,
-            "demote",
-            of::IMPLIES_FIRST_PRINTED,
-        );
-        order_rsc(
-            ws,
-            inst,
-            "demote",
-            clone,
-            "demoted",
-            of::IMPLIES_THEN_PRINTED,
-        );
-        if let (Some(p), true) = (prev, ordered) {
-            order_rsc(ws, inst, "demote", p, "demote", of::OPTIONAL);
-        }
-        prev = Some(inst);
     }
 }

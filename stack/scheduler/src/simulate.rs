@@ -100,8 +100,23 @@ fn apply_transition(ws: &mut WorkingSet) {
 
 /// What `LC_ALL=C crm_simulate -x FILE -S` prints for this CIB.
 pub fn render(xml: &str) -> Result<String, Error> {
+    simulate(xml).map(|s| s.output)
+}
+
+/// The output of a simulated run and whether the transition could finish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Simulation {
+    pub output: String,
+    /// False when an ordering loop left actions that can never run; then
+    /// crm_simulate reports an invalid transition and exits with 1.
+    pub completed: bool,
+}
+
+/// Schedule `xml` and simulate the transition, as `crm_simulate -S` does.
+pub fn simulate(xml: &str) -> Result<Simulation, Error> {
     let cib = Cib::from_xml(xml)?;
     let graph = schedule(&cib);
+    let stuck = graph.stuck_actions();
     let mut out = String::new();
     out.push_str("Current cluster status:\n");
     for l in crate::status::render_status(&graph.initial) {
@@ -116,7 +131,7 @@ pub fn render(xml: &str) -> Result<String, Error> {
     }
     out.push_str("\nExecuting Cluster Transition:\n");
     for a in &graph.actions {
-        if a.pseudo || !a.runnable {
+        if a.pseudo || !a.runnable || stuck.contains(&a.id) {
             continue;
         }
         match (&a.resource, &a.node) {
@@ -127,6 +142,9 @@ pub fn render(xml: &str) -> Result<String, Error> {
             (None, Some(n)) if a.task == "stonith" => out.push_str(&format!("  * Fencing {n}\n")),
             _ => {}
         }
+    }
+    if !stuck.is_empty() {
+        out.push_str("Transition failed: terminated\nAn invalid transition was produced\n");
     }
     let mut ws = graph.ws.clone();
     apply_transition(&mut ws);
@@ -143,5 +161,8 @@ pub fn render(xml: &str) -> Result<String, Error> {
         out.push_str(&l);
         out.push('\n');
     }
-    Ok(out)
+    Ok(Simulation {
+        output: out,
+        completed: stuck.is_empty(),
+    })
 }

@@ -287,7 +287,7 @@ fn clone_lines(ws: &WorkingSet, c: RscId, indent: &str, out: &mut Vec<String>) {
         }
     }
     let sort = |v: &mut Vec<NodeId>| {
-        v.sort_by(|a, b| crate::unpack::natural_cmp(&ws.nodes[*a].name, &ws.nodes[*b].name));
+        v.sort_by(|a, b| crate::naming::natural_cmp(&ws.nodes[*a].name, &ws.nodes[*b].name));
         v.iter()
             .map(|&n| ws.nodes[n].name.clone())
             .collect::<Vec<_>>()

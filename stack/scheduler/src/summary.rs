@@ -2,7 +2,7 @@
 //! formats them (including its column padding, which depends on the widths
 //! seen so far).
 
-use crate::actions::{find_actions, find_active_on};
+use crate::graph::{find_actions, find_active_on};
 use crate::ws::*;
 
 /// Column widths carried across lines (Pacemaker keeps them static).

@@ -7,48 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use hasim_cib::{AttrSet, Cib, LrmOp, LrmResource, OpDef, Resource, ResourceKind, Score, INFINITY};
 
+use crate::graph::{add_location, fence_node};
+use crate::naming::{natural_cmp, strip_instance};
 use crate::rules::{is_true, parse_interval_ms, resolve_sets, RuleCtx};
 use crate::ws::*;
 
 /// Default "now" when the CIB carries no `execution-date`: a fixed instant
 /// (2027-01-15) so that results are reproducible.
 pub const DEFAULT_NOW: i64 = 1_800_000_000;
-
-/// Natural, case-insensitive name comparison (digits compare numerically),
-/// as Pacemaker sorts node names.
-pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    let (ab, bb) = (a.as_bytes(), b.as_bytes());
-    let (mut i, mut j) = (0, 0);
-    while i < ab.len() && j < bb.len() {
-        if ab[i].is_ascii_digit() && bb[j].is_ascii_digit() {
-            let si = i;
-            while i < ab.len() && ab[i].is_ascii_digit() {
-                i += 1;
-            }
-            let sj = j;
-            while j < bb.len() && bb[j].is_ascii_digit() {
-                j += 1;
-            }
-            let na: u128 = a[si..i].parse().unwrap_or(0);
-            let nb: u128 = b[sj..j].parse().unwrap_or(0);
-            match na.cmp(&nb) {
-                Ordering::Equal => {}
-                o => return o,
-            }
-        } else {
-            let ca = ab[i].to_ascii_lowercase();
-            let cb = bb[j].to_ascii_lowercase();
-            match ca.cmp(&cb) {
-                Ordering::Equal => {}
-                o => return o,
-            }
-            i += 1;
-            j += 1;
-        }
-    }
-    (ab.len() - i).cmp(&(bb.len() - j))
-}
 
 fn set_refs(sets: &[AttrSet]) -> Vec<&AttrSet> {
     sets.iter().collect()
@@ -309,6 +275,12 @@ impl<'a> Unpacker<'a> {
             meta.insert(k.clone(), v.clone());
         }
         resolve_sets(&meta_sets(&res.sets), &ctx, &mut meta);
+        // A primitive defined through a template inherits its meta
+        // attributes (the primitive's own win, as for its parameters).
+        if let Some(tpl) = self.template_of(res) {
+            let sets = template_sets(tpl, "meta_attributes");
+            resolve_sets(&meta_sets(&sets), &ctx, &mut meta);
+        }
         let mut defaults = BTreeMap::new();
         resolve_sets(&meta_sets(&self.cib.rsc_defaults), &ctx, &mut defaults);
         if let Some(p) = parent {
@@ -320,6 +292,17 @@ impl<'a> Unpacker<'a> {
             meta.entry(k).or_insert(v);
         }
         meta
+    }
+
+    /// The template a primitive is defined through, if any.
+    fn template_of(&self, res: &Resource) -> Option<&'a hasim_cib::Element> {
+        let ResourceKind::Primitive {
+            template: Some(t), ..
+        } = &res.kind
+        else {
+            return None;
+        };
+        self.cib.templates.iter().find(|e| e.attr("id") == Some(t))
     }
 
     fn apply_meta(&self, ws: &WorkingSet, rsc: &mut Rsc) {
@@ -406,6 +389,14 @@ impl<'a> Unpacker<'a> {
         };
         let mut rsc = Rsc::new(&res.id, variant);
         rsc.parent = parent;
+        // Every resource keeps its instance attributes: primitives inherit
+        // those of their group and clone (Pacemaker's get_rsc_attributes).
+        rsc.param_sets = res
+            .sets
+            .iter()
+            .filter(|s| s.kind == hasim_cib::SetKind::Instance)
+            .cloned()
+            .collect();
         if let ResourceKind::Primitive {
             class,
             provider,
@@ -417,12 +408,6 @@ impl<'a> Unpacker<'a> {
             rsc.provider = provider.clone();
             rsc.agent = agent.clone().unwrap_or_default();
             rsc.ops = res.ops.clone();
-            rsc.param_sets = res
-                .sets
-                .iter()
-                .filter(|s| s.kind == hasim_cib::SetKind::Instance)
-                .cloned()
-                .collect();
             if let Some(t) = template {
                 if let Some(tpl) = self.cib.templates.iter().find(|e| e.attr("id") == Some(t)) {
                     rsc.class = tpl.attr("class").unwrap_or_default().to_string();
@@ -452,6 +437,11 @@ impl<'a> Unpacker<'a> {
             };
             let mut u = BTreeMap::new();
             resolve_sets(&util, &ctx, &mut u);
+            if let Some(tpl) = self.template_of(res) {
+                let sets = template_sets(tpl, "utilization");
+                let refs: Vec<&AttrSet> = sets.iter().collect();
+                resolve_sets(&refs, &ctx, &mut u);
+            }
             rsc.utilization = u
                 .into_iter()
                 .map(|(k, v)| (k, utilization_value(&v)))
@@ -1058,10 +1048,10 @@ impl Rsc {
 fn template_sets(tpl: &hasim_cib::Element, tag: &str) -> Vec<AttrSet> {
     tpl.children_named(tag)
         .map(|set| AttrSet {
-            kind: if tag == "meta_attributes" {
-                hasim_cib::SetKind::Meta
-            } else {
-                hasim_cib::SetKind::Instance
+            kind: match tag {
+                "meta_attributes" => hasim_cib::SetKind::Meta,
+                "utilization" => hasim_cib::SetKind::Utilization,
+                _ => hasim_cib::SetKind::Instance,
             },
             id: set.attr("id").map(str::to_string),
             score: set.attr("score").map(str::to_string),
@@ -1104,14 +1094,6 @@ fn find_config<'a>(r: &'a Resource, id: &str) -> Option<&'a Resource> {
 /// A utilization value (invalid ones count as 0).
 pub fn utilization_value(v: &str) -> i32 {
     v.trim().parse::<i32>().unwrap_or(0)
-}
-
-/// `rsc:3` -> `rsc`.
-pub fn strip_instance(id: &str) -> &str {
-    match id.rfind(':') {
-        Some(i) if id[i + 1..].chars().all(|c| c.is_ascii_digit()) && i + 1 < id.len() => &id[..i],
-        _ => id,
-    }
 }
 
 fn cmp_ops(a: &LrmOp, b: &LrmOp) -> std::cmp::Ordering {
@@ -1342,22 +1324,6 @@ fn unpack_failure(
     }
 }
 
-/// Add a location preference (node None = every node).
-pub fn add_location(ws: &mut WorkingSet, rsc: RscId, node: Option<NodeId>, score: i32) {
-    let nodes: Vec<NodeId> = match node {
-        Some(n) => vec![n],
-        None => (0..ws.nodes.len()).collect(),
-    };
-    let kids = ws.rscs[rsc].children.clone();
-    for &n in &nodes {
-        let e = ws.rscs[rsc].allowed.entry(n).or_insert(Score::ZERO);
-        *e += Score::from(score);
-    }
-    for c in kids {
-        add_location(ws, c, node, score);
-    }
-}
-
 fn process_rsc_state(ws: &mut WorkingSet, rsc: RscId, node: NodeId, mut on_fail: OnFail) {
     let role = ws.rscs[rsc].role;
     if role != Role::Unknown {
@@ -1454,7 +1420,9 @@ fn add_running(ws: &mut WorkingSet, rsc: RscId, node: NodeId, _failed: bool) {
             .filter(|&&n| ws.nodes[n].online && !ws.nodes[n].unclean)
             .count()
     };
-    if active > 1 {
+    // Only primitives are multiply active (Pacemaker's is_multiply_active):
+    // a clone running on several nodes is not.
+    if active > 1 && ws.rscs[rsc].variant == Variant::Primitive {
         match ws.rscs[rsc].meta.get("multiple-active").map(String::as_str) {
             Some("stop_only") => {
                 // Make sure it does not come up again anywhere.
@@ -1485,15 +1453,6 @@ fn add_running(ws: &mut WorkingSet, rsc: RscId, node: NodeId, _failed: bool) {
     if let Some(p) = ws.rscs[rsc].parent {
         add_running(ws, p, node, false);
     }
-}
-
-/// Mark a node for fencing (Pacemaker's pe_fence_node for cluster nodes).
-pub fn fence_node(ws: &mut WorkingSet, node: NodeId, reason: &str) {
-    if ws.nodes[node].unclean {
-        return;
-    }
-    ws.nodes[node].unclean = true;
-    crate::actions::fence_op(ws, node, Some(reason), true);
 }
 
 fn determine_online_status(ws: &mut WorkingSet, n: NodeId, ns: &hasim_cib::NodeState) {

@@ -122,6 +122,16 @@ impl OnFail {
     }
 }
 
+/// A location constraint's resource-discovery mode, in Pacemaker's order
+/// (a node keeps the strongest: exclusive > never > always).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Discover {
+    #[default]
+    Always,
+    Never,
+    Exclusive,
+}
+
 /// A resource (or resource instance) in the working set.
 #[derive(Debug, Clone)]
 pub struct Rsc {
@@ -161,6 +171,10 @@ pub struct Rsc {
     pub known_on: BTreeSet<NodeId>,
     /// Allowed node weights (absent key = not allowed).
     pub allowed: BTreeMap<NodeId, Score>,
+    /// resource-discovery mode per allowed node (from location constraints).
+    pub discover: BTreeMap<NodeId, Discover>,
+    /// Some location gave this resource resource-discovery=exclusive.
+    pub exclusive_discover: bool,
     pub assigned: Option<NodeId>,
     pub provisional: bool,
     pub allocating: bool,
@@ -235,6 +249,8 @@ impl Rsc {
             running_on: Vec::new(),
             known_on: BTreeSet::new(),
             allowed: BTreeMap::new(),
+            discover: BTreeMap::new(),
+            exclusive_discover: false,
             assigned: None,
             provisional: true,
             allocating: false,

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use hasim_scheduler::conformance::{run, Options};
+use hasim_conformance::{run, Options};
 
 #[test]
 fn listed_cases_still_pass() {
@@ -48,7 +48,7 @@ fn listed_cases_still_pass() {
 fn summary_extraction_ignores_padding() {
     let out = "Transition Summary:\n  * Start      rsc1    (   node1 )\n\nExecuting Cluster Transition:\n";
     assert_eq!(
-        hasim_scheduler::conformance::extract_summary(out),
+        hasim_conformance::extract_summary(out),
         vec!["Start rsc1 ( node1 )".to_string()]
     );
 }

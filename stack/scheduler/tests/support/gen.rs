@@ -1,10 +1,21 @@
-//! Random valid CIBs using tier-1/2 features, for differential testing
-//! against the real crm_simulate. A `Spec` is plain data (so proptest can
-//! shrink it); `Spec::to_xml` renders the CIB.
+//! Random valid CIBs for differential testing against the real
+//! crm_simulate. A `Spec` is plain data (so proptest can shrink it);
+//! `Spec::to_xml` renders the CIB.
+//!
+//! [`spec`] covers the tier-1/2 basics (primitives, a group, an anonymous
+//! clone, plain constraints, failures). [`spec_extended`] adds
+//! [`Extras`]: a promotable clone with failures, role changes, promotion
+//! scores and notifications, parameter changes on clone instances,
+//! resource-discovery, rules, resource sets, utilization, a template and
+//! a tag. Remote nodes, guest nodes and bundles are to be added as further
+//! optional parts of `Extras` (each renders its resources, constraints and
+//! status through the `*_xml` methods of `Extras`, the extension point).
 
 #![allow(dead_code)]
 
 use proptest::prelude::*;
+
+pub use super::extras::{extras, Extras};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeKind {
@@ -64,6 +75,8 @@ pub struct Spec {
     pub colocs: Vec<Coloc>,
     pub orders: Vec<Order>,
     pub migration_threshold: Option<i64>,
+    /// Features beyond the basics (None for [`spec`]).
+    pub extras: Option<Extras>,
 }
 
 fn score() -> impl Strategy<Value = i64> {
@@ -164,8 +177,17 @@ pub fn spec() -> impl Strategy<Value = Spec> {
                 colocs: colocs.into_iter().filter(|c| c.rsc != c.with).collect(),
                 orders: orders.into_iter().filter(|o| o.first != o.then).collect(),
                 migration_threshold: mt,
+                extras: None,
             },
         )
+}
+
+/// The basics plus every feature of [`Extras`].
+pub fn spec_extended() -> impl Strategy<Value = Spec> {
+    (spec(), extras()).prop_map(|(mut s, e)| {
+        s.extras = Some(e);
+        s
+    })
 }
 
 fn score_str(s: i64) -> String {
@@ -262,10 +284,16 @@ impl Spec {
             "<nvpair id=\"opt-symmetric\" name=\"symmetric-cluster\" value=\"{}\"/>",
             self.symmetric
         ));
+        if let Some(e) = &self.extras {
+            x.push_str(&e.crm_config_xml());
+        }
         x.push_str("</cluster_property_set></crm_config>\n<nodes>");
         for (i, k) in self.nodes.iter().enumerate() {
             let name = Self::node_name(i);
             x.push_str(&format!("<node id=\"{}\" uname=\"{name}\">", i + 1));
+            if let Some(e) = &self.extras {
+                x.push_str(&e.node_xml(i));
+            }
             if *k == NodeKind::Standby {
                 x.push_str(&format!(
                     "<instance_attributes id=\"{name}-attrs\"><nvpair id=\"{name}-standby\" name=\"standby\" value=\"on\"/></instance_attributes>"
@@ -278,7 +306,14 @@ impl Spec {
             x.push_str("<primitive id=\"Fencing\" class=\"stonith\" type=\"fence_dummy\"/>");
         }
         for i in 0..self.prims {
-            x.push_str(&self.primitive(&self.rsc_name(i), self.disabled[i]));
+            let prim = self.primitive(&self.rsc_name(i), self.disabled[i]);
+            match &self.extras {
+                Some(e) => x.push_str(&e.adapt_primitive(i, prim)),
+                None => x.push_str(&prim),
+            }
+        }
+        if let Some(e) = &self.extras {
+            x.push_str(&e.resources_xml(self));
         }
         if self.group_size > 0 {
             x.push_str("<group id=\"grp\">");
@@ -289,7 +324,15 @@ impl Spec {
         }
         if self.clone {
             x.push_str("<clone id=\"cl\">");
-            x.push_str(&self.primitive("cl-rsc", false));
+            let mut prim = self.primitive("cl-rsc", false);
+            if self.extras.as_ref().is_some_and(|e| e.clone_param_change) {
+                prim = prim.replacen(
+                    "<operations>",
+                    "<instance_attributes id=\"cl-rsc-params\"><nvpair id=\"cl-rsc-state\" name=\"state\" value=\"/run/cl-rsc.state\"/></instance_attributes><operations>",
+                    1,
+                );
+            }
+            x.push_str(&prim);
             x.push_str("</clone>");
         }
         x.push_str("</resources>\n");
@@ -328,7 +371,13 @@ impl Spec {
                 if o.mandatory { "Mandatory" } else { "Optional" }
             ));
         }
+        if let Some(e) = &self.extras {
+            x.push_str(&e.constraints_xml(self));
+        }
         x.push_str("</constraints>\n");
+        if let Some(e) = &self.extras {
+            x.push_str(&e.tags_xml(self));
+        }
         let mut meta = Vec::new();
         if self.stickiness != 0 {
             meta.push(format!(
@@ -385,6 +434,16 @@ impl Spec {
                     fails.push((id, op));
                 }
             }
+            if let Some(e) = &self.extras {
+                let (ops, extra_fails) = e.status_lrm_xml(n, &name, &mut call);
+                lrm.push_str(&ops);
+                fails.extend(extra_fails);
+            }
+            let promotion = self
+                .extras
+                .as_ref()
+                .map(|e| e.transient_nvpairs(n))
+                .unwrap_or_default();
             if self.clone {
                 let h = self.clone_history[n];
                 if h != History::None {
@@ -396,12 +455,13 @@ impl Spec {
                     }
                 }
             }
-            if !fails.is_empty() {
+            if !fails.is_empty() || !promotion.is_empty() {
                 x.push_str(&format!(
                     "<transient_attributes id=\"{}\"><instance_attributes id=\"status-{}\">",
                     n + 1,
                     n + 1
                 ));
+                x.push_str(&promotion);
                 for (id, op) in &fails {
                     x.push_str(&format!(
                         "<nvpair id=\"status-{n}-fc-{id}\" name=\"fail-count-{id}#{op}\" value=\"1\"/><nvpair id=\"status-{n}-lf-{id}\" name=\"last-failure-{id}#{op}\" value=\"1600000000\"/>"

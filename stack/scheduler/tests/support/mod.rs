@@ -1,3 +1,4 @@
 //! Shared helpers of the differential tests.
+pub mod extras;
 pub mod gen;
 pub mod oracle;

@@ -35,7 +35,7 @@ pub fn real_summary(bin: &PathBuf, xml: &str, tag: &str) -> Result<Vec<String>, 
     if !text.contains("Transition Summary:") {
         return Err(format!("crm_simulate failed: {text}"));
     }
-    Ok(hasim_scheduler::conformance::extract_summary(&text))
+    Ok(hasim_conformance::extract_summary(&text))
 }
 
 /// Multiset equality of summary lines.

@@ -162,8 +162,8 @@ pub fn extract_summary(output: &str) -> Vec<String> {
 
 /// hasim's Transition Summary for a CIB, normalised.
 pub fn hasim_summary(xml: &str) -> Result<Vec<String>, String> {
-    let cib = hasim_cib::Cib::from_xml(xml).map_err(|e| e.to_string())?;
-    let graph = crate::schedule(&cib);
+    let cib = hasim_scheduler::hasim_cib::Cib::from_xml(xml).map_err(|e| e.to_string())?;
+    let graph = hasim_scheduler::schedule(&cib);
     Ok(graph.summary.iter().map(|l| normalize(l)).collect())
 }
 
@@ -292,7 +292,9 @@ pub fn status_agreement(corpus_dir: &Path, filter: &[String]) -> (usize, usize, 
             continue;
         };
         n += 1;
-        let Ok(Ok(out)) = catch_unwind(AssertUnwindSafe(|| crate::simulate::render(&xml))) else {
+        let Ok(Ok(out)) =
+            catch_unwind(AssertUnwindSafe(|| hasim_scheduler::simulate::render(&xml)))
+        else {
             continue;
         };
         if extract_section(&out, "Current cluster status:")

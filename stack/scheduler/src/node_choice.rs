@@ -1,0 +1,144 @@
+//! Choosing among nodes: node availability, Pacemaker's node sort order
+//! (score, capacity, load, current node, name) and recording an
+//! assignment (with its utilization).
+
+use std::collections::BTreeMap;
+
+use hasim_cib::Score;
+
+use crate::ws::*;
+
+pub fn node_available(ws: &WorkingSet, n: NodeId, score: Option<Score>) -> bool {
+    ws.nodes[n].available() && score.is_none_or(|s| s.value() >= 0)
+}
+
+pub fn any_node_available(ws: &WorkingSet, nodes: &BTreeMap<NodeId, Score>) -> bool {
+    nodes.iter().any(|(&n, &s)| node_available(ws, n, Some(s)))
+}
+
+/// Sort candidate nodes: weight, then fewer assigned resources, then the
+/// currently active node, then name.
+pub fn sorted_nodes(
+    ws: &WorkingSet,
+    nodes: &BTreeMap<NodeId, Score>,
+    active: Option<NodeId>,
+) -> Vec<(NodeId, Score)> {
+    use std::cmp::Ordering;
+    let strategy = ws.options.placement_strategy.to_ascii_lowercase();
+    let mut v: Vec<(NodeId, Score)> = nodes.iter().map(|(&n, &s)| (n, s)).collect();
+    v.sort_by(|&(a, wa), &(b, wb)| {
+        let wa = if ws.nodes[a].available() {
+            wa
+        } else {
+            Score::NEG_INFINITY
+        };
+        let wb = if ws.nodes[b].available() {
+            wb
+        } else {
+            Score::NEG_INFINITY
+        };
+        let by_weight = wb.cmp(&wa);
+        if by_weight != Ordering::Equal {
+            return by_weight;
+        }
+        // "minimal" skips the load-spreading tie-breaks entirely.
+        if strategy != "minimal" {
+            if strategy == "balanced" {
+                let cap = compare_capacities(ws, a, b);
+                if cap != 0 {
+                    return cap.cmp(&0);
+                }
+            }
+            let by_count = ws.nodes[a].num_resources.cmp(&ws.nodes[b].num_resources);
+            if by_count != Ordering::Equal {
+                return by_count;
+            }
+            match active {
+                Some(x) if x == a => return Ordering::Less,
+                Some(x) if x == b => return Ordering::Greater,
+                _ => {}
+            }
+        }
+        ws.nodes[a].name.cmp(&ws.nodes[b].name)
+    });
+    v
+}
+
+/// Commit (or refuse) an assignment.
+pub fn finalize_assignment(
+    ws: &mut WorkingSet,
+    r: RscId,
+    chosen: Option<NodeId>,
+    force: bool,
+) -> bool {
+    let mut chosen = chosen;
+    if !force {
+        if let Some(n) = chosen {
+            let w = ws.rscs[r]
+                .allowed
+                .get(&n)
+                .copied()
+                .unwrap_or(Score::NEG_INFINITY);
+            if w.value() < 0 || !node_available(ws, n, Some(w)) {
+                ws.rscs[r].next_role = Role::Stopped;
+                chosen = None;
+            }
+        }
+    }
+    if let Some(old) = ws.rscs[r].assigned.take() {
+        ws.nodes[old].num_resources = ws.nodes[old].num_resources.saturating_sub(1);
+        release_capacity(ws, old, r);
+    }
+    ws.rscs[r].provisional = false;
+    match chosen {
+        None => {
+            ws.rscs[r].next_role = Role::Stopped;
+            false
+        }
+        Some(n) => {
+            ws.rscs[r].assigned = Some(n);
+            ws.nodes[n].num_resources += 1;
+            consume_capacity(ws, n, r);
+            true
+        }
+    }
+}
+
+pub fn consume_capacity(ws: &mut WorkingSet, n: NodeId, r: RscId) {
+    for (k, v) in ws.rscs[r].utilization.clone() {
+        let e = ws.nodes[n].capacity.entry(k).or_insert(0);
+        *e -= v;
+    }
+}
+
+pub fn release_capacity(ws: &mut WorkingSet, n: NodeId, r: RscId) {
+    for (k, v) in ws.rscs[r].utilization.clone() {
+        let e = ws.nodes[n].capacity.entry(k).or_insert(0);
+        *e += v;
+    }
+}
+
+/// Negative when node `a` has more remaining capacity than `b`.
+pub fn compare_capacities(ws: &WorkingSet, a: NodeId, b: NodeId) -> i32 {
+    let (ca, cb) = (&ws.nodes[a].capacity, &ws.nodes[b].capacity);
+    let mut result = 0;
+    for (k, &va) in ca {
+        let vb = cb.get(k).copied().unwrap_or(0);
+        if va > vb {
+            result -= 1;
+        } else if va < vb {
+            result += 1;
+        }
+    }
+    for (k, &vb) in cb {
+        if ca.contains_key(k) {
+            continue;
+        }
+        if 0 < vb {
+            result += 1;
+        } else if 0 > vb {
+            result -= 1;
+        }
+    }
+    result
+}
