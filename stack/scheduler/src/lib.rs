@@ -25,6 +25,9 @@ pub mod instance_order;
 pub mod naming;
 pub mod node_choice;
 pub mod promotable;
+pub mod remote;
+pub mod remote_node;
+pub mod remote_status;
 pub mod rules;
 pub mod simulate;
 pub mod status;
@@ -119,11 +122,13 @@ pub(crate) fn run_pipeline(cib: &Cib) -> (ws::WorkingSet, ws::WorkingSet) {
     for r in w.top.clone() {
         actions::internal_constraints(&mut w, r);
     }
+    remote::internal_constraints(&mut w);
     promotable::remember_locations(&mut w, &locations);
     digest::handle_config_changes(&mut w);
     if !w.options.placement_strategy.eq_ignore_ascii_case("default") {
         assign::sort_resources_for_placement(&mut w);
     }
+    remote::assign_connections(&mut w);
     for r in w.top.clone() {
         assign::assign(&mut w, r, None);
     }
@@ -149,6 +154,7 @@ pub(crate) fn run_pipeline(cib: &Cib) -> (ws::WorkingSet, ws::WorkingSet) {
     for r in w.top.clone() {
         actions::create_actions(&mut w, r);
     }
+    remote::order_connection_actions(&mut w);
     actions::schedule_fencing_and_shutdowns(&mut w);
     actions::apply_orderings(&mut w);
     (w, initial)

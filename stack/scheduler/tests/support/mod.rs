@@ -1,3 +1,4 @@
 //! Shared helpers of the differential tests.
 pub mod gen;
+pub mod gen_remote;
 pub mod oracle;
