@@ -16,6 +16,7 @@
 
 pub mod actions;
 pub mod assign;
+pub mod bundle;
 pub mod colocation;
 pub mod constraints;
 pub mod digest;
@@ -130,7 +131,9 @@ pub(crate) fn run_pipeline(cib: &Cib) -> (ws::WorkingSet, ws::WorkingSet) {
     }
     remote::assign_connections(&mut w);
     for r in w.top.clone() {
+        remote::before_assign(&mut w, r);
         assign::assign(&mut w, r, None);
+        remote::after_assign(&mut w, r);
     }
     // Scheduling probes re-sorts clone instances by number (Pacemaker does
     // this whenever some node can be probed), which fixes the output order.

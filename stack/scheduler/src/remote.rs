@@ -6,6 +6,9 @@
 //! connection (fencing the node when the connection cannot be recovered),
 //! and guest nodes are "fenced" by recovering their container.
 
+use std::collections::BTreeMap;
+
+use crate::bundle::Part;
 use crate::remote_node::*;
 use crate::ws::*;
 
@@ -30,6 +33,7 @@ fn avoid_remote_nodes(ws: &mut WorkingSet, r: RscId) {
 /// connection runs with and after its container, and a resource placed in
 /// a remote connection or guest runs on that node.
 pub fn internal_constraints(ws: &mut WorkingSet) {
+    bundle_constraints(ws);
     for r in 0..ws.rscs.len() {
         if ws.rscs[r].variant != Variant::Primitive || !ws.rscs[r].managed {
             continue;
@@ -45,8 +49,12 @@ pub fn internal_constraints(ws: &mut WorkingSet) {
 
 fn container_constraints(ws: &mut WorkingSet, r: RscId, container: RscId) {
     use crate::constraints::order_rsc;
+    let bundled = bundle_part(ws, r).is_some();
     let remote = if is_connection(ws, r) {
-        avoid_remote_nodes(ws, container);
+        // Bundles may run on remote nodes; guests may not.
+        if !bundled {
+            avoid_remote_nodes(ws, container);
+        }
         order_rsc(ws, container, "monitor", r, "stop", of::OPTIONAL);
         None
     } else if is_connection(ws, container) {
@@ -74,11 +82,14 @@ fn container_constraints(ws: &mut WorkingSet, r: RscId, container: RscId) {
         of::IMPLIES_THEN | of::RUNNABLE_LEFT,
     );
     order_rsc(ws, r, "stop", container, "stop", of::IMPLIES_FIRST);
+    // A bundle's connection may run elsewhere than its container (nested
+    // remotes): highly preferred, not mandatory.
+    let score = if bundled { 10_000 } else { hasim_cib::INFINITY };
     crate::constraints::new_colocation(
         ws,
         "resource-with-container",
         None,
-        hasim_cib::INFINITY,
+        score,
         r,
         container,
         Role::Unknown,
@@ -96,10 +107,123 @@ pub fn assign_connections(ws: &mut WorkingSet) {
         return;
     }
     for r in ws.top.clone() {
-        if is_connection(ws, r) {
+        // A bundle's connections are assigned with the bundle.
+        if is_connection(ws, r) && bundle_part(ws, r).is_none() {
             crate::assign::assign(ws, r, None);
             connection_assigned(ws, r);
         }
+    }
+}
+
+/// Before assigning a bundle's first container, spread all its containers
+/// over the hosts (at most replicas-per-host each), as the bundle's own
+/// assignment does before its connections and instances.
+pub fn before_assign(ws: &mut WorkingSet, r: RscId) {
+    let Some(m) = ws.links.bundle.get(&r).cloned() else {
+        return;
+    };
+    if m.part != Part::Container || m.replica != 0 {
+        return;
+    }
+    let containers: Vec<RscId> = ws
+        .links
+        .bundle
+        .iter()
+        .filter(|(_, o)| o.bundle == m.bundle && o.part == Part::Container)
+        .map(|(&c, _)| c)
+        .collect();
+    let mut used: BTreeMap<NodeId, usize> = BTreeMap::new();
+    for (i, &c) in containers.iter().enumerate() {
+        let Some(n) = crate::assign::assign(ws, c, None) else {
+            continue;
+        };
+        let count = used.entry(n).or_insert(0);
+        *count += 1;
+        if *count >= m.per_host {
+            for &later in &containers[i + 1..] {
+                crate::graph::add_location(ws, later, Some(n), -hasim_cib::INFINITY);
+            }
+        }
+    }
+}
+
+/// After assigning a connection, its node's state follows.
+pub fn after_assign(ws: &mut WorkingSet, r: RscId) {
+    if is_connection(ws, r) {
+        connection_assigned(ws, r);
+    }
+}
+
+/// Bundle replicas: an instance runs only on its replica's node and nothing
+/// else runs there; the IP runs with, and starts before, its container.
+fn bundle_constraints(ws: &mut WorkingSet) {
+    use crate::constraints::order_rsc;
+    let members: Vec<(RscId, crate::bundle::Member)> = ws
+        .links
+        .bundle
+        .iter()
+        .map(|(&r, m)| (r, m.clone()))
+        .collect();
+    let bundle_nodes: Vec<(NodeId, Option<RscId>)> = members
+        .iter()
+        .filter(|(_, m)| m.part == Part::Connection)
+        .filter_map(|(c, _)| {
+            let n = *ws.links.conn_node.get(c)?;
+            Some((n, bundle_sibling(ws, *c, Part::Child)))
+        })
+        .collect();
+    for r in 0..ws.rscs.len() {
+        for &(n, child) in &bundle_nodes {
+            if Some(r) != child && ws.rscs[r].allowed.contains_key(&n) {
+                ws.rscs[r].allowed.insert(n, hasim_cib::Score::NEG_INFINITY);
+            }
+        }
+    }
+    for &(n, child) in &bundle_nodes {
+        let Some(child) = child else { continue };
+        for other in 0..ws.nodes.len() {
+            let score = if other == n {
+                hasim_cib::Score::from(500)
+            } else {
+                hasim_cib::Score::NEG_INFINITY
+            };
+            ws.rscs[child].allowed.insert(other, score);
+        }
+    }
+    for (r, m) in &members {
+        if m.part != Part::Ip {
+            continue;
+        }
+        let Some(container) = bundle_sibling(ws, *r, Part::Container) else {
+            continue;
+        };
+        order_rsc(
+            ws,
+            *r,
+            "start",
+            container,
+            "start",
+            of::RUNNABLE_LEFT | of::PRESERVE,
+        );
+        order_rsc(
+            ws,
+            container,
+            "stop",
+            *r,
+            "stop",
+            of::IMPLIES_FIRST | of::PRESERVE,
+        );
+        crate::constraints::new_colocation(
+            ws,
+            "ip-with-docker",
+            None,
+            hasim_cib::INFINITY,
+            *r,
+            container,
+            Role::Unknown,
+            Role::Unknown,
+            true,
+        );
     }
 }
 
@@ -153,6 +277,9 @@ pub fn probe_allowed(ws: &WorkingSet, r: RscId, n: NodeId) -> bool {
 /// probed; on a guest node whose container is stopped or stopping nothing
 /// is probed (starts wait for the container instead).
 pub fn probe_primitive(ws: &mut WorkingSet, r: RscId, n: NodeId) -> bool {
+    if bundle_part(ws, r) == Some(Part::Child) {
+        return false;
+    }
     if ws.links.container.contains_key(&r) && !is_connection(ws, r) {
         return false;
     }

@@ -42,6 +42,8 @@ pub struct Links {
     pub container: BTreeMap<RscId, RscId>,
     /// `reconnect_interval` of remote connections, in milliseconds.
     pub reconnect_ms: BTreeMap<RscId, u64>,
+    /// Resources generated for a bundle replica.
+    pub bundle: BTreeMap<RscId, crate::bundle::Member>,
 }
 
 // ------------------------------------------------------------- queries
@@ -158,4 +160,29 @@ pub fn fillers(ws: &WorkingSet, r: RscId) -> Vec<RscId> {
         .filter(|&(_, &c)| c == r)
         .map(|(&f, _)| f)
         .collect()
+}
+
+/// The bundle replica part a resource is, if it was generated for a bundle.
+pub fn bundle_part(ws: &WorkingSet, r: RscId) -> Option<crate::bundle::Part> {
+    ws.links.bundle.get(&r).map(|m| m.part)
+}
+
+/// The resource of the same bundle and replica with the given part.
+pub fn bundle_sibling(ws: &WorkingSet, r: RscId, part: crate::bundle::Part) -> Option<RscId> {
+    let m = ws.links.bundle.get(&r)?;
+    ws.links
+        .bundle
+        .iter()
+        .find(|(_, o)| o.bundle == m.bundle && o.replica == m.replica && o.part == part)
+        .map(|(&o, _)| o)
+}
+
+/// Resources Pacemaker generates for a bundle replica (container, IP,
+/// connection): their parameters are Pacemaker's, so their recorded digests
+/// are not compared (the replica's instance of the user's primitive is).
+pub fn generated_by_bundle(ws: &WorkingSet, r: RscId) -> bool {
+    ws.links
+        .bundle
+        .get(&r)
+        .is_some_and(|m| m.part != crate::bundle::Part::Child)
 }

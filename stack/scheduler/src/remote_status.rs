@@ -37,6 +37,18 @@ fn is_remote_agent(res: &Resource) -> bool {
 pub fn config_nodes(cib: &Cib, ws: &mut WorkingSet) -> Vec<Resource> {
     let mut guests = Vec::new();
     for res in &cib.resources {
+        for name in crate::bundle::node_names(res) {
+            let n = match ws.find_node(&name) {
+                Some(n) => n,
+                None => add_node(ws, &name, &name),
+            };
+            // Bundle nodes host only their replica's instance and are never
+            // probed.
+            ws.nodes[n].weight = hasim_cib::Score::NEG_INFINITY;
+            if let Some(r) = ws.nodes[n].remote.as_mut() {
+                r.discovery = false;
+            }
+        }
         if is_remote_agent(res) {
             if ws.find_node(&res.id).is_none() {
                 add_node(ws, &res.id, &res.id);
@@ -469,4 +481,35 @@ pub fn early_stop(ws: &mut WorkingSet, r: RscId, n: NodeId) {
     if is_remote_kind(ws, n) && !ws.nodes[n].online {
         crate::graph::custom_action(ws, r, "stop", Some(n), false);
     }
+}
+
+/// Remember which bundle replica part a generated resource is; a replica's
+/// child instance is known by the primitive's own id in its history.
+pub fn note_bundle_member(ws: &mut WorkingSet, r: RscId, member: crate::bundle::Member) {
+    if member.part == crate::bundle::Part::Child {
+        let base = crate::naming::strip_instance(&ws.rscs[r].id).to_string();
+        ws.rscs[r].base_id = base.clone();
+        ws.rscs[r].clone_name = Some(base);
+    }
+    ws.links.bundle.insert(r, member);
+}
+
+/// The replica child instance whose history a bundle node's entry `id` is.
+pub fn bundle_child_on(ws: &WorkingSet, n: NodeId, id: &str) -> Option<RscId> {
+    let conn = conn_of(ws, n)?;
+    let child = bundle_sibling(ws, conn, crate::bundle::Part::Child)?;
+    (ws.rscs[child].base_id == id).then_some(child)
+}
+
+/// How many nodes exist when resource `id` is unpacked: bundle nodes are
+/// created only as their bundle is unpacked, so a clone configured before a
+/// bundle does not count them (its default clone-max).
+pub fn nodes_before(cib: &Cib, ws: &WorkingSet, id: &str) -> usize {
+    let later = cib
+        .resources
+        .iter()
+        .skip_while(|r| r.id != id)
+        .map(|r| crate::bundle::node_names(r).len())
+        .sum::<usize>();
+    ws.nodes.len().saturating_sub(later)
 }

@@ -170,6 +170,12 @@ pub fn unpack(cib: &Cib) -> WorkingSet {
         if let Some(id) = u.unpack_resource(&mut ws, r, None) {
             ws.top.push(id);
         }
+        for (generated, member) in crate::bundle::expand(r) {
+            if let Some(id) = u.unpack_resource(&mut ws, &generated, None) {
+                ws.top.push(id);
+                crate::remote_status::note_bundle_member(&mut ws, id, member);
+            }
+        }
     }
     crate::remote_status::link(&mut ws);
     // Stable sort of top-level resources by priority (highest first).
@@ -458,7 +464,8 @@ impl<'a> Unpacker<'a> {
                     .map(|v| v.trim().parse::<i64>().unwrap_or(0).max(0) as usize)
                     .unwrap_or(d)
             };
-            rsc.clone_max = num("clone-max", "clone-max", ws.nodes.len().max(1));
+            let known = crate::remote_status::nodes_before(self.cib, ws, &res.id);
+            rsc.clone_max = num("clone-max", "clone-max", known.max(1));
             rsc.clone_node_max = num("clone-node-max", "clone-node-max", 1);
             rsc.promoted_max = num("promoted-max", "master-max", 1);
             rsc.promoted_node_max = num("promoted-node-max", "master-node-max", 1);
@@ -823,7 +830,8 @@ impl<'a> Unpacker<'a> {
         if lr.ops.is_empty() {
             return;
         }
-        let rsc = match self.find_resource(ws, node, lr) {
+        let child = crate::remote_status::bundle_child_on(ws, node, lr.id());
+        let rsc = match child.or_else(|| self.find_resource(ws, node, lr)) {
             Some(r) => r,
             None if self.belongs_to_bundle(lr.id()) => return,
             None => {

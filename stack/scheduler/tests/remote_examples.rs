@@ -1,5 +1,6 @@
-//! The Pacemaker Remote examples of `../shared/scheduler-differences`
-//! (e16, e17: remote nodes written by hand and generated): hasim's
+//! The Pacemaker Remote and bundle examples of
+//! `../shared/scheduler-differences` (e16, e17: remote nodes written by hand
+//! and generated; e18, e19: bundles written by hand and generated): hasim's
 //! Transition Summary must be the one real crm_simulate 2.1.5 printed for
 //! each (whitespace-collapsed, order-insensitive).
 
@@ -52,6 +53,16 @@ fn e16_remote_node_handwritten() {
 #[test]
 fn e17_remote_node_generated() {
     check("e17-t3-remote-node-generated");
+}
+
+#[test]
+fn e18_bundle_handwritten() {
+    check("e18-t3-bundle-handwritten");
+}
+
+#[test]
+fn e19_bundle_generated() {
+    check("e19-t3-bundle-generated");
 }
 
 #[test]
