@@ -5,7 +5,8 @@
 //!   schedule, and schedule only (pre-parsed CIBs), to separate the costs;
 //! * `large-cluster`: 32 nodes, 2,000 primitives (groups, clones,
 //!   promotable clones, constraints, failures);
-//! * `remote-nodes`: 16 cluster nodes, 1,000 Pacemaker Remote nodes, a clone.
+//! * `remote-nodes`: 16 cluster nodes, 1,000 Pacemaker Remote nodes, a clone;
+//!   `remote-nodes-3`: the same with 3 cluster nodes.
 //!
 //! Afterwards the same inputs go through real crm_simulate (if installed) and
 //! a ratio table is printed. crm_simulate's pure scheduling time comes from
@@ -624,6 +625,16 @@ fn main() {
     let generated = [
         generate("large-cluster", hasim_benches::large_cluster(), &work),
         generate("remote-nodes", hasim_benches::remote_cluster(), &work),
+        // The compute-node shape: 3 cluster nodes, 1,000 remote nodes.
+        generate(
+            "remote-nodes-3",
+            hasim_benches::RemoteCluster {
+                cluster_nodes: 3,
+                remote_nodes: 1000,
+            }
+            .to_xml(),
+            &work,
+        ),
     ];
     bench_corpus(&mut criterion, &corpus);
     for g in &generated {

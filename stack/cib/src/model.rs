@@ -141,9 +141,12 @@ pub enum ResourceKind {
         child: Box<Resource>,
         legacy_master: bool,
     },
-    /// Bundles are kept verbatim for now.
+    /// A bundle: its container/network/storage settings stay in `raw` (the
+    /// scheduler reads what it needs from there); `child` is the primitive
+    /// it runs in every replica, if any.
     Bundle {
         raw: Element,
+        child: Option<Box<Resource>>,
     },
 }
 
@@ -700,7 +703,19 @@ impl<'a> Reader<'a> {
                     legacy_master: el.name == "master",
                 }
             }
-            "bundle" => ResourceKind::Bundle { raw: el.clone() },
+            "bundle" => {
+                let mut child = None;
+                for c in el.children_named("primitive") {
+                    if let Some(r) = self.resource(c)? {
+                        child = Some(Box::new(r));
+                        break;
+                    }
+                }
+                ResourceKind::Bundle {
+                    raw: el.clone(),
+                    child,
+                }
+            }
             _ => return Ok(None),
         };
         let id = el.required("id")?.to_string();
@@ -865,7 +880,7 @@ fn write_resource(rsc: &Resource) -> Element {
             Element::new(if *legacy_master { "master" } else { "clone" })
                 .with_attr("id", Some(&rsc.id))
         }
-        ResourceKind::Bundle { raw } => return raw.clone(),
+        ResourceKind::Bundle { raw, .. } => return raw.clone(),
     };
     el.attrs.extend(rsc.extra.iter().cloned());
     el.children.extend(rsc.sets.iter().map(write_set));

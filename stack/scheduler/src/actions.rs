@@ -1459,6 +1459,9 @@ fn mark_blocked(ws: &mut WorkingSet, r: RscId, task: &str, reason: RscId) {
 // ------------------------------------------------------------- fencing
 
 fn can_fence(ws: &WorkingSet, n: NodeId) -> bool {
+    if crate::remote_node::is_guest(ws, n) {
+        return crate::remote_node::can_fence_guest(ws, n, |h| can_fence(ws, h));
+    }
     if !ws.options.stonith_enabled || !ws.options.have_stonith_resource {
         return false;
     }
@@ -1479,6 +1482,15 @@ pub fn schedule_fencing_and_shutdowns(ws: &mut WorkingSet) {
     let mut fencing_ops: Vec<ActionId> = Vec::new();
     let mut shutdown_ops: Vec<ActionId> = Vec::new();
     for n in 0..ws.nodes.len() {
+        if crate::remote_node::is_guest(ws, n) {
+            // Guest nodes are "fenced" by recovering their container.
+            if crate::remote_node::requires_reset(ws, n) && have_managed && can_fence(ws, n) {
+                if let Some(f) = crate::remote::fence_guest(ws, n) {
+                    order_vs_fence(ws, f);
+                }
+            }
+            continue;
+        }
         if have_managed && ws.nodes[n].unclean && can_fence(ws, n) {
             let f = fence_op(ws, n, Some("node is unclean"), false);
             order_vs_fence(ws, f);
@@ -1492,7 +1504,10 @@ pub fn schedule_fencing_and_shutdowns(ws: &mut WorkingSet) {
                 }
                 fencing_ops.insert(0, f);
             }
-        } else if ws.nodes[n].online && ws.nodes[n].shutdown {
+        } else if ws.nodes[n].online
+            && ws.nodes[n].shutdown
+            && !crate::remote_node::is_remote_kind(ws, n)
+        {
             let id = ws.actions.len();
             ws.actions.push(Action {
                 rsc: None,
@@ -1561,7 +1576,7 @@ fn order_stops_before_shutdown(ws: &mut WorkingSet, n: NodeId, shutdown: ActionI
 }
 
 /// Stops (and demotes) on a fenced node are implied by the fencing.
-fn order_vs_fence(ws: &mut WorkingSet, fence: ActionId) {
+pub fn order_vs_fence(ws: &mut WorkingSet, fence: ActionId) {
     let Some(target) = ws.actions[fence].node else {
         return;
     };
@@ -1609,6 +1624,9 @@ pub fn schedule_probes(ws: &mut WorkingSet) {
         return;
     }
     for n in 0..ws.nodes.len() {
+        if !crate::remote::probe_node(ws, n) {
+            continue;
+        }
         let node = &ws.nodes[n];
         if !node.online || node.unclean {
             continue;
@@ -1639,6 +1657,9 @@ fn discoverable(ws: &WorkingSet, r: RscId, n: NodeId) -> bool {
 }
 
 fn probe_resource(ws: &mut WorkingSet, r: RscId, n: NodeId) {
+    if !crate::remote::probe_allowed(ws, r, n) {
+        return;
+    }
     match ws.rscs[r].variant {
         Variant::Group => {
             for c in ws.rscs[r].children.clone() {
@@ -1679,6 +1700,9 @@ fn probe_resource(ws: &mut WorkingSet, r: RscId, n: NodeId) {
         }
         Variant::Primitive => {
             if ws.rscs[r].orphan || ws.rscs[r].known_on.contains(&n) || !discoverable(ws, r, n) {
+                return;
+            }
+            if !crate::remote::probe_primitive(ws, r, n) {
                 return;
             }
             let probe = custom_action(ws, r, "monitor", Some(n), false);

@@ -47,7 +47,13 @@ pub fn check_failure_threshold(ws: &mut WorkingSet, r: RscId, node: NodeId) {
     if rsc.migration_threshold == 0 || rsc.failure_ignored {
         return;
     }
-    let fc = fail_count(ws, r, node, true);
+    // A container's fail count includes those of the resources inside it.
+    let fillers = crate::remote_node::fillers(ws, r);
+    let fc = fail_count(ws, r, node, true)
+        + fillers
+            .iter()
+            .map(|&f| fail_count(ws, f, node, true))
+            .sum::<i32>();
     if fc <= 0 {
         return;
     }

@@ -255,6 +255,7 @@ pub fn handle_config_changes(ws: &mut WorkingSet) {
             let matching: Vec<RscId> = (0..ws.rscs.len())
                 .filter(|&r| {
                     ws.rscs[r].variant == Variant::Primitive
+                        && !crate::remote_node::generated_by_bundle(ws, r)
                         && (ws.rscs[r].id == *lrm_id
                             || ws.rscs[r].clone_name.as_deref() == Some(lrm_id.as_str()))
                 })

@@ -151,7 +151,7 @@ pub fn update_runnable(ws: &mut WorkingSet, a: ActionId) {
     let Some(rsc) = ws.actions[a].rsc else { return };
     match ws.actions[a].node {
         None => ws.actions[a].flags &= !af::RUNNABLE,
-        Some(n) if !ws.nodes[n].online => {
+        Some(n) if !ws.nodes[n].online && !crate::remote_node::offline_guest_runnable(ws, n) => {
             ws.actions[a].flags &= !af::RUNNABLE;
             if ws.rscs[rsc].managed && ws.actions[a].task == "stop" && !ws.nodes[n].unclean {
                 crate::graph::fence_node(ws, n, "stop is unrunnable");
@@ -316,6 +316,14 @@ pub fn add_location(ws: &mut WorkingSet, rsc: RscId, node: Option<NodeId>, score
 
 /// Mark a node for fencing (Pacemaker's pe_fence_node for cluster nodes).
 pub fn fence_node(ws: &mut WorkingSet, node: NodeId, reason: &str) {
+    match crate::remote_node::mark_for_fencing(ws, node) {
+        Some(true) => {
+            fence_op(ws, node, Some(reason), true);
+            return;
+        }
+        Some(false) => return,
+        None => {}
+    }
     if ws.nodes[node].unclean {
         return;
     }

@@ -16,6 +16,7 @@
 
 pub mod actions;
 pub mod assign;
+pub mod bundle;
 pub mod colocation;
 pub mod constraints;
 pub mod digest;
@@ -25,6 +26,9 @@ pub mod instance_order;
 pub mod naming;
 pub mod node_choice;
 pub mod promotable;
+pub mod remote;
+pub mod remote_node;
+pub mod remote_status;
 pub mod rules;
 pub mod simulate;
 pub mod status;
@@ -120,13 +124,17 @@ pub(crate) fn run_pipeline(cib: &Cib) -> (ws::WorkingSet, ws::WorkingSet) {
     for r in w.top.clone() {
         actions::internal_constraints(&mut w, r);
     }
+    remote::internal_constraints(&mut w);
     promotable::remember_locations(&mut w, &locations);
     digest::handle_config_changes(&mut w);
     if !w.options.placement_strategy.eq_ignore_ascii_case("default") {
         assign::sort_resources_for_placement(&mut w);
     }
+    remote::assign_connections(&mut w);
     for r in w.top.clone() {
+        remote::before_assign(&mut w, r);
         assign::assign(&mut w, r, None);
+        remote::after_assign(&mut w, r);
     }
     // Scheduling probes re-sorts clone instances by number (Pacemaker does
     // this whenever some node can be probed), which fixes the output order.
@@ -150,6 +158,7 @@ pub(crate) fn run_pipeline(cib: &Cib) -> (ws::WorkingSet, ws::WorkingSet) {
     for r in w.top.clone() {
         actions::create_actions(&mut w, r);
     }
+    remote::order_connection_actions(&mut w);
     actions::schedule_fencing_and_shutdowns(&mut w);
     actions::apply_orderings(&mut w);
     (w, initial)

@@ -224,7 +224,8 @@ fn node_lines(ws: &WorkingSet) -> Vec<String> {
             format!("Fence ({})", act.fence_type.as_deref().unwrap_or("reboot"))
         };
         if let Some(reason) = &act.reason {
-            lines.push(format!("{} {} '{}'", task, ws.nodes[n].name, reason));
+            let target = crate::remote_node::fence_target_name(ws, n);
+            lines.push(format!("{task} {target} '{reason}'"));
         }
     }
     lines

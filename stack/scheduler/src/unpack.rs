@@ -157,17 +157,27 @@ pub fn unpack(cib: &Cib) -> WorkingSet {
         promoted_locations: Vec::new(),
         ticket_promotion_bans: Vec::new(),
         histories: Vec::new(),
+        links: Default::default(),
     };
     unpack_nodes(cib, &mut ws);
+    let guests = crate::remote_status::config_nodes(cib, &mut ws);
+    ws.nodes.sort_by(|a, b| natural_cmp(&a.name, &b.name));
     let mut u = Unpacker {
         cib,
         rsc_by_id: BTreeMap::new(),
     };
-    for r in &cib.resources {
+    for r in cib.resources.iter().chain(guests.iter()) {
         if let Some(id) = u.unpack_resource(&mut ws, r, None) {
             ws.top.push(id);
         }
+        for (generated, member) in crate::bundle::expand(r) {
+            if let Some(id) = u.unpack_resource(&mut ws, &generated, None) {
+                ws.top.push(id);
+                crate::remote_status::note_bundle_member(&mut ws, id, member);
+            }
+        }
     }
+    crate::remote_status::link(&mut ws);
     // Stable sort of top-level resources by priority (highest first).
     let mut top = ws.top.clone();
     top.sort_by_key(|&r| std::cmp::Reverse(ws.rscs[r].priority));
@@ -180,10 +190,7 @@ fn unpack_nodes(cib: &Cib, ws: &mut WorkingSet) {
     let dc = cib.attr("dc-uuid");
     for n in &cib.nodes {
         let node_type = n.node_type.clone().unwrap_or_else(|| "member".into());
-        if node_type == "remote" {
-            // Remote nodes are not modelled yet.
-            continue;
-        }
+        let remote = node_type == "remote";
         let mut node = Node {
             name: n.uname.clone(),
             id: n.id.clone(),
@@ -195,7 +202,8 @@ fn unpack_nodes(cib: &Cib, ws: &mut WorkingSet) {
         let mut base = BTreeMap::new();
         base.insert("#uname".to_string(), n.uname.clone());
         base.insert("#id".to_string(), n.id.clone());
-        base.insert("#kind".to_string(), "cluster".to_string());
+        let kind = if remote { "remote" } else { "cluster" };
+        base.insert("#kind".to_string(), kind.to_string());
         base.insert(
             "#is_dc".to_string(),
             if node.is_dc { "true" } else { "false" }.to_string(),
@@ -225,9 +233,14 @@ fn unpack_nodes(cib: &Cib, ws: &mut WorkingSet) {
             .into_iter()
             .map(|(k, v)| (k, utilization_value(&v)))
             .collect();
-        // Startup fencing: unseen nodes are unclean until their state is known.
-        node.unclean = ws.options.startup_fencing;
-        node.unseen = true;
+        // Startup fencing: unseen nodes are unclean until their state is
+        // known (remote nodes: once linked to their connection).
+        if remote {
+            node.remote = Some(crate::remote_node::RemoteNode::default());
+        } else {
+            node.unclean = ws.options.startup_fencing;
+            node.unseen = true;
+        }
         ws.nodes.push(node);
     }
     ws.nodes.sort_by(|a, b| natural_cmp(&a.name, &b.name));
@@ -475,7 +488,8 @@ impl<'a> Unpacker<'a> {
                     .map(|v| v.trim().parse::<i64>().unwrap_or(0).max(0) as usize)
                     .unwrap_or(d)
             };
-            rsc.clone_max = num("clone-max", "clone-max", ws.nodes.len().max(1));
+            let known = crate::remote_status::nodes_before(self.cib, ws, &res.id);
+            rsc.clone_max = num("clone-max", "clone-max", known.max(1));
             rsc.clone_node_max = num("clone-node-max", "clone-node-max", 1);
             rsc.promoted_max = num("promoted-max", "master-max", 1);
             rsc.promoted_node_max = num("promoted-node-max", "master-node-max", 1);
@@ -565,6 +579,10 @@ impl<'a> Unpacker<'a> {
             else {
                 continue;
             };
+            if ws.nodes[n].remote.is_some() {
+                crate::remote_status::read_node_state(ws, n, ns);
+                continue;
+            }
             // Transient attributes override configured ones.
             for (k, v) in ns.transient_attributes() {
                 ws.nodes[n].attrs.insert(k, v);
@@ -580,8 +598,12 @@ impl<'a> Unpacker<'a> {
                 fence_node(ws, n, "cluster does not have quorum");
             }
         }
-        // Node attributes that matter for scheduling.
+        // Node attributes that matter for scheduling (remote nodes read
+        // theirs with their history).
         for n in 0..ws.nodes.len() {
+            if ws.nodes[n].remote.is_some() {
+                continue;
+            }
             let attrs = ws.nodes[n].attrs.clone();
             if attrs.get("standby").is_some_and(|v| is_true(v)) {
                 ws.nodes[n].standby = true;
@@ -590,27 +612,38 @@ impl<'a> Unpacker<'a> {
                 ws.nodes[n].maintenance = true;
             }
         }
-        // Second pass: resource histories. Without fencing (or shutdown
-        // locks), the histories of offline nodes are never unpacked.
-        let mut order: Vec<usize> = Vec::new();
-        let no_fence = !ws.options.stonith_enabled;
-        for (i, ns) in cib.status.iter().enumerate() {
+        // Resource histories, in passes as Pacemaker reads them: a remote
+        // node's history only once its connection is known to be up, and
+        // (without fencing) offline cluster nodes' never.
+        while self.history_pass(ws, false) {}
+        let fence = ws.options.stonith_enabled;
+        self.history_pass(ws, fence);
+        crate::remote_status::after_history(ws);
+    }
+
+    /// One pass over the status entries not yet read; true if any was.
+    fn history_pass(&mut self, ws: &mut WorkingSet, fence: bool) -> bool {
+        let cib = self.cib;
+        let mut progress = false;
+        for ns in &cib.status {
             let Some(n) = self.node_of(ws, ns) else {
                 continue;
             };
-            if no_fence && !ws.nodes[n].online {
+            if ws.nodes[n].unpacked {
                 continue;
             }
-            order.push(i);
-        }
-        let mut done = BTreeSet::new();
-        for i in order {
-            let ns = &cib.status[i];
-            let Some(n) = self.node_of(ws, ns) else {
-                continue;
-            };
-            if !done.insert(n) {
-                continue;
+            let remote = ws.nodes[n].remote.is_some();
+            if !fence {
+                if remote && !crate::remote_status::history_ready(ws, n) {
+                    continue;
+                }
+                if !remote && !ws.options.stonith_enabled && !ws.nodes[n].online {
+                    continue;
+                }
+            }
+            if remote {
+                crate::remote_status::determine_online(ws, n);
+                crate::remote_status::unpack_attrs(ws, n, ns);
             }
             ws.nodes[n].unpacked = true;
             if let Some(lrm) = &ns.lrm {
@@ -618,7 +651,9 @@ impl<'a> Unpacker<'a> {
                     self.unpack_lrm_resource(ws, n, lr);
                 }
             }
+            progress = true;
         }
+        progress
     }
 
     fn node_of(&self, ws: &WorkingSet, ns: &hasim_cib::NodeState) -> Option<NodeId> {
@@ -819,7 +854,8 @@ impl<'a> Unpacker<'a> {
         if lr.ops.is_empty() {
             return;
         }
-        let rsc = match self.find_resource(ws, node, lr) {
+        let child = crate::remote_status::bundle_child_on(ws, node, lr.id());
+        let rsc = match child.or_else(|| self.find_resource(ws, node, lr)) {
             Some(r) => r,
             None if self.belongs_to_bundle(lr.id()) => return,
             None => {
@@ -996,6 +1032,10 @@ impl<'a> Unpacker<'a> {
         if fs == OnFail::Ignore || (fs == OnFail::RestartContainer && task == "stop") {
             update_resource_state(ws, rsc, node, &task, target_rc.max(0), op, ctx);
             ws.rscs[rsc].failure_ignored = true;
+            // A failed stop inside a container restarts the container.
+            if fs == OnFail::RestartContainer && ctx.on_fail.rank() <= OnFail::Recover.rank() {
+                ctx.on_fail = fs;
+            }
         } else {
             unpack_failure(ws, rsc, node, &task, rc, op, ctx, interval, is_probe);
             if status == 5 {
@@ -1019,7 +1059,13 @@ impl<'a> Unpacker<'a> {
         else {
             return false;
         };
-        let mut expired = ws.options.now >= last + timeout;
+        let mut expired = ws.options.now >= last + timeout
+            && !crate::remote_status::keep_failure_until_fenced(
+                ws,
+                rsc,
+                op.operation(),
+                op.interval_ms(),
+            );
         if expired {
             let raw = crate::failcount::fail_count(ws, rsc, node, false);
             let effective = crate::failcount::fail_count(ws, rsc, node, true);
@@ -1153,7 +1199,27 @@ pub fn op_on_fail(ws: &WorkingSet, rsc: RscId, task: &str, interval_ms: u64) -> 
             }
         }
     }
-    let policy = match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let lowered = value.as_deref().map(str::to_ascii_lowercase);
+    let configured = match lowered.as_deref() {
+        Some("restart-container") => crate::remote_status::has_container(ws, rsc),
+        Some(v) => matches!(
+            v,
+            "block"
+                | "fence"
+                | "standby"
+                | "ignore"
+                | "nothing"
+                | "migrate"
+                | "stop"
+                | "restart"
+                | "demote"
+        ),
+        None => false,
+    };
+    if let Some(d) = crate::remote_status::default_on_fail(ws, rsc, task, interval_ms, configured) {
+        return d;
+    }
+    let policy = match lowered.as_deref() {
         Some("block") => OnFail::Block,
         Some("fence") if ws.options.stonith_enabled => OnFail::Fence,
         // Fencing is impossible: Pacemaker resets on-fail=fence to stop.
@@ -1164,7 +1230,9 @@ pub fn op_on_fail(ws: &WorkingSet, rsc: RscId, task: &str, interval_ms: u64) -> 
         Some("stop") => OnFail::Stop,
         Some("restart") => OnFail::Recover,
         Some("demote") => OnFail::Demote,
-        Some("restart-container") => OnFail::Recover,
+        Some("restart-container") if crate::remote_status::has_container(ws, rsc) => {
+            OnFail::RestartContainer
+        }
         _ => {
             if task == "stop" {
                 if ws.options.stonith_enabled {
@@ -1301,7 +1369,8 @@ fn unpack_failure(
     }
     // The role a failed resource is left in: Stopped for on-fail=stop,
     // Unpromoted after a failed promote, otherwise Started.
-    let fail_role = if on_fail == OnFail::Stop {
+    let reconnect_stop = on_fail == OnFail::ResetRemote && ws.links.reconnect_ms.contains_key(&rsc);
+    let fail_role = if on_fail == OnFail::Stop || reconnect_stop {
         Role::Stopped
     } else if task == "promote" {
         Role::Unpromoted
@@ -1337,14 +1406,10 @@ fn process_rsc_state(ws: &mut WorkingSet, rsc: RscId, node: NodeId, mut on_fail:
         }
     }
     let n = &ws.nodes[node];
-    if role > Role::Stopped
-        && !n.online
-        && !n.maintenance
-        && ws.rscs[rsc].managed
-        && ws.options.stonith_enabled
-    {
-        let reason = format!("{} is thought to be active there", ws.rscs[rsc].id);
-        fence_node(ws, node, &reason);
+    if role > Role::Stopped && !n.online && !n.maintenance && ws.rscs[rsc].managed {
+        if let Some(reason) = crate::remote_status::offline_active_reason(ws, rsc, node) {
+            fence_node(ws, node, &reason);
+        }
     }
     let save = on_fail;
     if ws.nodes[node].unclean {
@@ -1366,15 +1431,31 @@ fn process_rsc_state(ws: &mut WorkingSet, rsc: RscId, node: NodeId, mut on_fail:
         }
         OnFail::Migrate => add_location(ws, rsc, Some(node), -INFINITY),
         OnFail::Stop => ws.rscs[rsc].next_role = Role::Stopped,
-        OnFail::Recover | OnFail::RestartContainer | OnFail::ResetRemote => {
+        OnFail::Recover => {
             let role = ws.rscs[rsc].role;
             if role != Role::Stopped && role != Role::Unknown {
                 ws.rscs[rsc].failed = true;
                 ws.rscs[rsc].stop_flag = true;
+                // Pacemaker schedules the stop here; on a remote node whose
+                // connection is down it is unrunnable, which fences the node.
+                crate::remote_status::early_stop(ws, rsc, node);
             }
+        }
+        OnFail::RestartContainer => {
+            ws.rscs[rsc].failed = true;
+            ws.rscs[rsc].stop_flag = true;
+            if let Some(&c) = ws.links.container.get(&rsc) {
+                crate::graph::custom_action(ws, c, "stop", Some(node), false);
+            }
+        }
+        OnFail::ResetRemote => {
+            ws.rscs[rsc].failed = true;
+            ws.rscs[rsc].stop_flag = true;
+            crate::remote_status::reset_remote(ws, rsc);
         }
         OnFail::Ignore => {}
     }
+    crate::remote_status::failed_connection_seen(ws, rsc);
     let role = ws.rscs[rsc].role;
     if role != Role::Stopped && role != Role::Unknown {
         add_running(ws, rsc, node, save != OnFail::Ignore);

@@ -72,6 +72,8 @@ pub struct Node {
     pub weight: Score,
     /// Remaining utilization capacity (placement-strategy).
     pub capacity: BTreeMap<String, i32>,
+    /// Pacemaker Remote details (None for cluster nodes).
+    pub remote: Option<crate::remote_node::RemoteNode>,
 }
 
 impl Node {
@@ -111,8 +113,8 @@ impl OnFail {
             OnFail::Ignore => 0,
             OnFail::Demote => 1,
             OnFail::Recover => 2,
-            OnFail::RestartContainer => 3,
-            OnFail::ResetRemote => 4,
+            OnFail::ResetRemote => 3,
+            OnFail::RestartContainer => 4,
             OnFail::Migrate => 5,
             OnFail::Block => 6,
             OnFail::Stop => 7,
@@ -432,6 +434,8 @@ pub struct WorkingSet {
     pub ticket_promotion_bans: Vec<(RscId, bool)>,
     /// Operation histories (resource, node, ops sorted by call id).
     pub histories: Vec<(String, NodeId, Vec<hasim_cib::LrmOp>)>,
+    /// Pacemaker Remote connections and containers.
+    pub links: crate::remote_node::Links,
 }
 
 impl WorkingSet {

@@ -1,4 +1,5 @@
 //! Shared helpers of the differential tests.
 pub mod extras;
 pub mod gen;
+pub mod gen_remote;
 pub mod oracle;
