@@ -9,6 +9,65 @@ mod bench {
 
     const DATAGRAMS: u64 = 10_000;
 
+    /// Push `count` datagrams from one host to another through the fabric
+    /// and return how many arrived.
+    fn fabric_pump(count: u64, seed: u64) -> u64 {
+        use hasim::bus::Bus;
+        use hasim::context::Shared;
+        use hasim::fabric::World;
+        use hasim::host::SimHost;
+        use hasim::scenario::Scenario;
+        use hasim::trace::TraceSink;
+        use hasim::view::ClusterView;
+        use hasim_node::host::Datagrams;
+        use std::net::{Ipv4Addr, SocketAddrV4};
+        let text = r#"
+name = "fabric-pump"
+duration = "1s"
+[[segment]]
+name = "lan"
+[[node]]
+name = "a"
+addresses = { lan = "10.0.0.1" }
+[[node]]
+name = "b"
+addresses = { lan = "10.0.0.2" }
+[expect]
+check = []
+"#;
+        let scenario = Scenario::parse(text, "fabric-pump").unwrap();
+        let bus = Bus::new(TraceSink::new(None), ClusterView::default(), Vec::new());
+        let world = World::new(&scenario, seed, bus);
+        let runtime =
+            madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+        runtime.block_on(async move {
+            let fabric = madsim::runtime::Handle::current()
+                .create_node()
+                .name("fabric")
+                .build();
+            let shared = Shared {
+                world,
+                fabric: fabric.id(),
+                start: tokio::time::Instant::now(),
+            };
+            let a = SimHost::new(shared.clone(), 0, "a", 0);
+            let b = SimHost::new(shared, 1, "b", 0);
+            let mut inbox = b.bind(9).unwrap();
+            let (src, dst) = (
+                SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 9),
+                SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 9),
+            );
+            for i in 0..count {
+                a.send(src, dst, i.to_be_bytes().to_vec());
+            }
+            let mut received = 0;
+            while received < count && inbox.recv().await.is_some() {
+                received += 1;
+            }
+            received
+        })
+    }
+
     fn madsim_udp(count: u64) -> u64 {
         let runtime = madsim::runtime::Runtime::with_seed_and_config(1, madsim::Config::default());
         let a: SocketAddr = "10.0.0.1:9".parse().unwrap();
@@ -41,7 +100,7 @@ mod bench {
         group.throughput(Throughput::Elements(DATAGRAMS));
         group.sample_size(20);
         group.bench_function("hasim-fabric", |b| {
-            b.iter(|| assert_eq!(hasim::world::fabric_pump(DATAGRAMS, 1), DATAGRAMS))
+            b.iter(|| assert_eq!(fabric_pump(DATAGRAMS, 1), DATAGRAMS))
         });
         group.bench_function("madsim-udp", |b| {
             b.iter(|| assert_eq!(madsim_udp(DATAGRAMS), DATAGRAMS))

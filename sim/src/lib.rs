@@ -38,6 +38,8 @@ pub mod clients;
 #[cfg(madsim)]
 pub mod context;
 #[cfg(madsim)]
+pub mod host;
+#[cfg(madsim)]
 pub mod machines;
 #[cfg(madsim)]
 pub mod shard;

@@ -100,10 +100,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    // Logs only when asked for: with a subscriber installed, every madsim
+    // task carries an (error-level, so enabled) span, entered on every poll,
+    // which cost a large share of a simulation's CPU for nothing.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Run(args) => cli::run(args),

@@ -9,125 +9,20 @@ use crate::clients;
 use crate::context::Shared;
 use crate::fabric::World;
 use crate::faults::{self, TimedFault};
+use crate::host::SimHost;
 use crate::machines::{Machines, PowerAction};
 use crate::scenario::{FaultAction, Scenario};
 use crate::trace::{Event, TraceSink};
 use crate::view::ClusterView;
 use hasim_node::corosync_daemon::{self, CorosyncSetup};
-use hasim_node::host::{Addresses, Datagrams, Disk, Events, Host, Inbox, Named, NodeEvent};
+use hasim_node::host::{Host, NodeEvent};
 use hasim_node::{responder, vrrp_daemon};
 use hasim_reports::RunReport;
 use madsim::runtime::{Handle, Runtime};
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{sleep_until, Instant};
-
-/// The simulator's implementation of a machine, for one incarnation of one
-/// host (a power cycle makes a new one).
-struct SimHost {
-    shared: Shared,
-    index: usize,
-    name: String,
-    incarnation: u64,
-}
-
-impl SimHost {
-    fn current(&self) -> bool {
-        self.shared.world.at(self.shared.now()).hosts[self.index].incarnation == self.incarnation
-    }
-}
-
-impl Named for SimHost {
-    fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-impl Datagrams for SimHost {
-    fn bind(&self, port: u16) -> std::io::Result<Inbox> {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        self.shared
-            .world
-            .at(self.shared.now())
-            .bind(self.index, self.incarnation, port, tx)?;
-        Ok(rx)
-    }
-
-    fn send(&self, src: SocketAddrV4, dst: SocketAddrV4, payload: Vec<u8>) {
-        if !self.current() {
-            return;
-        }
-        let deliveries = self
-            .shared
-            .world
-            .at(self.shared.now())
-            .send(self.index, src, dst, payload);
-        self.shared.schedule(deliveries);
-    }
-}
-
-impl Addresses for SimHost {
-    fn add_vip(&self, vip: Ipv4Addr, _interface: Ipv4Addr) {
-        if self.current() {
-            self.shared
-                .world
-                .at(self.shared.now())
-                .add_vip(self.index, vip);
-        }
-    }
-
-    fn remove_vip(&self, vip: Ipv4Addr) {
-        if self.current() {
-            self.shared
-                .world
-                .at(self.shared.now())
-                .remove_vip(self.index, vip);
-        }
-    }
-
-    fn gratuitous_arp(&self, vip: Ipv4Addr, _interface: Ipv4Addr) {
-        if self.current() {
-            self.shared
-                .world
-                .at(self.shared.now())
-                .gratuitous_arp(self.index, vip);
-        }
-    }
-}
-
-impl Events for SimHost {
-    fn report(&self, event: NodeEvent) {
-        if self.current() {
-            self.shared
-                .world
-                .at(self.shared.now())
-                .node_event(self.index, event);
-        }
-    }
-}
-
-impl Disk for SimHost {
-    fn load(&self, key: &str) -> Option<Vec<u8>> {
-        self.shared.world.at(self.shared.now()).hosts[self.index]
-            .disk
-            .get(key)
-            .cloned()
-    }
-
-    fn store(&self, key: &str, value: Vec<u8>) {
-        if self.current() {
-            self.shared.world.at(self.shared.now()).hosts[self.index]
-                .disk
-                .insert(key.to_string(), value);
-        }
-    }
-
-    fn boot_epoch(&self) -> u64 {
-        self.incarnation
-    }
-}
 
 /// The corosync setup of one node for one boot, if the scenario runs corosync.
 fn corosync_setup(
@@ -295,12 +190,8 @@ async fn simulate(scenario: Scenario, timeline: Vec<TimedFault>, world: World, a
                     .as_ref()
                     .and_then(|c| c.cpg_interval());
                 async move {
-                    let host: Arc<dyn Host> = Arc::new(SimHost {
-                        shared,
-                        index,
-                        name,
-                        incarnation,
-                    });
+                    let host: Arc<dyn Host> =
+                        Arc::new(SimHost::new(shared, index, &name, incarnation));
                     let service = tokio::spawn(responder::serve(host.clone()));
                     if let Some(Ok(setup)) = corosync {
                         hasim_node::init::start_corosync(host.clone(), setup, cpg_interval);
@@ -376,60 +267,4 @@ fn apply_fault(shared: &Shared, machines: &Machines, fault: &TimedFault) {
     };
     drop(world);
     machines.act(node, action);
-}
-
-/// Push `count` datagrams from one host to another through the fabric and
-/// return how many arrived. Used by the benches to measure the fabric's cost
-/// against bare madsim UDP.
-pub fn fabric_pump(count: u64, seed: u64) -> u64 {
-    let text = r#"
-name = "fabric-pump"
-duration = "1s"
-[[segment]]
-name = "lan"
-[[node]]
-name = "a"
-addresses = { lan = "10.0.0.1" }
-[[node]]
-name = "b"
-addresses = { lan = "10.0.0.2" }
-[expect]
-check = []
-"#;
-    let Ok(scenario) = Scenario::parse(text, "fabric-pump") else {
-        return 0;
-    };
-    let bus = Bus::new(TraceSink::new(None), ClusterView::default(), Vec::new());
-    let world = World::new(&scenario, seed, bus);
-    let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
-    runtime.block_on(async move {
-        let fabric = Handle::current().create_node().name("fabric").build();
-        let shared = Shared {
-            world,
-            fabric: fabric.id(),
-            start: Instant::now(),
-        };
-        let host = |index: usize, name: &str| SimHost {
-            shared: shared.clone(),
-            index,
-            name: name.into(),
-            incarnation: 0,
-        };
-        let (a, b) = (host(0, "a"), host(1, "b"));
-        let Ok(mut inbox) = b.bind(9) else {
-            return 0;
-        };
-        let (src, dst) = (
-            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 9),
-            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 9),
-        );
-        for i in 0..count {
-            a.send(src, dst, i.to_be_bytes().to_vec());
-        }
-        let mut received = 0;
-        while received < count && inbox.recv().await.is_some() {
-            received += 1;
-        }
-        received
-    })
 }

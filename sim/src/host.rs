@@ -1,0 +1,122 @@
+//! The simulator's side of `hasim_node::Host`: a node daemon's machine,
+//! for one incarnation of one host, on the world's fabric (a power cycle
+//! makes a new incarnation, and the old one's calls do nothing).
+
+use crate::context::Shared;
+use hasim_node::host::{Addresses, Datagrams, Disk, Events, Inbox, Named, NodeEvent};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// The simulator's implementation of a machine, for one incarnation of one
+/// host (a power cycle makes a new one).
+pub struct SimHost {
+    shared: Shared,
+    index: usize,
+    name: String,
+    incarnation: u64,
+}
+
+impl SimHost {
+    /// Host `index` of the world, in its incarnation `incarnation`.
+    pub fn new(shared: Shared, index: usize, name: &str, incarnation: u64) -> Self {
+        Self {
+            shared,
+            index,
+            name: name.to_string(),
+            incarnation,
+        }
+    }
+
+    fn current(&self) -> bool {
+        self.shared.world.at(self.shared.now()).hosts[self.index].incarnation == self.incarnation
+    }
+}
+
+impl Named for SimHost {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Datagrams for SimHost {
+    fn bind(&self, port: u16) -> std::io::Result<Inbox> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.shared
+            .world
+            .at(self.shared.now())
+            .bind(self.index, self.incarnation, port, tx)?;
+        Ok(rx)
+    }
+
+    fn send(&self, src: SocketAddrV4, dst: SocketAddrV4, payload: Vec<u8>) {
+        if !self.current() {
+            return;
+        }
+        let deliveries = self
+            .shared
+            .world
+            .at(self.shared.now())
+            .send(self.index, src, dst, payload);
+        self.shared.schedule(deliveries);
+    }
+}
+
+impl Addresses for SimHost {
+    fn add_vip(&self, vip: Ipv4Addr, _interface: Ipv4Addr) {
+        if self.current() {
+            self.shared
+                .world
+                .at(self.shared.now())
+                .add_vip(self.index, vip);
+        }
+    }
+
+    fn remove_vip(&self, vip: Ipv4Addr) {
+        if self.current() {
+            self.shared
+                .world
+                .at(self.shared.now())
+                .remove_vip(self.index, vip);
+        }
+    }
+
+    fn gratuitous_arp(&self, vip: Ipv4Addr, _interface: Ipv4Addr) {
+        if self.current() {
+            self.shared
+                .world
+                .at(self.shared.now())
+                .gratuitous_arp(self.index, vip);
+        }
+    }
+}
+
+impl Events for SimHost {
+    fn report(&self, event: NodeEvent) {
+        if self.current() {
+            self.shared
+                .world
+                .at(self.shared.now())
+                .node_event(self.index, event);
+        }
+    }
+}
+
+impl Disk for SimHost {
+    fn load(&self, key: &str) -> Option<Vec<u8>> {
+        self.shared.world.at(self.shared.now()).hosts[self.index]
+            .disk
+            .get(key)
+            .cloned()
+    }
+
+    fn store(&self, key: &str, value: Vec<u8>) {
+        if self.current() {
+            self.shared.world.at(self.shared.now()).hosts[self.index]
+                .disk
+                .insert(key.to_string(), value);
+        }
+    }
+
+    fn boot_epoch(&self) -> u64 {
+        self.incarnation
+    }
+}
