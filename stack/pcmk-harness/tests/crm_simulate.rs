@@ -42,7 +42,7 @@ fn real_summary(bin: &PathBuf, xml: &str) -> Vec<String> {
         text.contains("Transition Summary:"),
         "crm_simulate failed: {text}"
     );
-    let mut lines = hasim_scheduler::conformance::extract_summary(&text);
+    let mut lines = hasim_conformance::extract_summary(&text);
     lines.sort();
     lines
 }
