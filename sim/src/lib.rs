@@ -28,6 +28,7 @@ pub mod summary;
 pub mod sweep_spec;
 pub mod timeline;
 pub mod trace;
+pub mod trace_line;
 pub mod view;
 pub mod vrrp_analysis;
 

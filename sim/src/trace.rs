@@ -144,16 +144,11 @@ fn serialize_fault<S: serde::Serializer>(action: &FaultAction, s: S) -> Result<S
     s.serialize_str(&crate::faults::describe(action))
 }
 
-#[derive(Serialize)]
-struct Line<'a> {
-    t_us: u64,
-    #[serde(flatten)]
-    event: &'a Event,
-}
-
 /// Where the trace goes: always into the hash, optionally into a file.
 pub struct TraceSink {
     hasher: Sha256,
+    /// The line being written, reused for every event.
+    line: Vec<u8>,
     events: u64,
     file: Option<Box<dyn Write + Send>>,
     file_error: Option<String>,
@@ -163,6 +158,7 @@ impl TraceSink {
     pub fn new(file: Option<Box<dyn Write + Send>>) -> Self {
         Self {
             hasher: Sha256::new(),
+            line: Vec::with_capacity(256),
             events: 0,
             file,
             file_error: None,
@@ -171,22 +167,11 @@ impl TraceSink {
 
     /// Append one event at simulated time `t`.
     pub fn record(&mut self, t: Duration, event: &Event) {
-        let line = Line {
-            t_us: t.as_micros() as u64,
-            event,
-        };
-        let mut text = match serde_json::to_string(&line) {
-            Ok(text) => text,
-            Err(e) => format!(
-                "{{\"t_us\":{},\"event\":\"unserialisable\",\"error\":\"{e}\"}}",
-                line.t_us
-            ),
-        };
-        text.push('\n');
-        self.hasher.update(text.as_bytes());
+        crate::trace_line::write(&mut self.line, t.as_micros() as u64, event);
+        self.hasher.update(&self.line);
         self.events += 1;
         if let Some(file) = &mut self.file {
-            if let Err(e) = file.write_all(text.as_bytes()) {
+            if let Err(e) = file.write_all(&self.line) {
                 self.file_error.get_or_insert(e.to_string());
             }
         }
@@ -244,14 +229,11 @@ mod tests {
 
     #[test]
     fn lines_are_json_with_time() {
-        let line = Line {
-            t_us: 1500,
-            event: &sample(),
-        };
-        let text = serde_json::to_string(&line).unwrap();
+        let mut line = Vec::new();
+        crate::trace_line::write(&mut line, 1500, &sample());
         assert_eq!(
-            text,
-            r#"{"t_us":1500,"event":"fault","what":"heal","source":"script"}"#
+            String::from_utf8_lossy(&line),
+            "{\"t_us\":1500,\"event\":\"fault\",\"what\":\"heal\",\"source\":\"script\"}\n"
         );
     }
 }
