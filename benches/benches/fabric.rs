@@ -48,6 +48,7 @@ check = []
             let shared = Shared {
                 world,
                 fabric: fabric.id(),
+                deliveries: Default::default(),
                 start: tokio::time::Instant::now(),
             };
             let a = SimHost::new(shared.clone(), 0, "a", 0);

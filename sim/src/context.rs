@@ -6,6 +6,7 @@
 //! would keep madsim's executor (and with it every task) alive after the
 //! run, a reference cycle that leaked each finished run of a campaign.
 
+use crate::delivery_nodes::DeliveryNodes;
 use crate::fabric::{Delivery, World};
 use madsim::runtime::Handle;
 use madsim::task::NodeId;
@@ -17,6 +18,8 @@ use tokio::time::{sleep_until, Instant};
 pub struct Shared {
     pub world: World,
     pub fabric: NodeId,
+    /// Where datagrams in flight live (see `delivery_nodes`).
+    pub deliveries: DeliveryNodes,
     pub start: Instant,
 }
 
@@ -35,11 +38,11 @@ impl Shared {
         }
     }
 
-    /// Deliver each datagram at its time, from the fabric's node.
+    /// Deliver each datagram at its time, from a delivery node.
     pub fn schedule(&self, deliveries: Vec<Delivery>) {
         for d in deliveries {
             let shared = self.clone();
-            self.spawn_on_fabric(async move {
+            self.deliveries.spawn(async move {
                 sleep_until(shared.start + d.at).await;
                 shared.world.at(shared.now()).deliver(d);
             });

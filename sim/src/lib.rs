@@ -39,6 +39,8 @@ pub mod clients;
 #[cfg(madsim)]
 pub mod context;
 #[cfg(madsim)]
+pub mod delivery_nodes;
+#[cfg(madsim)]
 pub mod host;
 #[cfg(madsim)]
 pub mod machines;
