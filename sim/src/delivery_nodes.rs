@@ -43,7 +43,7 @@ impl DeliveryNodes {
     pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
         let handle = Handle::current();
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if g.current.is_none() || g.spawned % GENERATION == 0 {
+        if g.current.is_none() || g.spawned.is_multiple_of(GENERATION) {
             let fresh = Node {
                 id: handle.create_node().name("fabric-delivery").build().id(),
                 in_flight: Arc::new(AtomicU64::new(0)),
