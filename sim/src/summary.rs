@@ -8,6 +8,7 @@
 use crate::checkers::{Checker, Overlap, SingleVipOwner, VipAvailable};
 use crate::trace::Event;
 use crate::view::ClusterView;
+use hasim_node::host::Configuration;
 use hasim_node::NodeEvent;
 use hasim_reports::{FaultImpact, SplitBrain, Transition, VrrpHistory};
 use std::collections::BTreeMap;
@@ -194,7 +195,13 @@ impl FaultImpacts {
     }
 
     fn node_event(&mut self, t: Duration, node: &str, detail: &NodeEvent) {
-        let is_regular = matches!(detail, NodeEvent::Membership { configuration, .. } if configuration == "regular");
+        let is_regular = matches!(
+            detail,
+            NodeEvent::Membership {
+                configuration: Configuration::Regular,
+                ..
+            }
+        );
         if matches!(detail, NodeEvent::Membership { .. }) {
             self.seen_membership = true;
         }

@@ -8,6 +8,7 @@
 
 use crate::scenario::FaultAction;
 use crate::trace::Event;
+use hasim_node::host::Configuration;
 use hasim_node::NodeEvent;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -140,7 +141,9 @@ impl ClusterView {
                 configuration,
                 ring,
                 ..
-            } if configuration == "regular" => self.machine_mut(node).ring = Some(ring.clone()),
+            } if *configuration == Configuration::Regular => {
+                self.machine_mut(node).ring = Some(ring.clone())
+            }
             NodeEvent::Quorum {
                 quorate, members, ..
             } => {

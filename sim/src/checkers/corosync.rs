@@ -19,6 +19,7 @@ use super::Checker;
 use crate::scenario::FaultAction;
 use crate::trace::Event;
 use crate::view::ClusterView;
+use hasim_node::host::Configuration;
 use hasim_node::NodeEvent;
 use hasim_reports::{Expectation, Verdict};
 use hasim_totem::invariants::{self, OrderViolation, SynchronyViolation};
@@ -48,7 +49,7 @@ fn regular_membership(event: &Event) -> Option<(&String, &String, &Vec<u32>)> {
                     ..
                 },
             ..
-        } if configuration == "regular" => Some((node, ring, members)),
+        } if *configuration == Configuration::Regular => Some((node, ring, members)),
         _ => None,
     }
 }
@@ -667,7 +668,7 @@ mod tests {
         Event::Node {
             node: node.into(),
             detail: NodeEvent::Membership {
-                configuration: "regular".into(),
+                configuration: Configuration::Regular,
                 ring: ring.into(),
                 members: members.to_vec(),
                 left: vec![],

@@ -41,7 +41,7 @@ pub enum NodeEvent {
     /// Totem delivered a configuration change (extended virtual synchrony:
     /// a transitional configuration, then the regular one).
     Membership {
-        configuration: String,
+        configuration: Configuration,
         ring: String,
         members: Vec<u32>,
         left: Vec<u32>,
@@ -101,6 +101,15 @@ pub struct CpgMember {
     pub pid: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// Which of extended virtual synchrony's two configurations a membership
+/// event installs (traced as `transitional` / `regular`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Configuration {
+    Transitional,
+    Regular,
 }
 
 /// The machine's name, for logs, reports and service replies.

@@ -15,7 +15,7 @@ pub use load::encode_load;
 pub use setup::{totem_config, CorosyncSetup};
 
 use crate::driver::{self, Inputs, Io, Service};
-use crate::host::{Datagram, Host, NodeEvent};
+use crate::host::{Configuration, Datagram, Host, NodeEvent};
 use crate::local::{Endpoint, Envelope};
 use hasim_totem::{ConfKind, Dest, Guarantee, NodeAction, NodeInput, TotemNode};
 use load::TestLoad;
@@ -200,8 +200,8 @@ impl Daemon {
 fn membership_event(c: &hasim_totem::ConfChg) -> NodeEvent {
     NodeEvent::Membership {
         configuration: match c.kind {
-            ConfKind::Transitional => "transitional".into(),
-            ConfKind::Regular => "regular".into(),
+            ConfKind::Transitional => Configuration::Transitional,
+            ConfKind::Regular => Configuration::Regular,
         },
         ring: format!("{}", c.ring_id),
         members: c.members.clone(),
