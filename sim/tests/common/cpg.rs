@@ -31,6 +31,14 @@ pub fn seen_of(event: &Value, t_us: u64) -> Option<Seen> {
     Some(Seen { t_us, text })
 }
 
+/// Only the deliveries of `seen`.
+pub fn deliveries(seen: &[Seen]) -> Vec<Seen> {
+    seen.iter()
+        .filter(|s| s.text.starts_with("deliver"))
+        .cloned()
+        .collect()
+}
+
 /// Virtual synchrony between two members that are in the group together
 /// from `a[from_a]` and `b[from_b]` on: what each saw from there is the
 /// same, event for event, up to where the shorter one ends (a run stops
