@@ -48,7 +48,7 @@ check = []
             let shared = Shared {
                 world,
                 fabric: fabric.id(),
-                deliveries: Default::default(),
+                records: Default::default(),
                 start: tokio::time::Instant::now(),
             };
             let a = SimHost::new(shared.clone(), 0, "a", 0);

@@ -6,8 +6,8 @@
 //! would keep madsim's executor (and with it every task) alive after the
 //! run, a reference cycle that leaked each finished run of a campaign.
 
-use crate::delivery_nodes::DeliveryNodes;
 use crate::fabric::{Delivery, World};
+use crate::task_records::TaskRecords;
 use madsim::runtime::Handle;
 use madsim::task::NodeId;
 use std::future::Future;
@@ -18,8 +18,8 @@ use tokio::time::{sleep_until, Instant};
 pub struct Shared {
     pub world: World,
     pub fabric: NodeId,
-    /// Where datagrams in flight live (see `delivery_nodes`).
-    pub deliveries: DeliveryNodes,
+    /// Keeps madsim's records of finished tasks bounded (see `task_records`).
+    pub records: TaskRecords,
     pub start: Instant,
 }
 
@@ -38,11 +38,12 @@ impl Shared {
         }
     }
 
-    /// Deliver each datagram at its time, from a delivery node.
+    /// Deliver each datagram at its time, from the fabric's node.
     pub fn schedule(&self, deliveries: Vec<Delivery>) {
         for d in deliveries {
             let shared = self.clone();
-            self.deliveries.spawn(async move {
+            self.records.spawned();
+            self.spawn_on_fabric(async move {
                 sleep_until(shared.start + d.at).await;
                 shared.world.at(shared.now()).deliver(d);
             });

@@ -39,8 +39,6 @@ pub mod clients;
 #[cfg(madsim)]
 pub mod context;
 #[cfg(madsim)]
-pub mod delivery_nodes;
-#[cfg(madsim)]
 pub mod host;
 #[cfg(madsim)]
 pub mod machines;
@@ -50,5 +48,7 @@ pub mod shard;
 pub mod shrink;
 #[cfg(madsim)]
 pub mod sweep;
+#[cfg(madsim)]
+pub mod task_records;
 #[cfg(madsim)]
 pub mod world;

@@ -164,7 +164,7 @@ async fn simulate(scenario: Scenario, timeline: Vec<TimedFault>, world: World, a
     let shared = Shared {
         world: world.clone(),
         fabric: fabric.id(),
-        deliveries: Default::default(),
+        records: Default::default(),
         start: Instant::now(),
     };
     let mut machines = Machines::new(shared.clone());
@@ -223,7 +223,6 @@ async fn simulate(scenario: Scenario, timeline: Vec<TimedFault>, world: World, a
     let faults_task = fabric.spawn(inject(shared.clone(), later, machines));
     sleep_until(shared.start + scenario.duration).await;
     faults_task.abort();
-    nodes.extend(shared.deliveries.ids());
     teardown(&shared, nodes).await;
 }
 
