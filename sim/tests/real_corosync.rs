@@ -5,54 +5,19 @@
 
 mod common;
 
-use common::process::{port_offset, spawn, wait_for, Daemon};
+use common::process::{loopback_conf, port_offset, start_corosync, wait_for, Daemon};
 use std::time::{Duration, Instant};
 
 fn start(conf: &std::path::Path, nodeid: u32, offset: u16) -> Daemon {
-    let conf = conf.display().to_string();
-    spawn([
-        "node",
-        "corosync",
-        "--nodeid",
-        &nodeid.to_string(),
-        "--conf",
-        &conf,
-        "--port-offset",
-        &offset.to_string(),
-    ])
+    start_corosync(conf, nodeid, offset, &[])
 }
-
-const CONF: &str = "totem {
-	version: 2
-	cluster_name: realtest
-	transport: udpu
-	token: 1000
-}
-nodelist {
-	node {
-		ring0_addr: 127.0.0.1
-		nodeid: 1
-	}
-	node {
-		ring0_addr: 127.0.0.2
-		nodeid: 2
-	}
-	node {
-		ring0_addr: 127.0.0.3
-		nodeid: 3
-	}
-}
-quorum {
-	provider: corosync_votequorum
-}
-";
 
 #[test]
 fn three_real_processes_form_lose_and_regain_a_ring() {
     let dir = std::env::temp_dir().join(format!("hasim-real-corosync-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let conf = dir.join("corosync.conf");
-    std::fs::write(&conf, CONF).unwrap();
+    std::fs::write(&conf, loopback_conf("realtest")).unwrap();
     let offset = port_offset();
     let n1 = start(&conf, 1, offset);
     let _n2 = start(&conf, 2, offset);

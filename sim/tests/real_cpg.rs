@@ -7,49 +7,12 @@
 mod common;
 
 use common::cpg::{align, deliveries, find, same_from, seen_of, Seen, ALL_THREE};
-use common::process::{port_offset, spawn, wait_keeping, Daemon};
+use common::process::{loopback_conf, port_offset, start_corosync, wait_keeping, Daemon};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
-const CONF: &str = "totem {
-	version: 2
-	cluster_name: realcpg
-	transport: udpu
-	token: 1000
-}
-nodelist {
-	node {
-		ring0_addr: 127.0.0.1
-		nodeid: 1
-	}
-	node {
-		ring0_addr: 127.0.0.2
-		nodeid: 2
-	}
-	node {
-		ring0_addr: 127.0.0.3
-		nodeid: 3
-	}
-}
-quorum {
-	provider: corosync_votequorum
-}
-";
-
 fn start(conf: &std::path::Path, nodeid: u32, offset: u16) -> Daemon {
-    let conf = conf.display().to_string();
-    spawn([
-        "node",
-        "corosync",
-        "--nodeid",
-        &nodeid.to_string(),
-        "--conf",
-        &conf,
-        "--port-offset",
-        &offset.to_string(),
-        "--cpg-interval",
-        "100ms",
-    ])
+    start_corosync(conf, nodeid, offset, &["--cpg-interval", "100ms"])
 }
 
 /// The CPG events among a daemon's output lines, timed from `origin`.
@@ -76,7 +39,7 @@ fn cpg_members_see_the_same_order_across_a_kill() {
     let dir = std::env::temp_dir().join(format!("hasim-real-cpg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let conf = dir.join("corosync.conf");
-    std::fs::write(&conf, CONF).unwrap();
+    std::fs::write(&conf, loopback_conf("realcpg")).unwrap();
     let offset = port_offset().wrapping_add(7);
     let origin = Instant::now();
     let (n1, n2) = (start(&conf, 1, offset), start(&conf, 2, offset));

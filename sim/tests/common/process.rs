@@ -103,3 +103,28 @@ pub fn wait_keeping(
     }
     None
 }
+
+/// A three-node corosync.conf on 127.0.0.1–3 (udpu, token 1000) for the
+/// real-mode tests, named `cluster`.
+pub fn loopback_conf(cluster: &str) -> String {
+    let nodes: String = (1..=3)
+        .map(|id| format!("\tnode {{\n\t\tring0_addr: 127.0.0.{id}\n\t\tnodeid: {id}\n\t}}\n"))
+        .collect();
+    format!(
+        "totem {{\n\tversion: 2\n\tcluster_name: {cluster}\n\ttransport: udpu\n\ttoken: 1000\n}}\n\
+         nodelist {{\n{nodes}}}\nquorum {{\n\tprovider: corosync_votequorum\n}}\n"
+    )
+}
+
+/// `hasim node corosync` for `nodeid` of `conf`, with `extra` arguments.
+pub fn start_corosync(conf: &std::path::Path, nodeid: u32, offset: u16, extra: &[&str]) -> Daemon {
+    let (conf, nodeid, offset) = (
+        conf.display().to_string(),
+        nodeid.to_string(),
+        offset.to_string(),
+    );
+    let mut args = vec!["node", "corosync", "--nodeid", &nodeid, "--conf", &conf];
+    args.extend(["--port-offset", &offset]);
+    args.extend_from_slice(extra);
+    spawn(args)
+}
