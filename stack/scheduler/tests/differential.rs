@@ -12,57 +12,23 @@
 
 mod support;
 
-use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::Config;
 
-use proptest::strategy::ValueTree;
 use support::gen::{spec, spec_extended};
-use support::oracle::{crm_simulate, real_summary, same_lines};
+use support::oracle::{
+    agree_on, crm_simulate_or_skip, env_number, real_summary, same_lines, seeded_runner,
+};
 
 #[test]
 fn random_cibs_match_crm_simulate() {
-    let Some(bin) = crm_simulate() else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("crm_simulate not found but CI=true: install pacemaker-cli-utils");
-        }
-        eprintln!("SKIP random_cibs_match_crm_simulate: crm_simulate not installed");
+    let Some(bin) = crm_simulate_or_skip("random_cibs_match_crm_simulate") else {
         return;
     };
-    let cases = std::env::var("HASIM_DIFF_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(48);
     // Deterministic by default (HASIM_DIFF_SEED picks another sequence).
-    let seed: u64 = std::env::var("HASIM_DIFF_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2026);
-    let mut seed_bytes = [0u8; 32];
-    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let mut runner = TestRunner::new_with_rng(
-        config,
-        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
-    );
-    let counter = std::sync::atomic::AtomicU32::new(0);
-    let result = runner.run(&spec(), |s| {
-        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let xml = s.to_xml();
-        let expected = real_summary(&bin, &xml, &n.to_string()).map_err(TestCaseError::fail)?;
-        let actual = hasim_conformance::hasim_summary(&xml).map_err(TestCaseError::fail)?;
-        prop_assert!(
-            same_lines(&expected, &actual),
-            "crm_simulate: {expected:#?}\nhasim: {actual:#?}\nCIB:\n{xml}"
-        );
-        Ok(())
-    });
-    if let Err(e) = result {
-        panic!("{e}");
-    }
+    let cases = env_number("HASIM_DIFF_CASES", 48);
+    let seed = env_number("HASIM_DIFF_SEED", 2026);
+    agree_on(&bin, &spec(), |s| s.to_xml(), cases, seed);
 }
 
 /// Fixed-seed slice of the extended generator and the mismatches it has
@@ -73,19 +39,10 @@ const EXTENDED_MISMATCHES: usize = 0;
 
 #[test]
 fn extended_random_cibs_within_known_mismatches() {
-    let Some(bin) = crm_simulate() else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("crm_simulate not found but CI=true: install pacemaker-cli-utils");
-        }
-        eprintln!("SKIP extended_random_cibs_within_known_mismatches: crm_simulate not installed");
+    let Some(bin) = crm_simulate_or_skip("extended_random_cibs_within_known_mismatches") else {
         return;
     };
-    let mut seed_bytes = [0u8; 32];
-    seed_bytes[..8].copy_from_slice(&EXTENDED_SEED.to_le_bytes());
-    let mut runner = TestRunner::new_with_rng(
-        Config::default(),
-        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
-    );
+    let mut runner = seeded_runner(Config::default(), EXTENDED_SEED);
     let strategy = spec_extended();
     let mut mismatches = Vec::new();
     for i in 0..EXTENDED_CASES {
