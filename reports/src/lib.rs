@@ -155,6 +155,9 @@ pub struct RunReport {
     pub corosync_timers: Vec<String>,
     pub fault_impacts: Vec<FaultImpact>,
     pub fabric: FabricCounts,
+    /// Pacemaker's timeline: placements, DC changes, transitions, per fault.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub pacemaker: Vec<String>,
 }
 
 impl RunReport {
@@ -271,6 +274,12 @@ impl RunReport {
             }
             let _ = writeln!(out, "{line}");
         }
+        if !self.pacemaker.is_empty() {
+            let _ = writeln!(out, "pacemaker:");
+            for line in &self.pacemaker {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
         let dropped: Vec<String> = self
             .fabric
             .dropped
@@ -375,6 +384,7 @@ mod tests {
             corosync_timers: vec![],
             fault_impacts: vec![],
             fabric: FabricCounts::default(),
+            pacemaker: vec![],
         };
         let text = report.to_text();
         assert!(text.contains("trace hash: 00112233aabbccdd"));

@@ -57,6 +57,9 @@ pub fn report(
         corosync_timers: corosync_timers(scenario),
         fault_impacts: summary.fault_impacts(end),
         fabric: counts,
+        pacemaker: summary
+            .pacemaker
+            .lines(&timeline.iter().map(|f| f.at).collect::<Vec<_>>()),
     })
 }
 

@@ -49,7 +49,7 @@ pub struct HostState {
 }
 
 impl HostState {
-    fn running(&self) -> bool {
+    pub fn running(&self) -> bool {
         self.powered && self.booted && !self.paused
     }
 }

@@ -21,6 +21,8 @@ pub mod input;
 pub mod limits;
 pub mod names;
 pub mod output;
+pub mod pcmk_report;
+pub mod pcmk_scenario;
 pub mod requirements;
 pub mod scenario;
 pub mod scenario_write;
@@ -42,6 +44,8 @@ pub mod context;
 pub mod host;
 #[cfg(madsim)]
 pub mod machines;
+#[cfg(madsim)]
+pub mod pacemaker;
 #[cfg(madsim)]
 pub mod shard;
 #[cfg(madsim)]

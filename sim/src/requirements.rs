@@ -22,6 +22,8 @@ pub enum Need {
     /// At least one client whose target a node can answer: a VIP or a node
     /// address.
     Clients,
+    /// Pacemaker runs (a `[pacemaker]` section).
+    Pacemaker,
 }
 
 fn needs(checker: &str) -> &'static [Need] {
@@ -68,15 +70,28 @@ fn unmet(scenario: &Scenario, need: Need) -> Option<String> {
         {
             Some("no test messages are sent (set `load_interval` in `[corosync]`)".into())
         }
-        Need::Vip if scenario.vrrp.is_empty() => {
-            Some("the scenario has no virtual IP (add a `[[vrrp]]` instance with `vips`)".into())
-        }
+        Need::Vip if scenario.vrrp.is_empty() && pacemaker_vips(scenario).is_empty() => Some(
+            "the scenario has no virtual IP (add a `[[vrrp]]` instance with `vips`, or an IPaddr2 resource)"
+                .into(),
+        ),
         Need::Clients if scenario.clients.is_empty() => {
             Some("the scenario has no `[[client]]` sending requests".into())
         }
         Need::Clients => unanswerable_client(scenario),
+        Need::Pacemaker if scenario.pacemaker.is_none() => {
+            Some("the scenario runs no Pacemaker (add a `[pacemaker]` section with `cib`)".into())
+        }
         _ => None,
     }
+}
+
+/// The VIPs of the scenario's Pacemaker IPaddr2 resources.
+fn pacemaker_vips(scenario: &Scenario) -> Vec<Ipv4Addr> {
+    scenario
+        .pacemaker_cib
+        .as_ref()
+        .map(|c| c.vips())
+        .unwrap_or_default()
 }
 
 /// A client whose target is neither a VIP nor a node address: nobody could
@@ -84,6 +99,7 @@ fn unmet(scenario: &Scenario, need: Need) -> Option<String> {
 fn unanswerable_client(scenario: &Scenario) -> Option<String> {
     let answerable = |ip: &Ipv4Addr| {
         scenario.vrrp.iter().any(|v| v.vips.contains(ip))
+            || pacemaker_vips(scenario).contains(ip)
             || scenario
                 .nodes
                 .iter()

@@ -44,10 +44,15 @@ pub struct Scenario {
     /// Run Corosync (Totem + votequorum) on the nodes, configured by a real
     /// corosync.conf.
     pub corosync: Option<CorosyncSection>,
+    /// Run Pacemaker on the Corosync nodes, starting from this CIB.
+    pub pacemaker: Option<crate::pcmk_scenario::PacemakerSection>,
     pub expect: Expect,
     /// The corosync.conf named by `[corosync]`, parsed (filled by `load`).
     #[serde(skip)]
     pub corosync_conf: Option<LoadedCorosync>,
+    /// The CIB named by `[pacemaker]`, read (filled by `load`).
+    #[serde(skip)]
+    pub pacemaker_cib: Option<crate::pcmk_scenario::LoadedCib>,
 }
 
 /// `[corosync]`: which corosync.conf the nodes run, and an optional test load.
@@ -378,6 +383,23 @@ pub struct Expect {
     /// `vip-available`: the longest time clients may go without an answer.
     #[serde(deserialize_with = "limits::instant", default = "default_max_outage")]
     pub max_outage: Duration,
+    /// `recovers`: how long a unique Pacemaker resource may stay down.
+    #[serde(
+        deserialize_with = "limits::instant",
+        default = "default_recovery_bound"
+    )]
+    pub recovery_bound: Duration,
+    /// `no-active-without-quorum`: how long an inquorate node may take to
+    /// stop its resources (no-quorum-policy=stop).
+    #[serde(deserialize_with = "limits::instant", default = "default_quorum_grace")]
+    pub quorum_grace: Duration,
+}
+
+fn default_recovery_bound() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_quorum_grace() -> Duration {
+    Duration::from_secs(30)
 }
 
 fn default_min_answered() -> f64 {
@@ -481,6 +503,13 @@ impl Scenario {
                 }
             }
         }
+        if let Some(section) = scenario.pacemaker.clone() {
+            let base = Path::new(file).parent().unwrap_or(Path::new("."));
+            let loaded = scenario
+                .adopt_pacemaker(&section, base)
+                .map_err(|(span, m)| at(span, m))?;
+            scenario.pacemaker_cib = Some(loaded);
+        }
         scenario
             .validate()
             .and_then(|()| crate::requirements::check(&scenario))
@@ -544,6 +573,44 @@ impl Scenario {
         }
         self.corosync_conf = Some(loaded);
         Ok(())
+    }
+
+    /// Read `[pacemaker]`'s CIB and check its rules and requests against
+    /// the nodes and resources.
+    fn adopt_pacemaker(
+        &self,
+        section: &crate::pcmk_scenario::PacemakerSection,
+        base: &Path,
+    ) -> Result<crate::pcmk_scenario::LoadedCib, Invalid> {
+        let Some(corosync) = &self.corosync_conf else {
+            return Err((
+                section.cib.span(),
+                "Pacemaker runs on Corosync: add a `[corosync]` section with `conf`".into(),
+            ));
+        };
+        let loaded = crate::pcmk_scenario::load_cib(&base.join(section.cib.get_ref()))
+            .map_err(|m| (section.cib.span(), m))?;
+        let known = |node: &Option<String>| match node {
+            Some(n) if !corosync.node_ids.contains_key(n) => Err(format!(
+                "unknown node `{n}`; expected one of {:?}",
+                corosync.node_ids.keys().collect::<Vec<_>>()
+            )),
+            _ => Ok(()),
+        };
+        for rule in &section.behaviour {
+            known(&rule.get_ref().node).map_err(|m| (rule.span(), m))?;
+        }
+        for request in &section.operator {
+            let r = request.get_ref();
+            known(&r.node)
+                .and_then(|()| r.op(&corosync.node_ids, &loaded.cib).map(|_| ()))
+                .map_err(|m| (request.span(), m))?;
+            if r.at > self.duration {
+                let m = "operator request after the end of the run".to_string();
+                return Err((request.span(), m));
+            }
+        }
+        Ok(loaded)
     }
 
     /// Every host name (nodes, then clients), in file order.

@@ -21,6 +21,7 @@ pub struct RunSummary {
     split: SplitBrains,
     pub clients: VipAvailable,
     impacts: FaultImpacts,
+    pub pacemaker: crate::pcmk_report::PacemakerLog,
 }
 
 impl Default for RunSummary {
@@ -30,6 +31,7 @@ impl Default for RunSummary {
             split: SplitBrains::default(),
             clients: VipAvailable::new(0.0, Duration::MAX),
             impacts: FaultImpacts::default(),
+            pacemaker: Default::default(),
         }
     }
 }
@@ -40,6 +42,7 @@ impl RunSummary {
         self.split.observe(t, event, view);
         self.clients.observe(t, event, view);
         self.impacts.observe(t, event);
+        self.pacemaker.observe(t, event);
     }
 
     fn vrrp_transition(&mut self, t: Duration, event: &Event) {

@@ -74,6 +74,13 @@ pub enum Event {
         action: FaultAction,
         source: &'static str,
     },
+    /// An operator's cibadmin request, sent on `node` (not `delivered`
+    /// when the node was not running: cibadmin fails).
+    Operator {
+        node: String,
+        request: String,
+        delivered: bool,
+    },
     PowerOff {
         node: String,
     },

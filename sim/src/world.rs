@@ -124,6 +124,13 @@ pub fn run_with(
             .as_ref()
             .map(|c| c.node_ids.clone())
             .unwrap_or_default(),
+        unique_resources: scenario
+            .pacemaker_cib
+            .as_ref()
+            .map(|c| hasim_pcmk_proto::checkers::unique_resources(&c.cib))
+            .unwrap_or_default(),
+        recovery_bound: scenario.expect.recovery_bound,
+        quorum_grace: scenario.expect.quorum_grace,
     };
     let checkers = registry::build(&check_names, &setup);
     let hosts = scenario
@@ -138,7 +145,7 @@ pub fn run_with(
     let timeline_owned = timeline.clone();
     let world_for_run = world.clone();
     runtime.block_on(async move {
-        simulate(scenario_owned, timeline_owned, world_for_run, agent).await
+        simulate(scenario_owned, seed, timeline_owned, world_for_run, agent).await
     });
     drop(runtime);
     let state = world
@@ -158,7 +165,13 @@ pub fn run_with(
     Ok(RunOutput { report, timeline })
 }
 
-async fn simulate(scenario: Scenario, timeline: Vec<TimedFault>, world: World, agent: WorldAgent) {
+async fn simulate(
+    scenario: Scenario,
+    seed: u64,
+    timeline: Vec<TimedFault>,
+    world: World,
+    agent: WorldAgent,
+) {
     let handle = Handle::current();
     let fabric = Arc::new(handle.create_node().name("fabric").build());
     let shared = Shared {
@@ -168,6 +181,8 @@ async fn simulate(scenario: Scenario, timeline: Vec<TimedFault>, world: World, a
         start: Instant::now(),
     };
     let mut machines = Machines::new(shared.clone());
+    let boards = crate::pacemaker::Boards::default();
+    crate::pacemaker::seed_disks(&scenario, &shared);
     for node in &scenario.nodes {
         let name = node.name.get_ref().clone();
         let Some(index) = world.at(Duration::ZERO).host_index(&name) else {
@@ -177,6 +192,7 @@ async fn simulate(scenario: Scenario, timeline: Vec<TimedFault>, world: World, a
         let for_corosync = scenario.clone();
         let shared = shared.clone();
         let host_name = name.clone();
+        let boards_for_node = boards.clone();
         let handle = handle
             .create_node()
             .name(name.clone())
@@ -190,12 +206,20 @@ async fn simulate(scenario: Scenario, timeline: Vec<TimedFault>, world: World, a
                     .corosync
                     .as_ref()
                     .and_then(|c| c.cpg_interval());
+                let pacemaker =
+                    crate::pacemaker::setup(&for_corosync, seed, &name, incarnation, shared.now());
+                let boards = boards_for_node.clone();
                 async move {
                     let host: Arc<dyn Host> =
                         Arc::new(SimHost::new(shared, index, &name, incarnation));
                     let service = tokio::spawn(responder::serve(host.clone()));
                     if let Some(Ok(setup)) = corosync {
-                        hasim_node::init::start_corosync(host.clone(), setup, cpg_interval);
+                        let board =
+                            hasim_node::init::start_corosync(host.clone(), setup, cpg_interval);
+                        if let Some(setup) = pacemaker {
+                            hasim_node::init::start_pacemaker(host.clone(), &board, setup);
+                        }
+                        boards.set(index, board);
                     }
                     if !configs.is_empty() {
                         if let Err(e) = vrrp_daemon::run(host.clone(), configs).await {
@@ -221,8 +245,25 @@ async fn simulate(scenario: Scenario, timeline: Vec<TimedFault>, world: World, a
         apply_fault(&shared, &machines, fault);
     }
     let faults_task = fabric.spawn(inject(shared.clone(), later, machines));
+    // Only a scenario with requests gets the task: every task takes part
+    // in madsim's seeded scheduling, so an idle one would change the
+    // traces of scenarios without Pacemaker.
+    let has_requests = scenario
+        .pacemaker
+        .as_ref()
+        .is_some_and(|p| !p.operator.is_empty());
+    let operator_task = has_requests.then(|| {
+        fabric.spawn(crate::pacemaker::operator(
+            shared.clone(),
+            scenario.clone(),
+            boards,
+        ))
+    });
     sleep_until(shared.start + scenario.duration).await;
     faults_task.abort();
+    if let Some(task) = operator_task {
+        task.abort();
+    }
     teardown(&shared, nodes).await;
 }
 

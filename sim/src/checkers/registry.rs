@@ -4,6 +4,7 @@
 //! this table.
 
 use super::corosync;
+use super::pacemaker::{Audit, PacemakerAudit};
 use super::{Checker, SingleVipOwner, VipAvailable};
 use crate::requirements::Need;
 use std::collections::BTreeMap;
@@ -17,6 +18,14 @@ pub struct CheckerSetup {
     pub liveness_bound: Duration,
     /// Node name -> corosync nodeid.
     pub node_ids: BTreeMap<String, u32>,
+    /// Resources that must never run twice at once (primitives outside
+    /// clones, fencing devices left out).
+    pub unique_resources: std::collections::BTreeSet<String>,
+    /// `recovers`: how long a lost resource may stay down.
+    pub recovery_bound: Duration,
+    /// `no-active-without-quorum`: how long an inquorate node may take to
+    /// stop what it runs.
+    pub quorum_grace: Duration,
 }
 
 /// One named invariant.
@@ -97,6 +106,58 @@ pub const CHECKERS: &[CheckerSpec] = &[
         needs: &[Need::CorosyncNodes],
         build: |s| Box::new(corosync::QuorateAtEnd::new(s.node_ids.clone())),
     },
+    CheckerSpec {
+        name: "resource-single-active",
+        description: "a unique resource is never active on two powered nodes at once",
+        needs: &[Need::Pacemaker],
+        build: |s| {
+            let unique = s.unique_resources.clone();
+            Box::new(PacemakerAudit::new(Audit::ResourceSingleActive { unique }))
+        },
+    },
+    CheckerSpec {
+        name: "no-active-without-quorum",
+        description: "a node inquorate for longer than quorum_grace runs no resource",
+        needs: &[Need::Pacemaker],
+        build: |s| {
+            let grace = s.quorum_grace;
+            Box::new(PacemakerAudit::new(Audit::NoActiveWithoutQuorum { grace }))
+        },
+    },
+    CheckerSpec {
+        name: "single-dc",
+        description: "two powered nodes that see each other are never both DC for longer than an election takes (60 s)",
+        needs: &[Need::Pacemaker],
+        build: |_| {
+            let settle = Duration::from_secs(60);
+            Box::new(PacemakerAudit::new(Audit::SingleDc { settle }))
+        },
+    },
+    CheckerSpec {
+        name: "cib-converges",
+        description: "when the run ends, every powered node's CIB has the same version and digest",
+        needs: &[Need::Pacemaker],
+        build: |_| Box::new(PacemakerAudit::new(Audit::CibConverges)),
+    },
+    CheckerSpec {
+        name: "recovers",
+        description: "a unique resource that stops running everywhere runs again within recovery_bound",
+        needs: &[Need::Pacemaker],
+        build: |s| {
+            let resources = s.unique_resources.clone();
+            let bound = s.recovery_bound;
+            Box::new(PacemakerAudit::new(Audit::Recovers { resources, bound }))
+        },
+    },
+    CheckerSpec {
+        name: "no-election-storm",
+        description: "no node starts more than 5 DC elections within 60 s",
+        needs: &[Need::Pacemaker],
+        build: |_| {
+            let window = Duration::from_secs(60);
+            Box::new(PacemakerAudit::new(Audit::NoElectionStorm { window, max: 5 }))
+        },
+    },
 ];
 
 /// The checker called `name`.
@@ -129,6 +190,9 @@ mod tests {
             max_outage: Duration::MAX,
             liveness_bound: Duration::from_secs(1),
             node_ids: BTreeMap::new(),
+            unique_resources: Default::default(),
+            recovery_bound: Duration::from_secs(1),
+            quorum_grace: Duration::from_secs(1),
         };
         let mut seen = std::collections::BTreeSet::new();
         for spec in CHECKERS {

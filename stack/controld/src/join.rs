@@ -146,6 +146,14 @@ impl Controld {
             if !online && !self.has_node_state(id) {
                 continue;
             }
+            if online {
+                // The DC enters every member in the configuration's nodes
+                // section (Pacemaker's populate_cib_nodes): the scheduler
+                // places resources only on configured nodes.
+                let xml = format!("<node id=\"{id}\" uname=\"{name}\"/>");
+                let section = "nodes".into();
+                self.cib_write(CibOp::Modify { section, xml }, None, out);
+            }
             let xml = self.node_state_xml(id, &name, online);
             self.cib_write(
                 CibOp::Modify {

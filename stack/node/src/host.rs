@@ -91,6 +91,11 @@ pub enum NodeEvent {
     },
     /// Something worth a line in the trace (link up/down, ...).
     Log { text: String },
+    /// What one of the node's Pacemaker daemons reported (nested: its own
+    /// `event` and `node` keys would clash with the trace line's).
+    Pacemaker { report: hasim_pcmk_proto::Event },
+    /// A systemd unit started or stopped (by a `systemd:` resource agent).
+    Unit { unit: String, running: bool },
 }
 
 /// One process in a CPG group, with why it joined or left when it is in a

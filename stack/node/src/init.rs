@@ -49,3 +49,14 @@ pub fn start_cpg_workload(
     let core = CpgWorkload::new(DEFAULT_GROUP, node_id, endpoint.pid, interval);
     tokio::spawn(crate::daemon::run(core, host, endpoint));
 }
+
+/// Start Pacemaker (its four daemons as one service) on `board`, after
+/// corosync: the daemons join their CPG groups through it.
+pub fn start_pacemaker(
+    host: Arc<dyn Host>,
+    board: &Switchboard,
+    setup: crate::pacemaker::PacemakerSetup,
+) {
+    let endpoint = board.register(crate::pacemaker::PACEMAKER);
+    tokio::spawn(crate::pacemaker::run(setup, host, endpoint));
+}

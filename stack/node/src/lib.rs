@@ -15,6 +15,7 @@ pub mod driver;
 pub mod host;
 pub mod init;
 pub mod local;
+pub mod pacemaker;
 pub mod responder;
 pub mod vrrp_daemon;
 pub mod workload;

@@ -287,6 +287,17 @@ pub fn no_active_without_quorum(events: &[TimedEvent], grace: Duration) -> Resul
 /// An outage still open when the events end is judged only if it already
 /// exceeds `bound`.
 pub fn recovers(events: &[TimedEvent], rsc: &str, bound: Duration) -> Result<(), Violation> {
+    recovers_until(events, rsc, bound, Duration::ZERO)
+}
+
+/// [`recovers`] over a run that ended at `run_end` (an outage still open
+/// then is judged against it, not against the last event).
+pub fn recovers_until(
+    events: &[TimedEvent],
+    rsc: &str,
+    bound: Duration,
+    run_end: Duration,
+) -> Result<(), Violation> {
     let mut on: BTreeSet<&str> = BTreeSet::new();
     let mut down_since: Option<Duration> = None;
     let mut end = Duration::ZERO;
@@ -323,6 +334,7 @@ pub fn recovers(events: &[TimedEvent], rsc: &str, bound: Duration) -> Result<(),
             down_since = None;
         }
     }
+    let end = end.max(run_end);
     match down_since.filter(|t| end.saturating_sub(*t) > bound) {
         Some(t) => Err(Violation {
             checker: "recovers",

@@ -1,0 +1,145 @@
+//! Pacemaker in the simulated world: each node's setup for a boot (drawn
+//! from the run seed), the CIB on every disk before the first boot, and the
+//! operator's cibadmin requests at their times.
+
+use crate::context::Shared;
+use crate::scenario::Scenario;
+use crate::trace::Event;
+use hasim_node::local::Switchboard;
+use hasim_node::pacemaker::{operator_request, PacemakerSetup, PACEMAKER};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::sleep_until;
+
+/// The in-node switchboard of each host's current boot, by host index: how
+/// an operator's cibadmin reaches the node's CIB manager.
+#[derive(Clone, Default)]
+pub struct Boards(Arc<Mutex<BTreeMap<usize, Switchboard>>>);
+
+impl Boards {
+    pub fn set(&self, host: usize, board: Switchboard) {
+        if let Ok(mut boards) = self.0.lock() {
+            boards.insert(host, board);
+        }
+    }
+
+    fn get(&self, host: usize) -> Option<Switchboard> {
+        self.0.lock().ok()?.get(&host).cloned()
+    }
+}
+
+/// splitmix64 finalizer, to derive independent per-node draws from one seed.
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Node `node`'s Pacemaker for boot `incarnation`, starting at `now`; `None`
+/// when the scenario runs no Pacemaker or the node is not a cluster node.
+pub fn setup(
+    scenario: &Scenario,
+    seed: u64,
+    node: &str,
+    incarnation: u64,
+    now: Duration,
+) -> Option<PacemakerSetup> {
+    let section = scenario.pacemaker.as_ref()?;
+    let corosync = scenario.corosync_conf.as_ref()?;
+    let node_id = *corosync.node_ids.get(node)?;
+    let nodelist = corosync
+        .node_ids
+        .iter()
+        .map(|(name, id)| (*id, name.clone()))
+        .collect();
+    let interfaces = scenario
+        .nodes
+        .iter()
+        .find(|n| n.name.get_ref() == node)
+        .map(|n| n.addresses.clone())
+        .unwrap_or_default();
+    Some(PacemakerSetup {
+        node: node.to_string(),
+        node_id,
+        nodelist,
+        seed: mix(seed ^ mix(u64::from(node_id) << 32 | incarnation)),
+        behaviour: section
+            .behaviour
+            .iter()
+            .map(|b| b.get_ref().rule())
+            .collect(),
+        interfaces,
+        boot_time: now,
+    })
+}
+
+/// Put the scenario's CIB on every cluster node's disk (before any boot).
+pub fn seed_disks(scenario: &Scenario, shared: &Shared) {
+    let (Some(cib), Some(corosync)) = (&scenario.pacemaker_cib, &scenario.corosync_conf) else {
+        return;
+    };
+    // The XML was checked when the scenario was loaded.
+    let Ok(image) = hasim_based::disk_image(&cib.xml) else {
+        return;
+    };
+    let mut world = shared.world.at(Duration::ZERO);
+    for name in corosync.node_ids.keys() {
+        if let Some(index) = world.host_index(name) {
+            world.hosts[index].disk.extend(image.iter().cloned());
+        }
+    }
+}
+
+/// Send the operator's requests at their times, from the fabric's node (an
+/// operator's shell is not on a machine that can lose power... it is on the
+/// node, but a request to a node that is down fails, as cibadmin would).
+pub async fn operator(shared: Shared, scenario: Scenario, boards: Boards) {
+    let (Some(section), Some(corosync), Some(cib)) = (
+        &scenario.pacemaker,
+        &scenario.corosync_conf,
+        &scenario.pacemaker_cib,
+    ) else {
+        return;
+    };
+    let mut requests: Vec<_> = section.operator.iter().map(|r| r.get_ref()).collect();
+    requests.sort_by_key(|r| r.at);
+    let first = corosync.node_ids.keys().next().cloned().unwrap_or_default();
+    for request in requests {
+        sleep_until(shared.start + request.at).await;
+        let node = request.node.clone().unwrap_or_else(|| first.clone());
+        // Checked when the scenario was loaded.
+        let Ok(op) = request.op(&corosync.node_ids, &cib.cib) else {
+            continue;
+        };
+        let mut world = shared.world.at(shared.now());
+        let index = world.host_index(&node);
+        let running = index.is_some_and(|i| world.hosts[i].running());
+        world.record(Event::Operator {
+            node: node.clone(),
+            request: describe(request),
+            delivered: running,
+        });
+        drop(world);
+        if let (true, Some(board)) = (running, index.and_then(|i| boards.get(i))) {
+            let cibadmin = board.register("cibadmin");
+            let _ = cibadmin.send(PACEMAKER, operator_request(&op));
+        }
+    }
+}
+
+/// One line for the trace: `standby node2=on`, `target-role vip=Stopped`.
+fn describe(r: &crate::pcmk_scenario::Operator) -> String {
+    let what = [&r.target, &r.rsc, &r.name]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if what.is_empty() {
+        format!("{} {}", r.request, r.value)
+    } else {
+        format!("{} {what}={}", r.request, r.value)
+    }
+}

@@ -1,0 +1,352 @@
+//! Pacemaker on a node: the CIB manager, attribute manager, executor and
+//! controller cores (`hasim-based`, `hasim-attrd`, `hasim-execd`,
+//! `hasim-controld`) run on the driver as one service, the way pacemakerd
+//! runs its children.
+//!
+//! Why one service and not one task per daemon: Pacemaker's daemons talk to
+//! each other over local IPC, which hasim models as immediate and in order
+//! (a request is handled before the next CPG message is). One work queue per
+//! input gives exactly that order, in the simulator and in real mode. Each
+//! daemon still joins its own CPG group (`cib`, `attrd`, `crmd`) through
+//! corosync's cpg service, so what crosses the network is Pacemaker's.
+//!
+//! Time: the cores expect one cluster-wide clock (the CIB stores wall-clock
+//! seconds that other nodes compare), so the service adds the node's boot
+//! time ([`PacemakerSetup::boot_time`]) to the driver's clock, which
+//! restarts at every boot.
+
+use crate::driver::{self, Inputs, Io, Service};
+use crate::host::{Host, NodeEvent};
+use crate::local::{Endpoint, Envelope, LocalMessage, COROSYNC};
+use hasim_agents::{BehaviourRule, BehaviourTable};
+use hasim_attrd::Attrd;
+use hasim_based::Based;
+use hasim_controld::{Config, Controld};
+use hasim_execd::Execd;
+use hasim_pcmk_proto::{Action, CibOp, ConfChange, Daemon, HostAction, Input, TimerId};
+use std::collections::{BTreeMap, VecDeque};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The endpoint name of the Pacemaker service on the in-node channel; an
+/// operator's cibadmin request is sent here as [`LocalMessage::Ipc`] with a
+/// JSON [`CibOp`] ([`operator_request`]).
+pub const PACEMAKER: &str = "pacemaker";
+
+/// The daemons that join a CPG group, in the order they start.
+const GROUP_DAEMONS: [Daemon; 3] = [Daemon::Based, Daemon::Attrd, Daemon::Controld];
+
+/// Everything one node's Pacemaker needs for one boot.
+#[derive(Debug, Clone)]
+pub struct PacemakerSetup {
+    pub node: String,
+    pub node_id: u32,
+    /// Corosync's nodelist: node id to name.
+    pub nodelist: BTreeMap<u32, String>,
+    /// Drawn from the run seed (and the boot): election "uptime" jitter,
+    /// the attribute writer's vote, operation durations.
+    pub seed: u64,
+    /// How agent operations behave on this node (from the scenario).
+    pub behaviour: Vec<BehaviourRule>,
+    /// Interface name to the node's address on it, for IPaddr2's `nic`.
+    pub interfaces: BTreeMap<String, Ipv4Addr>,
+    /// Cluster time at which this boot's driver clock reads zero.
+    pub boot_time: Duration,
+}
+
+impl PacemakerSetup {
+    /// The address of interface `nic`; the first interface when the agent
+    /// names none or one the node lacks (IPaddr2 finds the NIC by route).
+    fn interface(&self, nic: &str) -> Option<Ipv4Addr> {
+        self.interfaces
+            .get(nic)
+            .or_else(|| self.interfaces.values().next())
+            .copied()
+    }
+}
+
+/// A timer of one core: the daemon and an interned [`TimerId`].
+pub type PcmkTimer = (Daemon, u32);
+
+/// The four cores of one node and the interning of their timer names.
+pub struct Pacemaker {
+    setup: PacemakerSetup,
+    based: Based,
+    attrd: Attrd,
+    execd: Execd,
+    controld: Controld,
+    timer_ids: BTreeMap<(Daemon, TimerId), u32>,
+    timer_names: BTreeMap<PcmkTimer, TimerId>,
+    next_timer: u32,
+}
+
+/// splitmix64: one seed gives independent draws per use.
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl Pacemaker {
+    pub fn new(setup: PacemakerSetup) -> Self {
+        let name = setup.node.clone();
+        let controld = Controld::new(Config {
+            node: name.clone(),
+            node_id: setup.node_id,
+            nodelist: setup.nodelist.clone(),
+            uptime_jitter_ms: mix(setup.seed) % 1000,
+        });
+        let table = BehaviourTable::new(setup.behaviour.clone());
+        Pacemaker {
+            based: Based::new(&name),
+            attrd: Attrd::new(&name, mix(setup.seed ^ 1) % 1000),
+            execd: Execd::new(&name, mix(setup.seed ^ 2), table),
+            controld,
+            setup,
+            timer_ids: BTreeMap::new(),
+            timer_names: BTreeMap::new(),
+            next_timer: 0,
+        }
+    }
+
+    /// Cluster time.
+    fn now<T: Ord + Copy>(&self, io: &Io<'_, T>) -> Duration {
+        self.setup.boot_time + io.now()
+    }
+
+    fn intern(&mut self, daemon: Daemon, id: TimerId) -> PcmkTimer {
+        if let Some(n) = self.timer_ids.get(&(daemon, id.clone())) {
+            return (daemon, *n);
+        }
+        self.next_timer = self.next_timer.wrapping_add(1);
+        let key = (daemon, self.next_timer);
+        self.timer_ids.insert((daemon, id.clone()), self.next_timer);
+        self.timer_names.insert(key, id);
+        key
+    }
+
+    /// Forget an interned timer name (it fired or was cancelled), so the
+    /// table stays as small as the set of pending timers.
+    fn forget(&mut self, key: PcmkTimer) -> Option<TimerId> {
+        let id = self.timer_names.remove(&key)?;
+        self.timer_ids.remove(&(key.0, id.clone()));
+        Some(id)
+    }
+
+    fn core(&mut self, daemon: Daemon, now: Duration, input: Input) -> Vec<Action> {
+        match daemon {
+            Daemon::Based => self.based.handle(now, input),
+            Daemon::Attrd => self.attrd.handle(now, input),
+            Daemon::Execd => self.execd.handle(now, input),
+            Daemon::Controld => self.controld.handle(now, input),
+            // Fencing joins with its own issue; the controller's request
+            // goes nowhere until then (stonith-enabled=false emits none).
+            Daemon::Fenced => Vec::new(),
+        }
+    }
+
+    /// Feed one input and everything it causes on this node (local
+    /// messages, disk reads), in order, before returning.
+    fn feed(&mut self, io: &mut Io<'_, PcmkTimer>, daemon: Daemon, input: Input) {
+        let mut work = VecDeque::from([(daemon, input)]);
+        while let Some((daemon, input)) = work.pop_front() {
+            let now = self.now(io);
+            for action in self.core(daemon, now, input) {
+                self.carry_out(io, daemon, action, &mut work);
+            }
+        }
+    }
+
+    fn carry_out(
+        &mut self,
+        io: &mut Io<'_, PcmkTimer>,
+        daemon: Daemon,
+        action: Action,
+        work: &mut VecDeque<(Daemon, Input)>,
+    ) {
+        match action {
+            Action::Multicast(payload) => {
+                let group = daemon.cpg_group().to_string();
+                let _ = io.send_local(COROSYNC, LocalMessage::CpgMcast { group, payload });
+            }
+            Action::Send { to, msg } => work.push_back((to, Input::Local { from: daemon, msg })),
+            Action::SetTimer { id, after } => {
+                let key = self.intern(daemon, id);
+                let at = io.now() + after;
+                io.set_timer(key, at);
+            }
+            Action::CancelTimer(id) => {
+                if let Some(n) = self.timer_ids.get(&(daemon, id)).copied() {
+                    io.cancel_timer((daemon, n));
+                    self.forget((daemon, n));
+                }
+            }
+            Action::Store { key, data } => io.host.store(&key, data),
+            Action::Load { key } => {
+                let data = io.host.load(&key);
+                work.push_back((daemon, Input::Loaded { key, data }));
+            }
+            Action::Report(report) => io.host.report(NodeEvent::Pacemaker { report }),
+            Action::Host(host) => self.host_action(io, host),
+        }
+    }
+
+    /// A resource agent's effect on the machine.
+    fn host_action(&self, io: &Io<'_, PcmkTimer>, action: HostAction) {
+        match action {
+            HostAction::AddAddress { ip, nic, .. } => {
+                if let (Ok(vip), Some(on)) = (ip.parse(), self.setup.interface(&nic)) {
+                    io.host.add_vip(vip, on);
+                }
+            }
+            HostAction::RemoveAddress { ip, .. } => {
+                if let Ok(vip) = ip.parse() {
+                    io.host.remove_vip(vip);
+                }
+            }
+            HostAction::GratuitousArp { ip, nic } => {
+                if let (Ok(vip), Some(on)) = (ip.parse(), self.setup.interface(&nic)) {
+                    io.host.gratuitous_arp(vip, on);
+                }
+            }
+            HostAction::Service { unit, running } => {
+                io.host.report(NodeEvent::Unit { unit, running })
+            }
+        }
+    }
+}
+
+/// The daemon whose CPG group is `group`.
+fn group_daemon(group: &str) -> Option<Daemon> {
+    GROUP_DAEMONS.into_iter().find(|d| d.cpg_group() == group)
+}
+
+/// The message an operator's cibadmin sends to [`PACEMAKER`].
+pub fn operator_request(op: &CibOp) -> LocalMessage {
+    LocalMessage::Ipc(hasim_pcmk_proto::encode(op))
+}
+
+impl Service for Pacemaker {
+    type Timer = PcmkTimer;
+
+    fn start(&mut self, io: &mut Io<'_, PcmkTimer>) {
+        for daemon in [
+            Daemon::Based,
+            Daemon::Attrd,
+            Daemon::Execd,
+            Daemon::Controld,
+        ] {
+            self.feed(io, daemon, Input::Start);
+        }
+        for daemon in GROUP_DAEMONS {
+            let group = daemon.cpg_group().to_string();
+            let _ = io.send_local(COROSYNC, LocalMessage::CpgJoin { group });
+        }
+        let _ = io.send_local(COROSYNC, LocalMessage::QuorumTrack);
+    }
+
+    fn message(&mut self, io: &mut Io<'_, PcmkTimer>, envelope: Envelope) {
+        let (daemon, input) = match envelope.message {
+            LocalMessage::CpgConfChg {
+                group,
+                members,
+                left,
+                joined,
+            } => {
+                let Some(daemon) = group_daemon(&group) else {
+                    return;
+                };
+                let change = ConfChange {
+                    members,
+                    left,
+                    joined,
+                };
+                (daemon, Input::ConfChange(change))
+            }
+            LocalMessage::CpgDeliver {
+                group,
+                from,
+                payload,
+            } => {
+                let Some(daemon) = group_daemon(&group) else {
+                    return;
+                };
+                let data = payload;
+                (daemon, Input::Deliver { from, data })
+            }
+            LocalMessage::Quorum { quorate, members } => {
+                (Daemon::Controld, Input::Quorum { quorate, members })
+            }
+            LocalMessage::Ipc(bytes) => {
+                // cibadmin: a CIB operation; anything else is not ours.
+                let Some(op) = hasim_pcmk_proto::decode::<CibOp>(&bytes) else {
+                    return;
+                };
+                (Daemon::Based, Input::Client(op))
+            }
+            _ => return,
+        };
+        self.feed(io, daemon, input);
+    }
+
+    fn timer(&mut self, io: &mut Io<'_, PcmkTimer>, timer: PcmkTimer) {
+        if let Some(id) = self.forget(timer) {
+            self.feed(io, timer.0, Input::Timer(id));
+        }
+    }
+}
+
+/// Handles the simulator and tests use to look inside a running node.
+impl Pacemaker {
+    /// The DC this node's controller follows.
+    pub fn dc(&self) -> Option<&str> {
+        self.controld.dc()
+    }
+}
+
+/// Run Pacemaker behind `endpoint` until the node goes away.
+pub async fn run(setup: PacemakerSetup, host: Arc<dyn Host>, endpoint: Endpoint) {
+    let mut service = Pacemaker::new(setup);
+    let inputs = Inputs {
+        datagrams: None,
+        local: Some((endpoint.board, endpoint.name, endpoint.inbox)),
+        stop: None,
+    };
+    driver::run(&mut service, host, inputs).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interned_timers_are_forgotten_when_they_fire() {
+        let setup = PacemakerSetup {
+            node: "node1".into(),
+            node_id: 1,
+            nodelist: BTreeMap::from([(1, "node1".into())]),
+            seed: 7,
+            behaviour: Vec::new(),
+            interfaces: BTreeMap::new(),
+            boot_time: Duration::ZERO,
+        };
+        let mut p = Pacemaker::new(setup);
+        let a = p.intern(Daemon::Based, TimerId::new("x"));
+        assert_eq!(p.intern(Daemon::Based, TimerId::new("x")), a);
+        let b = p.intern(Daemon::Attrd, TimerId::new("x"));
+        assert_ne!(a, b);
+        assert_eq!(p.forget(a), Some(TimerId::new("x")));
+        assert_eq!(p.forget(a), None);
+        assert_eq!(p.timer_ids.len(), 1);
+    }
+
+    #[test]
+    fn groups_route_to_their_daemons() {
+        assert_eq!(group_daemon("cib"), Some(Daemon::Based));
+        assert_eq!(group_daemon("crmd"), Some(Daemon::Controld));
+        assert_eq!(group_daemon("attrd"), Some(Daemon::Attrd));
+        assert_eq!(group_daemon("hasim-load"), None);
+    }
+}
