@@ -113,3 +113,81 @@ for v in multicast unicast; do
 	done
 	echo
 done
+
+# ---- Pacemaker (pacemaker-timings.sh, pacemaker-fencing.sh) --------------------------------
+P=$DATA/pacemaker
+echo
+echo "## pacemaker: cold start of 3 nodes (seconds after the three nodes were launched)"
+hdr
+stats "$P/coldstart.tsv" "" \
+	start_to_3node_ring_s start_to_first_S_PENDING_s start_to_dc_elected_s \
+	start_to_all_started_s start_to_first_S_IDLE_s dc_elected_to_all_started_s n_start_ok
+echo
+echo "## pacemaker: power loss of the DC, stonith-enabled=false (seconds after the fault)"
+hdr
+stats "$P/dcloss.tsv" "" \
+	fault_to_corosync_membership_s fault_to_pcmk_node_lost_s fault_to_new_dc_elected_s \
+	fault_to_resources_started_elsewhere_s fault_to_first_S_IDLE_s lost_to_resources_started_s restart_to_stable_s
+echo
+echo "## pacemaker: power loss of a non-DC node holding a primitive, stonith-enabled=false"
+hdr
+stats "$P/nondcloss.tsv" "" \
+	fault_to_corosync_membership_s fault_to_pcmk_node_lost_s \
+	fault_to_resources_started_elsewhere_s fault_to_first_S_IDLE_s lost_to_resources_started_s restart_to_stable_s
+echo
+echo "## pacemaker: d1 monitor failure (state file removed), monitor interval 10s"
+hdr
+stats "$P/monfail.tsv" "" fault_to_monitor_not_running_s detect_to_stop_ok_s detect_to_start_ok_s
+echo
+echo "## pacemaker: d1 with migration-threshold=2, two failures in a row"
+hdr
+stats "$P/monfail-mt2.tsv" "" fault1_to_not_running_s detect1_to_restart_ok_s fault2_to_not_running_s detect2_to_start_elsewhere_s
+echo
+echo "## pacemaker: where things ran (per repetition)"
+for f in dcloss nondcloss; do
+	[ -f "$P/$f.tsv" ] || continue
+	printf '%s: ' "$f"
+	awk -F'\t' 'NR > 1 { printf "%s(%s)->dc %s; ", $3, $5, $6 }' "$P/$f.tsv"; echo
+done
+[ -f "$P/monfail.tsv" ] && { printf 'monfail restarted on same node: '; awk -F'\t' 'NR > 1 { n++; if ($3 == $7) s++ } END { printf "%d/%d\n", s, n }' "$P/monfail.tsv"; }
+[ -f "$P/monfail-mt2.tsv" ] && { printf 'mt2 first failure restarted in place / second failure moved: '; awk -F'\t' 'NR > 1 { n++; if ($2 == $6) a++; if ($10 != "" && $10 != $2) b++ } END { printf "%d/%d, %d/%d\n", a, n, b, n }' "$P/monfail-mt2.tsv"; }
+
+# Cold start, from the kept logs: when each controller entered S_PENDING and who called the
+# first election (dc-deadtime is 20 s).
+if [ -f "$P/coldstart.tsv" ] && ls "$P"/logs/pacemaker-node*.notice.log >/dev/null 2>&1; then
+	echo
+	echo "## pacemaker cold start: election trigger per repetition (seconds after launch)"
+	echo "| rep | S_PENDING (first / last node) | fencer connected (first) | Election Trigger popped (node) | its S_PENDING -> pop | S_ELECTION -> S_INTEGRATION (DC) | DC: S_POLICY_ENGINE -> S_TRANSITION_ENGINE |"
+	echo "|---|---|---|---|---|---|---|"
+	tail -n +2 "$P/coldstart.tsv" | while IFS=$'\t' read -r rep t0 dc _; do
+		gawk -v t0="$t0" -v rep="$rep" -v yr="$(date -d @"${t0%.*}" +%Y)" '
+			BEGIN { split("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec", m, " "); for (i in m) mon[m[i]] = i }
+			/pacemaker-controld/ && (/State transition/ || /Election Trigger just popped/ || /Fencer successfully connected/) {
+				split($3, hms, "[:.]")
+				e = mktime(yr " " mon[$1] " " $2 " " hms[1] " " hms[2] " " hms[3], 1) + hms[4] / 1000 - t0
+				if (e < 0 || e > 27) next   # the next repetition starts about 30 s later
+				if (/S_STARTING -> S_PENDING/ && !($4 in pend)) { if (fp == "" || e < fp) fp = e; if (e > lp) lp = e; pend[$4] = e }
+				if (/Fencer successfully connected/ && (fc == "" || e < fc)) fc = e
+				if (/Election Trigger just popped/ && (te == "" || e < te)) { te = e; tn = $4 }
+				if (/S_ELECTION -> S_INTEGRATION/ && (ie == "" || e < ie)) { ie = e; in_ = $4 }
+				if (/S_POLICY_ENGINE -> S_TRANSITION_ENGINE/ && pt == "" && ie != "" && $4 == in_) pt = e
+				if (/-> S_POLICY_ENGINE/ && pp == "" && ie != "" && $4 == in_) pp = e
+			}
+			END { printf "| %s | %.3f / %.3f | %.3f | %.3f (%s) | %.3f | %.3f (%s) | %.3f |\n", rep, fp, lp, fc, te, tn, te - pend[tn], ie, in_, pt - pp }' \
+			$(ls "$P"/logs/pacemaker-node*.notice.log)
+	done
+fi
+
+F=$DATA/pacemaker-fencing
+if [ -d "$F" ]; then
+	for k in dc nondc; do
+		echo
+		echo "## pacemaker + fencing (fence_hsm): power loss of the $k node"
+		hdr
+		stats "$F/${k}loss-fenced.tsv" "" \
+			fault_to_corosync_membership_s fault_to_pcmk_node_lost_s fault_to_new_dc_elected_s \
+			fault_to_fencing_requested_s fault_to_power_controller_off_s fault_to_fence_confirmed_s \
+			fault_to_resources_started_elsewhere_s fault_to_first_S_IDLE_s \
+			lost_to_fence_requested_s fence_requested_to_confirmed_s fence_confirmed_to_resources_started_s
+	done
+fi
