@@ -17,12 +17,17 @@ fn stop_resource(ws: &mut WorkingSet, r: RscId, optional: bool) {
         if !ws.rscs[r].managed {
             ws.actions[a].flags &= !af::RUNNABLE;
         }
+        if ws.rscs[r].needs_unfencing {
+            let unfence = fence_op_of(ws, n, "on", None, true);
+            order_actions(ws, a, unfence, of::IMPLIES_FIRST);
+        }
     }
 }
 
 fn start_resource(ws: &mut WorkingSet, r: RscId, node: Option<NodeId>, optional: bool) {
     let Some(node) = node else { return };
     let a = custom_action(ws, r, "start", Some(node), true);
+    order_vs_unfence(ws, r, node, a, of::IMPLIES_THEN);
     if ws.actions[a].has(af::RUNNABLE) && !optional {
         ws.actions[a].flags &= !af::OPTIONAL;
     }
@@ -404,9 +409,40 @@ pub fn internal_constraints(ws: &mut WorkingSet, r: RscId) {
                 order_rsc(ws, r, "demote", r, "stop", of::PROMOTED_IMPLIES_FIRST);
                 order_rsc(ws, r, "start", r, "promote", of::RUNNABLE_LEFT);
             }
+            if ws.options.enable_unfencing && ws.rscs[r].needs_unfencing && !ws.rscs[r].fence_device
+            {
+                order_restart_vs_unfence(ws, r);
+            }
         }
         Variant::Group => group_internal_constraints(ws, r),
         Variant::Clone => clone_internal_constraints(ws, r),
+    }
+}
+
+/// Stops of a resource needing unfencing before any unfencing of a node it
+/// may run on, starts after it (restarted if the node is unfenced).
+fn order_restart_vs_unfence(ws: &mut WorkingSet, r: RscId) {
+    let allowed: Vec<NodeId> = ws.rscs[r].allowed.keys().copied().collect();
+    for n in allowed {
+        let unfence = fence_op_of(ws, n, "on", None, true);
+        ws.orderings.push(Ordering {
+            first_rsc: Some(r),
+            first_task: Some("stop".into()),
+            first_action: None,
+            then_rsc: None,
+            then_task: None,
+            then_action: Some(unfence),
+            flags: of::OPTIONAL | of::SAME_NODE,
+        });
+        ws.orderings.push(Ordering {
+            first_rsc: None,
+            first_task: None,
+            first_action: Some(unfence),
+            then_rsc: Some(r),
+            then_task: Some("start".into()),
+            then_action: None,
+            flags: of::IMPLIES_THEN_ON_NODE | of::SAME_NODE,
+        });
     }
 }
 
@@ -1458,19 +1494,6 @@ fn mark_blocked(ws: &mut WorkingSet, r: RscId, task: &str, reason: RscId) {
 
 // ------------------------------------------------------------- fencing
 
-fn can_fence(ws: &WorkingSet, n: NodeId) -> bool {
-    if crate::remote_node::is_guest(ws, n) {
-        return crate::remote_node::can_fence_guest(ws, n, |h| can_fence(ws, h));
-    }
-    if !ws.options.stonith_enabled || !ws.options.have_stonith_resource {
-        return false;
-    }
-    if ws.options.have_quorum || ws.options.no_quorum_policy == NoQuorum::Ignore {
-        return true;
-    }
-    ws.nodes[n].online
-}
-
 fn any_managed(ws: &WorkingSet) -> bool {
     ws.rscs.iter().any(|r| r.managed)
 }
@@ -1707,6 +1730,7 @@ fn probe_resource(ws: &mut WorkingSet, r: RscId, n: NodeId) {
             }
             let probe = custom_action(ws, r, "monitor", Some(n), false);
             ws.actions[probe].flags &= !af::OPTIONAL;
+            order_vs_unfence(ws, r, n, probe, of::OPTIONAL);
             let top = ws.uber_parent(r);
             let target = if ws.rscs[top].variant == Variant::Clone {
                 top

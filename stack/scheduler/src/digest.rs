@@ -244,11 +244,16 @@ fn active_ops(ops: &[LrmOp]) -> (i64, i64) {
 /// changed since their history was recorded.
 pub fn handle_config_changes(ws: &mut WorkingSet) {
     let histories = ws.histories.clone();
+    let agents = ws.history_agents.clone();
     for n in 0..ws.nodes.len() {
         if !(ws.nodes[n].maintenance || ws.nodes[n].available()) {
             continue;
         }
-        for (lrm_id, node, ops) in histories.iter().filter(|(_, node, _)| *node == n) {
+        for (i, (lrm_id, node, ops)) in histories
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, node, _))| *node == n)
+        {
             let node = *node;
             // Like Pacemaker, check the resources whose id (or history
             // name) is the history entry's id.
@@ -263,6 +268,9 @@ pub fn handle_config_changes(ws: &mut WorkingSet) {
             for rsc in matching {
                 if renamed_with_own_history(ws, rsc, lrm_id, node, &histories) {
                     continue;
+                }
+                if let Some(agent) = agents.get(i) {
+                    check_agent(ws, rsc, node, agent);
                 }
                 check_history(ws, rsc, node, ops);
             }
@@ -284,6 +292,34 @@ fn renamed_with_own_history(
 ) -> bool {
     let own = &ws.rscs[rsc].id;
     own != lrm_id && histories.iter().any(|(id, n, _)| *n == node && id == own)
+}
+
+/// A resource whose agent (class, provider or type) differs from the one
+/// its history on a node was recorded for: unfence the node if it is a
+/// fence device, and restart it there if it is active (Pacemaker's
+/// pcmk__rsc_agent_changed).
+fn check_agent(ws: &mut WorkingSet, rsc: RscId, node: NodeId, recorded: &[Option<String>; 3]) {
+    if ws.rscs[rsc].orphan {
+        return;
+    }
+    let r = &ws.rscs[rsc];
+    let current = [
+        Some(r.class.as_str()),
+        r.provider.as_deref(),
+        Some(r.agent.as_str()),
+    ];
+    let changed = current
+        .iter()
+        .zip(recorded)
+        .filter(|(now, then)| **now != then.as_deref())
+        .count();
+    for _ in 0..changed {
+        crate::graph::trigger_unfencing(ws, Some(rsc), Some(node), "Device definition changed");
+    }
+    if changed > 0 && ws.rscs[rsc].running_on.contains(&node) {
+        crate::graph::custom_action(ws, rsc, "stop", Some(node), false);
+        ws.rscs[rsc].start_pending = true;
+    }
 }
 
 fn check_history(ws: &mut WorkingSet, rsc: RscId, node: NodeId, ops: &[LrmOp]) {
@@ -319,12 +355,18 @@ fn check_history(ws: &mut WorkingSet, rsc: RscId, node: NodeId, ops: &[LrmOp]) {
                 let (result, has_restart_digest) = compare(ws, rsc, node, op, digest_task);
                 match result {
                     DigestResult::Match => {}
-                    DigestResult::Restart => force_restart(ws, rsc, digest_task),
+                    DigestResult::Restart => force_restart(ws, rsc, node, digest_task),
                     DigestResult::All | DigestResult::Unknown => {
                         if has_restart_digest {
+                            crate::graph::trigger_unfencing(
+                                ws,
+                                Some(rsc),
+                                Some(node),
+                                "Device parameters changed (reload)",
+                            );
                             ws.rscs[rsc].reload = true;
                         } else {
-                            force_restart(ws, rsc, digest_task);
+                            force_restart(ws, rsc, node, digest_task);
                         }
                     }
                 }
@@ -333,9 +375,10 @@ fn check_history(ws: &mut WorkingSet, rsc: RscId, node: NodeId, ops: &[LrmOp]) {
     }
 }
 
-fn force_restart(ws: &mut WorkingSet, rsc: RscId, task: &str) {
+fn force_restart(ws: &mut WorkingSet, rsc: RscId, node: NodeId, task: &str) {
     let a = crate::graph::custom_action(ws, rsc, task, None, false);
     ws.actions[a].reason = Some("resource definition change".into());
+    crate::graph::trigger_unfencing(ws, Some(rsc), Some(node), "Device parameters changed");
 }
 
 #[cfg(test)]

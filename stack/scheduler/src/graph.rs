@@ -204,11 +204,22 @@ pub fn fence_op(
     reason: Option<&str>,
     optional: bool,
 ) -> ActionId {
-    let existing = ws
-        .fence_actions
-        .iter()
-        .copied()
-        .find(|&a| ws.actions[a].node == Some(node));
+    let kind = ws.options.stonith_action.clone();
+    fence_op_of(ws, node, &kind, reason, optional)
+}
+
+/// Find or create the fencing action of a kind (`reboot`, `off`, `on`)
+/// for a node (Pacemaker's pe_fence_op: one action per node and kind).
+pub fn fence_op_of(
+    ws: &mut WorkingSet,
+    node: NodeId,
+    kind: &str,
+    reason: Option<&str>,
+    optional: bool,
+) -> ActionId {
+    let existing = ws.fence_actions.iter().copied().find(|&a| {
+        ws.actions[a].node == Some(node) && ws.actions[a].fence_type.as_deref() == Some(kind)
+    });
     let a = match existing {
         Some(a) => a,
         None => {
@@ -222,7 +233,7 @@ pub fn fence_op(
                 reason: None,
                 before: Vec::new(),
                 after: Vec::new(),
-                fence_type: Some(ws.options.stonith_action.clone()),
+                fence_type: Some(kind.to_string()),
                 needs: Needs::Nothing,
                 runnable_before: 0,
                 required_runnable_before: 0,
@@ -241,6 +252,82 @@ pub fn fence_op(
         }
     }
     a
+}
+
+/// Whether fencing a node is possible (configured, a device exists, and
+/// quorum or the node's own membership allows it).
+pub fn can_fence(ws: &WorkingSet, n: NodeId) -> bool {
+    if crate::remote_node::is_guest(ws, n) {
+        return crate::remote_node::can_fence_guest(ws, n, |h| can_fence(ws, h));
+    }
+    if !ws.options.stonith_enabled || !ws.options.have_stonith_resource {
+        return false;
+    }
+    if ws.options.have_quorum || ws.options.no_quorum_policy == NoQuorum::Ignore {
+        return true;
+    }
+    ws.nodes[n].online
+}
+
+/// Whether a node has been unfenced (`#node-unfenced` set and not 0).
+pub fn node_unfenced(ws: &WorkingSet, n: NodeId) -> bool {
+    ws.nodes[n]
+        .attrs
+        .get("#node-unfenced")
+        .is_some_and(|v| v != "0")
+}
+
+/// Require unfencing of a node, for `reason` (Pacemaker's
+/// trigger_unfencing): only when unfencing is enabled, only for fence
+/// devices when a resource is given, on the node if it is up, otherwise on
+/// every up node the device may run on.
+pub fn trigger_unfencing(
+    ws: &mut WorkingSet,
+    rsc: Option<RscId>,
+    node: Option<NodeId>,
+    reason: &str,
+) {
+    if !ws.options.enable_unfencing {
+        return;
+    }
+    if rsc.is_some_and(|r| !ws.rscs[r].fence_device) {
+        return;
+    }
+    let up = |ws: &WorkingSet, n: NodeId| {
+        let node = &ws.nodes[n];
+        node.online && !node.unclean && !node.shutdown
+    };
+    match (node, rsc) {
+        (Some(n), _) if up(ws, n) => {
+            let required = can_fence(ws, n);
+            fence_op_of(ws, n, "on", Some(reason), !required);
+        }
+        (_, Some(r)) => {
+            let allowed: Vec<NodeId> = ws.rscs[r].allowed.keys().copied().collect();
+            for n in allowed {
+                if up(ws, n) {
+                    trigger_unfencing(ws, Some(r), Some(n), reason);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Order a probe or start after unfencing of its node when the resource
+/// needs it (fence devices too once unfencing is enabled), and require the
+/// unfencing if the node was never unfenced.
+pub fn order_vs_unfence(ws: &mut WorkingSet, r: RscId, n: NodeId, action: ActionId, flags: u32) {
+    let device = ws.rscs[r].fence_device && ws.options.enable_unfencing;
+    if !(device || ws.rscs[r].needs_unfencing) {
+        return;
+    }
+    let unfence = fence_op_of(ws, n, "on", None, true);
+    order_actions(ws, unfence, action, flags);
+    if !node_unfenced(ws, n) {
+        let reason = format!("required by {} {}", ws.rscs[r].id, ws.actions[action].task);
+        trigger_unfencing(ws, None, Some(n), &reason);
+    }
 }
 
 /// Add an ordering edge; false if an equivalent one exists.

@@ -226,6 +226,7 @@ pub fn link(ws: &mut WorkingSet) {
 fn link_connection(ws: &mut WorkingSet, r: RscId, n: NodeId) {
     if !ws.rscs[r].meta.contains_key("requires") {
         ws.rscs[r].needs_fencing = false;
+        ws.rscs[r].needs_unfencing = false;
         ws.rscs[r].needs_quorum = true;
     }
     if ws.links.container.contains_key(&r) {

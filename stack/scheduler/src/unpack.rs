@@ -121,7 +121,34 @@ fn unpack_options(cib: &Cib, now: i64) -> Options {
         legacy_failcounts: cib
             .attr("crm_feature_set")
             .is_none_or(|v| version_lt(v, "3.0.13")),
+        enable_unfencing: unfencing_configured(cib),
     }
+}
+
+/// Whether a meta-attribute `provides` or `requires` of any resource (at
+/// any depth) or of the resource defaults is exactly `unfencing`
+/// (Pacemaker looks for such an nvpair with an XPath; rules and id-refs
+/// are not considered, templates neither).
+fn unfencing_configured(cib: &Cib) -> bool {
+    fn in_sets(sets: &[hasim_cib::AttrSet]) -> bool {
+        sets.iter()
+            .filter(|s| s.kind == hasim_cib::SetKind::Meta)
+            .flat_map(|s| &s.nvpairs)
+            .any(|nv| {
+                (nv.name == "provides" || nv.name == "requires")
+                    && nv.value.as_deref() == Some("unfencing")
+            })
+    }
+    fn in_rsc(r: &hasim_cib::Resource) -> bool {
+        in_sets(&r.sets)
+            || match &r.kind {
+                ResourceKind::Primitive { .. } => false,
+                ResourceKind::Group { children } => children.iter().any(in_rsc),
+                ResourceKind::Clone { child, .. } => in_rsc(child),
+                ResourceKind::Bundle { child, .. } => child.as_deref().is_some_and(in_rsc),
+            }
+    }
+    cib.resources.iter().any(in_rsc) || in_sets(&cib.rsc_defaults)
 }
 
 fn version_lt(a: &str, b: &str) -> bool {
@@ -157,6 +184,7 @@ pub fn unpack(cib: &Cib) -> WorkingSet {
         promoted_locations: Vec::new(),
         ticket_promotion_bans: Vec::new(),
         histories: Vec::new(),
+        history_agents: Vec::new(),
         links: Default::default(),
     };
     unpack_nodes(cib, &mut ws);
@@ -362,11 +390,13 @@ impl<'a> Unpacker<'a> {
             Some("nothing") => "nothing",
             Some("quorum") => "quorum",
             Some("fencing") => "fencing",
-            Some("unfencing") if ws.options.stonith_enabled && !rsc.fence_device => "fencing",
+            Some("unfencing") if ws.options.stonith_enabled && !rsc.fence_device => "unfencing",
             Some("unfencing") => "quorum",
             _ => {
                 if rsc.fence_device {
                     "quorum"
+                } else if ws.options.enable_unfencing && ws.options.stonith_enabled {
+                    "unfencing"
                 } else if ws.options.stonith_enabled {
                     "fencing"
                 } else if ws.options.no_quorum_policy == NoQuorum::Ignore {
@@ -376,7 +406,8 @@ impl<'a> Unpacker<'a> {
                 }
             }
         };
-        rsc.needs_fencing = requires == "fencing";
+        rsc.needs_fencing = requires == "fencing" || requires == "unfencing";
+        rsc.needs_unfencing = requires == "unfencing";
         rsc.needs_quorum = requires == "quorum";
         rsc.target_role = None;
         if let Some(v) = m.get("target-role") {
@@ -886,6 +917,8 @@ impl<'a> Unpacker<'a> {
             node,
             ops.iter().map(|o| (*o).clone()).collect(),
         ));
+        ws.history_agents
+            .push(["class", "provider", "type"].map(|k| lr.attr(k).map(str::to_string)));
         process_rsc_state(ws, rsc, node, ctx.on_fail);
         if let Some(tr) = ws.rscs[rsc].target_role {
             let nr = ws.rscs[rsc].next_role;

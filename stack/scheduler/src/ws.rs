@@ -162,6 +162,8 @@ pub struct Rsc {
     pub promotable: bool,
     pub critical: bool,
     pub needs_fencing: bool,
+    /// requires=unfencing (explicit, or the default once unfencing is enabled).
+    pub needs_unfencing: bool,
     pub needs_quorum: bool,
     pub fence_device: bool,
     pub start_pending: bool,
@@ -241,6 +243,7 @@ impl Rsc {
             promotable: false,
             critical: true,
             needs_fencing: false,
+            needs_unfencing: false,
             needs_quorum: false,
             fence_device: false,
             start_pending: false,
@@ -403,6 +406,9 @@ pub struct Options {
     /// node-health-strategy and its red/yellow/green scores and base.
     pub health_strategy: String,
     pub health_scores: (i32, i32, i32, i32),
+    /// Some resource (or the resource defaults) provides or requires
+    /// unfencing (Pacemaker's pe_flag_enable_unfencing).
+    pub enable_unfencing: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -434,6 +440,9 @@ pub struct WorkingSet {
     pub ticket_promotion_bans: Vec<(RscId, bool)>,
     /// Operation histories (resource, node, ops sorted by call id).
     pub histories: Vec<(String, NodeId, Vec<hasim_cib::LrmOp>)>,
+    /// The agent each history entry was recorded for (class, provider,
+    /// type), by the same index as `histories`.
+    pub history_agents: Vec<[Option<String>; 3]>,
     /// Pacemaker Remote connections and containers.
     pub links: crate::remote_node::Links,
 }
