@@ -709,3 +709,41 @@ fn current_of(ws: &WorkingSet, r: RscId) -> Option<NodeId> {
         ws.rscs[r].running_on.first().copied()
     }
 }
+
+/// Shutdown locks (Pacemaker's apply_shutdown_locks): a primitive active
+/// only on a cleanly shutting-down node, or locked there by its history and
+/// not active anywhere, is banned from every other node. Fence devices and
+/// remote connections are never locked.
+pub fn apply_shutdown_locks(ws: &mut WorkingSet) {
+    if !ws.options.shutdown_lock {
+        return;
+    }
+    for r in 0..ws.rscs.len() {
+        if ws.rscs[r].variant != Variant::Primitive
+            || ws.rscs[r].class.eq_ignore_ascii_case("stonith")
+            || ws.rscs[r].class.is_empty()
+            || crate::remote_node::is_connection(ws, r)
+            || crate::remote_node::generated_by_bundle(ws, r)
+            || ws.uber_parent(r) != r && ws.rscs[ws.uber_parent(r)].variant == Variant::Clone
+        {
+            continue;
+        }
+        if ws.rscs[r].lock_node.is_some() {
+            if !ws.rscs[r].running_on.is_empty() {
+                ws.rscs[r].lock_node = None;
+            }
+        } else if let [n] = ws.rscs[r].running_on[..] {
+            if ws.nodes[n].shutdown && !ws.nodes[n].unclean {
+                ws.rscs[r].lock_node = Some(n);
+            }
+        }
+        let Some(lock) = ws.rscs[r].lock_node else {
+            continue;
+        };
+        for n in 0..ws.nodes.len() {
+            if n != lock {
+                crate::graph::add_location(ws, r, Some(n), -INFINITY);
+            }
+        }
+    }
+}

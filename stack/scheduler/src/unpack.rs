@@ -122,7 +122,30 @@ fn unpack_options(cib: &Cib, now: i64) -> Options {
             .attr("crm_feature_set")
             .is_none_or(|v| version_lt(v, "3.0.13")),
         enable_unfencing: unfencing_configured(cib),
+        shutdown_lock: flag("shutdown-lock", false),
+        shutdown_lock_limit: cfg
+            .get("shutdown-lock-limit")
+            .and_then(|v| parse_interval_ms(v))
+            .map(|ms| (ms / 1000) as i64)
+            .unwrap_or(0),
     }
+}
+
+/// A history entry's `shutdown-lock` (the time its node shut down) locks
+/// the resource to that node unless shutdown-lock-limit has passed since.
+fn unpack_shutdown_lock(ws: &mut WorkingSet, rsc: RscId, node: NodeId, lr: &LrmResource) {
+    let lock_time = lr
+        .attr("shutdown-lock")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or(0);
+    if lock_time == 0 {
+        return;
+    }
+    let limit = ws.options.shutdown_lock_limit;
+    if limit > 0 && ws.options.now > lock_time + limit {
+        return;
+    }
+    ws.rscs[rsc].lock_node = Some(node);
 }
 
 /// Whether a meta-attribute `provides` or `requires` of any resource (at
@@ -909,6 +932,9 @@ impl<'a> Unpacker<'a> {
             on_fail: OnFail::Ignore,
             last_failure: None,
         };
+        if ws.options.shutdown_lock {
+            unpack_shutdown_lock(ws, rsc, node, lr);
+        }
         for op in &ops {
             self.unpack_rsc_op(ws, rsc, node, op, &mut ctx);
         }

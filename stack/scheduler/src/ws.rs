@@ -165,6 +165,8 @@ pub struct Rsc {
     /// requires=unfencing (explicit, or the default once unfencing is enabled).
     pub needs_unfencing: bool,
     pub needs_quorum: bool,
+    /// The node a shutdown lock keeps the resource on.
+    pub lock_node: Option<NodeId>,
     pub fence_device: bool,
     pub start_pending: bool,
     pub failure_ignored: bool,
@@ -244,6 +246,7 @@ impl Rsc {
             critical: true,
             needs_fencing: false,
             needs_unfencing: false,
+            lock_node: None,
             needs_quorum: false,
             fence_device: false,
             start_pending: false,
@@ -409,6 +412,9 @@ pub struct Options {
     /// Some resource (or the resource defaults) provides or requires
     /// unfencing (Pacemaker's pe_flag_enable_unfencing).
     pub enable_unfencing: bool,
+    /// shutdown-lock, and shutdown-lock-limit in seconds (0: none).
+    pub shutdown_lock: bool,
+    pub shutdown_lock_limit: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
