@@ -1475,7 +1475,12 @@ fn process_rsc_state(ws: &mut WorkingSet, rsc: RscId, node: NodeId, mut on_fail:
         on_fail = OnFail::Ignore;
     }
     match on_fail {
-        OnFail::Demote => ws.rscs[rsc].failed = true,
+        OnFail::Demote => {
+            // A required demote where it failed; if the instance is promoted
+            // there again, that is a re-promotion.
+            ws.rscs[rsc].failed = true;
+            crate::graph::custom_action(ws, rsc, "demote", Some(node), false);
+        }
         OnFail::Fence => {
             let reason = format!("{} failed there", ws.rscs[rsc].id);
             fence_node(ws, node, &reason);
