@@ -10,6 +10,15 @@ use crate::ws::*;
 
 fn stop_resource(ws: &mut WorkingSet, r: RscId, optional: bool) {
     for n in ws.rscs[r].running_on.clone() {
+        let mut optional = optional;
+        if let Some((_, target)) = ws.rscs[r].partial_migration {
+            if n == target && ws.rscs[r].assigned == Some(n) {
+                // The partial migration there continues.
+                continue;
+            }
+            // The migration target changed.
+            optional = false;
+        }
         let a = custom_action(ws, r, "stop", Some(n), optional);
         if ws.rscs[r].assigned.is_none() {
             set_reason(ws, a, Some("node availability".into()), true);
@@ -158,6 +167,11 @@ fn create_primitive_actions(ws: &mut WorkingSet, r: RscId) {
         };
     }
     let (current, all, clean) = find_active_on(ws, r);
+    // Migrations that completed without a stop on their source.
+    for n in ws.rscs[r].dangling_migrations.clone() {
+        let stop = custom_action(ws, r, "stop", Some(n), false);
+        ws.actions[stop].flags |= af::DANGLE;
+    }
     let mut need_stop = false;
     let mut need_promote = false;
     let mut is_moving = false;
@@ -169,7 +183,20 @@ fn create_primitive_actions(ws: &mut WorkingSet, r: RscId) {
             allow_migrate = can_migrate(ws, r, c);
         }
     }
-    let multiply_active = if ws.rscs[r].needs_fencing {
+    // A partial migration continues only towards the same target; a
+    // resource with a migration in progress is not multiply active.
+    let multiply_active = if let Some((source, target)) = ws.rscs[r].partial_migration {
+        let continues = allow_migrate
+            && all == 2
+            && current == Some(source)
+            && ws.rscs[r].assigned == Some(target);
+        if !continues {
+            need_stop = true;
+            ws.rscs[r].partial_migration = None;
+            allow_migrate = false;
+        }
+        false
+    } else if ws.rscs[r].needs_fencing {
         all > 1
     } else {
         clean > 1
@@ -262,21 +289,27 @@ fn create_migration_actions(ws: &mut WorkingSet, r: RscId, current: NodeId) {
     };
     let start = custom_action(ws, r, "start", Some(target), true);
     let stop = custom_action(ws, r, "stop", Some(current), true);
-    let migrate_to = custom_action(ws, r, "migrate_to", Some(current), true);
+    let partial = ws.rscs[r].partial_migration.is_some();
     let migrate_from = custom_action(ws, r, "migrate_from", Some(target), true);
     ws.actions[start].flags |= af::MIGRATE_RUNNABLE | af::PSEUDO;
     ws.actions[stop].flags |= af::MIGRATE_RUNNABLE;
     ws.actions[migrate_from].flags |= af::MIGRATE_RUNNABLE;
-    ws.actions[migrate_to].flags |= af::MIGRATE_RUNNABLE;
-    ws.actions[migrate_to].needs = ws.actions[start].needs;
-    order_rsc(
-        ws,
-        r,
-        "migrate_to",
-        r,
-        "migrate_from",
-        of::OPTIONAL | of::IMPLIES_FIRST_MIGRATABLE,
-    );
+    if partial {
+        // migrate_to already completed: only migrate_from is left.
+        ws.actions[migrate_from].needs = ws.actions[start].needs;
+    } else {
+        let migrate_to = custom_action(ws, r, "migrate_to", Some(current), true);
+        ws.actions[migrate_to].flags |= af::MIGRATE_RUNNABLE;
+        ws.actions[migrate_to].needs = ws.actions[start].needs;
+        order_rsc(
+            ws,
+            r,
+            "migrate_to",
+            r,
+            "migrate_from",
+            of::OPTIONAL | of::IMPLIES_FIRST_MIGRATABLE,
+        );
+    }
     order_rsc(
         ws,
         r,
@@ -675,8 +708,13 @@ fn order_after(ws: &mut WorkingSet, first: Option<ActionId>, then_rsc: RscId, o:
             }
         }
         Some(f) => {
+            let mut flags = o.flags;
+            if ws.actions[f].rsc == Some(then_rsc) && ws.actions[f].has(af::DANGLE) {
+                // Finishing a migration does not restart the resource.
+                flags &= !of::IMPLIES_THEN;
+            }
             for t in thens {
-                order_actions(ws, f, t, o.flags);
+                order_actions(ws, f, t, flags);
             }
         }
     }

@@ -359,7 +359,12 @@ pub fn find_active_on(ws: &WorkingSet, r: RscId) -> (Option<NodeId>, usize, usiz
         if happy {
             clean += 1;
         }
-        if !rsc.needs_fencing
+        if let Some((source, _)) = rsc.partial_migration {
+            // The migration source is where it is active.
+            if n == source {
+                active = Some(n);
+            }
+        } else if !rsc.needs_fencing
             && happy
             && active.is_none_or(|a| !ws.nodes[a].online || ws.nodes[a].unclean)
         {

@@ -86,7 +86,8 @@ fn unpack_options(cib: &Cib, now: i64) -> Options {
             .get("placement-strategy")
             .cloned()
             .unwrap_or_else(|| "default".into()),
-        have_stonith_resource: false,
+        // Watchdog-based self-fencing (SBD) counts as a fencing device.
+        have_stonith_resource: flag("have-watchdog", false),
         now,
         default_stickiness: cfg
             .get("default-resource-stickiness")
@@ -867,6 +868,231 @@ impl<'a> Unpacker<'a> {
         })
     }
 
+    // ------------------------------------------------ live migrations
+    //
+    // A migration's outcome depends on the history of the resource on the
+    // other node too (Pacemaker's unpack_migrate_to_success,
+    // unpack_migrate_to_failure and unpack_migrate_from_failure).
+
+    /// The history of resource `rsc_id` on the node named `node_name`.
+    fn lrm_resource_on(&self, rsc_id: &str, node_name: &str) -> Option<&'a LrmResource> {
+        self.cib
+            .status
+            .iter()
+            .filter(|ns| ns.uname() == Some(node_name))
+            .filter_map(|ns| ns.lrm.as_ref())
+            .flatten()
+            .find(|lr| lr.id() == rsc_id)
+    }
+
+    /// The first `task` entry of `rsc_id` on `node_name` (for migrate_to
+    /// with that migrate_target, for migrate_from with that
+    /// migrate_source, when `other` is given), if it has `target_rc`.
+    fn find_lrm_op(
+        &self,
+        rsc_id: &str,
+        task: &str,
+        node_name: &str,
+        other: Option<&str>,
+        target_rc: Option<i64>,
+    ) -> Option<&'a LrmOp> {
+        let lr = self.lrm_resource_on(rsc_id, node_name)?;
+        let op = lr.ops.iter().find(|op| {
+            op.operation() == task
+                && match (other, task) {
+                    (Some(o), "migrate_to") => op.attr("migrate_target") == Some(o),
+                    (Some(o), "migrate_from") => op.attr("migrate_source") == Some(o),
+                    _ => true,
+                }
+        })?;
+        match target_rc {
+            Some(rc) if op.rc_code() != rc || op.op_status() != 0 => None,
+            _ => Some(op),
+        }
+    }
+
+    fn unknown_on_node(&self, rsc_id: &str, node_name: &str) -> bool {
+        self.lrm_resource_on(rsc_id, node_name)
+            .is_none_or(|lr| lr.ops.is_empty())
+    }
+
+    /// Whether a start, stop or migration of `rsc_id` on `node_name` is
+    /// newer than `than`.
+    fn non_monitor_after(
+        &self,
+        rsc_id: &str,
+        node_name: &str,
+        than: &LrmOp,
+        same_node: bool,
+    ) -> bool {
+        let Some(lr) = self.lrm_resource_on(rsc_id, node_name) else {
+            return false;
+        };
+        lr.ops.iter().any(|op| {
+            op.attrs != than.attrs
+                && matches!(
+                    op.operation(),
+                    "start" | "stop" | "migrate_to" | "migrate_from"
+                )
+                && newer_op(op, than, same_node) == std::cmp::Ordering::Greater
+        })
+    }
+
+    /// Whether a monitor found `rsc_id` not running on `node_name` after
+    /// `than`.
+    fn monitor_not_running_after(
+        &self,
+        rsc_id: &str,
+        node_name: &str,
+        than: &LrmOp,
+        same_node: bool,
+    ) -> bool {
+        self.find_lrm_op(rsc_id, "monitor", node_name, None, Some(7))
+            .is_some_and(|m| newer_op(m, than, same_node) == std::cmp::Ordering::Greater)
+    }
+
+    /// Whether `rsc_id` has a newer state on `node_name` than the migration
+    /// events (compared with the event recorded on that node if any).
+    fn newer_state_after_migrate(
+        &self,
+        rsc_id: &str,
+        node_name: &str,
+        migrate_to: Option<&LrmOp>,
+        migrate_from: Option<&LrmOp>,
+    ) -> bool {
+        let Some(mut op) = migrate_from.or(migrate_to) else {
+            return false;
+        };
+        let source = op.attr("migrate_source");
+        let target = op.attr("migrate_target");
+        let mut same_node = false;
+        let eq = |a: Option<&str>| a.is_some_and(|a| a.eq_ignore_ascii_case(node_name));
+        if eq(target) {
+            if let Some(mf) = migrate_from {
+                op = mf;
+                same_node = true;
+            } else if let Some(mt) = migrate_to {
+                op = mt;
+            }
+        } else if eq(source) {
+            if let Some(mt) = migrate_to {
+                op = mt;
+                same_node = true;
+            } else if let Some(mf) = migrate_from {
+                op = mf;
+            }
+        }
+        self.non_monitor_after(rsc_id, node_name, op, same_node)
+            || self.monitor_not_running_after(rsc_id, node_name, op, same_node)
+    }
+
+    fn migrate_to_success(&self, ws: &mut WorkingSet, rsc: RscId, node: NodeId, op: &LrmOp) {
+        let (Some(source), Some(target)) = (op.attr("migrate_source"), op.attr("migrate_target"))
+        else {
+            return;
+        };
+        if source != ws.nodes[node].name {
+            return;
+        }
+        let id = ws.rscs[rsc].id.clone();
+        let source_newer_op = self.non_monitor_after(&id, source, op, true);
+        let migrate_from = self.find_lrm_op(&id, "migrate_from", target, Some(source), None);
+        if source_newer_op && migrate_from.is_some() {
+            return;
+        }
+        let target_newer_state =
+            self.newer_state_after_migrate(&id, target, Some(op), migrate_from);
+        if source_newer_op && target_newer_state {
+            return;
+        }
+        ws.rscs[rsc].role = Role::Started;
+        let target_node = ws.find_node(target);
+        let source_node = ws.find_node(source);
+        let online = |ws: &WorkingSet, n: Option<NodeId>| n.filter(|&n| ws.nodes[n].online);
+        match migrate_from {
+            Some(mf) if mf.rc_code() == 0 && mf.op_status() == 0 => {
+                // Both halves succeeded: only a stop on the source is missing.
+                ws.rscs[rsc].role = Role::Stopped;
+                ws.rscs[rsc].dangling_migrations.insert(0, node);
+            }
+            Some(mf) if mf.op_status() != -1 => {
+                // migrate_from failed.
+                match online(ws, target_node) {
+                    Some(t) if !target_newer_state => add_running(ws, rsc, t, true),
+                    _ => {
+                        ws.rscs[rsc].failed = true;
+                        ws.rscs[rsc].stop_flag = true;
+                        ws.rscs[rsc].allow_migrate = false;
+                    }
+                }
+            }
+            _ => match online(ws, target_node) {
+                // Pending, or never recorded: a partial migration.
+                Some(t) if !target_newer_state => {
+                    add_running(ws, rsc, t, false);
+                    if let Some(s) = online(ws, source_node) {
+                        ws.rscs[rsc].partial_migration = Some((s, t));
+                    }
+                }
+                _ => {
+                    if !source_newer_op {
+                        ws.rscs[rsc].failed = true;
+                        ws.rscs[rsc].stop_flag = true;
+                        ws.rscs[rsc].allow_migrate = false;
+                    }
+                }
+            },
+        }
+    }
+
+    /// After a failed migrate_to or migrate_from (the failure itself is
+    /// handled like any other).
+    fn migration_failure(
+        &self,
+        ws: &mut WorkingSet,
+        rsc: RscId,
+        node: NodeId,
+        task: &str,
+        op: &LrmOp,
+    ) {
+        if task != "migrate_to" && task != "migrate_from" {
+            return;
+        }
+        let (Some(source), Some(target)) = (op.attr("migrate_source"), op.attr("migrate_target"))
+        else {
+            return;
+        };
+        let id = ws.rscs[rsc].id.clone();
+        ws.rscs[rsc].role = Role::Started;
+        if task == "migrate_to" {
+            if source != ws.nodes[node].name {
+                return;
+            }
+            let from = self.find_lrm_op(&id, "migrate_from", target, Some(source), Some(0));
+            if !self.unknown_on_node(&id, target)
+                && !self.newer_state_after_migrate(&id, target, Some(op), from)
+            {
+                if let Some(t) = ws.find_node(target).filter(|&t| ws.nodes[t].online) {
+                    add_running(ws, rsc, t, false);
+                }
+            } else if !self.non_monitor_after(&id, source, op, true) {
+                ws.rscs[rsc].dangling_migrations.insert(0, node);
+            }
+        } else {
+            if target != ws.nodes[node].name {
+                return;
+            }
+            let to = self.find_lrm_op(&id, "migrate_to", source, Some(target), Some(0));
+            if !self.unknown_on_node(&id, source)
+                && !self.newer_state_after_migrate(&id, source, to, Some(op))
+            {
+                if let Some(s) = ws.find_node(source).filter(|&s| ws.nodes[s].online) {
+                    add_running(ws, rsc, s, true);
+                }
+            }
+        }
+    }
+
     fn create_orphan(&mut self, ws: &mut WorkingSet, lr: &LrmResource) -> RscId {
         let mut rsc = Rsc::new(lr.id(), Variant::Primitive);
         rsc.class = lr.attr("class").unwrap_or_default().to_string();
@@ -1073,6 +1299,9 @@ impl<'a> Unpacker<'a> {
             }
             0 => {
                 update_resource_state(ws, rsc, node, &task, rc, op, ctx);
+                if task == "migrate_to" {
+                    self.migrate_to_success(ws, rsc, node, op);
+                }
                 return;
             }
             7 => {
@@ -1082,6 +1311,7 @@ impl<'a> Unpacker<'a> {
                 }
                 add_location(ws, parent, Some(node), -INFINITY);
                 unpack_failure(ws, rsc, node, &task, rc, op, ctx, interval, is_probe);
+                self.migration_failure(ws, rsc, node, &task, op);
                 return;
             }
             10 | 11 => status = 5,
@@ -1090,6 +1320,9 @@ impl<'a> Unpacker<'a> {
         let fs = op_on_fail(ws, rsc, &task, interval.max(0) as u64);
         if fs == OnFail::Ignore || (fs == OnFail::RestartContainer && task == "stop") {
             update_resource_state(ws, rsc, node, &task, target_rc.max(0), op, ctx);
+            if task == "migrate_to" {
+                self.migrate_to_success(ws, rsc, node, op);
+            }
             ws.rscs[rsc].failure_ignored = true;
             // A failed stop inside a container restarts the container.
             if fs == OnFail::RestartContainer && ctx.on_fail.rank() <= OnFail::Recover.rank() {
@@ -1097,6 +1330,7 @@ impl<'a> Unpacker<'a> {
             }
         } else {
             unpack_failure(ws, rsc, node, &task, rc, op, ctx, interval, is_probe);
+            self.migration_failure(ws, rsc, node, &task, op);
             if status == 5 {
                 add_location(ws, parent, Some(node), -INFINITY);
             } else if status == 6 {
@@ -1217,6 +1451,46 @@ fn cmp_ops(a: &LrmOp, b: &LrmOp) -> std::cmp::Ordering {
         return ca.cmp(&cb);
     }
     a.last_rc_change().cmp(&b.last_rc_change())
+}
+
+/// Pacemaker's pe__is_newer_op: whether `a` happened after `b` (call ids on
+/// the same node, otherwise the last change times; pending entries are
+/// compared as equal).
+fn newer_op(a: &LrmOp, b: &LrmOp, same_node_default: bool) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let same_node = match (a.attr("on_node"), b.attr("on_node")) {
+        (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+        _ => same_node_default,
+    };
+    if same_node && a.attr("id") == b.attr("id") {
+        return Ordering::Equal;
+    }
+    let (ca, cb) = (a.call_id(), b.call_id());
+    if ca == -1 && cb == -1 {
+        Ordering::Equal
+    } else if same_node && ca >= 0 && ca < cb {
+        Ordering::Less
+    } else if same_node && cb >= 0 && ca > cb {
+        Ordering::Greater
+    } else if ca >= 0 && cb >= 0 && (!same_node || ca == cb) {
+        let la = a
+            .attr("last-rc-change")
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(-1);
+        let lb = b
+            .attr("last-rc-change")
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(-1);
+        if la >= 0 && la < lb {
+            Ordering::Less
+        } else if lb >= 0 && la > lb {
+            Ordering::Greater
+        } else {
+            Ordering::Equal
+        }
+    } else {
+        Ordering::Equal
+    }
 }
 
 /// The configured on-fail policy for an operation.
@@ -1357,10 +1631,8 @@ fn update_resource_state(
         r.role = Role::Started;
         clear = true;
     } else if task == "migrate_to" {
-        // Partial migrations are not modelled: the source stays active.
-        if r.role < Role::Started {
-            r.role = Role::Started;
-        }
+        // Unpacker::migrate_to_success decides (it needs the other node's
+        // history).
     } else if r.role < Role::Started {
         r.role = Role::Started;
     }

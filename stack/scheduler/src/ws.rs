@@ -167,6 +167,11 @@ pub struct Rsc {
     pub needs_quorum: bool,
     /// The node a shutdown lock keeps the resource on.
     pub lock_node: Option<NodeId>,
+    /// A live migration whose migrate_to completed but whose migrate_from
+    /// has not: (source, target).
+    pub partial_migration: Option<(NodeId, NodeId)>,
+    /// Sources of migrations that completed without a stop there.
+    pub dangling_migrations: Vec<NodeId>,
     pub fence_device: bool,
     pub start_pending: bool,
     pub failure_ignored: bool,
@@ -247,6 +252,8 @@ impl Rsc {
             needs_fencing: false,
             needs_unfencing: false,
             lock_node: None,
+            partial_migration: None,
+            dangling_migrations: Vec::new(),
             needs_quorum: false,
             fence_device: false,
             start_pending: false,
@@ -335,6 +342,8 @@ pub mod af {
     pub const IMPLIED_BY_STONITH: u32 = 1 << 5;
     pub const REQUIRES_ANY: u32 = 1 << 6;
     pub const DC: u32 = 1 << 7;
+    /// The stop that finishes a migration which completed without one.
+    pub const DANGLE: u32 = 1 << 8;
 }
 
 /// A scheduled (or considered) action.

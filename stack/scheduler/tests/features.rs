@@ -84,3 +84,30 @@ fn a_promoted_monitor_failing_with_on_fail_demote_re_promotes_the_best_instance(
     // crm_simulate 2.1.5 on the same CIB.
     assert_eq!(got, vec!["Re-promote st:0 ( Promoted node1 )"]);
 }
+
+#[test]
+fn have_watchdog_counts_as_a_fencing_device() {
+    // Fencing enabled without any stonith resource leaves resources
+    // unmanaged, unless watchdog self-fencing (SBD) is available.
+    let xml = r#"<cib validate-with="pacemaker-3.7" epoch="1" num_updates="0" admin_epoch="0" have-quorum="1">
+  <configuration>
+    <crm_config><cluster_property_set id="opts">
+      <nvpair id="opts-wd" name="have-watchdog" value="true"/>
+    </cluster_property_set></crm_config>
+    <nodes><node id="1" uname="node1"/></nodes>
+    <resources>
+      <primitive id="rsc0" class="ocf" provider="pacemaker" type="Dummy"/>
+    </resources>
+    <constraints/>
+  </configuration>
+  <status>
+    <node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/>
+  </status>
+</cib>"#;
+    let got = hasim_conformance::hasim_summary(xml).expect("scheduled");
+    // crm_simulate 2.1.5 on the same CIB (without have-watchdog: nothing).
+    assert_eq!(got, vec!["Start rsc0 ( node1 )"]);
+    let without = xml.replace(r#"value="true""#, r#"value="false""#);
+    let got = hasim_conformance::hasim_summary(&without).expect("scheduled");
+    assert!(got.is_empty(), "{got:?}");
+}
