@@ -1745,11 +1745,13 @@ fn probe_resource(ws: &mut WorkingSet, r: RscId, n: NodeId) {
                 }
                 return;
             }
+            // An instance whose state on the node is known (probed there
+            // before), else one planned there, else the first.
             let children = ws.rscs[r].children.clone();
             let active = children.iter().copied().find(|&c| {
                 ws.primitives_of(c)
                     .iter()
-                    .any(|&p| ws.rscs[p].running_on.contains(&n))
+                    .any(|&p| ws.rscs[p].known_on.contains(&n))
             });
             let assigned = children
                 .iter()

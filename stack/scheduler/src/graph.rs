@@ -158,10 +158,16 @@ pub fn update_runnable(ws: &mut WorkingSet, a: ActionId) {
             }
         }
         Some(n) if ws.nodes[n].pending => ws.actions[a].flags &= !af::RUNNABLE,
-        Some(_) => {
+        Some(n) => {
             if ws.actions[a].needs == Needs::Nothing {
                 ws.actions[a].reason = None;
-                ws.actions[a].flags |= af::RUNNABLE;
+                // Even an action needing nothing cannot complete on a guest
+                // node whose host is unclean and cannot be fenced.
+                if crate::remote_node::is_guest(ws, n) && !can_fence(ws, n) {
+                    ws.actions[a].flags &= !af::RUNNABLE;
+                } else {
+                    ws.actions[a].flags |= af::RUNNABLE;
+                }
             } else {
                 match effective_no_quorum(ws, rsc) {
                     NoQuorum::Stop | NoQuorum::Suicide => {
