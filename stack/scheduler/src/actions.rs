@@ -8,8 +8,21 @@ use crate::ws::*;
 
 // ------------------------------------------------------- primitive actions
 
+/// While restarting a multiply active resource with
+/// multiple-active=stop_unexpected: the node it stays on.
+fn is_expected_node(ws: &WorkingSet, r: RscId, n: NodeId) -> bool {
+    let rsc = &ws.rscs[r];
+    rsc.stop_unexpected
+        && rsc.restarting
+        && rsc.next_role > Role::Stopped
+        && rsc.assigned == Some(n)
+}
+
 fn stop_resource(ws: &mut WorkingSet, r: RscId, optional: bool) {
     for n in ws.rscs[r].running_on.clone() {
+        if is_expected_node(ws, r, n) {
+            continue;
+        }
         let mut optional = optional;
         if let Some((_, target)) = ws.rscs[r].partial_migration {
             if n == target && ws.rscs[r].assigned == Some(n) {
@@ -22,6 +35,8 @@ fn stop_resource(ws: &mut WorkingSet, r: RscId, optional: bool) {
         let a = custom_action(ws, r, "stop", Some(n), optional);
         if ws.rscs[r].assigned.is_none() {
             set_reason(ws, a, Some("node availability".into()), true);
+        } else if ws.rscs[r].restarting && ws.rscs[r].stop_unexpected {
+            set_reason(ws, a, Some("being multiply active".into()), true);
         }
         if !ws.rscs[r].managed {
             ws.actions[a].flags &= !af::RUNNABLE;
@@ -39,6 +54,10 @@ fn start_resource(ws: &mut WorkingSet, r: RscId, node: Option<NodeId>, optional:
     order_vs_unfence(ws, r, node, a, of::IMPLIES_THEN);
     if ws.actions[a].has(af::RUNNABLE) && !optional {
         ws.actions[a].flags &= !af::OPTIONAL;
+    }
+    if is_expected_node(ws, r, node) {
+        // It keeps running there: the start is only for ordering.
+        ws.actions[a].flags |= af::PSEUDO;
     }
 }
 
@@ -203,6 +222,9 @@ fn create_primitive_actions(ws: &mut WorkingSet, r: RscId) {
     };
     if multiply_active && !ws.rscs[r].multiple_active_block {
         need_stop = true;
+        ws.rscs[r].stop_unexpected = ws.rscs[r].multiple_active_stop_unexpected;
+    } else {
+        ws.rscs[r].stop_unexpected = false;
     }
     if ws.rscs[r].start_pending {
         let node = ws.rscs[r].assigned;

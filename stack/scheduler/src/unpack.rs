@@ -405,6 +405,9 @@ impl<'a> Unpacker<'a> {
             rsc.failure_timeout = parse_interval_ms(v).unwrap_or(0) as i64 / 1000;
         }
         rsc.multiple_active_block = m.get("multiple-active").is_some_and(|v| v == "block");
+        rsc.multiple_active_stop_unexpected = m
+            .get("multiple-active")
+            .is_some_and(|v| v.eq_ignore_ascii_case("stop_unexpected"));
         rsc.allow_migrate = m.get("allow-migrate").is_some_and(|v| is_true(v));
         if rsc.class.eq_ignore_ascii_case("stonith") {
             rsc.fence_device = true;

@@ -212,6 +212,11 @@ pub struct Rsc {
     /// Name of this instance in the operation history, when different.
     pub clone_name: Option<String>,
     pub multiple_active_block: bool,
+    /// multiple-active=stop_unexpected.
+    pub multiple_active_stop_unexpected: bool,
+    /// Multiply active with stop_unexpected: stopped only where it is not
+    /// expected (Pacemaker's pe_rsc_stop_unexpected).
+    pub stop_unexpected: bool,
     pub configured: bool,
     /// Instance attribute sets (agent parameters), for digests.
     pub param_sets: Vec<hasim_cib::AttrSet>,
@@ -286,6 +291,8 @@ impl Rsc {
             sort_index: 0,
             clone_name: None,
             multiple_active_block: false,
+            multiple_active_stop_unexpected: false,
+            stop_unexpected: false,
             configured: true,
             param_sets: Vec::new(),
             reload: false,
