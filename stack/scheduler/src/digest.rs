@@ -377,7 +377,7 @@ fn check_history(ws: &mut WorkingSet, rsc: RscId, node: NodeId, ops: &[LrmOp]) {
                                 Some(node),
                                 "Device parameters changed (reload)",
                             );
-                            ws.rscs[rsc].reload = true;
+                            schedule_reload(ws, rsc, node);
                         } else {
                             force_restart(ws, rsc, node, digest_task);
                         }
@@ -386,6 +386,20 @@ fn check_history(ws: &mut WorkingSet, rsc: RscId, node: NodeId, ops: &[LrmOp]) {
             }
         }
     }
+}
+
+/// An agent reload for changed parameters (Pacemaker's schedule_reload):
+/// not for unmanaged or failed resources, and a required stop (a restart)
+/// instead when a start was pending.
+fn schedule_reload(ws: &mut WorkingSet, rsc: RscId, node: NodeId) {
+    if !ws.rscs[rsc].managed || ws.rscs[rsc].failed {
+        return;
+    }
+    if ws.rscs[rsc].start_pending {
+        crate::graph::custom_action(ws, rsc, "stop", Some(node), false);
+        return;
+    }
+    ws.rscs[rsc].reload = true;
 }
 
 fn force_restart(ws: &mut WorkingSet, rsc: RscId, node: NodeId, task: &str) {

@@ -1259,8 +1259,18 @@ impl<'a> Unpacker<'a> {
                     status = 4;
                 }
                 6 => status = 6,
-                3 => status = if interval == 0 { 5 } else { 3 },
-                5 | 2 | 4 => status = 5,
+                3 => {
+                    if interval == 0 {
+                        check_recoverable(ws, rsc, node, &task);
+                        status = 5;
+                    } else {
+                        status = 3;
+                    }
+                }
+                5 | 2 | 4 => {
+                    check_recoverable(ws, rsc, node, &task);
+                    status = 5;
+                }
                 _ => {
                     if status == 0 {
                         status = 4;
@@ -1648,6 +1658,16 @@ fn update_resource_state(
             }
         }
     }
+}
+
+/// A stop that failed hard where fencing is impossible leaves no way to
+/// recover: the resource becomes unmanaged and blocked.
+fn check_recoverable(ws: &mut WorkingSet, rsc: RscId, node: NodeId, task: &str) {
+    if task != "stop" || crate::graph::can_fence(ws, node) {
+        return;
+    }
+    ws.rscs[rsc].managed = false;
+    ws.rscs[rsc].block = true;
 }
 
 /// A probe whose failure means "the agent cannot run here" (not installed
