@@ -93,6 +93,16 @@ pub fn finalize_assignment(
     match chosen {
         None => {
             ws.rscs[r].next_role = Role::Stopped;
+            // Actions already created follow the failed assignment: stops
+            // become required, starts and recurring actions unrunnable.
+            for a in ws.rscs[r].actions.clone() {
+                let act = &mut ws.actions[a];
+                if act.task == "stop" {
+                    act.flags &= !af::OPTIONAL;
+                } else if act.task == "start" || act.interval_ms > 0 {
+                    act.flags &= !af::RUNNABLE;
+                }
+            }
             false
         }
         Some(n) => {
