@@ -843,11 +843,18 @@ fn group_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) ->
 fn clone_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) -> u32 {
     let r = ws.actions[a].rsc.unwrap_or(0);
     let mut flags = af::OPTIONAL | af::RUNNABLE | af::PSEUDO;
-    let ct = child_task(&ws.actions[a].task).to_string();
+    let task = ws.actions[a].task.clone();
     let mut any_runnable = false;
     for c in ws.rscs[r].children.clone() {
         let has_children = !ws.rscs[c].children.is_empty();
-        let ca = find_action(ws, c, &ct, if has_children { None } else { node });
+        // Primitive instances are asked for the atomic action (start for
+        // running); collective instances for the same pseudo action.
+        let ct = if has_children {
+            task.as_str()
+        } else {
+            child_task(&task)
+        };
+        let ca = find_action(ws, c, ct, if has_children { None } else { node });
         if let Some(ca) = ca {
             let cf = action_flags(ws, ca, node);
             if flags & af::OPTIONAL != 0 && cf & af::OPTIONAL == 0 {
