@@ -44,7 +44,8 @@ pub fn check_failure_threshold(ws: &mut WorkingSet, r: RscId, node: NodeId) {
     // Unmanaged (blocked) resources are banned too: Pacemaker's
     // check_failure_threshold does not look at is-managed.
     let rsc = &ws.rscs[r];
-    if rsc.migration_threshold == 0 || rsc.failure_ignored {
+    if rsc.migration_threshold == 0 || rsc.failure_ignored || rsc.failcount_cleared.contains(&node)
+    {
         return;
     }
     // A container's fail count includes those of the resources inside it.

@@ -240,6 +240,20 @@ fn active_ops(ops: &[LrmOp]) -> (i64, i64) {
     (start, stop)
 }
 
+/// A start or probe failure recorded with other parameters than the
+/// resource has now has its fail count cleared (Pacemaker's
+/// should_clear_for_param_change), so it does not ban the resource there.
+pub fn clear_failcounts_for_param_changes(ws: &mut WorkingSet) {
+    let checks = std::mem::take(&mut ws.last_failure_checks);
+    for (rsc, node, op) in &checks {
+        let (result, _) = compare(ws, *rsc, *node, op, "start");
+        if matches!(result, DigestResult::Restart | DigestResult::All) {
+            ws.rscs[*rsc].failcount_cleared.insert(*node);
+        }
+    }
+    ws.last_failure_checks = checks;
+}
+
 /// Schedule restarts/reloads of active resources whose configuration
 /// changed since their history was recorded.
 pub fn handle_config_changes(ws: &mut WorkingSet) {

@@ -107,6 +107,7 @@ pub(crate) fn run_pipeline(cib: &Cib) -> (ws::WorkingSet, ws::WorkingSet) {
         }
     }
     let initial = w.clone();
+    digest::clear_failcounts_for_param_changes(&mut w);
     assign::apply_shutdown_locks(&mut w);
     let mut locations = constraints::node_health_locations(&w);
     locations.extend(constraints::unpack(cib, &mut w));

@@ -209,6 +209,7 @@ pub fn unpack(cib: &Cib) -> WorkingSet {
         ticket_promotion_bans: Vec::new(),
         histories: Vec::new(),
         history_agents: Vec::new(),
+        last_failure_checks: Vec::new(),
         links: Default::default(),
     };
     unpack_nodes(cib, &mut ws);
@@ -1212,6 +1213,14 @@ impl<'a> Unpacker<'a> {
         };
         let is_probe = task == "monitor" && interval == 0;
         let expired = status != 7 && self.op_expired(ws, rsc, node, op, rc);
+        if status != 7
+            && !expired
+            && interval == 0
+            && (task == "start" || task == "monitor")
+            && op.id().ends_with("_last_failure_0")
+        {
+            ws.last_failure_checks.push((rsc, node, op.clone()));
+        }
         let old_rc = rc;
         // Degraded monitor results count as their healthy equivalents.
         if task == "monitor" {

@@ -165,6 +165,9 @@ pub struct Rsc {
     /// requires=unfencing (explicit, or the default once unfencing is enabled).
     pub needs_unfencing: bool,
     pub needs_quorum: bool,
+    /// Nodes where the fail count is being cleared (its last failure was
+    /// recorded with other parameters): no migration-threshold ban there.
+    pub failcount_cleared: BTreeSet<NodeId>,
     /// The node a shutdown lock keeps the resource on.
     pub lock_node: Option<NodeId>,
     /// A live migration whose migrate_to completed but whose migrate_from
@@ -257,6 +260,7 @@ impl Rsc {
             needs_fencing: false,
             needs_unfencing: false,
             lock_node: None,
+            failcount_cleared: BTreeSet::new(),
             partial_migration: None,
             dangling_migrations: Vec::new(),
             needs_quorum: false,
@@ -465,6 +469,10 @@ pub struct WorkingSet {
     /// The agent each history entry was recorded for (class, provider,
     /// type), by the same index as `histories`.
     pub history_agents: Vec<[Option<String>; 3]>,
+    /// Unexpired `_last_failure_0` entries of starts and probes, checked
+    /// for parameter changes that clear the fail count (resource, node,
+    /// entry).
+    pub last_failure_checks: Vec<(RscId, NodeId, hasim_cib::LrmOp)>,
     /// Pacemaker Remote connections and containers.
     pub links: crate::remote_node::Links,
 }
