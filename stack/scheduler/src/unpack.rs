@@ -1131,6 +1131,7 @@ impl<'a> Unpacker<'a> {
         if stop_orphans {
             add_location(ws, id, None, -INFINITY);
         }
+        crate::remote_status::orphaned_connection(ws, id);
         id
     }
 
