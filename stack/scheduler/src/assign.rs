@@ -345,7 +345,8 @@ fn assign_clone(ws: &mut WorkingSet, r: RscId, prefer: Option<NodeId>) {
     // Instance order.
     let mut children = ws.rscs[r].children.clone();
     let counts: BTreeMap<NodeId, usize> = BTreeMap::new();
-    children.sort_by(|&a, &b| cmp_instance(ws, r, a, b, &counts));
+    let colocated = crate::colocation::colocated_current_weights(ws, r);
+    children.sort_by(|&a, &b| cmp_instance(ws, r, a, b, &counts, &colocated));
     ws.rscs[r].children = children.clone();
     distribute_children(ws, r, &children);
     if ws.rscs[r].promotable {
