@@ -271,8 +271,7 @@ fn assign_best_node(ws: &mut WorkingSet, r: RscId, prefer: Option<NodeId>) -> bo
     }
     let allowed = ws.rscs[r].allowed.clone();
     let current = ws.current_node(r);
-    let nodes = sorted_nodes(ws, &allowed, current);
-    let best = nodes.first().copied();
+    let best = best_node(ws, &allowed, current);
     let mut chosen: Option<(NodeId, Score)> = None;
     if let (Some(p), Some(b)) = (prefer, best) {
         if let Some(&w) = allowed.get(&p) {
@@ -292,15 +291,15 @@ fn assign_best_node(ws: &mut WorkingSet, r: RscId, prefer: Option<NodeId>) -> bo
                     let run_ok = allowed
                         .get(&run)
                         .is_some_and(|&w| node_available(ws, run, Some(w)));
-                    if run_ok {
-                        for &(n, w) in &nodes[1..] {
-                            if w != b.1 {
-                                break;
-                            }
-                            if n == run {
-                                chosen = Some((n, w));
-                            }
-                        }
+                    // Among the nodes sorted right after the best one with
+                    // the same weight, prefer where it runs: those are the
+                    // available nodes with exactly that weight.
+                    if run_ok
+                        && run != b.0
+                        && ws.nodes[run].available()
+                        && allowed.get(&run) == Some(&b.1)
+                    {
+                        chosen = Some((run, b.1));
                     }
                 }
             }
