@@ -431,7 +431,8 @@ fn allocate_instance(
         }
     }
     can_run_instance(ws, clone, r, limit, counts);
-    let backup = snapshot_allowed(ws, r);
+    // The scores are restored only when a preferred node is not chosen.
+    let backup = prefer.map(|_| snapshot_allowed(ws, r));
     let chosen = assign(ws, r, prefer);
     let chosen = if ws.rscs[r].variant == Variant::Group {
         assigned_location(ws, r)
@@ -440,7 +441,9 @@ fn allocate_instance(
     };
     if let (Some(c), Some(p)) = (chosen, prefer) {
         if c != p {
-            restore_allowed(ws, backup);
+            if let Some(backup) = backup {
+                restore_allowed(ws, backup);
+            }
             unassign(ws, r);
             return None;
         }

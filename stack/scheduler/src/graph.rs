@@ -403,9 +403,14 @@ pub fn add_location(ws: &mut WorkingSet, rsc: RscId, node: Option<NodeId>, score
         None => (0..ws.nodes.len()).collect(),
     };
     let kids = ws.rscs[rsc].children.clone();
-    for &n in &nodes {
-        let e = ws.rscs[rsc].allowed.entry(n).or_insert(Score::ZERO);
-        *e += Score::from(score);
+    if node.is_none() && ws.rscs[rsc].allowed.is_empty() {
+        // Every node at once (built in one pass from the sorted ids).
+        ws.rscs[rsc].allowed = nodes.iter().map(|&n| (n, Score::from(score))).collect();
+    } else {
+        for &n in &nodes {
+            let e = ws.rscs[rsc].allowed.entry(n).or_insert(Score::ZERO);
+            *e += Score::from(score);
+        }
     }
     for c in kids {
         add_location(ws, c, node, score);
