@@ -389,22 +389,33 @@ fn can_run_instance(
     limit: usize,
     counts: &BTreeMap<NodeId, usize>,
 ) {
-    let nodes: Vec<NodeId> = ws.rscs[r].allowed.keys().copied().collect();
-    for n in nodes {
-        let ok = ws.nodes[n].available() && !ws.rscs[r].orphan;
-        let top = ws.rscs[clone].allowed.get(&n).copied();
-        if ok {
-            match top {
-                None => {}
-                Some(w) if w.value() < 0 => {
-                    update_score_recursive(ws, r, n, w.value());
-                    // falls through to the -INFINITY ban below
-                }
-                Some(_) if top_allowed_count(counts, n) < limit => continue,
-                Some(_) => {}
+    // Walk the instance's and the clone's scores together (both sorted by
+    // node) and collect the changes first.
+    let orphan = ws.rscs[r].orphan;
+    let mut updates: Vec<(NodeId, i32)> = Vec::new();
+    {
+        let mut top = ws.rscs[clone].allowed.iter().peekable();
+        for &n in ws.rscs[r].allowed.keys() {
+            while top.peek().is_some_and(|(&tn, _)| tn < n) {
+                top.next();
             }
+            let top_w = top.peek().filter(|(&tn, _)| tn == n).map(|(_, &w)| w);
+            if ws.nodes[n].available() && !orphan {
+                match top_w {
+                    None => {}
+                    Some(w) if w.value() < 0 => {
+                        updates.push((n, w.value()));
+                        // falls through to the -INFINITY ban below
+                    }
+                    Some(_) if top_allowed_count(counts, n) < limit => continue,
+                    Some(_) => {}
+                }
+            }
+            updates.push((n, -INFINITY));
         }
-        update_score_recursive(ws, r, n, -INFINITY);
+    }
+    for (n, score) in updates {
+        update_score_recursive(ws, r, n, score);
     }
 }
 
