@@ -8,14 +8,42 @@ use crate::ws::*;
 
 // ------------------------------------------------------- primitive actions
 
+/// While restarting a multiply active resource with
+/// multiple-active=stop_unexpected: the node it stays on.
+fn is_expected_node(ws: &WorkingSet, r: RscId, n: NodeId) -> bool {
+    let rsc = &ws.rscs[r];
+    rsc.stop_unexpected
+        && rsc.restarting
+        && rsc.next_role > Role::Stopped
+        && rsc.assigned == Some(n)
+}
+
 fn stop_resource(ws: &mut WorkingSet, r: RscId, optional: bool) {
     for n in ws.rscs[r].running_on.clone() {
+        if is_expected_node(ws, r, n) {
+            continue;
+        }
+        let mut optional = optional;
+        if let Some((_, target)) = ws.rscs[r].partial_migration {
+            if n == target && ws.rscs[r].assigned == Some(n) {
+                // The partial migration there continues.
+                continue;
+            }
+            // The migration target changed.
+            optional = false;
+        }
         let a = custom_action(ws, r, "stop", Some(n), optional);
         if ws.rscs[r].assigned.is_none() {
             set_reason(ws, a, Some("node availability".into()), true);
+        } else if ws.rscs[r].restarting && ws.rscs[r].stop_unexpected {
+            set_reason(ws, a, Some("being multiply active".into()), true);
         }
         if !ws.rscs[r].managed {
             ws.actions[a].flags &= !af::RUNNABLE;
+        }
+        if ws.rscs[r].needs_unfencing {
+            let unfence = fence_op_of(ws, n, "on", None, true);
+            order_actions(ws, a, unfence, of::IMPLIES_FIRST);
         }
     }
 }
@@ -23,8 +51,13 @@ fn stop_resource(ws: &mut WorkingSet, r: RscId, optional: bool) {
 fn start_resource(ws: &mut WorkingSet, r: RscId, node: Option<NodeId>, optional: bool) {
     let Some(node) = node else { return };
     let a = custom_action(ws, r, "start", Some(node), true);
+    order_vs_unfence(ws, r, node, a, of::IMPLIES_THEN);
     if ws.actions[a].has(af::RUNNABLE) && !optional {
         ws.actions[a].flags &= !af::OPTIONAL;
+    }
+    if is_expected_node(ws, r, node) {
+        // It keeps running there: the start is only for ordering.
+        ws.actions[a].flags |= af::PSEUDO;
     }
 }
 
@@ -153,6 +186,11 @@ fn create_primitive_actions(ws: &mut WorkingSet, r: RscId) {
         };
     }
     let (current, all, clean) = find_active_on(ws, r);
+    // Migrations that completed without a stop on their source.
+    for n in ws.rscs[r].dangling_migrations.clone() {
+        let stop = custom_action(ws, r, "stop", Some(n), false);
+        ws.actions[stop].flags |= af::DANGLE;
+    }
     let mut need_stop = false;
     let mut need_promote = false;
     let mut is_moving = false;
@@ -164,13 +202,29 @@ fn create_primitive_actions(ws: &mut WorkingSet, r: RscId) {
             allow_migrate = can_migrate(ws, r, c);
         }
     }
-    let multiply_active = if ws.rscs[r].needs_fencing {
+    // A partial migration continues only towards the same target; a
+    // resource with a migration in progress is not multiply active.
+    let multiply_active = if let Some((source, target)) = ws.rscs[r].partial_migration {
+        let continues = allow_migrate
+            && all == 2
+            && current == Some(source)
+            && ws.rscs[r].assigned == Some(target);
+        if !continues {
+            need_stop = true;
+            ws.rscs[r].partial_migration = None;
+            allow_migrate = false;
+        }
+        false
+    } else if ws.rscs[r].needs_fencing {
         all > 1
     } else {
         clean > 1
     };
     if multiply_active && !ws.rscs[r].multiple_active_block {
         need_stop = true;
+        ws.rscs[r].stop_unexpected = ws.rscs[r].multiple_active_stop_unexpected;
+    } else {
+        ws.rscs[r].stop_unexpected = false;
     }
     if ws.rscs[r].start_pending {
         let node = ws.rscs[r].assigned;
@@ -257,21 +311,27 @@ fn create_migration_actions(ws: &mut WorkingSet, r: RscId, current: NodeId) {
     };
     let start = custom_action(ws, r, "start", Some(target), true);
     let stop = custom_action(ws, r, "stop", Some(current), true);
-    let migrate_to = custom_action(ws, r, "migrate_to", Some(current), true);
+    let partial = ws.rscs[r].partial_migration.is_some();
     let migrate_from = custom_action(ws, r, "migrate_from", Some(target), true);
     ws.actions[start].flags |= af::MIGRATE_RUNNABLE | af::PSEUDO;
     ws.actions[stop].flags |= af::MIGRATE_RUNNABLE;
     ws.actions[migrate_from].flags |= af::MIGRATE_RUNNABLE;
-    ws.actions[migrate_to].flags |= af::MIGRATE_RUNNABLE;
-    ws.actions[migrate_to].needs = ws.actions[start].needs;
-    order_rsc(
-        ws,
-        r,
-        "migrate_to",
-        r,
-        "migrate_from",
-        of::OPTIONAL | of::IMPLIES_FIRST_MIGRATABLE,
-    );
+    if partial {
+        // migrate_to already completed: only migrate_from is left.
+        ws.actions[migrate_from].needs = ws.actions[start].needs;
+    } else {
+        let migrate_to = custom_action(ws, r, "migrate_to", Some(current), true);
+        ws.actions[migrate_to].flags |= af::MIGRATE_RUNNABLE;
+        ws.actions[migrate_to].needs = ws.actions[start].needs;
+        order_rsc(
+            ws,
+            r,
+            "migrate_to",
+            r,
+            "migrate_from",
+            of::OPTIONAL | of::IMPLIES_FIRST_MIGRATABLE,
+        );
+    }
     order_rsc(
         ws,
         r,
@@ -404,9 +464,40 @@ pub fn internal_constraints(ws: &mut WorkingSet, r: RscId) {
                 order_rsc(ws, r, "demote", r, "stop", of::PROMOTED_IMPLIES_FIRST);
                 order_rsc(ws, r, "start", r, "promote", of::RUNNABLE_LEFT);
             }
+            if ws.options.enable_unfencing && ws.rscs[r].needs_unfencing && !ws.rscs[r].fence_device
+            {
+                order_restart_vs_unfence(ws, r);
+            }
         }
         Variant::Group => group_internal_constraints(ws, r),
         Variant::Clone => clone_internal_constraints(ws, r),
+    }
+}
+
+/// Stops of a resource needing unfencing before any unfencing of a node it
+/// may run on, starts after it (restarted if the node is unfenced).
+fn order_restart_vs_unfence(ws: &mut WorkingSet, r: RscId) {
+    let allowed: Vec<NodeId> = ws.rscs[r].allowed.keys().copied().collect();
+    for n in allowed {
+        let unfence = fence_op_of(ws, n, "on", None, true);
+        ws.orderings.push(Ordering {
+            first_rsc: Some(r),
+            first_task: Some("stop".into()),
+            first_action: None,
+            then_rsc: None,
+            then_task: None,
+            then_action: Some(unfence),
+            flags: of::OPTIONAL | of::SAME_NODE,
+        });
+        ws.orderings.push(Ordering {
+            first_rsc: None,
+            first_task: None,
+            first_action: Some(unfence),
+            then_rsc: Some(r),
+            then_task: Some("start".into()),
+            then_action: None,
+            flags: of::IMPLIES_THEN_ON_NODE | of::SAME_NODE,
+        });
     }
 }
 
@@ -639,8 +730,13 @@ fn order_after(ws: &mut WorkingSet, first: Option<ActionId>, then_rsc: RscId, o:
             }
         }
         Some(f) => {
+            let mut flags = o.flags;
+            if ws.actions[f].rsc == Some(then_rsc) && ws.actions[f].has(af::DANGLE) {
+                // Finishing a migration does not restart the resource.
+                flags &= !of::IMPLIES_THEN;
+            }
             for t in thens {
-                order_actions(ws, f, t, o.flags);
+                order_actions(ws, f, t, flags);
             }
         }
     }
@@ -747,11 +843,18 @@ fn group_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) ->
 fn clone_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) -> u32 {
     let r = ws.actions[a].rsc.unwrap_or(0);
     let mut flags = af::OPTIONAL | af::RUNNABLE | af::PSEUDO;
-    let ct = child_task(&ws.actions[a].task).to_string();
+    let task = ws.actions[a].task.clone();
     let mut any_runnable = false;
     for c in ws.rscs[r].children.clone() {
         let has_children = !ws.rscs[c].children.is_empty();
-        let ca = find_action(ws, c, &ct, if has_children { None } else { node });
+        // Primitive instances are asked for the atomic action (start for
+        // running); collective instances for the same pseudo action.
+        let ct = if has_children {
+            task.as_str()
+        } else {
+            child_task(&task)
+        };
+        let ca = find_action(ws, c, ct, if has_children { None } else { node });
         if let Some(ca) = ca {
             let cf = action_flags(ws, ca, node);
             if flags & af::OPTIONAL != 0 && cf & af::OPTIONAL == 0 {
@@ -1458,19 +1561,6 @@ fn mark_blocked(ws: &mut WorkingSet, r: RscId, task: &str, reason: RscId) {
 
 // ------------------------------------------------------------- fencing
 
-fn can_fence(ws: &WorkingSet, n: NodeId) -> bool {
-    if crate::remote_node::is_guest(ws, n) {
-        return crate::remote_node::can_fence_guest(ws, n, |h| can_fence(ws, h));
-    }
-    if !ws.options.stonith_enabled || !ws.options.have_stonith_resource {
-        return false;
-    }
-    if ws.options.have_quorum || ws.options.no_quorum_policy == NoQuorum::Ignore {
-        return true;
-    }
-    ws.nodes[n].online
-}
-
 fn any_managed(ws: &WorkingSet) -> bool {
     ws.rscs.iter().any(|r| r.managed)
 }
@@ -1684,11 +1774,13 @@ fn probe_resource(ws: &mut WorkingSet, r: RscId, n: NodeId) {
                 }
                 return;
             }
+            // An instance whose state on the node is known (probed there
+            // before), else one planned there, else the first.
             let children = ws.rscs[r].children.clone();
             let active = children.iter().copied().find(|&c| {
                 ws.primitives_of(c)
                     .iter()
-                    .any(|&p| ws.rscs[p].running_on.contains(&n))
+                    .any(|&p| ws.rscs[p].known_on.contains(&n))
             });
             let assigned = children
                 .iter()
@@ -1707,6 +1799,7 @@ fn probe_resource(ws: &mut WorkingSet, r: RscId, n: NodeId) {
             }
             let probe = custom_action(ws, r, "monitor", Some(n), false);
             ws.actions[probe].flags &= !af::OPTIONAL;
+            order_vs_unfence(ws, r, n, probe, of::OPTIONAL);
             let top = ws.uber_parent(r);
             let target = if ws.rscs[top].variant == Variant::Clone {
                 top

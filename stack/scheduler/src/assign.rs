@@ -44,7 +44,8 @@ pub fn check_failure_threshold(ws: &mut WorkingSet, r: RscId, node: NodeId) {
     // Unmanaged (blocked) resources are banned too: Pacemaker's
     // check_failure_threshold does not look at is-managed.
     let rsc = &ws.rscs[r];
-    if rsc.migration_threshold == 0 || rsc.failure_ignored {
+    if rsc.migration_threshold == 0 || rsc.failure_ignored || rsc.failcount_cleared.contains(&node)
+    {
         return;
     }
     // A container's fail count includes those of the resources inside it.
@@ -270,8 +271,7 @@ fn assign_best_node(ws: &mut WorkingSet, r: RscId, prefer: Option<NodeId>) -> bo
     }
     let allowed = ws.rscs[r].allowed.clone();
     let current = ws.current_node(r);
-    let nodes = sorted_nodes(ws, &allowed, current);
-    let best = nodes.first().copied();
+    let best = best_node(ws, &allowed, current);
     let mut chosen: Option<(NodeId, Score)> = None;
     if let (Some(p), Some(b)) = (prefer, best) {
         if let Some(&w) = allowed.get(&p) {
@@ -291,15 +291,15 @@ fn assign_best_node(ws: &mut WorkingSet, r: RscId, prefer: Option<NodeId>) -> bo
                     let run_ok = allowed
                         .get(&run)
                         .is_some_and(|&w| node_available(ws, run, Some(w)));
-                    if run_ok {
-                        for &(n, w) in &nodes[1..] {
-                            if w != b.1 {
-                                break;
-                            }
-                            if n == run {
-                                chosen = Some((n, w));
-                            }
-                        }
+                    // Among the nodes sorted right after the best one with
+                    // the same weight, prefer where it runs: those are the
+                    // available nodes with exactly that weight.
+                    if run_ok
+                        && run != b.0
+                        && ws.nodes[run].available()
+                        && allowed.get(&run) == Some(&b.1)
+                    {
+                        chosen = Some((run, b.1));
                     }
                 }
             }
@@ -344,7 +344,8 @@ fn assign_clone(ws: &mut WorkingSet, r: RscId, prefer: Option<NodeId>) {
     // Instance order.
     let mut children = ws.rscs[r].children.clone();
     let counts: BTreeMap<NodeId, usize> = BTreeMap::new();
-    children.sort_by(|&a, &b| cmp_instance(ws, r, a, b, &counts));
+    let colocated = crate::colocation::colocated_current_weights(ws, r);
+    children.sort_by(|&a, &b| cmp_instance(ws, r, a, b, &counts, &colocated));
     ws.rscs[r].children = children.clone();
     distribute_children(ws, r, &children);
     if ws.rscs[r].promotable {
@@ -388,22 +389,33 @@ fn can_run_instance(
     limit: usize,
     counts: &BTreeMap<NodeId, usize>,
 ) {
-    let nodes: Vec<NodeId> = ws.rscs[r].allowed.keys().copied().collect();
-    for n in nodes {
-        let ok = ws.nodes[n].available() && !ws.rscs[r].orphan;
-        let top = ws.rscs[clone].allowed.get(&n).copied();
-        if ok {
-            match top {
-                None => {}
-                Some(w) if w.value() < 0 => {
-                    update_score_recursive(ws, r, n, w.value());
-                    // falls through to the -INFINITY ban below
-                }
-                Some(_) if top_allowed_count(counts, n) < limit => continue,
-                Some(_) => {}
+    // Walk the instance's and the clone's scores together (both sorted by
+    // node) and collect the changes first.
+    let orphan = ws.rscs[r].orphan;
+    let mut updates: Vec<(NodeId, i32)> = Vec::new();
+    {
+        let mut top = ws.rscs[clone].allowed.iter().peekable();
+        for &n in ws.rscs[r].allowed.keys() {
+            while top.peek().is_some_and(|(&tn, _)| tn < n) {
+                top.next();
             }
+            let top_w = top.peek().filter(|(&tn, _)| tn == n).map(|(_, &w)| w);
+            if ws.nodes[n].available() && !orphan {
+                match top_w {
+                    None => {}
+                    Some(w) if w.value() < 0 => {
+                        updates.push((n, w.value()));
+                        // falls through to the -INFINITY ban below
+                    }
+                    Some(_) if top_allowed_count(counts, n) < limit => continue,
+                    Some(_) => {}
+                }
+            }
+            updates.push((n, -INFINITY));
         }
-        update_score_recursive(ws, r, n, -INFINITY);
+    }
+    for (n, score) in updates {
+        update_score_recursive(ws, r, n, score);
     }
 }
 
@@ -430,7 +442,8 @@ fn allocate_instance(
         }
     }
     can_run_instance(ws, clone, r, limit, counts);
-    let backup = snapshot_allowed(ws, r);
+    // The scores are restored only when a preferred node is not chosen.
+    let backup = prefer.map(|_| snapshot_allowed(ws, r));
     let chosen = assign(ws, r, prefer);
     let chosen = if ws.rscs[r].variant == Variant::Group {
         assigned_location(ws, r)
@@ -439,7 +452,9 @@ fn allocate_instance(
     };
     if let (Some(c), Some(p)) = (chosen, prefer) {
         if c != p {
-            restore_allowed(ws, backup);
+            if let Some(backup) = backup {
+                restore_allowed(ws, backup);
+            }
             unassign(ws, r);
             return None;
         }
@@ -707,5 +722,43 @@ fn current_of(ws: &WorkingSet, r: RscId) -> Option<NodeId> {
         crate::graph::find_active_on(ws, r).0
     } else {
         ws.rscs[r].running_on.first().copied()
+    }
+}
+
+/// Shutdown locks (Pacemaker's apply_shutdown_locks): a primitive active
+/// only on a cleanly shutting-down node, or locked there by its history and
+/// not active anywhere, is banned from every other node. Fence devices and
+/// remote connections are never locked.
+pub fn apply_shutdown_locks(ws: &mut WorkingSet) {
+    if !ws.options.shutdown_lock {
+        return;
+    }
+    for r in 0..ws.rscs.len() {
+        if ws.rscs[r].variant != Variant::Primitive
+            || ws.rscs[r].class.eq_ignore_ascii_case("stonith")
+            || ws.rscs[r].class.is_empty()
+            || crate::remote_node::is_connection(ws, r)
+            || crate::remote_node::generated_by_bundle(ws, r)
+            || ws.uber_parent(r) != r && ws.rscs[ws.uber_parent(r)].variant == Variant::Clone
+        {
+            continue;
+        }
+        if ws.rscs[r].lock_node.is_some() {
+            if !ws.rscs[r].running_on.is_empty() {
+                ws.rscs[r].lock_node = None;
+            }
+        } else if let [n] = ws.rscs[r].running_on[..] {
+            if ws.nodes[n].shutdown && !ws.nodes[n].unclean {
+                ws.rscs[r].lock_node = Some(n);
+            }
+        }
+        let Some(lock) = ws.rscs[r].lock_node else {
+            continue;
+        };
+        for n in 0..ws.nodes.len() {
+            if n != lock {
+                crate::graph::add_location(ws, r, Some(n), -INFINITY);
+            }
+        }
     }
 }

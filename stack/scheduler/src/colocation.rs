@@ -559,6 +559,46 @@ pub fn update_promotable_dependent_priority(
     }
 }
 
+/// For each instance of `clone` active somewhere: the weight of its current
+/// node once the clone's colocations are applied to a table holding only
+/// that node (Pacemaker's cmp_instance_by_colocation with
+/// apply_parent_colocations), for ordering instances.
+pub fn colocated_current_weights(ws: &mut WorkingSet, clone: RscId) -> BTreeMap<RscId, Score> {
+    let mut out = BTreeMap::new();
+    for inst in ws.rscs[clone].children.clone() {
+        let (Some(n), _) = crate::instance_order::instance_active_on(ws, inst) else {
+            continue;
+        };
+        let mut table = Some(BTreeMap::from([(n, ws.nodes[n].weight)]));
+        for c in ws.rscs[clone].this_with.clone() {
+            let primary = ws.colocs[c].primary;
+            let attr = ws.colocs[c].node_attribute.clone();
+            let factor = ws.colocs[c].score as f64 / INFINITY as f64;
+            add_colocated_node_scores(ws, primary, &mut table, attr.as_deref(), factor, 0);
+        }
+        for c in ws.rscs[clone].with_this.clone() {
+            if !has_influence(ws, c, Some(inst)) {
+                continue;
+            }
+            let dep = ws.colocs[c].dependent;
+            let attr = ws.colocs[c].node_attribute.clone();
+            let factor = ws.colocs[c].score as f64 / INFINITY as f64;
+            add_colocated_node_scores(
+                ws,
+                dep,
+                &mut table,
+                attr.as_deref(),
+                factor,
+                SELECT_NONNEGATIVE,
+            );
+        }
+        if let Some(w) = table.and_then(|t| t.get(&n).copied()) {
+            out.insert(inst, w);
+        }
+    }
+    out
+}
+
 pub fn has_influence(ws: &WorkingSet, c: ColocId, rsc: Option<RscId>) -> bool {
     let rsc = rsc.unwrap_or(ws.colocs[c].primary);
     ws.colocs[c].influence || ws.rscs[rsc].running_on.is_empty()

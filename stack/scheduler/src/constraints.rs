@@ -44,10 +44,17 @@ fn role_of(v: Option<&str>) -> Role {
 /// Unpack all constraints; returns the location constraints (applied later).
 pub fn unpack(cib: &Cib, ws: &mut WorkingSet) -> Vec<Location> {
     let mut locations = Vec::new();
+    let tags = Tags::new(cib);
     for c in &cib.constraints {
+        let expanded = match expand_tags(ws, &tags, c) {
+            Expanded::Unchanged => None,
+            Expanded::Sets(x) => Some(x),
+            Expanded::Ignored => continue,
+        };
+        let c = expanded.as_ref().unwrap_or(c);
         match c {
             Constraint::Location { rules, sets, .. } => {
-                unpack_location(cib, ws, c, rules, sets, &mut locations)
+                unpack_location(ws, c, rules, sets, &mut locations)
             }
             Constraint::Colocation { sets, .. } => unpack_colocation(ws, c, sets),
             Constraint::Order { sets, .. } => unpack_order(ws, c, sets),
@@ -66,43 +73,235 @@ fn node_attrs_ctx(ws: &WorkingSet, n: NodeId) -> RuleCtx<'_> {
     }
 }
 
-/// The resources a `<tag>` of the configuration names, in order.
-fn tag_members<'a>(cib: &'a Cib, id: &str) -> Vec<&'a str> {
-    cib.other_config
+/// What constraints may name instead of a resource: templates (standing
+/// for the primitives derived from them) and tags (for the objects they
+/// reference), as Pacemaker's template and tag tables hold them. A template
+/// no primitive uses and a tag without references name nothing.
+pub(crate) struct Tags {
+    entries: Vec<(String, Vec<String>)>,
+}
+
+impl Tags {
+    pub(crate) fn new(cib: &Cib) -> Tags {
+        fn add(entries: &mut Vec<(String, Vec<String>)>, key: &str, member: &str) {
+            match entries.iter_mut().find(|(k, _)| k == key) {
+                Some((_, refs)) => {
+                    if !refs.iter().any(|r| r == member) {
+                        refs.push(member.to_string());
+                    }
+                }
+                None => entries.push((key.to_string(), vec![member.to_string()])),
+            }
+        }
+        fn derived(r: &hasim_cib::Resource, out: &mut Vec<(String, Vec<String>)>) {
+            use hasim_cib::ResourceKind as K;
+            match &r.kind {
+                K::Primitive {
+                    template: Some(t), ..
+                } if *t != r.id => add(out, t, &r.id),
+                K::Primitive { .. } => {}
+                K::Group { children } => children.iter().for_each(|c| derived(c, out)),
+                K::Clone { child, .. } => derived(child, out),
+                K::Bundle { child, .. } => {
+                    if let Some(c) = child {
+                        derived(c, out)
+                    }
+                }
+            }
+        }
+        let mut templates = Vec::new();
+        cib.resources
+            .iter()
+            .for_each(|r| derived(r, &mut templates));
+        let mut tags = Vec::new();
+        for tag in cib
+            .other_config
+            .iter()
+            .filter(|section| section.name == "tags")
+            .flat_map(|section| section.children_named("tag"))
+        {
+            let Some(id) = tag.attr("id") else { continue };
+            for r in tag.children_named("obj_ref").filter_map(|r| r.attr("id")) {
+                add(&mut tags, id, r);
+            }
+        }
+        // Templates are looked up first; a template nothing derives from
+        // hides a tag of the same name.
+        let unused: Vec<(String, Vec<String>)> = cib
+            .templates
+            .iter()
+            .filter_map(|t| t.attr("id"))
+            .filter(|id| !templates.iter().any(|(k, _)| k == id))
+            .map(|id| (id.to_string(), Vec::new()))
+            .collect();
+        let mut entries = templates;
+        entries.extend(unused);
+        for (k, v) in tags {
+            if !entries.iter().any(|(e, _)| *e == k) {
+                entries.push((k, v));
+            }
+        }
+        Tags { entries }
+    }
+
+    /// The members `id` stands for, if it names a template or tag with any.
+    fn members(&self, id: &str) -> Option<&[String]> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k == id)
+            .map(|(_, v)| v.as_slice())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// What a constraint becomes once its template and tag references are
+/// expanded (Pacemaker's unpack_*_tags).
+enum Expanded {
+    /// Nothing to expand.
+    Unchanged,
+    /// The equivalent constraint with resource sets.
+    Sets(Constraint),
+    /// The constraint is ignored (a configuration error).
+    Ignored,
+}
+
+enum Named<'a> {
+    Resource,
+    Tag(&'a [String]),
+    Nothing,
+}
+
+fn named<'a>(ws: &WorkingSet, tags: &'a Tags, id: &str) -> Named<'a> {
+    if find_rsc(ws, id).is_some() {
+        Named::Resource
+    } else if let Some(m) = tags.members(id) {
+        Named::Tag(m)
+    } else {
+        Named::Nothing
+    }
+}
+
+fn with_parts(c: &Constraint, attrs: Vec<(String, String)>, sets: Vec<ResourceSet>) -> Constraint {
+    match c {
+        Constraint::Location { rules, .. } => Constraint::Location {
+            attrs,
+            rules: rules.clone(),
+            sets,
+        },
+        Constraint::Colocation { .. } => Constraint::Colocation { attrs, sets },
+        Constraint::Order { .. } => Constraint::Order { attrs, sets },
+        Constraint::Ticket { .. } => Constraint::Ticket { attrs, sets },
+    }
+}
+
+fn expand_tags(ws: &WorkingSet, tags: &Tags, c: &Constraint) -> Expanded {
+    if !c.sets().is_empty() {
+        // Tags inside sets are replaced by their members, in place.
+        let mut any = false;
+        let mut sets = c.sets().to_vec();
+        for set in &mut sets {
+            let mut refs = Vec::new();
+            for id in &set.resources {
+                match named(ws, tags, id) {
+                    Named::Resource => refs.push(id.clone()),
+                    Named::Tag(members) => {
+                        any = true;
+                        refs.extend(members.iter().cloned());
+                    }
+                    Named::Nothing => return Expanded::Unchanged,
+                }
+            }
+            set.resources = refs;
+        }
+        return if any {
+            Expanded::Sets(with_parts(c, c.attrs().to_vec(), sets))
+        } else {
+            Expanded::Unchanged
+        };
+    }
+    // (reference attribute, attribute moved into the set, its name there)
+    let (sides, convert_resources): (&[(&str, &str, &str)], bool) = match c {
+        Constraint::Colocation { .. } => (
+            &[
+                ("rsc", "rsc-role", "role"),
+                ("with-rsc", "with-rsc-role", "role"),
+            ],
+            true,
+        ),
+        Constraint::Order { .. } => (
+            &[
+                ("first", "first-action", "action"),
+                ("then", "then-action", "action"),
+            ],
+            true,
+        ),
+        Constraint::Location { .. } => (&[("rsc", "role", "role")], false),
+        Constraint::Ticket { .. } => (&[("rsc", "rsc-role", "role")], false),
+    };
+    let mut resolved = Vec::new();
+    for (attr, _, _) in sides {
+        let Some(id) = c.attr(attr) else {
+            return Expanded::Unchanged;
+        };
+        match named(ws, tags, id) {
+            Named::Nothing => return Expanded::Ignored,
+            n => resolved.push((id, n)),
+        }
+    }
+    let tagged = resolved
         .iter()
-        .filter(|section| section.name == "tags")
-        .flat_map(|section| section.children_named("tag"))
-        .filter(|tag| tag.attr("id") == Some(id))
-        .flat_map(|tag| tag.children_named("obj_ref"))
-        .filter_map(|r| r.attr("id"))
-        .collect()
+        .filter(|(_, n)| matches!(n, Named::Tag(_)))
+        .count();
+    if tagged == 0 {
+        return Expanded::Unchanged;
+    }
+    if tagged == 2 && matches!(c, Constraint::Colocation { .. }) {
+        // Two templates or tags cannot be colocated.
+        return Expanded::Ignored;
+    }
+    let mut attrs = c.attrs().to_vec();
+    let mut sets = Vec::new();
+    for ((attr, moved, as_name), (id, n)) in sides.iter().zip(&resolved) {
+        let mut set = ResourceSet {
+            attrs: vec![("id".to_string(), id.to_string())],
+            resources: Vec::new(),
+        };
+        match n {
+            Named::Tag(members) => {
+                set.resources = members.to_vec();
+                set.attrs
+                    .push(("sequential".to_string(), "false".to_string()));
+            }
+            _ if convert_resources => set.resources = vec![id.to_string()],
+            _ => continue,
+        }
+        if let Some(v) = c.attr(moved) {
+            set.attrs.push((as_name.to_string(), v.to_string()));
+        }
+        attrs.retain(|(k, _)| k != attr && k != moved);
+        sets.push(set);
+    }
+    Expanded::Sets(with_parts(c, attrs, sets))
 }
 
 fn unpack_location(
-    cib: &Cib,
     ws: &mut WorkingSet,
     c: &Constraint,
     rules: &[hasim_cib::Rule],
     sets: &[ResourceSet],
     out: &mut Vec<Location>,
 ) {
-    let mut targets: Vec<(RscId, Option<String>)> = Vec::new();
+    // (resource, role, score of its set)
+    let mut targets: Vec<(RscId, Option<String>, Option<&str>)> = Vec::new();
     let role = c.attr("role").or(c.attr("rsc-role"));
     if let Some(id) = c.attr("rsc") {
         if let Some(r) = find_rsc(ws, id) {
-            targets.push((r, role.map(str::to_string)));
-        } else {
-            // A tag stands for its members (Pacemaker turns it into a set).
-            for member in tag_members(cib, id) {
-                if let Some(r) = find_rsc(ws, member) {
-                    targets.push((r, role.map(str::to_string)));
-                }
-            }
+            targets.push((r, role.map(str::to_string), None));
         }
     } else if let Some(pat) = c.attr("rsc-pattern") {
         for r in 0..ws.rscs.len() {
             if ws.rscs[r].parent.is_none() && simple_regex_match(pat, &ws.rscs[r].id) {
-                targets.push((r, role.map(str::to_string)));
+                targets.push((r, role.map(str::to_string), None));
             }
         }
     }
@@ -110,12 +309,13 @@ fn unpack_location(
         let srole = s.attr("role").or(role);
         for id in &s.resources {
             if let Some(r) = find_rsc(ws, id) {
-                targets.push((r, srole.map(str::to_string)));
+                targets.push((r, srole.map(str::to_string), s.attr("score")));
             }
         }
     }
     let score_attr = c.attr("score");
-    for (rsc, role) in targets {
+    for (rsc, role, set_score) in targets {
+        let score_attr = set_score.or(score_attr);
         let mut role_filter = role_of(role.as_deref());
         if role_filter == Role::Unpromoted {
             role_filter = Role::Unknown;
@@ -402,7 +602,10 @@ fn unpack_colocation(ws: &mut WorkingSet, c: &Constraint, sets: &[ResourceSet]) 
         new_colocation(ws, &id, c.attr("node-attribute"), score, d, p, dr, pr, infl);
         return;
     }
-    // Resource sets.
+    // Resource sets: within a set, each member with the one before it
+    // (ordering="listed": the other way round), or for negative scores with
+    // every member before it; between consecutive sets, the earlier set
+    // (its first member if sequential) with the later one (its last).
     let mut last_set: Option<&ResourceSet> = None;
     for set in sets {
         let local = set
@@ -410,7 +613,11 @@ fn unpack_colocation(ws: &mut WorkingSet, c: &Constraint, sets: &[ResourceSet]) 
             .map(|s| Score::parse_or_zero(s).value())
             .unwrap_or(score);
         let role = role_of(set.attr("role"));
-        let sequential = set.attr("sequential").is_none_or(is_true);
+        let sequential = bool_attr(set.attr("sequential")) != Some(false);
+        let listed = set
+            .attr("ordering")
+            .is_some_and(|o| !o.eq_ignore_ascii_case("group"));
+        let set_id = set.attr("id").unwrap_or(&id).to_string();
         let rscs: Vec<RscId> = set
             .resources
             .iter()
@@ -419,68 +626,54 @@ fn unpack_colocation(ws: &mut WorkingSet, c: &Constraint, sets: &[ResourceSet]) 
         if local != 0 && sequential {
             if local > 0 {
                 for w in rscs.windows(2) {
-                    let infl = influence_of(ws, c, w[1]);
-                    new_colocation(
-                        ws,
-                        set.attr("id").unwrap_or(&id),
-                        None,
-                        local,
-                        w[1],
-                        w[0],
-                        role,
-                        role,
-                        infl,
-                    );
+                    let (dep, primary) = if listed { (w[0], w[1]) } else { (w[1], w[0]) };
+                    let infl = influence_of(ws, c, dep);
+                    new_colocation(ws, &set_id, None, local, dep, primary, role, role, infl);
                 }
             } else {
                 for (i, &r) in rscs.iter().enumerate() {
                     let infl = influence_of(ws, c, r);
                     for &w in &rscs[..i] {
-                        new_colocation(
-                            ws,
-                            set.attr("id").unwrap_or(&id),
-                            None,
-                            local,
-                            r,
-                            w,
-                            role,
-                            role,
-                            infl,
-                        );
+                        new_colocation(ws, &set_id, None, local, r, w, role, role, infl);
                     }
                 }
             }
         }
-        if let Some(prev) = last_set {
-            // The first resource of this set depends on the last of the previous.
+        if let (Some(prev), true) = (last_set, score != 0) {
             let prev_rscs: Vec<RscId> = prev
                 .resources
                 .iter()
                 .filter_map(|r| find_rsc(ws, r))
                 .collect();
             let prev_role = role_of(prev.attr("role"));
-            if score != 0 {
-                let prev_seq = prev.attr("sequential").is_none_or(is_true);
-                let cur_seq = sequential;
-                let primaries: Vec<RscId> = if prev_seq {
-                    prev_rscs.last().copied().into_iter().collect()
-                } else {
-                    prev_rscs.clone()
-                };
-                let deps: Vec<RscId> = if cur_seq {
-                    rscs.first().copied().into_iter().collect()
-                } else {
-                    rscs.clone()
-                };
-                for &d in &deps {
-                    for &p in &primaries {
-                        let infl = influence_of(ws, c, d);
-                        new_colocation(ws, &id, None, score, d, p, role, prev_role, infl);
-                    }
+            let dependents: Vec<RscId> = if bool_attr(prev.attr("sequential")) != Some(false) {
+                prev_rscs.first().copied().into_iter().collect()
+            } else {
+                prev_rscs
+            };
+            let primaries: Vec<RscId> = if sequential {
+                rscs.last().copied().into_iter().collect()
+            } else {
+                rscs.clone()
+            };
+            for &d in &dependents {
+                let infl = influence_of(ws, c, d);
+                for &p in &primaries {
+                    new_colocation(ws, &id, None, score, d, p, prev_role, role, infl);
                 }
             }
         }
         last_set = Some(set);
+    }
+}
+
+/// A boolean attribute as Pacemaker reads it: `None` when absent or not a
+/// boolean.
+fn bool_attr(v: Option<&str>) -> Option<bool> {
+    match v?.trim().to_ascii_lowercase().as_str() {
+        "true" | "on" | "yes" | "y" | "1" => Some(true),
+        "false" | "off" | "no" | "n" | "0" => Some(false),
+        _ => None,
     }
 }
 
@@ -638,65 +831,180 @@ fn unpack_order(ws: &mut WorkingSet, c: &Constraint, sets: &[ResourceSet]) {
         }
         return;
     }
-    // Resource sets: within each sequential set, order consecutive members;
-    // between consecutive sets, order last of one before first of the next.
-    let mut prev: Option<(Vec<RscId>, String, bool)> = None;
+    // Resource sets (Pacemaker's unpack_order_set and order_rsc_sets).
+    let id = c.attr("id").unwrap_or("");
+    let mut prev: Option<&ResourceSet> = None;
     for set in sets {
-        let action = normalize_task(set.attr("action").unwrap_or("start"));
-        let skind = if set.attr("kind").is_some() || set.attr("score").is_some() {
-            kind_of(set.attr("kind"), set.attr("score"))
-        } else {
-            kind
-        };
-        let ssym = symmetry(skind, set.attr("symmetrical").or(c.attr("symmetrical")));
-        let sequential = set.attr("sequential").is_none_or(is_true);
-        let require_all = set.attr("require-all").is_none_or(is_true);
-        let rscs: Vec<RscId> = set
-            .resources
-            .iter()
-            .filter_map(|r| find_rsc(ws, r))
-            .collect();
-        if sequential {
-            let flags = flags_for(skind, &action, ssym);
-            for w in rscs.windows(2) {
-                order_pair(ws, w[0], &action, w[1], &action, flags);
-            }
-            if ssym == Sym::Both {
-                if let Some(inv) = invert(&action) {
-                    let f = flags_for(skind, inv, Sym::Inverse);
-                    for w in rscs.windows(2) {
-                        order_rsc(ws, w[1], inv, w[0], inv, f);
-                    }
-                }
+        unpack_order_set(ws, set, kind, c.attr("symmetrical"));
+        if let Some(last) = prev {
+            order_rsc_sets(ws, id, last, set, kind, sym);
+            if sym == Sym::Both {
+                order_rsc_sets(ws, id, set, last, kind, Sym::Inverse);
             }
         }
-        if let Some((prev_rscs, prev_action, prev_seq)) = &prev {
-            let flags = flags_for(kind, prev_action, sym);
-            let firsts: Vec<RscId> = if *prev_seq {
-                prev_rscs.last().copied().into_iter().collect()
-            } else {
-                prev_rscs.clone()
-            };
-            let thens: Vec<RscId> = if sequential {
-                rscs.first().copied().into_iter().collect()
-            } else {
-                rscs.clone()
-            };
-            for &f in &firsts {
-                for &t in &thens {
-                    order_pair(ws, f, prev_action, t, &action, flags);
-                    if sym == Sym::Both {
-                        if let (Some(ia), Some(ib)) = (invert(&action), invert(prev_action)) {
-                            let fl = flags_for(kind, ib, Sym::Inverse);
-                            order_rsc(ws, t, ia, f, ib, fl);
-                        }
-                    }
-                }
-            }
-        }
-        let _ = require_all;
-        prev = Some((rscs, action, sequential));
+        prev = Some(set);
     }
+}
+
+/// Orderings among the members of one set.
+fn unpack_order_set(
+    ws: &mut WorkingSet,
+    set: &ResourceSet,
+    parent_kind: Kind,
+    parent_sym: Option<&str>,
+) {
+    let action = normalize_task(set.attr("action").unwrap_or("start"));
+    // The set's own kind decides the flags only when spelled as `kind`;
+    // its symmetry also looks at a `score`.
+    let local_kind = match set.attr("kind") {
+        Some(_) => kind_of(set.attr("kind"), None),
+        None => parent_kind,
+    };
+    let sym_kind = if set.attr("kind").is_some() || set.attr("score").is_some() {
+        kind_of(set.attr("kind"), set.attr("score"))
+    } else {
+        parent_kind
+    };
+    let ssym = symmetry(sym_kind, set.attr("symmetrical").or(parent_sym));
+    let sequential = set.attr("sequential").is_none_or(is_true);
+    let rscs: Vec<RscId> = set
+        .resources
+        .iter()
+        .filter_map(|r| find_rsc(ws, r))
+        .collect();
+    if rscs.len() < 2 {
+        return;
+    }
+    let flags = flags_for(local_kind, &action, ssym);
+    if local_kind == Kind::Serialize {
+        for (i, &r) in rscs.iter().enumerate() {
+            for &t in &rscs[i + 1..] {
+                order_rsc(ws, r, &action, t, &action, flags);
+            }
+        }
+    } else if sequential {
+        for w in rscs.windows(2) {
+            order_pair(ws, w[0], &action, w[1], &action, flags);
+        }
+    }
+    if ssym == Sym::Asym || !sequential {
+        return;
+    }
+    if let Some(inv) = invert(&action) {
+        let f = flags_for(local_kind, inv, Sym::Inverse);
+        for w in rscs.windows(2) {
+            order_rsc(ws, w[1], inv, w[0], inv, f);
+        }
+    }
+}
+
+/// Orderings between two consecutive sets (or, inverted, back from the
+/// later to the earlier). Only a set marked `sequential="true"` is
+/// represented by one member here (its last, or first when inverted);
+/// `require-all="false"` on the first set goes through a pseudo action
+/// runnable once any member is.
+fn order_rsc_sets(
+    ws: &mut WorkingSet,
+    id: &str,
+    set1: &ResourceSet,
+    set2: &ResourceSet,
+    kind: Kind,
+    sym: Sym,
+) {
+    let mut action1 = normalize_task(set1.attr("action").unwrap_or("start"));
+    let mut action2 = normalize_task(set2.attr("action").unwrap_or("start"));
+    if sym == Sym::Inverse {
+        action1 = invert(&action1).unwrap_or("").to_string();
+        action2 = invert(&action2).unwrap_or("").to_string();
+    }
+    let mut require_all = bool_attr(set1.attr("require-all")).unwrap_or(true);
+    if action1 == "stop" || action1 == "demote" {
+        require_all = true;
+    }
+    let flags = flags_for(kind, &action2, sym);
+    let members = |ws: &WorkingSet, s: &ResourceSet| -> Vec<RscId> {
+        s.resources.iter().filter_map(|r| find_rsc(ws, r)).collect()
+    };
+    let rscs1 = members(ws, set1);
+    let rscs2 = members(ws, set2);
+    if !require_all {
+        let name = format!("one-or-more:{}", set1.attr("id").unwrap_or(id));
+        let a = pseudo_requires_any(ws, &name, 0);
+        for &r in &rscs1 {
+            ws.orderings.push(Ordering {
+                first_rsc: Some(r),
+                first_task: Some(action1.clone()),
+                first_action: None,
+                then_rsc: None,
+                then_task: None,
+                then_action: Some(a),
+                flags: of::ONE_OR_MORE | of::IMPLIES_THEN_PRINTED,
+            });
+        }
+        for &r in &rscs2 {
+            ws.orderings.push(Ordering {
+                first_rsc: None,
+                first_task: None,
+                first_action: Some(a),
+                then_rsc: Some(r),
+                then_task: Some(action2.clone()),
+                then_action: None,
+                flags: flags | of::RUNNABLE_LEFT,
+            });
+        }
+        return;
+    }
+    let inverse = sym == Sym::Inverse;
+    let firsts: Vec<RscId> = if bool_attr(set1.attr("sequential")) == Some(true) {
+        if inverse { rscs1.first() } else { rscs1.last() }
+            .copied()
+            .into_iter()
+            .collect()
+    } else {
+        rscs1
+    };
+    let thens: Vec<RscId> = if bool_attr(set2.attr("sequential")) == Some(true) {
+        if inverse { rscs2.last() } else { rscs2.first() }
+            .copied()
+            .into_iter()
+            .collect()
+    } else {
+        rscs2
+    };
+    for &f in &firsts {
+        for &t in &thens {
+            order_pair(ws, f, &action1, t, &action2, flags);
+        }
+    }
+}
+
+/// The named pseudo action that becomes runnable once `min` (at least one)
+/// of the actions ordered before it are, created once.
+fn pseudo_requires_any(ws: &mut WorkingSet, name: &str, min: u32) -> ActionId {
+    if let Some(a) = ws
+        .actions
+        .iter()
+        .position(|a| a.rsc.is_none() && a.name.as_deref() == Some(name))
+    {
+        return a;
+    }
+    let a = ws.actions.len();
+    ws.actions.push(Action {
+        rsc: None,
+        task: name.to_string(),
+        interval_ms: 0,
+        node: None,
+        flags: af::PSEUDO | af::RUNNABLE | af::OPTIONAL | af::REQUIRES_ANY,
+        reason: None,
+        before: Vec::new(),
+        after: Vec::new(),
+        fence_type: None,
+        needs: Needs::Nothing,
+        runnable_before: 0,
+        required_runnable_before: min,
+        name: Some(name.to_string()),
+    });
+    a
 }
 
 fn order_pair(
@@ -849,22 +1157,7 @@ fn clone_min_ordering(
     min: u32,
 ) {
     let name = format!("clone-one-or-more:{id}");
-    let a = ws.actions.len();
-    ws.actions.push(Action {
-        rsc: None,
-        task: name.clone(),
-        interval_ms: 0,
-        node: None,
-        flags: af::PSEUDO | af::RUNNABLE | af::OPTIONAL | af::REQUIRES_ANY,
-        reason: None,
-        before: Vec::new(),
-        after: Vec::new(),
-        fence_type: None,
-        needs: Needs::Nothing,
-        runnable_before: 0,
-        required_runnable_before: min,
-        name: Some(name),
-    });
+    let a = pseudo_requires_any(ws, &name, min);
     for child in ws.rscs[first].children.clone() {
         ws.orderings.push(Ordering {
             first_rsc: Some(child),

@@ -3,7 +3,7 @@
 //! configuration's parameters no longer produce that digest, the resource
 //! is restarted (or reloaded when the agent supports it).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use hasim_cib::LrmOp;
 use md5::{Digest, Md5};
@@ -240,50 +240,113 @@ fn active_ops(ops: &[LrmOp]) -> (i64, i64) {
     (start, stop)
 }
 
+/// A start or probe failure recorded with other parameters than the
+/// resource has now has its fail count cleared (Pacemaker's
+/// should_clear_for_param_change), so it does not ban the resource there.
+pub fn clear_failcounts_for_param_changes(ws: &mut WorkingSet) {
+    let checks = std::mem::take(&mut ws.last_failure_checks);
+    for (rsc, node, op) in &checks {
+        let (result, _) = compare(ws, *rsc, *node, op, "start");
+        if matches!(result, DigestResult::Restart | DigestResult::All) {
+            ws.rscs[*rsc].failcount_cleared.insert(*node);
+        }
+    }
+    ws.last_failure_checks = checks;
+}
+
 /// Schedule restarts/reloads of active resources whose configuration
 /// changed since their history was recorded.
 pub fn handle_config_changes(ws: &mut WorkingSet) {
-    let histories = ws.histories.clone();
-    for n in 0..ws.nodes.len() {
+    let histories = std::mem::take(&mut ws.histories);
+    let agents = std::mem::take(&mut ws.history_agents);
+    // Like Pacemaker, check the primitives whose id (or history name) is
+    // the history entry's id; indexed once, in resource order.
+    let mut by_name: BTreeMap<String, Vec<RscId>> = BTreeMap::new();
+    for r in 0..ws.rscs.len() {
+        if ws.rscs[r].variant != Variant::Primitive
+            || crate::remote_node::generated_by_bundle(ws, r)
+        {
+            continue;
+        }
+        by_name.entry(ws.rscs[r].id.clone()).or_default().push(r);
+        if let Some(c) = ws.rscs[r]
+            .clone_name
+            .as_ref()
+            .filter(|c| **c != ws.rscs[r].id)
+        {
+            by_name.entry(c.clone()).or_default().push(r);
+        }
+    }
+    let recorded: BTreeSet<(&str, NodeId)> = histories
+        .iter()
+        .map(|(id, n, _)| (id.as_str(), *n))
+        .collect();
+    let mut per_node: Vec<Vec<usize>> = vec![Vec::new(); ws.nodes.len()];
+    for (i, (_, n, _)) in histories.iter().enumerate() {
+        per_node[*n].push(i);
+    }
+    for (n, entries) in per_node.iter().enumerate() {
         if !(ws.nodes[n].maintenance || ws.nodes[n].available()) {
             continue;
         }
-        for (lrm_id, node, ops) in histories.iter().filter(|(_, node, _)| *node == n) {
+        for &i in entries {
+            let (lrm_id, node, ops) = &histories[i];
             let node = *node;
-            // Like Pacemaker, check the resources whose id (or history
-            // name) is the history entry's id.
-            let matching: Vec<RscId> = (0..ws.rscs.len())
-                .filter(|&r| {
-                    ws.rscs[r].variant == Variant::Primitive
-                        && !crate::remote_node::generated_by_bundle(ws, r)
-                        && (ws.rscs[r].id == *lrm_id
-                            || ws.rscs[r].clone_name.as_deref() == Some(lrm_id.as_str()))
-                })
-                .collect();
-            for rsc in matching {
-                if renamed_with_own_history(ws, rsc, lrm_id, node, &histories) {
+            let Some(matching) = by_name.get(lrm_id) else {
+                continue;
+            };
+            for &rsc in matching {
+                // Nothing to check for a resource inactive there, unless a
+                // fence device's agent changed (unfencing).
+                if !ws.rscs[rsc].fence_device && !ws.rscs[rsc].running_on.contains(&node) {
                     continue;
+                }
+                // A clone instance matching only by its clone name is not
+                // checked against this history when one under its own id
+                // exists on the same node: crm_simulate 2.1.5's trace on
+                // bug-1572-2 shows this; the source does not say why, so the
+                // rule is empirical (see KNOWN-DIFFERENCES.md).
+                let own = ws.rscs[rsc].id.as_str();
+                if own != lrm_id && recorded.contains(&(own, node)) {
+                    continue;
+                }
+                if let Some(agent) = agents.get(i) {
+                    check_agent(ws, rsc, node, agent);
                 }
                 check_history(ws, rsc, node, ops);
             }
         }
     }
+    ws.histories = histories;
+    ws.history_agents = agents;
 }
 
-/// Whether `rsc` matches history `lrm_id` only by its clone name while a
-/// history under its own id exists on the same node. crm_simulate 2.1.5's
-/// trace (bug-1572-2) shows it checks only the instance whose id is the
-/// history's in that case; the source does not say why, so this rule is
-/// empirical (see KNOWN-DIFFERENCES.md).
-fn renamed_with_own_history(
-    ws: &WorkingSet,
-    rsc: RscId,
-    lrm_id: &str,
-    node: NodeId,
-    histories: &[(String, NodeId, Vec<LrmOp>)],
-) -> bool {
-    let own = &ws.rscs[rsc].id;
-    own != lrm_id && histories.iter().any(|(id, n, _)| *n == node && id == own)
+/// A resource whose agent (class, provider or type) differs from the one
+/// its history on a node was recorded for: unfence the node if it is a
+/// fence device, and restart it there if it is active (Pacemaker's
+/// pcmk__rsc_agent_changed).
+fn check_agent(ws: &mut WorkingSet, rsc: RscId, node: NodeId, recorded: &[Option<String>; 3]) {
+    if ws.rscs[rsc].orphan {
+        return;
+    }
+    let r = &ws.rscs[rsc];
+    let current = [
+        Some(r.class.as_str()),
+        r.provider.as_deref(),
+        Some(r.agent.as_str()),
+    ];
+    let changed = current
+        .iter()
+        .zip(recorded)
+        .filter(|(now, then)| **now != then.as_deref())
+        .count();
+    for _ in 0..changed {
+        crate::graph::trigger_unfencing(ws, Some(rsc), Some(node), "Device definition changed");
+    }
+    if changed > 0 && ws.rscs[rsc].running_on.contains(&node) {
+        crate::graph::custom_action(ws, rsc, "stop", Some(node), false);
+        ws.rscs[rsc].start_pending = true;
+    }
 }
 
 fn check_history(ws: &mut WorkingSet, rsc: RscId, node: NodeId, ops: &[LrmOp]) {
@@ -319,12 +382,18 @@ fn check_history(ws: &mut WorkingSet, rsc: RscId, node: NodeId, ops: &[LrmOp]) {
                 let (result, has_restart_digest) = compare(ws, rsc, node, op, digest_task);
                 match result {
                     DigestResult::Match => {}
-                    DigestResult::Restart => force_restart(ws, rsc, digest_task),
+                    DigestResult::Restart => force_restart(ws, rsc, node, digest_task),
                     DigestResult::All | DigestResult::Unknown => {
                         if has_restart_digest {
-                            ws.rscs[rsc].reload = true;
+                            crate::graph::trigger_unfencing(
+                                ws,
+                                Some(rsc),
+                                Some(node),
+                                "Device parameters changed (reload)",
+                            );
+                            schedule_reload(ws, rsc, node);
                         } else {
-                            force_restart(ws, rsc, digest_task);
+                            force_restart(ws, rsc, node, digest_task);
                         }
                     }
                 }
@@ -333,9 +402,24 @@ fn check_history(ws: &mut WorkingSet, rsc: RscId, node: NodeId, ops: &[LrmOp]) {
     }
 }
 
-fn force_restart(ws: &mut WorkingSet, rsc: RscId, task: &str) {
+/// An agent reload for changed parameters (Pacemaker's schedule_reload):
+/// not for unmanaged or failed resources, and a required stop (a restart)
+/// instead when a start was pending.
+fn schedule_reload(ws: &mut WorkingSet, rsc: RscId, node: NodeId) {
+    if !ws.rscs[rsc].managed || ws.rscs[rsc].failed {
+        return;
+    }
+    if ws.rscs[rsc].start_pending {
+        crate::graph::custom_action(ws, rsc, "stop", Some(node), false);
+        return;
+    }
+    ws.rscs[rsc].reload = true;
+}
+
+fn force_restart(ws: &mut WorkingSet, rsc: RscId, node: NodeId, task: &str) {
     let a = crate::graph::custom_action(ws, rsc, task, None, false);
     ws.actions[a].reason = Some("resource definition change".into());
+    crate::graph::trigger_unfencing(ws, Some(rsc), Some(node), "Device parameters changed");
 }
 
 #[cfg(test)]

@@ -158,10 +158,16 @@ pub fn update_runnable(ws: &mut WorkingSet, a: ActionId) {
             }
         }
         Some(n) if ws.nodes[n].pending => ws.actions[a].flags &= !af::RUNNABLE,
-        Some(_) => {
+        Some(n) => {
             if ws.actions[a].needs == Needs::Nothing {
                 ws.actions[a].reason = None;
-                ws.actions[a].flags |= af::RUNNABLE;
+                // Even an action needing nothing cannot complete on a guest
+                // node whose host is unclean and cannot be fenced.
+                if crate::remote_node::is_guest(ws, n) && !can_fence(ws, n) {
+                    ws.actions[a].flags &= !af::RUNNABLE;
+                } else {
+                    ws.actions[a].flags |= af::RUNNABLE;
+                }
             } else {
                 match effective_no_quorum(ws, rsc) {
                     NoQuorum::Stop | NoQuorum::Suicide => {
@@ -204,11 +210,22 @@ pub fn fence_op(
     reason: Option<&str>,
     optional: bool,
 ) -> ActionId {
-    let existing = ws
-        .fence_actions
-        .iter()
-        .copied()
-        .find(|&a| ws.actions[a].node == Some(node));
+    let kind = ws.options.stonith_action.clone();
+    fence_op_of(ws, node, &kind, reason, optional)
+}
+
+/// Find or create the fencing action of a kind (`reboot`, `off`, `on`)
+/// for a node (Pacemaker's pe_fence_op: one action per node and kind).
+pub fn fence_op_of(
+    ws: &mut WorkingSet,
+    node: NodeId,
+    kind: &str,
+    reason: Option<&str>,
+    optional: bool,
+) -> ActionId {
+    let existing = ws.fence_actions.iter().copied().find(|&a| {
+        ws.actions[a].node == Some(node) && ws.actions[a].fence_type.as_deref() == Some(kind)
+    });
     let a = match existing {
         Some(a) => a,
         None => {
@@ -222,7 +239,7 @@ pub fn fence_op(
                 reason: None,
                 before: Vec::new(),
                 after: Vec::new(),
-                fence_type: Some(ws.options.stonith_action.clone()),
+                fence_type: Some(kind.to_string()),
                 needs: Needs::Nothing,
                 runnable_before: 0,
                 required_runnable_before: 0,
@@ -241,6 +258,82 @@ pub fn fence_op(
         }
     }
     a
+}
+
+/// Whether fencing a node is possible (configured, a device exists, and
+/// quorum or the node's own membership allows it).
+pub fn can_fence(ws: &WorkingSet, n: NodeId) -> bool {
+    if crate::remote_node::is_guest(ws, n) {
+        return crate::remote_node::can_fence_guest(ws, n, |h| can_fence(ws, h));
+    }
+    if !ws.options.stonith_enabled || !ws.options.have_stonith_resource {
+        return false;
+    }
+    if ws.options.have_quorum || ws.options.no_quorum_policy == NoQuorum::Ignore {
+        return true;
+    }
+    ws.nodes[n].online
+}
+
+/// Whether a node has been unfenced (`#node-unfenced` set and not 0).
+pub fn node_unfenced(ws: &WorkingSet, n: NodeId) -> bool {
+    ws.nodes[n]
+        .attrs
+        .get("#node-unfenced")
+        .is_some_and(|v| v != "0")
+}
+
+/// Require unfencing of a node, for `reason` (Pacemaker's
+/// trigger_unfencing): only when unfencing is enabled, only for fence
+/// devices when a resource is given, on the node if it is up, otherwise on
+/// every up node the device may run on.
+pub fn trigger_unfencing(
+    ws: &mut WorkingSet,
+    rsc: Option<RscId>,
+    node: Option<NodeId>,
+    reason: &str,
+) {
+    if !ws.options.enable_unfencing {
+        return;
+    }
+    if rsc.is_some_and(|r| !ws.rscs[r].fence_device) {
+        return;
+    }
+    let up = |ws: &WorkingSet, n: NodeId| {
+        let node = &ws.nodes[n];
+        node.online && !node.unclean && !node.shutdown
+    };
+    match (node, rsc) {
+        (Some(n), _) if up(ws, n) => {
+            let required = can_fence(ws, n);
+            fence_op_of(ws, n, "on", Some(reason), !required);
+        }
+        (_, Some(r)) => {
+            let allowed: Vec<NodeId> = ws.rscs[r].allowed.keys().copied().collect();
+            for n in allowed {
+                if up(ws, n) {
+                    trigger_unfencing(ws, Some(r), Some(n), reason);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Order a probe or start after unfencing of its node when the resource
+/// needs it (fence devices too once unfencing is enabled), and require the
+/// unfencing if the node was never unfenced.
+pub fn order_vs_unfence(ws: &mut WorkingSet, r: RscId, n: NodeId, action: ActionId, flags: u32) {
+    let device = ws.rscs[r].fence_device && ws.options.enable_unfencing;
+    if !(device || ws.rscs[r].needs_unfencing) {
+        return;
+    }
+    let unfence = fence_op_of(ws, n, "on", None, true);
+    order_actions(ws, unfence, action, flags);
+    if !node_unfenced(ws, n) {
+        let reason = format!("required by {} {}", ws.rscs[r].id, ws.actions[action].task);
+        trigger_unfencing(ws, None, Some(n), &reason);
+    }
 }
 
 /// Add an ordering edge; false if an equivalent one exists.
@@ -272,7 +365,12 @@ pub fn find_active_on(ws: &WorkingSet, r: RscId) -> (Option<NodeId>, usize, usiz
         if happy {
             clean += 1;
         }
-        if !rsc.needs_fencing
+        if let Some((source, _)) = rsc.partial_migration {
+            // The migration source is where it is active.
+            if n == source {
+                active = Some(n);
+            }
+        } else if !rsc.needs_fencing
             && happy
             && active.is_none_or(|a| !ws.nodes[a].online || ws.nodes[a].unclean)
         {
@@ -305,9 +403,14 @@ pub fn add_location(ws: &mut WorkingSet, rsc: RscId, node: Option<NodeId>, score
         None => (0..ws.nodes.len()).collect(),
     };
     let kids = ws.rscs[rsc].children.clone();
-    for &n in &nodes {
-        let e = ws.rscs[rsc].allowed.entry(n).or_insert(Score::ZERO);
-        *e += Score::from(score);
+    if node.is_none() && ws.rscs[rsc].allowed.is_empty() {
+        // Every node at once (built in one pass from the sorted ids).
+        ws.rscs[rsc].allowed = nodes.iter().map(|&n| (n, Score::from(score))).collect();
+    } else {
+        for &n in &nodes {
+            let e = ws.rscs[rsc].allowed.entry(n).or_insert(Score::ZERO);
+            *e += Score::from(score);
+        }
     }
     for c in kids {
         add_location(ws, c, node, score);

@@ -39,12 +39,16 @@ pub fn top_allowed_count(counts: &BTreeMap<NodeId, usize>, n: NodeId) -> usize {
     counts.get(&n).copied().unwrap_or(0)
 }
 
+/// `colocated`: each instance's current node's weight with the clone's
+/// colocations applied (see colocation::colocated_current_weights);
+/// instances missing from it use the node's own weight.
 pub fn cmp_instance(
     ws: &WorkingSet,
     clone: RscId,
     a: RscId,
     b: RscId,
     counts: &BTreeMap<NodeId, usize>,
+    colocated: &BTreeMap<RscId, hasim_cib::Score>,
 ) -> std::cmp::Ordering {
     use std::cmp::Ordering::*;
     let (mut n1, c1) = instance_active_on(ws, a);
@@ -102,11 +106,10 @@ pub fn cmp_instance(
     if f1 != f2 {
         return if f2 { Less } else { Greater };
     }
-    // Colocation tie-break: Pacemaker starts from a copy of each current
-    // node, whose weight is -INFINITY for offline nodes (parental
-    // colocations, which would be added on top, are not applied here).
-    let w1 = ws.nodes[n1].weight;
-    let w2 = ws.nodes[n2].weight;
+    // Colocation tie-break: each current node's weight (-INFINITY for
+    // offline nodes) with the clone's colocations applied on top.
+    let w1 = colocated.get(&a).copied().unwrap_or(ws.nodes[n1].weight);
+    let w2 = colocated.get(&b).copied().unwrap_or(ws.nodes[n2].weight);
     if w1 != w2 {
         return w2.cmp(&w1);
     }

@@ -107,6 +107,8 @@ pub(crate) fn run_pipeline(cib: &Cib) -> (ws::WorkingSet, ws::WorkingSet) {
         }
     }
     let initial = w.clone();
+    digest::clear_failcounts_for_param_changes(&mut w);
+    assign::apply_shutdown_locks(&mut w);
     let mut locations = constraints::node_health_locations(&w);
     locations.extend(constraints::unpack(cib, &mut w));
     for loc in &locations {
@@ -116,8 +118,19 @@ pub(crate) fn run_pipeline(cib: &Cib) -> (ws::WorkingSet, ws::WorkingSet) {
         assign::apply_stickiness(&mut w, r);
     }
     for n in 0..w.nodes.len() {
+        // Without any fail count on the node no threshold can be reached.
+        let failures = w.nodes[n]
+            .attrs
+            .range::<str, _>((
+                std::ops::Bound::Included("fail-count-"),
+                std::ops::Bound::Unbounded,
+            ))
+            .next()
+            .is_some_and(|(k, _)| k.starts_with("fail-count-"));
         for r in w.top.clone() {
-            assign::check_failure_threshold(&mut w, r, n);
+            if failures {
+                assign::check_failure_threshold(&mut w, r, n);
+            }
             constraints::apply_exclusive_discovery(&mut w, r, n);
         }
     }

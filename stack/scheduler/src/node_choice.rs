@@ -18,50 +18,75 @@ pub fn any_node_available(ws: &WorkingSet, nodes: &BTreeMap<NodeId, Score>) -> b
 
 /// Sort candidate nodes: weight, then fewer assigned resources, then the
 /// currently active node, then name.
+/// Pacemaker's node comparison for placement: weight (unavailable nodes
+/// count as -INFINITY), then unless placement-strategy is minimal the
+/// capacities (balanced) and number of assigned resources, then the node
+/// the resource is active on, then the name.
+fn cmp_nodes(
+    ws: &WorkingSet,
+    strategy: &str,
+    active: Option<NodeId>,
+    (a, wa): (NodeId, Score),
+    (b, wb): (NodeId, Score),
+) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let wa = if ws.nodes[a].available() {
+        wa
+    } else {
+        Score::NEG_INFINITY
+    };
+    let wb = if ws.nodes[b].available() {
+        wb
+    } else {
+        Score::NEG_INFINITY
+    };
+    let by_weight = wb.cmp(&wa);
+    if by_weight != Ordering::Equal {
+        return by_weight;
+    }
+    // "minimal" skips the load-spreading tie-breaks entirely.
+    if strategy != "minimal" {
+        if strategy == "balanced" {
+            let cap = compare_capacities(ws, a, b);
+            if cap != 0 {
+                return cap.cmp(&0);
+            }
+        }
+        let by_count = ws.nodes[a].num_resources.cmp(&ws.nodes[b].num_resources);
+        if by_count != Ordering::Equal {
+            return by_count;
+        }
+        match active {
+            Some(x) if x == a => return Ordering::Less,
+            Some(x) if x == b => return Ordering::Greater,
+            _ => {}
+        }
+    }
+    ws.nodes[a].name.cmp(&ws.nodes[b].name)
+}
+
 pub fn sorted_nodes(
     ws: &WorkingSet,
     nodes: &BTreeMap<NodeId, Score>,
     active: Option<NodeId>,
 ) -> Vec<(NodeId, Score)> {
-    use std::cmp::Ordering;
     let strategy = ws.options.placement_strategy.to_ascii_lowercase();
     let mut v: Vec<(NodeId, Score)> = nodes.iter().map(|(&n, &s)| (n, s)).collect();
-    v.sort_by(|&(a, wa), &(b, wb)| {
-        let wa = if ws.nodes[a].available() {
-            wa
-        } else {
-            Score::NEG_INFINITY
-        };
-        let wb = if ws.nodes[b].available() {
-            wb
-        } else {
-            Score::NEG_INFINITY
-        };
-        let by_weight = wb.cmp(&wa);
-        if by_weight != Ordering::Equal {
-            return by_weight;
-        }
-        // "minimal" skips the load-spreading tie-breaks entirely.
-        if strategy != "minimal" {
-            if strategy == "balanced" {
-                let cap = compare_capacities(ws, a, b);
-                if cap != 0 {
-                    return cap.cmp(&0);
-                }
-            }
-            let by_count = ws.nodes[a].num_resources.cmp(&ws.nodes[b].num_resources);
-            if by_count != Ordering::Equal {
-                return by_count;
-            }
-            match active {
-                Some(x) if x == a => return Ordering::Less,
-                Some(x) if x == b => return Ordering::Greater,
-                _ => {}
-            }
-        }
-        ws.nodes[a].name.cmp(&ws.nodes[b].name)
-    });
+    v.sort_by(|&x, &y| cmp_nodes(ws, &strategy, active, x, y));
     v
+}
+
+/// The first node `sorted_nodes` would return, without sorting them all.
+pub fn best_node(
+    ws: &WorkingSet,
+    nodes: &BTreeMap<NodeId, Score>,
+    active: Option<NodeId>,
+) -> Option<(NodeId, Score)> {
+    let strategy = ws.options.placement_strategy.to_ascii_lowercase();
+    nodes
+        .iter()
+        .map(|(&n, &s)| (n, s))
+        .min_by(|&x, &y| cmp_nodes(ws, &strategy, active, x, y))
 }
 
 /// Commit (or refuse) an assignment.
@@ -93,6 +118,16 @@ pub fn finalize_assignment(
     match chosen {
         None => {
             ws.rscs[r].next_role = Role::Stopped;
+            // Actions already created follow the failed assignment: stops
+            // become required, starts and recurring actions unrunnable.
+            for a in ws.rscs[r].actions.clone() {
+                let act = &mut ws.actions[a];
+                if act.task == "stop" {
+                    act.flags &= !af::OPTIONAL;
+                } else if act.task == "start" || act.interval_ms > 0 {
+                    act.flags &= !af::RUNNABLE;
+                }
+            }
             false
         }
         Some(n) => {

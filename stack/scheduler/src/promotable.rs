@@ -264,12 +264,13 @@ fn sort_instances(ws: &mut WorkingSet, clone: RscId) {
     }
     let mut children = ws.rscs[clone].children.clone();
     let counts = BTreeMap::new();
+    let colocated = crate::colocation::colocated_current_weights(ws, clone);
     children.sort_by(|&a, &b| {
         ws.rscs[b]
             .sort_index
             .cmp(&ws.rscs[a].sort_index)
             .then_with(|| state(ws, b, true).cmp(&state(ws, a, true)))
-            .then_with(|| cmp_instance(ws, clone, a, b, &counts))
+            .then_with(|| cmp_instance(ws, clone, a, b, &counts, &colocated))
     });
     ws.rscs[clone].children = children;
     ws.rscs[clone].merging = false;

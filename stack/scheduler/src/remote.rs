@@ -109,7 +109,9 @@ pub fn assign_connections(ws: &mut WorkingSet) {
     for r in ws.top.clone() {
         // A bundle's connections are assigned with the bundle.
         if is_connection(ws, r) && bundle_part(ws, r).is_none() {
-            crate::assign::assign(ws, r, None);
+            // A connection that is migrating prefers its migration target.
+            let prefer = ws.rscs[r].partial_migration.map(|(_, target)| target);
+            crate::assign::assign(ws, r, prefer);
             connection_assigned(ws, r);
         }
     }

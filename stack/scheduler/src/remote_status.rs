@@ -223,9 +223,38 @@ pub fn link(ws: &mut WorkingSet) {
     }
 }
 
+/// An orphaned remote connection (its history is left, its configuration
+/// gone) still names a remote node, which is shutting down (Pacemaker's
+/// process_orphan_resource).
+pub fn orphaned_connection(ws: &mut WorkingSet, r: RscId) {
+    let rsc = &ws.rscs[r];
+    let remote_agent = rsc.class.eq_ignore_ascii_case("ocf")
+        && rsc
+            .provider
+            .as_deref()
+            .is_some_and(|p| p.eq_ignore_ascii_case("pacemaker"))
+        && rsc.agent.eq_ignore_ascii_case("remote");
+    if !remote_agent {
+        return;
+    }
+    let id = rsc.id.clone();
+    let n = match ws.find_node(&id) {
+        Some(n) => n,
+        None => add_node(ws, &id, &id),
+    };
+    let Some(info) = ws.nodes[n].remote.as_mut() else {
+        return;
+    };
+    info.conn = Some(r);
+    ws.links.conn_node.insert(r, n);
+    link_connection(ws, r, n);
+    ws.nodes[n].shutdown = true;
+}
+
 fn link_connection(ws: &mut WorkingSet, r: RscId, n: NodeId) {
     if !ws.rscs[r].meta.contains_key("requires") {
         ws.rscs[r].needs_fencing = false;
+        ws.rscs[r].needs_unfencing = false;
         ws.rscs[r].needs_quorum = true;
     }
     if ws.links.container.contains_key(&r) {

@@ -70,7 +70,8 @@ fn apply_transition(ws: &mut WorkingSet) {
     // Fenced nodes go offline and clean.
     for &a in &ws.fence_actions.clone() {
         let act = &ws.actions[a];
-        if act.has(af::OPTIONAL) || act.task != "stonith" {
+        if act.has(af::OPTIONAL) || act.task != "stonith" || act.fence_type.as_deref() == Some("on")
+        {
             continue;
         }
         if let Some(n) = act.node {

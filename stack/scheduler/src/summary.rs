@@ -125,7 +125,11 @@ fn primitive_items(ws: &mut WorkingSet, r: RscId, out: &mut Vec<Item>) {
         Some(s) if ws.actions[s].has(af::RUNNABLE) => current,
         _ => None,
     };
-    let stop = first_action(ws, r, "stop", start_node);
+    let mut stop = first_action(ws, r, "stop", start_node);
+    if stop.is_none() && rsc.stop_unexpected {
+        // Stopping elsewhere than where it stays.
+        stop = first_action(ws, r, "stop", None);
+    }
     let promote = first_action(ws, r, "promote", next);
     let demote = first_action(ws, r, "demote", next);
     let opt = |a: Option<ActionId>| a.is_none_or(|a| ws.actions[a].has(af::OPTIONAL));

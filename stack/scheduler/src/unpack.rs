@@ -86,7 +86,8 @@ fn unpack_options(cib: &Cib, now: i64) -> Options {
             .get("placement-strategy")
             .cloned()
             .unwrap_or_else(|| "default".into()),
-        have_stonith_resource: false,
+        // Watchdog-based self-fencing (SBD) counts as a fencing device.
+        have_stonith_resource: flag("have-watchdog", false),
         now,
         default_stickiness: cfg
             .get("default-resource-stickiness")
@@ -121,7 +122,57 @@ fn unpack_options(cib: &Cib, now: i64) -> Options {
         legacy_failcounts: cib
             .attr("crm_feature_set")
             .is_none_or(|v| version_lt(v, "3.0.13")),
+        enable_unfencing: unfencing_configured(cib),
+        shutdown_lock: flag("shutdown-lock", false),
+        shutdown_lock_limit: cfg
+            .get("shutdown-lock-limit")
+            .and_then(|v| parse_interval_ms(v))
+            .map(|ms| (ms / 1000) as i64)
+            .unwrap_or(0),
     }
+}
+
+/// A history entry's `shutdown-lock` (the time its node shut down) locks
+/// the resource to that node unless shutdown-lock-limit has passed since.
+fn unpack_shutdown_lock(ws: &mut WorkingSet, rsc: RscId, node: NodeId, lr: &LrmResource) {
+    let lock_time = lr
+        .attr("shutdown-lock")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or(0);
+    if lock_time == 0 {
+        return;
+    }
+    let limit = ws.options.shutdown_lock_limit;
+    if limit > 0 && ws.options.now > lock_time + limit {
+        return;
+    }
+    ws.rscs[rsc].lock_node = Some(node);
+}
+
+/// Whether a meta-attribute `provides` or `requires` of any resource (at
+/// any depth) or of the resource defaults is exactly `unfencing`
+/// (Pacemaker looks for such an nvpair with an XPath; rules and id-refs
+/// are not considered, templates neither).
+fn unfencing_configured(cib: &Cib) -> bool {
+    fn in_sets(sets: &[hasim_cib::AttrSet]) -> bool {
+        sets.iter()
+            .filter(|s| s.kind == hasim_cib::SetKind::Meta)
+            .flat_map(|s| &s.nvpairs)
+            .any(|nv| {
+                (nv.name == "provides" || nv.name == "requires")
+                    && nv.value.as_deref() == Some("unfencing")
+            })
+    }
+    fn in_rsc(r: &hasim_cib::Resource) -> bool {
+        in_sets(&r.sets)
+            || match &r.kind {
+                ResourceKind::Primitive { .. } => false,
+                ResourceKind::Group { children } => children.iter().any(in_rsc),
+                ResourceKind::Clone { child, .. } => in_rsc(child),
+                ResourceKind::Bundle { child, .. } => child.as_deref().is_some_and(in_rsc),
+            }
+    }
+    cib.resources.iter().any(in_rsc) || in_sets(&cib.rsc_defaults)
 }
 
 fn version_lt(a: &str, b: &str) -> bool {
@@ -157,6 +208,8 @@ pub fn unpack(cib: &Cib) -> WorkingSet {
         promoted_locations: Vec::new(),
         ticket_promotion_bans: Vec::new(),
         histories: Vec::new(),
+        history_agents: Vec::new(),
+        last_failure_checks: Vec::new(),
         links: Default::default(),
     };
     unpack_nodes(cib, &mut ws);
@@ -353,6 +406,9 @@ impl<'a> Unpacker<'a> {
             rsc.failure_timeout = parse_interval_ms(v).unwrap_or(0) as i64 / 1000;
         }
         rsc.multiple_active_block = m.get("multiple-active").is_some_and(|v| v == "block");
+        rsc.multiple_active_stop_unexpected = m
+            .get("multiple-active")
+            .is_some_and(|v| v.eq_ignore_ascii_case("stop_unexpected"));
         rsc.allow_migrate = m.get("allow-migrate").is_some_and(|v| is_true(v));
         if rsc.class.eq_ignore_ascii_case("stonith") {
             rsc.fence_device = true;
@@ -362,11 +418,13 @@ impl<'a> Unpacker<'a> {
             Some("nothing") => "nothing",
             Some("quorum") => "quorum",
             Some("fencing") => "fencing",
-            Some("unfencing") if ws.options.stonith_enabled && !rsc.fence_device => "fencing",
+            Some("unfencing") if ws.options.stonith_enabled && !rsc.fence_device => "unfencing",
             Some("unfencing") => "quorum",
             _ => {
                 if rsc.fence_device {
                     "quorum"
+                } else if ws.options.enable_unfencing && ws.options.stonith_enabled {
+                    "unfencing"
                 } else if ws.options.stonith_enabled {
                     "fencing"
                 } else if ws.options.no_quorum_policy == NoQuorum::Ignore {
@@ -376,7 +434,8 @@ impl<'a> Unpacker<'a> {
                 }
             }
         };
-        rsc.needs_fencing = requires == "fencing";
+        rsc.needs_fencing = requires == "fencing" || requires == "unfencing";
+        rsc.needs_unfencing = requires == "unfencing";
         rsc.needs_quorum = requires == "quorum";
         rsc.target_role = None;
         if let Some(v) = m.get("target-role") {
@@ -813,6 +872,231 @@ impl<'a> Unpacker<'a> {
         })
     }
 
+    // ------------------------------------------------ live migrations
+    //
+    // A migration's outcome depends on the history of the resource on the
+    // other node too (Pacemaker's unpack_migrate_to_success,
+    // unpack_migrate_to_failure and unpack_migrate_from_failure).
+
+    /// The history of resource `rsc_id` on the node named `node_name`.
+    fn lrm_resource_on(&self, rsc_id: &str, node_name: &str) -> Option<&'a LrmResource> {
+        self.cib
+            .status
+            .iter()
+            .filter(|ns| ns.uname() == Some(node_name))
+            .filter_map(|ns| ns.lrm.as_ref())
+            .flatten()
+            .find(|lr| lr.id() == rsc_id)
+    }
+
+    /// The first `task` entry of `rsc_id` on `node_name` (for migrate_to
+    /// with that migrate_target, for migrate_from with that
+    /// migrate_source, when `other` is given), if it has `target_rc`.
+    fn find_lrm_op(
+        &self,
+        rsc_id: &str,
+        task: &str,
+        node_name: &str,
+        other: Option<&str>,
+        target_rc: Option<i64>,
+    ) -> Option<&'a LrmOp> {
+        let lr = self.lrm_resource_on(rsc_id, node_name)?;
+        let op = lr.ops.iter().find(|op| {
+            op.operation() == task
+                && match (other, task) {
+                    (Some(o), "migrate_to") => op.attr("migrate_target") == Some(o),
+                    (Some(o), "migrate_from") => op.attr("migrate_source") == Some(o),
+                    _ => true,
+                }
+        })?;
+        match target_rc {
+            Some(rc) if op.rc_code() != rc || op.op_status() != 0 => None,
+            _ => Some(op),
+        }
+    }
+
+    fn unknown_on_node(&self, rsc_id: &str, node_name: &str) -> bool {
+        self.lrm_resource_on(rsc_id, node_name)
+            .is_none_or(|lr| lr.ops.is_empty())
+    }
+
+    /// Whether a start, stop or migration of `rsc_id` on `node_name` is
+    /// newer than `than`.
+    fn non_monitor_after(
+        &self,
+        rsc_id: &str,
+        node_name: &str,
+        than: &LrmOp,
+        same_node: bool,
+    ) -> bool {
+        let Some(lr) = self.lrm_resource_on(rsc_id, node_name) else {
+            return false;
+        };
+        lr.ops.iter().any(|op| {
+            op.attrs != than.attrs
+                && matches!(
+                    op.operation(),
+                    "start" | "stop" | "migrate_to" | "migrate_from"
+                )
+                && newer_op(op, than, same_node) == std::cmp::Ordering::Greater
+        })
+    }
+
+    /// Whether a monitor found `rsc_id` not running on `node_name` after
+    /// `than`.
+    fn monitor_not_running_after(
+        &self,
+        rsc_id: &str,
+        node_name: &str,
+        than: &LrmOp,
+        same_node: bool,
+    ) -> bool {
+        self.find_lrm_op(rsc_id, "monitor", node_name, None, Some(7))
+            .is_some_and(|m| newer_op(m, than, same_node) == std::cmp::Ordering::Greater)
+    }
+
+    /// Whether `rsc_id` has a newer state on `node_name` than the migration
+    /// events (compared with the event recorded on that node if any).
+    fn newer_state_after_migrate(
+        &self,
+        rsc_id: &str,
+        node_name: &str,
+        migrate_to: Option<&LrmOp>,
+        migrate_from: Option<&LrmOp>,
+    ) -> bool {
+        let Some(mut op) = migrate_from.or(migrate_to) else {
+            return false;
+        };
+        let source = op.attr("migrate_source");
+        let target = op.attr("migrate_target");
+        let mut same_node = false;
+        let eq = |a: Option<&str>| a.is_some_and(|a| a.eq_ignore_ascii_case(node_name));
+        if eq(target) {
+            if let Some(mf) = migrate_from {
+                op = mf;
+                same_node = true;
+            } else if let Some(mt) = migrate_to {
+                op = mt;
+            }
+        } else if eq(source) {
+            if let Some(mt) = migrate_to {
+                op = mt;
+                same_node = true;
+            } else if let Some(mf) = migrate_from {
+                op = mf;
+            }
+        }
+        self.non_monitor_after(rsc_id, node_name, op, same_node)
+            || self.monitor_not_running_after(rsc_id, node_name, op, same_node)
+    }
+
+    fn migrate_to_success(&self, ws: &mut WorkingSet, rsc: RscId, node: NodeId, op: &LrmOp) {
+        let (Some(source), Some(target)) = (op.attr("migrate_source"), op.attr("migrate_target"))
+        else {
+            return;
+        };
+        if source != ws.nodes[node].name {
+            return;
+        }
+        let id = ws.rscs[rsc].id.clone();
+        let source_newer_op = self.non_monitor_after(&id, source, op, true);
+        let migrate_from = self.find_lrm_op(&id, "migrate_from", target, Some(source), None);
+        if source_newer_op && migrate_from.is_some() {
+            return;
+        }
+        let target_newer_state =
+            self.newer_state_after_migrate(&id, target, Some(op), migrate_from);
+        if source_newer_op && target_newer_state {
+            return;
+        }
+        ws.rscs[rsc].role = Role::Started;
+        let target_node = ws.find_node(target);
+        let source_node = ws.find_node(source);
+        let online = |ws: &WorkingSet, n: Option<NodeId>| n.filter(|&n| ws.nodes[n].online);
+        match migrate_from {
+            Some(mf) if mf.rc_code() == 0 && mf.op_status() == 0 => {
+                // Both halves succeeded: only a stop on the source is missing.
+                ws.rscs[rsc].role = Role::Stopped;
+                ws.rscs[rsc].dangling_migrations.insert(0, node);
+            }
+            Some(mf) if mf.op_status() != -1 => {
+                // migrate_from failed.
+                match online(ws, target_node) {
+                    Some(t) if !target_newer_state => add_running(ws, rsc, t, true),
+                    _ => {
+                        ws.rscs[rsc].failed = true;
+                        ws.rscs[rsc].stop_flag = true;
+                        ws.rscs[rsc].allow_migrate = false;
+                    }
+                }
+            }
+            _ => match online(ws, target_node) {
+                // Pending, or never recorded: a partial migration.
+                Some(t) if !target_newer_state => {
+                    add_running(ws, rsc, t, false);
+                    if let Some(s) = online(ws, source_node) {
+                        ws.rscs[rsc].partial_migration = Some((s, t));
+                    }
+                }
+                _ => {
+                    if !source_newer_op {
+                        ws.rscs[rsc].failed = true;
+                        ws.rscs[rsc].stop_flag = true;
+                        ws.rscs[rsc].allow_migrate = false;
+                    }
+                }
+            },
+        }
+    }
+
+    /// After a failed migrate_to or migrate_from (the failure itself is
+    /// handled like any other).
+    fn migration_failure(
+        &self,
+        ws: &mut WorkingSet,
+        rsc: RscId,
+        node: NodeId,
+        task: &str,
+        op: &LrmOp,
+    ) {
+        if task != "migrate_to" && task != "migrate_from" {
+            return;
+        }
+        let (Some(source), Some(target)) = (op.attr("migrate_source"), op.attr("migrate_target"))
+        else {
+            return;
+        };
+        let id = ws.rscs[rsc].id.clone();
+        ws.rscs[rsc].role = Role::Started;
+        if task == "migrate_to" {
+            if source != ws.nodes[node].name {
+                return;
+            }
+            let from = self.find_lrm_op(&id, "migrate_from", target, Some(source), Some(0));
+            if !self.unknown_on_node(&id, target)
+                && !self.newer_state_after_migrate(&id, target, Some(op), from)
+            {
+                if let Some(t) = ws.find_node(target).filter(|&t| ws.nodes[t].online) {
+                    add_running(ws, rsc, t, false);
+                }
+            } else if !self.non_monitor_after(&id, source, op, true) {
+                ws.rscs[rsc].dangling_migrations.insert(0, node);
+            }
+        } else {
+            if target != ws.nodes[node].name {
+                return;
+            }
+            let to = self.find_lrm_op(&id, "migrate_to", source, Some(target), Some(0));
+            if !self.unknown_on_node(&id, source)
+                && !self.newer_state_after_migrate(&id, source, to, Some(op))
+            {
+                if let Some(s) = ws.find_node(source).filter(|&s| ws.nodes[s].online) {
+                    add_running(ws, rsc, s, true);
+                }
+            }
+        }
+    }
+
     fn create_orphan(&mut self, ws: &mut WorkingSet, lr: &LrmResource) -> RscId {
         let mut rsc = Rsc::new(lr.id(), Variant::Primitive);
         rsc.class = lr.attr("class").unwrap_or_default().to_string();
@@ -847,6 +1131,7 @@ impl<'a> Unpacker<'a> {
         if stop_orphans {
             add_location(ws, id, None, -INFINITY);
         }
+        crate::remote_status::orphaned_connection(ws, id);
         id
     }
 
@@ -878,6 +1163,9 @@ impl<'a> Unpacker<'a> {
             on_fail: OnFail::Ignore,
             last_failure: None,
         };
+        if ws.options.shutdown_lock {
+            unpack_shutdown_lock(ws, rsc, node, lr);
+        }
         for op in &ops {
             self.unpack_rsc_op(ws, rsc, node, op, &mut ctx);
         }
@@ -886,6 +1174,8 @@ impl<'a> Unpacker<'a> {
             node,
             ops.iter().map(|o| (*o).clone()).collect(),
         ));
+        ws.history_agents
+            .push(["class", "provider", "type"].map(|k| lr.attr(k).map(str::to_string)));
         process_rsc_state(ws, rsc, node, ctx.on_fail);
         if let Some(tr) = ws.rscs[rsc].target_role {
             let nr = ws.rscs[rsc].next_role;
@@ -924,6 +1214,14 @@ impl<'a> Unpacker<'a> {
         };
         let is_probe = task == "monitor" && interval == 0;
         let expired = status != 7 && self.op_expired(ws, rsc, node, op, rc);
+        if status != 7
+            && !expired
+            && interval == 0
+            && (task == "start" || task == "monitor")
+            && op.id().ends_with("_last_failure_0")
+        {
+            ws.last_failure_checks.push((rsc, node, op.clone()));
+        }
         let old_rc = rc;
         // Degraded monitor results count as their healthy equivalents.
         if task == "monitor" {
@@ -971,8 +1269,18 @@ impl<'a> Unpacker<'a> {
                     status = 4;
                 }
                 6 => status = 6,
-                3 => status = if interval == 0 { 5 } else { 3 },
-                5 | 2 | 4 => status = 5,
+                3 => {
+                    if interval == 0 {
+                        check_recoverable(ws, rsc, node, &task);
+                        status = 5;
+                    } else {
+                        status = 3;
+                    }
+                }
+                5 | 2 | 4 => {
+                    check_recoverable(ws, rsc, node, &task);
+                    status = 5;
+                }
                 _ => {
                     if status == 0 {
                         status = 4;
@@ -1014,6 +1322,9 @@ impl<'a> Unpacker<'a> {
             }
             0 => {
                 update_resource_state(ws, rsc, node, &task, rc, op, ctx);
+                if task == "migrate_to" {
+                    self.migrate_to_success(ws, rsc, node, op);
+                }
                 return;
             }
             7 => {
@@ -1023,6 +1334,7 @@ impl<'a> Unpacker<'a> {
                 }
                 add_location(ws, parent, Some(node), -INFINITY);
                 unpack_failure(ws, rsc, node, &task, rc, op, ctx, interval, is_probe);
+                self.migration_failure(ws, rsc, node, &task, op);
                 return;
             }
             10 | 11 => status = 5,
@@ -1031,6 +1343,9 @@ impl<'a> Unpacker<'a> {
         let fs = op_on_fail(ws, rsc, &task, interval.max(0) as u64);
         if fs == OnFail::Ignore || (fs == OnFail::RestartContainer && task == "stop") {
             update_resource_state(ws, rsc, node, &task, target_rc.max(0), op, ctx);
+            if task == "migrate_to" {
+                self.migrate_to_success(ws, rsc, node, op);
+            }
             ws.rscs[rsc].failure_ignored = true;
             // A failed stop inside a container restarts the container.
             if fs == OnFail::RestartContainer && ctx.on_fail.rank() <= OnFail::Recover.rank() {
@@ -1038,6 +1353,7 @@ impl<'a> Unpacker<'a> {
             }
         } else {
             unpack_failure(ws, rsc, node, &task, rc, op, ctx, interval, is_probe);
+            self.migration_failure(ws, rsc, node, &task, op);
             if status == 5 {
                 add_location(ws, parent, Some(node), -INFINITY);
             } else if status == 6 {
@@ -1158,6 +1474,46 @@ fn cmp_ops(a: &LrmOp, b: &LrmOp) -> std::cmp::Ordering {
         return ca.cmp(&cb);
     }
     a.last_rc_change().cmp(&b.last_rc_change())
+}
+
+/// Pacemaker's pe__is_newer_op: whether `a` happened after `b` (call ids on
+/// the same node, otherwise the last change times; pending entries are
+/// compared as equal).
+fn newer_op(a: &LrmOp, b: &LrmOp, same_node_default: bool) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let same_node = match (a.attr("on_node"), b.attr("on_node")) {
+        (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+        _ => same_node_default,
+    };
+    if same_node && a.attr("id") == b.attr("id") {
+        return Ordering::Equal;
+    }
+    let (ca, cb) = (a.call_id(), b.call_id());
+    if ca == -1 && cb == -1 {
+        Ordering::Equal
+    } else if same_node && ca >= 0 && ca < cb {
+        Ordering::Less
+    } else if same_node && cb >= 0 && ca > cb {
+        Ordering::Greater
+    } else if ca >= 0 && cb >= 0 && (!same_node || ca == cb) {
+        let la = a
+            .attr("last-rc-change")
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(-1);
+        let lb = b
+            .attr("last-rc-change")
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(-1);
+        if la >= 0 && la < lb {
+            Ordering::Less
+        } else if lb >= 0 && la > lb {
+            Ordering::Greater
+        } else {
+            Ordering::Equal
+        }
+    } else {
+        Ordering::Equal
+    }
 }
 
 /// The configured on-fail policy for an operation.
@@ -1298,10 +1654,8 @@ fn update_resource_state(
         r.role = Role::Started;
         clear = true;
     } else if task == "migrate_to" {
-        // Partial migrations are not modelled: the source stays active.
-        if r.role < Role::Started {
-            r.role = Role::Started;
-        }
+        // Unpacker::migrate_to_success decides (it needs the other node's
+        // history).
     } else if r.role < Role::Started {
         r.role = Role::Started;
     }
@@ -1314,6 +1668,16 @@ fn update_resource_state(
             }
         }
     }
+}
+
+/// A stop that failed hard where fencing is impossible leaves no way to
+/// recover: the resource becomes unmanaged and blocked.
+fn check_recoverable(ws: &mut WorkingSet, rsc: RscId, node: NodeId, task: &str) {
+    if task != "stop" || crate::graph::can_fence(ws, node) {
+        return;
+    }
+    ws.rscs[rsc].managed = false;
+    ws.rscs[rsc].block = true;
 }
 
 /// A probe whose failure means "the agent cannot run here" (not installed
@@ -1416,7 +1780,12 @@ fn process_rsc_state(ws: &mut WorkingSet, rsc: RscId, node: NodeId, mut on_fail:
         on_fail = OnFail::Ignore;
     }
     match on_fail {
-        OnFail::Demote => ws.rscs[rsc].failed = true,
+        OnFail::Demote => {
+            // A required demote where it failed; if the instance is promoted
+            // there again, that is a re-promotion.
+            ws.rscs[rsc].failed = true;
+            crate::graph::custom_action(ws, rsc, "demote", Some(node), false);
+        }
         OnFail::Fence => {
             let reason = format!("{} failed there", ws.rscs[rsc].id);
             fence_node(ws, node, &reason);

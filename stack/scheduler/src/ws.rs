@@ -162,7 +162,19 @@ pub struct Rsc {
     pub promotable: bool,
     pub critical: bool,
     pub needs_fencing: bool,
+    /// requires=unfencing (explicit, or the default once unfencing is enabled).
+    pub needs_unfencing: bool,
     pub needs_quorum: bool,
+    /// Nodes where the fail count is being cleared (its last failure was
+    /// recorded with other parameters): no migration-threshold ban there.
+    pub failcount_cleared: BTreeSet<NodeId>,
+    /// The node a shutdown lock keeps the resource on.
+    pub lock_node: Option<NodeId>,
+    /// A live migration whose migrate_to completed but whose migrate_from
+    /// has not: (source, target).
+    pub partial_migration: Option<(NodeId, NodeId)>,
+    /// Sources of migrations that completed without a stop there.
+    pub dangling_migrations: Vec<NodeId>,
     pub fence_device: bool,
     pub start_pending: bool,
     pub failure_ignored: bool,
@@ -203,6 +215,11 @@ pub struct Rsc {
     /// Name of this instance in the operation history, when different.
     pub clone_name: Option<String>,
     pub multiple_active_block: bool,
+    /// multiple-active=stop_unexpected.
+    pub multiple_active_stop_unexpected: bool,
+    /// Multiply active with stop_unexpected: stopped only where it is not
+    /// expected (Pacemaker's pe_rsc_stop_unexpected).
+    pub stop_unexpected: bool,
     pub configured: bool,
     /// Instance attribute sets (agent parameters), for digests.
     pub param_sets: Vec<hasim_cib::AttrSet>,
@@ -241,6 +258,11 @@ impl Rsc {
             promotable: false,
             critical: true,
             needs_fencing: false,
+            needs_unfencing: false,
+            lock_node: None,
+            failcount_cleared: BTreeSet::new(),
+            partial_migration: None,
+            dangling_migrations: Vec::new(),
             needs_quorum: false,
             fence_device: false,
             start_pending: false,
@@ -273,6 +295,8 @@ impl Rsc {
             sort_index: 0,
             clone_name: None,
             multiple_active_block: false,
+            multiple_active_stop_unexpected: false,
+            stop_unexpected: false,
             configured: true,
             param_sets: Vec::new(),
             reload: false,
@@ -329,6 +353,8 @@ pub mod af {
     pub const IMPLIED_BY_STONITH: u32 = 1 << 5;
     pub const REQUIRES_ANY: u32 = 1 << 6;
     pub const DC: u32 = 1 << 7;
+    /// The stop that finishes a migration which completed without one.
+    pub const DANGLE: u32 = 1 << 8;
 }
 
 /// A scheduled (or considered) action.
@@ -403,6 +429,12 @@ pub struct Options {
     /// node-health-strategy and its red/yellow/green scores and base.
     pub health_strategy: String,
     pub health_scores: (i32, i32, i32, i32),
+    /// Some resource (or the resource defaults) provides or requires
+    /// unfencing (Pacemaker's pe_flag_enable_unfencing).
+    pub enable_unfencing: bool,
+    /// shutdown-lock, and shutdown-lock-limit in seconds (0: none).
+    pub shutdown_lock: bool,
+    pub shutdown_lock_limit: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -434,6 +466,13 @@ pub struct WorkingSet {
     pub ticket_promotion_bans: Vec<(RscId, bool)>,
     /// Operation histories (resource, node, ops sorted by call id).
     pub histories: Vec<(String, NodeId, Vec<hasim_cib::LrmOp>)>,
+    /// The agent each history entry was recorded for (class, provider,
+    /// type), by the same index as `histories`.
+    pub history_agents: Vec<[Option<String>; 3]>,
+    /// Unexpired `_last_failure_0` entries of starts and probes, checked
+    /// for parameter changes that clear the fail count (resource, node,
+    /// entry).
+    pub last_failure_checks: Vec<(RscId, NodeId, hasim_cib::LrmOp)>,
     /// Pacemaker Remote connections and containers.
     pub links: crate::remote_node::Links,
 }
