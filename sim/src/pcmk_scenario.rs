@@ -18,6 +18,10 @@ pub struct PacemakerSection {
     /// Path of the CIB, relative to the scenario file: `cibadmin -Q` XML
     /// (starts with `<`) or `crm configure` lines.
     pub cib: Spanned<String>,
+    /// crm shell lines appended to a crm-syntax CIB (node names, properties
+    /// a document leaves out).
+    #[serde(default)]
+    pub crm_extra: String,
     /// How agent operations behave; the first matching rule wins.
     #[serde(default)]
     pub behaviour: Vec<Spanned<Behaviour>>,
@@ -112,14 +116,28 @@ fn collect_vips(resources: &[hasim_cib::Resource], out: &mut Vec<std::net::Ipv4A
     }
 }
 
-/// Read the CIB file: XML or crm syntax, errors with file and line.
-pub fn load_cib(path: &Path) -> Result<LoadedCib, String> {
+/// Read the CIB file: XML, crm syntax, or the crm blocks of a text
+/// document (`.txt`, `.rst`: the seed documents' `crm configure` listings,
+/// kept at their line numbers), with `extra` crm lines appended. Errors
+/// name the file and line.
+pub fn load_cib(path: &Path, extra: &str) -> Result<LoadedCib, String> {
     let shown = path.display().to_string();
     let text = crate::input::read_text(path, limits::MAX_SCENARIO_BYTES, "CIB file")?;
-    let xml = if text.trim_start().starts_with('<') {
+    let document = matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("txt" | "rst")
+    );
+    let xml = if text.trim_start().starts_with('<') && !document {
         text
     } else {
-        hasim_crmsh::to_cib_xml(&text).map_err(|e| format!("{shown}:{}: {}", e.line, e.message))?
+        let mut crm = if document {
+            hasim_crmsh::rst_crm_blocks(&text)
+        } else {
+            text
+        };
+        crm.push('\n');
+        crm.push_str(extra);
+        hasim_crmsh::to_cib_xml(&crm).map_err(|e| format!("{shown}:{}: {}", e.line, e.message))?
     };
     let cib = hasim_cib::Cib::from_xml(&xml).map_err(|e| format!("{shown}: {e}"))?;
     hasim_based::disk_image(&xml).map_err(|e| format!("{shown}: {e}"))?;
@@ -223,4 +241,48 @@ fn resource_tag(resources: &[hasim_cib::Resource], id: &str) -> Option<&'static 
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_crm_line_is_named_with_file_and_line() {
+        let dir = std::env::temp_dir().join(format!("hasim-crm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.crm");
+        std::fs::write(&path, "property stonith-enabled=false\nprimitive\n").unwrap();
+        let err = load_cib(&path, "").unwrap_err();
+        assert!(err.contains("bad.crm:2:"), "{err}");
+        let xml = dir.join("bad.xml");
+        std::fs::write(&xml, "<cib><configuration>").unwrap();
+        let err = load_cib(&xml, "").unwrap_err();
+        assert!(err.contains("bad.xml"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn operator_requests_name_what_they_lack() {
+        let cib = hasim_cib::Cib::from_xml(
+            "<cib><configuration><crm_config/><nodes/><resources><primitive id=\"d\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"/></resources><constraints/></configuration><status/></cib>",
+        )
+        .unwrap();
+        let ids = BTreeMap::from([("node1".to_string(), 1)]);
+        let op = |request: &str, rsc: Option<&str>| Operator {
+            at: Duration::ZERO,
+            node: None,
+            request: request.into(),
+            target: None,
+            rsc: rsc.map(str::to_string),
+            name: None,
+            value: "Stopped".into(),
+        };
+        assert!(op("target-role", Some("d")).op(&ids, &cib).is_ok());
+        let e = op("target-role", Some("nope")).op(&ids, &cib).unwrap_err();
+        assert!(e.contains("unknown resource `nope`"), "{e}");
+        let e = op("standby", None).op(&ids, &cib).unwrap_err();
+        assert!(e.contains("needs `target`"), "{e}");
+        assert!(op("reboot", None).op(&ids, &cib).is_err());
+    }
 }

@@ -588,8 +588,9 @@ impl Scenario {
                 "Pacemaker runs on Corosync: add a `[corosync]` section with `conf`".into(),
             ));
         };
-        let loaded = crate::pcmk_scenario::load_cib(&base.join(section.cib.get_ref()))
-            .map_err(|m| (section.cib.span(), m))?;
+        let loaded =
+            crate::pcmk_scenario::load_cib(&base.join(section.cib.get_ref()), &section.crm_extra)
+                .map_err(|m| (section.cib.span(), m))?;
         let known = |node: &Option<String>| match node {
             Some(n) if !corosync.node_ids.contains_key(n) => Err(format!(
                 "unknown node `{n}`; expected one of {:?}",

@@ -151,11 +151,15 @@ pub const CHECKERS: &[CheckerSpec] = &[
     },
     CheckerSpec {
         name: "no-election-storm",
-        description: "no node starts more than 5 DC elections within 60 s",
+        description: "no node starts more than (nodes + 1)^2 DC elections within 2 s (Pacemaker's own election-storm warning)",
         needs: &[Need::Pacemaker],
-        build: |_| {
-            let window = Duration::from_secs(60);
-            Box::new(PacemakerAudit::new(Audit::NoElectionStorm { window, max: 5 }))
+        build: |s| {
+            // lib/cluster/election.c: more than peers^2 wins within
+            // STORM_INTERVAL (2 s), peers being 1 + the peer cache's size.
+            let peers = s.node_ids.len() + 1;
+            let window = Duration::from_secs(2);
+            let max = peers * peers;
+            Box::new(PacemakerAudit::new(Audit::NoElectionStorm { window, max }))
         },
     },
 ];

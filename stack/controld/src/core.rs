@@ -102,6 +102,9 @@ pub struct Controld {
     pub(crate) fingerprint: String,
     pub(crate) opts: Options,
     pub(crate) no_votes: BTreeSet<String>,
+    /// When this node last lost an election (Pacemaker's election
+    /// dampening: a recent loser does not start a new election).
+    pub(crate) last_election_loss: Option<Duration>,
     pub(crate) join_id: u64,
     pub(crate) join_requests: BTreeMap<String, CibVersion>,
     pub(crate) join_acked: BTreeSet<String>,
@@ -134,6 +137,7 @@ impl Controld {
             fingerprint: String::new(),
             opts: Options::default(),
             no_votes: BTreeSet::new(),
+            last_election_loss: None,
             join_id: 0,
             join_requests: BTreeMap::new(),
             join_acked: BTreeSet::new(),

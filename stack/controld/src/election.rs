@@ -13,6 +13,9 @@ use hasim_pcmk_proto::{Action, Daemon, Event, LocalMsg};
 use crate::core::{Controld, State};
 use crate::wire::Wire;
 
+/// How long a lost election keeps this node from starting another.
+const LOSS_DAMPEN: Duration = Duration::from_secs(2);
+
 /// Whether a vote of ours (`age`, `name`) beats theirs.
 pub(crate) fn we_win(our_age: u64, our_name: &str, their_age: u64, their_name: &str) -> bool {
     if our_age != their_age {
@@ -22,9 +25,14 @@ pub(crate) fn we_win(our_age: u64, our_name: &str, their_age: u64, their_name: &
 }
 
 impl Controld {
-    /// Our "uptime" for votes: process age plus the seeded jitter.
-    pub(crate) fn age(&self, now: Duration) -> u64 {
-        now.saturating_sub(self.started_at).as_millis() as u64 + self.cfg.uptime_jitter_ms
+    /// Our "uptime" for votes, as a seniority that does not change while
+    /// the vote travels: larger is older (started earlier on the cluster's
+    /// clock, less the seeded jitter). Comparing uptimes read at different
+    /// instants let two nodes whose uptimes differ by less than the message
+    /// latency both believe they won, and the election never ended.
+    pub(crate) fn age(&self, _now: Duration) -> u64 {
+        const EPOCH_MS: u64 = 1 << 50;
+        EPOCH_MS - self.started_at.as_millis() as u64 + self.cfg.uptime_jitter_ms
     }
 
     pub(crate) fn start_election(&mut self, now: Duration, out: &mut Vec<Action>) {
@@ -65,12 +73,21 @@ impl Controld {
         if from == self.cfg.node || self.state == State::Starting {
             return;
         }
-        if we_win(self.age(now), &self.cfg.node, age, from) {
+        // Pacemaker's election dampening (lib/cluster/election.c,
+        // LOSS_DAMPEN): a node that lost within the last 2 s answers even a
+        // vote it would beat with a no-vote, so the winner it lost to wins
+        // again instead of the two voting each other down in turn.
+        let dampened = self
+            .last_election_loss
+            .is_some_and(|at| now.saturating_sub(at) <= LOSS_DAMPEN);
+        if we_win(self.age(now), &self.cfg.node, age, from) && !dampened {
+            self.last_election_loss = None;
             if self.state != State::Election {
                 self.start_election(now, out);
             }
             return;
         }
+        self.last_election_loss = Some(now);
         let was_dc = self.state.is_dc();
         self.multicast(
             &Wire::NoVote {
@@ -131,6 +148,31 @@ impl Controld {
 #[cfg(test)]
 mod tests {
     use super::we_win;
+    use crate::core::{Config, Controld};
+    use std::time::Duration;
+
+    #[test]
+    fn seniority_is_the_same_whenever_it_is_read() {
+        // Two nodes 1 ms apart compare the same numbers on both sides, so
+        // exactly one of them wins (the stuck election of pacemaker-dc-loss
+        // seed 57 before this).
+        let node = |name: &str, started_ms: u64| {
+            let mut c = Controld::new(Config {
+                node: name.into(),
+                node_id: 1,
+                nodelist: Default::default(),
+                uptime_jitter_ms: 0,
+            });
+            c.started_at = Duration::from_millis(started_ms);
+            c
+        };
+        let (a, b) = (node("node2", 12_000), node("node3", 12_001));
+        let (sent, read) = (Duration::from_secs(60), Duration::from_millis(60_002));
+        assert_eq!(a.age(sent), a.age(read));
+        let a_wins = we_win(a.age(read), "node2", b.age(sent), "node3");
+        let b_wins = we_win(b.age(read), "node3", a.age(sent), "node2");
+        assert!(a_wins && !b_wins);
+    }
 
     #[test]
     fn vote_order_is_uptime_then_lower_name() {

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum Wire {
-    /// An election vote: `age` is the voter's "uptime" in ms.
+    /// An election vote: `age` is the voter's seniority in ms (larger is
+    /// older; see `Controld::age`).
     Vote {
         from: String,
         age: u64,
