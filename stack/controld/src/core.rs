@@ -266,13 +266,11 @@ impl Controld {
         }));
         if self.state == State::Starting && self.members.contains(&self.cfg.node_id) {
             self.set_state(State::Pending, out);
-            self.multicast(
-                &Wire::Announce {
-                    from: self.cfg.node.clone(),
-                },
-                out,
-            );
-            self.set_timer("election-trigger", self.opts.dc_deadtime, out);
+            // controld_join_client.c sleeps 1 s ("give the cluster layer
+            // time to propagate to the DC") before it queries for a DC;
+            // dc-deadtime runs from the query (measured on 2.1.5: cold
+            // start to DC is dc-deadtime + 1 s after the ring forms).
+            self.set_timer("join-query", Duration::from_secs(1), out);
         }
         for (m, _) in &cc.left {
             let name = self.name_of(m.node);
@@ -413,6 +411,11 @@ impl Controld {
 
     fn timer(&mut self, now: Duration, t: &str, out: &mut Vec<Action>) {
         match t {
+            "join-query" if self.state == State::Pending => {
+                let from = self.cfg.node.clone();
+                self.multicast(&Wire::Announce { from }, out);
+                self.set_timer("election-trigger", self.opts.dc_deadtime, out);
+            }
             "election-trigger" if matches!(self.state, State::Pending) => {
                 self.start_election(now, out)
             }
