@@ -6,7 +6,7 @@ use crate::context::Shared;
 use crate::scenario::Scenario;
 use crate::trace::Event;
 use hasim_node::local::Switchboard;
-use hasim_node::pacemaker::{operator_request, PacemakerSetup, PACEMAKER};
+use hasim_node::pacemaker::{mix, operator_request, PacemakerSetup, PACEMAKER};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,14 +27,6 @@ impl Boards {
     fn get(&self, host: usize) -> Option<Switchboard> {
         self.0.lock().ok()?.get(&host).cloned()
     }
-}
-
-/// splitmix64 finalizer, to derive independent per-node draws from one seed.
-fn mix(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// Node `node`'s Pacemaker for boot `incarnation`, starting at `now`; `None`
