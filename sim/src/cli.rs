@@ -514,6 +514,15 @@ fn corosync_node(args: CorosyncNodeArgs) -> u8 {
         }
     };
     setup.load_interval = args.load_interval;
+    // The CIB is checked before anything starts or touches the disk.
+    let cib = match args.cib.as_deref().map(hasim::pcmk_scenario::load_cib) {
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+        Some(Ok(loaded)) => Some(loaded),
+        None => None,
+    };
     for line in &setup.startup_log {
         eprintln!("[TOTEM ] {line}");
     }
@@ -548,7 +557,7 @@ fn corosync_node(args: CorosyncNodeArgs) -> u8 {
         }
         None => hasim_node::real::UdpHost::new(&name, address, args.port_offset),
     };
-    let pacemaker = match &args.cib {
+    let pacemaker = match &cib {
         Some(cib) => match pacemaker_setup(cib, &host, &parsed.config, args.nodeid, &name) {
             Ok(setup) => Some(setup),
             Err(e) => {
@@ -579,20 +588,19 @@ fn corosync_node(args: CorosyncNodeArgs) -> u8 {
     code
 }
 
-/// Pacemaker's setup for this process: the CIB file checked (and put on
-/// the disk if the disk has none), the nodelist's names, a seed and the
+/// Pacemaker's setup for this process: the CIB (put on the disk if the
+/// disk has none), the nodelist's names, a seed and the
 /// cluster clock from the wall clock (the cores compare wall-clock seconds
 /// across nodes, as Pacemaker does).
 #[cfg(not(madsim))]
 fn pacemaker_setup(
-    cib: &std::path::Path,
+    loaded: &hasim::pcmk_scenario::LoadedCib,
     host: &hasim_node::real::UdpHost,
     conf: &hasim_corosync_conf::CorosyncConf,
     nodeid: u32,
     name: &str,
 ) -> Result<hasim_node::pacemaker::PacemakerSetup, String> {
     use hasim_node::Disk;
-    let loaded = hasim::pcmk_scenario::load_cib(cib)?;
     if host.load(hasim_based::DISK_CIB).is_none() {
         let image =
             hasim_based::disk_image(&loaded.xml).map_err(|e| format!("{}: {e}", loaded.path))?;

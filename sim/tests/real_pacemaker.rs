@@ -194,6 +194,73 @@ fn three_real_nodes_elect_a_dc_start_resources_and_recover_a_killed_node() {
         "DC {dc}; resources started {first_start:?} after launch; killed {victim} (d1); \
          DC {new_dc}, d1 on {new_holder} {recovery:?} later"
     );
+
+    // The killed node starts again from its disk (the CIB it kept; its
+    // run/ emptied, as a reboot empties /run) and rejoins under one DC.
+    assert!(disk_of(&dir, &victim).join("cib.xml").exists());
+    view.dc.remove(victim.as_str());
+    for on in view.active.values_mut() {
+        on.retain(|n| *n != victim);
+    }
+    let id = names.iter().position(|n| *n == victim).unwrap() as u32 + 1;
+    let again = start(&conf, cib, &disk_of(&dir, &victim), id, offset);
+    let stale = state_file(&dir, &victim, "d1");
+    let booted = Instant::now();
+    while stale.exists() && booted.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!stale.exists(), "the restarted node kept its old run/");
+    daemons.insert(names[id as usize - 1], again);
+    let all: Vec<(&str, &Daemon)> = daemons.iter().map(|(n, d)| (*n, d)).collect();
+    assert!(
+        watch(&all, &mut view, Duration::from_secs(25), settled),
+        "{victim} did not rejoin within 25 s: dc {:?}, active {:?}",
+        view.dc,
+        view.active
+    );
+    eprintln!(
+        "{victim} rejoined under DC {}; {:?} in all",
+        view.agreed_dc(&names).unwrap(),
+        began.elapsed()
+    );
+    drop(all);
     drop(daemons);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A bad CIB is refused with its file and line before anything starts or
+/// touches the disk; `--cib` needs `--disk`.
+#[test]
+fn a_bad_cib_is_refused_before_anything_starts() {
+    let dir = std::env::temp_dir().join(format!("hasim-real-badcib-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.crm");
+    std::fs::write(&bad, "property stonith-enabled=false\nbogus d1\n").unwrap();
+    let conf = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/corosync/real-loopback.conf"
+    );
+    let disk = dir.join("disk");
+    let hasim = || std::process::Command::new(env!("CARGO_BIN_EXE_hasim"));
+    let out = hasim()
+        .args(["node", "corosync", "--nodeid", "1", "--conf", conf, "--cib"])
+        .arg(&bad)
+        .arg("--disk")
+        .arg(&disk)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.crm:2: expected primitive"), "{err}");
+    assert!(!disk.exists(), "the disk was touched");
+    let out = hasim()
+        .args(["node", "corosync", "--nodeid", "1", "--conf", conf, "--cib"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--disk"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
