@@ -61,11 +61,13 @@ pub struct GuardArgs {
     pub max_memory: MemoryLimit,
 }
 
-/// `--max-wall`: `None` is no limit.
+/// `--max-wall`: `None` is no limit. (Read by the simulator build's commands.)
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(madsim), allow(dead_code))]
 pub struct WallLimit(pub Option<Duration>);
 /// `--max-memory` in bytes: `None` is no limit.
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(madsim), allow(dead_code))]
 pub struct MemoryLimit(pub Option<u64>);
 
 fn parse_wall_limit(text: &str) -> Result<WallLimit, String> {
