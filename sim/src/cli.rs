@@ -61,11 +61,13 @@ pub struct GuardArgs {
     pub max_memory: MemoryLimit,
 }
 
-/// `--max-wall`: `None` is no limit.
+/// `--max-wall`: `None` is no limit. (Read by the simulator build's commands.)
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(madsim), allow(dead_code))]
 pub struct WallLimit(pub Option<Duration>);
 /// `--max-memory` in bytes: `None` is no limit.
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(madsim), allow(dead_code))]
 pub struct MemoryLimit(pub Option<u64>);
 
 fn parse_wall_limit(text: &str) -> Result<WallLimit, String> {
@@ -260,7 +262,8 @@ pub enum NodeCommand {
     /// A Keepalived-style VRRP node over real UDP (unicast peers).
     Vrrp(VrrpNodeArgs),
     /// A Corosync node (Totem + votequorum) over real UDP, from a corosync.conf
-    /// (udpu-style unicast to each nodelist address, link 0).
+    /// (udpu-style unicast to each nodelist address, link 0); with `--cib`,
+    /// Pacemaker's daemons run on it.
     Corosync(CorosyncNodeArgs),
 }
 
@@ -283,6 +286,18 @@ pub struct CorosyncNodeArgs {
     /// and multicasts a numbered message this often (shows virtual synchrony).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub cpg_interval: Option<Duration>,
+    /// Run Pacemaker (CIB manager, attribute manager, executor, controller)
+    /// on this corosync, with this CIB (`cibadmin -Q` XML or `crm configure`
+    /// lines) as the first boot's: it is written to the disk only when the
+    /// disk holds no CIB yet. Needs `--disk`.
+    #[arg(long, value_name = "FILE", requires = "disk")]
+    pub cib: Option<PathBuf>,
+    /// The node's disk: a directory (created if missing) that keeps the CIB
+    /// (`cib.xml`, `cib.xml.sig`) and corosync's `ringid` across restarts;
+    /// its `run/` is emptied at start and holds `<rsc>.state` for every
+    /// resource active on the node.
+    #[arg(long, value_name = "DIR")]
+    pub disk: Option<PathBuf>,
 }
 
 fn parse_load_interval(text: &str) -> Result<Duration, String> {
@@ -501,6 +516,15 @@ fn corosync_node(args: CorosyncNodeArgs) -> u8 {
         }
     };
     setup.load_interval = args.load_interval;
+    // The CIB is checked before anything starts or touches the disk.
+    let cib = match args.cib.as_deref().map(hasim::pcmk_scenario::load_cib) {
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+        Some(Ok(loaded)) => Some(loaded),
+        None => None,
+    };
     for line in &setup.startup_log {
         eprintln!("[TOTEM ] {line}");
     }
@@ -518,18 +542,42 @@ fn corosync_node(args: CorosyncNodeArgs) -> u8 {
         .node_by_id(args.nodeid)
         .and_then(|n| n.name.clone())
         .unwrap_or_else(|| format!("node{}", args.nodeid));
-    let host = hasim_node::real::UdpHost::new(name, address, args.port_offset);
     let cpg_interval = args.cpg_interval;
     if cpg_interval.is_some_and(|i| i.is_zero()) {
         eprintln!("error: --cpg-interval: expected a non-zero duration");
         return EXIT_BAD_INPUT;
     }
+    let host = match &args.disk {
+        Some(disk) => {
+            match hasim_node::real::UdpHost::with_disk(&name, address, args.port_offset, disk) {
+                Ok(host) => host,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return EXIT_BAD_INPUT;
+                }
+            }
+        }
+        None => hasim_node::real::UdpHost::new(&name, address, args.port_offset),
+    };
+    let pacemaker = match &cib {
+        Some(cib) => match pacemaker_setup(cib, &host, &parsed.config, args.nodeid, &name) {
+            Ok(setup) => Some(setup),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_BAD_INPUT;
+            }
+        },
+        None => None,
+    };
     let code = block_on(async move {
         use hasim_node::local::{Switchboard, COROSYNC};
         let board = Switchboard::new();
         let endpoint = board.register(COROSYNC);
         if let Some(interval) = cpg_interval {
             hasim_node::init::start_cpg_workload(host.clone(), &board, setup.node_id, interval);
+        }
+        if let Some(pacemaker) = pacemaker {
+            hasim_node::init::start_pacemaker(host.clone(), &board, pacemaker);
         }
         hasim_node::corosync_daemon::run(host, setup, Some(endpoint)).await
     });
@@ -540,6 +588,53 @@ fn corosync_node(args: CorosyncNodeArgs) -> u8 {
         );
     }
     code
+}
+
+/// Pacemaker's setup for this process: the CIB (put on the disk if the
+/// disk has none), the nodelist's names, a seed and the
+/// cluster clock from the wall clock (the cores compare wall-clock seconds
+/// across nodes, as Pacemaker does).
+#[cfg(not(madsim))]
+fn pacemaker_setup(
+    loaded: &hasim::pcmk_scenario::LoadedCib,
+    host: &hasim_node::real::UdpHost,
+    conf: &hasim_corosync_conf::CorosyncConf,
+    nodeid: u32,
+    name: &str,
+) -> Result<hasim_node::pacemaker::PacemakerSetup, String> {
+    use hasim_node::Disk;
+    if host.load(hasim_based::DISK_CIB).is_none() {
+        let image =
+            hasim_based::disk_image(&loaded.xml).map_err(|e| format!("{}: {e}", loaded.path))?;
+        for (key, value) in image {
+            host.store(&key, value);
+        }
+        if host.load(hasim_based::DISK_CIB).is_none() {
+            return Err(format!("{}: cannot write the CIB to the disk", loaded.path));
+        }
+    }
+    let nodelist = conf
+        .nodelist
+        .iter()
+        .filter_map(|n| {
+            let id = n.nodeid?;
+            Some((id, n.name.clone().unwrap_or_else(|| format!("node{id}"))))
+        })
+        .collect();
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Ok(hasim_node::pacemaker::PacemakerSetup {
+        node: name.to_string(),
+        node_id: nodeid,
+        nodelist,
+        // Election "uptime" jitter and the attribute writer's vote: any
+        // number that differs between nodes and boots.
+        seed: since_epoch.as_nanos() as u64 ^ (u64::from(nodeid) << 48),
+        behaviour: Vec::new(),
+        interfaces: std::collections::BTreeMap::from([("ring0".to_string(), *host.address())]),
+        boot_time: since_epoch,
+    })
 }
 
 #[cfg(not(madsim))]

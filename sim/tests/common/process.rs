@@ -29,6 +29,11 @@ impl Daemon {
         assert!(status.success(), "kill -TERM failed");
     }
 
+    /// The next stdout line, waiting up to `limit`.
+    pub fn next_line(&self, limit: Duration) -> Option<String> {
+        self.lines.recv_timeout(limit).ok()
+    }
+
     /// Wait up to `limit` for the process to exit; its exit code.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
         let deadline = Instant::now() + limit;

@@ -150,7 +150,12 @@ impl Pacemaker {
     /// Feed one input and everything it causes on this node (local
     /// messages, disk reads), in order, before returning.
     fn feed(&mut self, io: &mut Io<'_, PcmkTimer>, daemon: Daemon, input: Input) {
-        let mut work = VecDeque::from([(daemon, input)]);
+        self.feed_all(io, VecDeque::from([(daemon, input)]));
+    }
+
+    /// Feed `work` in order, with everything each input causes queued
+    /// behind it.
+    fn feed_all(&mut self, io: &mut Io<'_, PcmkTimer>, mut work: VecDeque<(Daemon, Input)>) {
         while let Some((daemon, input)) = work.pop_front() {
             let now = self.now(io);
             for action in self.core(daemon, now, input) {
@@ -232,14 +237,19 @@ impl Service for Pacemaker {
     type Timer = PcmkTimer;
 
     fn start(&mut self, io: &mut Io<'_, PcmkTimer>) {
-        for daemon in [
+        // Every core starts before any handles another's message: the CIB
+        // manager's first update (the CIB read from disk) must reach a
+        // started controller, which reads its options (dc-deadtime, ...)
+        // from it as Pacemaker's controller does when it connects to the
+        // CIB. (A core's start resets it.)
+        let starts = [
             Daemon::Based,
             Daemon::Attrd,
             Daemon::Execd,
             Daemon::Controld,
-        ] {
-            self.feed(io, daemon, Input::Start);
-        }
+        ]
+        .map(|daemon| (daemon, Input::Start));
+        self.feed_all(io, VecDeque::from(starts));
         for daemon in GROUP_DAEMONS {
             let group = daemon.cpg_group().to_string();
             let _ = io.send_local(COROSYNC, LocalMessage::CpgJoin { group });

@@ -4,12 +4,24 @@
 //! machine's interfaces. Every event is printed as one JSON line on stdout,
 //! with its wall-clock time, so scripts and tests can follow and time the
 //! daemon.
+//!
+//! The node's disk is a directory when one is given ([`UdpHost::with_disk`]):
+//! every [`Disk`] key is a file in it (the CIB manager's `cib.xml` and
+//! `cib.xml.sig`, corosync's `ringid`), written whole and renamed into
+//! place. Its `run/` subdirectory plays `/run`, which a reboot empties: it
+//! is emptied when the host starts, and holds one `<rsc>.state` file per
+//! resource the executor reports active on this node, the way
+//! `ocf:pacemaker:Dummy` keeps its state file in `/run/resource-agents`.
+//! What is real there: the files. What decides: the executor's model of the
+//! agent (the same code as in the simulator); the agent's monitor does not
+//! read the file back.
 
 use crate::host::{Addresses, Datagram, Datagrams, Disk, Events, Inbox, Named, NodeEvent};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
@@ -20,6 +32,8 @@ pub struct UdpHost {
     address: Ipv4Addr,
     port_offset: u16,
     sockets: Mutex<BTreeMap<u16, UdpSocket>>,
+    /// The node's disk: a directory, or none (nothing kept).
+    disk: Option<PathBuf>,
 }
 
 /// One line of real-mode output.
@@ -48,7 +62,59 @@ impl UdpHost {
             address,
             port_offset,
             sockets: Mutex::new(BTreeMap::new()),
+            disk: None,
         })
+    }
+
+    /// Like [`UdpHost::new`], with the directory `disk` as the node's disk
+    /// (created if missing). Its `run/` is emptied: the machine booted.
+    pub fn with_disk(
+        name: impl Into<String>,
+        address: Ipv4Addr,
+        port_offset: u16,
+        disk: &Path,
+    ) -> io::Result<Arc<Self>> {
+        let run = disk.join(RUN_DIR);
+        let described =
+            |e: io::Error| io::Error::new(e.kind(), format!("disk {}: {e}", disk.display()));
+        match std::fs::remove_dir_all(&run) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(described(e)),
+            _ => {}
+        }
+        std::fs::create_dir_all(&run).map_err(described)?;
+        Ok(Arc::new(Self {
+            name: name.into(),
+            address,
+            port_offset,
+            sockets: Mutex::new(BTreeMap::new()),
+            disk: Some(disk.to_path_buf()),
+        }))
+    }
+
+    /// The file that says resource `rsc` is active on this node.
+    pub fn state_file(disk: &Path, rsc: &str) -> PathBuf {
+        disk.join(RUN_DIR).join(format!("{}.state", file_name(rsc)))
+    }
+
+    /// Mirror the executor's view of one resource into its state file.
+    fn resource_state(&self, rsc: &str, active: bool) {
+        let Some(disk) = &self.disk else {
+            return;
+        };
+        let path = Self::state_file(disk, rsc);
+        let _ = if active {
+            std::fs::write(&path, format!("{}\n", self.name))
+        } else {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            }
+        };
+    }
+
+    /// The machine's address.
+    pub fn address(&self) -> &Ipv4Addr {
+        &self.address
     }
 
     fn real_port(&self, port: u16) -> u16 {
@@ -75,9 +141,48 @@ impl Named for UdpHost {
     }
 }
 
-/// Real mode keeps nothing across restarts: the Totem ring sequence starts
-/// from the network's, as corosync does without its ringid file.
-impl Disk for UdpHost {}
+/// The subdirectory of the disk that plays `/run`.
+const RUN_DIR: &str = "run";
+
+/// A disk key or resource id as one file name: anything but ASCII letters,
+/// digits, `.`, `-` and `_` becomes `_` (and a leading `.` too).
+fn file_name(key: &str) -> String {
+    let mut name: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.is_empty() || name.starts_with('.') {
+        name.insert(0, '_');
+    }
+    name
+}
+
+/// Without a disk directory real mode keeps nothing across restarts: the
+/// Totem ring sequence starts from the network's, as corosync does without
+/// its ringid file. With one, every key is a file in it.
+impl Disk for UdpHost {
+    fn load(&self, key: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.disk.as_ref()?.join(file_name(key))).ok()
+    }
+
+    fn store(&self, key: &str, value: Vec<u8>) {
+        let Some(disk) = &self.disk else {
+            return;
+        };
+        // Whole or not at all: a crash mid-write leaves the old copy.
+        let path = disk.join(file_name(key));
+        let partial = disk.join(format!("{}.partial", file_name(key)));
+        if std::fs::write(&partial, value).is_ok() {
+            let _ = std::fs::rename(&partial, &path);
+        }
+    }
+}
 
 impl Datagrams for UdpHost {
     fn bind(&self, port: u16) -> io::Result<Inbox> {
@@ -147,6 +252,54 @@ impl Addresses for UdpHost {
 
 impl Events for UdpHost {
     fn report(&self, event: NodeEvent) {
+        if let NodeEvent::Pacemaker {
+            report: hasim_pcmk_proto::Event::ResourceActive { rsc, active, .. },
+        } = &event
+        {
+            self.resource_state(rsc, *active);
+        }
         self.print(Printed::Protocol { detail: &event });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_resource_ids_are_plain_file_names() {
+        assert_eq!(file_name("cib.xml.sig"), "cib.xml.sig");
+        assert_eq!(file_name("../etc/passwd"), "_.._etc_passwd");
+        assert_eq!(file_name(""), "_");
+        assert_eq!(file_name("haproxy:0"), "haproxy_0");
+    }
+
+    #[test]
+    fn the_disk_is_a_directory_and_run_is_emptied_at_boot() {
+        let dir = std::env::temp_dir().join(format!("hasim-udphost-disk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let localhost = Ipv4Addr::LOCALHOST;
+        let host = UdpHost::with_disk("n1", localhost, 0, &dir).unwrap();
+        host.store("cib.xml", b"<cib/>".to_vec());
+        assert_eq!(host.load("cib.xml").as_deref(), Some(&b"<cib/>"[..]));
+        assert_eq!(host.load("ringid"), None);
+        let active = |active| NodeEvent::Pacemaker {
+            report: hasim_pcmk_proto::Event::ResourceActive {
+                node: "n1".into(),
+                rsc: "d1".into(),
+                active,
+            },
+        };
+        host.report(active(true));
+        let state = UdpHost::state_file(&dir, "d1");
+        assert_eq!(std::fs::read_to_string(&state).unwrap(), "n1\n");
+        host.report(active(false));
+        assert!(!state.exists());
+        host.report(active(true));
+        // A new boot: the CIB stays, /run does not.
+        let host = UdpHost::with_disk("n1", localhost, 0, &dir).unwrap();
+        assert!(!state.exists());
+        assert_eq!(host.load("cib.xml").as_deref(), Some(&b"<cib/>"[..]));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
