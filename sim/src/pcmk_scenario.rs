@@ -69,11 +69,12 @@ pub struct Operator {
     pub node: Option<String>,
     /// `standby` (target, value on/off), `maintenance-mode` (value),
     /// `property` (name, value), `target-role` (rsc, value), `meta` (rsc,
-    /// name, value).
+    /// name, value), `query` (cibadmin -Q: the CIB goes into the trace).
     pub request: String,
     pub target: Option<String>,
     pub rsc: Option<String>,
     pub name: Option<String>,
+    #[serde(default)]
     pub value: String,
 }
 
@@ -193,6 +194,7 @@ impl Operator {
                     .ok_or_else(|| format!("unknown node `{target}` for `target`"))?;
                 cibops::set_node_attr(&id.to_string(), "standby", &self.value)
             }
+            "query" => CibOp::Query,
             "maintenance-mode" => cibops::set_property("maintenance-mode", &self.value),
             "property" => cibops::set_property(&need(&self.name, "name")?, &self.value),
             "target-role" => {
@@ -206,7 +208,7 @@ impl Operator {
             }
             other => {
                 return Err(format!(
-                    "unknown request `{other}`; expected one of standby, maintenance-mode, property, target-role, meta"
+                    "unknown request `{other}`; expected one of standby, maintenance-mode, property, target-role, meta, query"
                 ))
             }
         })

@@ -282,11 +282,15 @@ impl Based {
                     xml,
                 },
             }),
-            Requester::Client => {
-                if let Err(e) = result {
-                    self.error(&format!("client request refused: {e}"), out);
-                }
-            }
+            Requester::Client => match (result, xml) {
+                (Err(e), _) => self.error(&format!("client request refused: {e}"), out),
+                // cibadmin -Q prints the CIB: it goes into the trace.
+                (Ok(_), Some(xml)) => out.push(Action::Report(Event::CibQueried {
+                    node: self.node.clone(),
+                    xml,
+                })),
+                (Ok(_), None) => {}
+            },
         }
     }
 

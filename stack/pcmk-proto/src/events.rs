@@ -74,6 +74,8 @@ pub enum Event {
         num_updates: u64,
         digest: String,
     },
+    /// CIB manager: the answer to an operator's query (`cibadmin -Q`).
+    CibQueried { node: String, xml: String },
     /// CIB manager: a problem it survived (bad disk copy, rejected update).
     CibError { node: String, message: String },
     /// Attribute writer: a value written to the CIB.
