@@ -423,6 +423,54 @@ mod tests {
         assert_eq!(device_ip("bmc1"), None);
     }
 
+    const CIB: &str = r#"<cib><configuration><crm_config><cluster_property_set id="o"><nvpair id="s" name="stonith-enabled" value="true"/></cluster_property_set></crm_config><nodes/><resources><primitive id="fence-node2" class="stonith" type="fence_ipmilan"><instance_attributes id="i"><nvpair id="a" name="ipaddr" value="10.1.0.12"/><nvpair id="h" name="pcmk_host_list" value="node2"/></instance_attributes></primitive></resources><constraints/></configuration><status/></cib>"#;
+
+    fn cib_updated() -> LocalMsg {
+        LocalMsg::CibUpdated {
+            version: Default::default(),
+            digest: String::new(),
+            cib: std::sync::Arc::new(hasim_cib::xml::parse(CIB).unwrap()),
+            config_changed: true,
+        }
+    }
+
+    /// The controller's request becomes the fencer's query to its group,
+    /// with the device read from the CIB update; the fencer's own group
+    /// message, delivered back, makes this node offer its device.
+    #[test]
+    fn a_controller_request_queries_the_group_with_the_cib_devices() {
+        let setup = FencingSetup {
+            mgmt_address: Ipv4Addr::new(10, 1, 0, 1),
+            seed: 1,
+        };
+        let nodes = BTreeMap::from([(1, "node1".into()), (2, "node2".into())]);
+        let mut f = Fencing::new("node1", nodes, &setup);
+        let now = Duration::from_secs(30);
+        let members = vec![Member { node: 1, pid: 1 }, Member { node: 2, pid: 1 }];
+        f.membership(now, members);
+        assert!(f.local(now, &cib_updated()).is_empty());
+        assert_eq!(f.fencer.config().devices.len(), 1);
+        let request = LocalMsg::FenceRequest {
+            target: "node2".into(),
+            action: "reboot".into(),
+        };
+        let steps = f.local(now, &request);
+        let query = steps.iter().find_map(|s| match s {
+            Step::Mcast(bytes) => Some(bytes.clone()),
+            _ => None,
+        });
+        let query = query.expect("a query multicast");
+        assert!(String::from_utf8_lossy(&query).contains("Query"));
+        assert!(steps.iter().any(|s| matches!(s, Step::SetTimer(..))));
+        // Delivered back (agreed order includes the sender): node1 offers
+        // fence-node2, which can fence node2.
+        let steps = f.deliver(now, Member { node: 1, pid: 1 }, query);
+        let offers = steps.iter().any(
+            |s| matches!(s, Step::Mcast(b) if String::from_utf8_lossy(b).contains("fence-node2")),
+        );
+        assert!(offers, "{steps:?}");
+    }
+
     #[test]
     fn draws_come_from_the_seed() {
         let (mut a, mut b) = (5u64, 5u64);
