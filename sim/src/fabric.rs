@@ -132,6 +132,12 @@ impl World {
                 .unwrap_or_default();
             hosts.push(HostState::new(client.name.get_ref(), false, interfaces));
         }
+        for device in &scenario.power_devices {
+            let interfaces = seg_index(&device.segment)
+                .map(|s| vec![(s, device.address)])
+                .unwrap_or_default();
+            hosts.push(HostState::new(device.name.get_ref(), false, interfaces));
+        }
         World {
             inner: Arc::new(Mutex::new(WorldState {
                 rng: ChaCha8Rng::seed_from_u64(seed ^ FABRIC_STREAM),

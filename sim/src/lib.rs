@@ -23,6 +23,7 @@ pub mod names;
 pub mod output;
 pub mod pcmk_report;
 pub mod pcmk_scenario;
+pub mod power_spec;
 pub mod requirements;
 pub mod scenario;
 pub mod scenario_write;
@@ -46,6 +47,8 @@ pub mod host;
 pub mod machines;
 #[cfg(madsim)]
 pub mod pacemaker;
+#[cfg(madsim)]
+pub mod power;
 #[cfg(madsim)]
 pub mod shard;
 #[cfg(madsim)]

@@ -13,8 +13,8 @@
 use crate::context::Shared;
 use madsim::runtime::Handle;
 use madsim::task::NodeId;
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// One simulated machine as the lifecycle needs it.
@@ -38,11 +38,22 @@ pub enum PowerAction {
     Resume,
 }
 
+/// Told of every power change of a machine: (machine, on, supply_lost).
+/// `supply_lost` is true when the machine's own supply went (a power-off
+/// fault, a PDU outlet switched off), false for a chassis power-off through
+/// its BMC and for every power-on.
+pub type PowerHook = Arc<dyn Fn(&str, bool, bool) + Send + Sync>;
+
 /// Handle to every machine of a run.
 #[derive(Clone)]
 pub struct Machines {
     shared: Shared,
     machines: Arc<BTreeMap<String, Machine>>,
+    /// Power devices watching the machines (see `power`).
+    hook: Arc<Mutex<Option<PowerHook>>>,
+    /// Machines whose supply a fault cut: no device can power them on
+    /// until a fault restores it.
+    supply_dead: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl Machines {
@@ -50,6 +61,68 @@ impl Machines {
         Self {
             shared,
             machines: Arc::new(BTreeMap::new()),
+            hook: Default::default(),
+            supply_dead: Default::default(),
+        }
+    }
+
+    /// Tell `hook` of every power change from now on (one hook per run).
+    pub fn on_power(&self, hook: PowerHook) {
+        if let Ok(mut h) = self.hook.lock() {
+            *h = Some(hook);
+        }
+    }
+
+    /// Forget the hook (the end of a run: it holds the devices, which hold
+    /// these machines).
+    pub fn clear_hook(&self) {
+        if let Ok(mut h) = self.hook.lock() {
+            *h = None;
+        }
+    }
+
+    fn notify(&self, name: &str, on: bool, supply_lost: bool) {
+        let hook = self.hook.lock().ok().and_then(|h| h.clone());
+        if let Some(hook) = hook {
+            hook(name, on, supply_lost);
+        }
+    }
+
+    fn supply(&self, name: &str, dead: bool) {
+        if let Ok(mut set) = self.supply_dead.lock() {
+            if dead {
+                set.insert(name.to_string());
+            } else {
+                set.remove(name);
+            }
+        }
+    }
+
+    /// A power device switches `name`: off (`supply_lost` for a PDU outlet,
+    /// which takes a BMC on standby power with it) or on, which does
+    /// nothing while the machine's own supply is dead. False when nothing
+    /// changed.
+    pub fn device_power(&self, name: &str, on: bool, supply_lost: bool) -> bool {
+        let Some(m) = self.machines.get(name).copied() else {
+            return false;
+        };
+        if on {
+            let dead = self
+                .supply_dead
+                .lock()
+                .map(|s| s.contains(name))
+                .unwrap_or(false);
+            if dead || !self.power_on(m) {
+                return false;
+            }
+            self.notify(name, true, false);
+            true
+        } else {
+            if !self.power_off(m) {
+                return false;
+            }
+            self.notify(name, false, supply_lost);
+            true
         }
     }
 
@@ -82,12 +155,34 @@ impl Machines {
         let Some(m) = self.machines.get(name).copied() else {
             return false;
         };
+        // The fault timeline's power actions are the machine's own supply.
         match action {
-            PowerAction::Off => self.power_off(m),
-            PowerAction::On => self.power_on(m),
+            PowerAction::Off => {
+                self.supply(name, true);
+                let done = self.power_off(m);
+                if done {
+                    self.notify(name, false, true);
+                }
+                done
+            }
+            PowerAction::On => {
+                self.supply(name, false);
+                let done = self.power_on(m);
+                if done {
+                    self.notify(name, true, false);
+                }
+                done
+            }
             PowerAction::Cycle => {
                 let off = self.power_off(m);
-                self.power_on(m) || off
+                if off {
+                    self.notify(name, false, true);
+                }
+                let on = self.power_on(m);
+                if on {
+                    self.notify(name, true, false);
+                }
+                on || off
             }
             PowerAction::Pause => self.pause(m),
             PowerAction::Resume => self.resume(m),

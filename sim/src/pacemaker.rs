@@ -5,6 +5,7 @@
 use crate::context::Shared;
 use crate::scenario::Scenario;
 use crate::trace::Event;
+use hasim_node::fencing::FencingSetup;
 use hasim_node::local::Switchboard;
 use hasim_node::pacemaker::{mix, operator_request, PacemakerSetup, PACEMAKER};
 use std::collections::BTreeMap;
@@ -64,6 +65,48 @@ pub fn setup(
             .collect(),
         interfaces,
         boot_time: now,
+        fencing: fencing_setup(scenario, node, seed, incarnation),
+    })
+}
+
+/// Stream tag of the fencers' random draws.
+const FENCER_STREAM: u64 = 0x7374_6f6e_6974_6821;
+
+/// Whether the scenario's cluster fences: its CIB enables stonith
+/// (Pacemaker's default). Only then does each node run a fencer: it joins
+/// its own CPG group, which changes what crosses the network, so a cluster
+/// with stonith-enabled=false runs exactly as before fencing existed.
+pub fn fences(scenario: &Scenario) -> bool {
+    scenario.pacemaker_cib.as_ref().is_some_and(|c| {
+        hasim_fenced::FencingConfig::from_cib(&c.cib).is_ok_and(|f| f.stonith_enabled)
+    })
+}
+
+/// A node's fencer for one boot: its management address (on the power
+/// devices' segment) and its random stream.
+fn fencing_setup(
+    scenario: &Scenario,
+    node: &str,
+    seed: u64,
+    incarnation: u64,
+) -> Option<FencingSetup> {
+    if !fences(scenario) {
+        return None;
+    }
+    let n = scenario.nodes.iter().find(|n| n.name.get_ref() == node)?;
+    let segment = scenario.power_devices.first().map(|d| d.segment.as_str());
+    let mgmt_address = segment
+        .and_then(|s| n.addresses.get(s))
+        .or_else(|| n.addresses.values().next())
+        .copied()?;
+    let id = scenario
+        .corosync_conf
+        .as_ref()
+        .and_then(|c| c.node_ids.get(node).copied())
+        .unwrap_or(0);
+    Some(FencingSetup {
+        mgmt_address,
+        seed: mix(seed ^ FENCER_STREAM ^ mix(u64::from(id) << 32 | incarnation)),
     })
 }
 

@@ -6,6 +6,8 @@
 //! transitions, power), which grow with transitions, not with traffic.
 
 use crate::trace::Event;
+use hasim_fenced::{FenceRecord, FencerEvent};
+use hasim_node::fencing::FencingReport;
 use hasim_node::NodeEvent;
 use hasim_pcmk_proto::{timeline, Event as Pcmk, TimedEvent};
 use std::time::Duration;
@@ -14,6 +16,10 @@ use std::time::Duration;
 pub struct PacemakerLog {
     events: Vec<TimedEvent>,
     seen: bool,
+    /// Finished fencing operations, as their requester recorded them.
+    fenced: Vec<FenceRecord>,
+    /// Fence requests and results as the DC's controller saw them.
+    fence_steps: Vec<TimedEvent>,
 }
 
 impl PacemakerLog {
@@ -30,8 +36,29 @@ impl PacemakerLog {
                     Pcmk::DcChanged { node, dc } if dc.as_ref() == Some(node) => {
                         Some(report.clone())
                     }
+                    Pcmk::FenceRequested { .. } | Pcmk::FenceDone { .. } => {
+                        self.fence_steps.push(TimedEvent {
+                            at: t,
+                            event: report.clone(),
+                        });
+                        None
+                    }
                     _ => None,
                 }
+            }
+            Event::Node {
+                node,
+                detail:
+                    NodeEvent::Fencing {
+                        report:
+                            FencingReport::Fencer {
+                                event: FencerEvent::Finished(record),
+                            },
+                    },
+                ..
+            } if record.origin == *node => {
+                self.fenced.push(record.clone());
+                None
             }
             Event::PowerOff { node } => Some(Pcmk::NodePower {
                 node: node.clone(),
@@ -53,6 +80,14 @@ impl PacemakerLog {
             .lines()
             .map(str::to_string)
             .collect();
+        if !self.fenced.is_empty() {
+            out.push(
+                "Fencing (requester -> target: executor, device, level, delay; result):".into(),
+            );
+            for r in &self.fenced {
+                out.push(format!("  {}", self.fence_line(r)));
+            }
+        }
         out.push("Per fault (Pacemaker):".into());
         for at in faults {
             out.push(format!(
@@ -79,6 +114,75 @@ impl PacemakerLog {
         let transition =
             after(&|e| matches!(e, Pcmk::Transition { summary, .. } if !summary.is_empty()));
         let started = after(&|e| matches!(e, Pcmk::ResourceActive { active: true, .. }));
-        format!("peers changed {peers}, transition {transition}, a resource started {started}")
+        let fencing = self.fence_steps.iter().find(|e| e.at >= at).map(|req| {
+            let done = self
+                .fence_steps
+                .iter()
+                .find(|e| e.at >= req.at && matches!(e.event, Pcmk::FenceDone { ok: true, .. }));
+            let done = done.map_or("-".to_string(), |d| {
+                format!("+{:.3}s", (d.at - at).as_secs_f64())
+            });
+            let started = done_then_start(&self.events, &self.fence_steps, at);
+            format!(
+                "; fence requested +{:.3}s, fenced {done}, then a resource started {started}",
+                (req.at - at).as_secs_f64()
+            )
+        });
+        format!(
+            "peers changed {peers}, transition {transition}, a resource started {started}{}",
+            fencing.unwrap_or_default()
+        )
     }
+
+    /// One fencing operation and the first resource start after it.
+    fn fence_line(&self, r: &FenceRecord) -> String {
+        let done = Duration::from_millis(r.completed_ms);
+        let next = self
+            .events
+            .iter()
+            .find(|e| e.at >= done && matches!(e.event, Pcmk::ResourceActive { active: true, .. }));
+        let recovery = match next {
+            Some(TimedEvent {
+                at,
+                event: Pcmk::ResourceActive { node, rsc, .. },
+            }) => format!(
+                "; then {rsc} started on {node} at {:.3}s (+{:.3}s)",
+                at.as_secs_f64(),
+                (*at - done).as_secs_f64()
+            ),
+            _ => String::new(),
+        };
+        format!(
+            "{} -> {} {}: {}, {}, level {}, delay {} s; requested {:.3}s, {} at {:.3}s ({:.3} s){}{recovery}",
+            r.origin,
+            r.target,
+            r.action.name(),
+            r.executor.as_deref().unwrap_or("-"),
+            r.device.as_deref().unwrap_or("-"),
+            r.level,
+            r.delay,
+            r.started_ms as f64 / 1000.0,
+            if r.ok { "done" } else { "FAILED" },
+            r.completed_ms as f64 / 1000.0,
+            r.completed_ms.saturating_sub(r.started_ms) as f64 / 1000.0,
+            if r.reason.is_empty() { String::new() } else { format!(" ({})", r.reason) },
+        )
+    }
+}
+
+/// After a fault at `at`: the first successful fencing, then the first
+/// resource started after it, relative to the fault.
+fn done_then_start(events: &[TimedEvent], steps: &[TimedEvent], at: Duration) -> String {
+    let Some(done) = steps
+        .iter()
+        .find(|e| e.at >= at && matches!(e.event, Pcmk::FenceDone { ok: true, .. }))
+    else {
+        return "-".into();
+    };
+    events
+        .iter()
+        .find(|e| e.at >= done.at && matches!(e.event, Pcmk::ResourceActive { active: true, .. }))
+        .map_or("-".to_string(), |e| {
+            format!("+{:.3}s", (e.at - at).as_secs_f64())
+        })
 }

@@ -34,6 +34,9 @@ pub struct Scenario {
     pub clients: Vec<Client>,
     #[serde(default)]
     pub vrrp: Vec<VrrpInstance>,
+    /// Power devices (BMCs, PDUs) on the management network, for fencing.
+    #[serde(default, rename = "power_device")]
+    pub power_devices: Vec<crate::power_spec::PowerDeviceSpec>,
     /// The `[[fault]]` tables as written; checked into `faults` by `parse`
     /// (there each error can carry its own table's position).
     #[serde(default, rename = "fault")]
@@ -644,6 +647,28 @@ impl Scenario {
         }
         for vrrp in &self.vrrp {
             self.check_vrrp(vrrp)?;
+        }
+        let nodes: Vec<&str> = self
+            .nodes
+            .iter()
+            .map(|n| n.name.get_ref().as_str())
+            .collect();
+        for device in &self.power_devices {
+            let span = device.name.span();
+            let name = device.name.get_ref().as_str();
+            if !seen_hosts.insert(name) {
+                return Err((span, format!("host name `{name}` is used twice")));
+            }
+            if !segments.contains(device.segment.as_str()) {
+                let m = format!("power device `{name}` is on unknown segment `{}`; expected one of {segments:?}", device.segment);
+                return Err((span, m));
+            }
+            if !seen_addresses.insert(device.address) {
+                return Err((span, format!("address {} is used twice", device.address)));
+            }
+            device
+                .config(&nodes)
+                .map_err(|m| (device.kind.span(), format!("power device `{name}`: {m}")))?;
         }
         for fault in &self.faults {
             self.check_fault(fault, &segments, &seen_hosts)?;

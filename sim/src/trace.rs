@@ -140,6 +140,18 @@ pub enum Event {
         client: String,
         id: u64,
     },
+    /// A power device switches a machine; the power change, if the
+    /// machine's state allows one, follows at once.
+    DevicePower {
+        device: String,
+        machine: String,
+        on: bool,
+    },
+    /// What a power device did (executed, dropped, died, ...).
+    Device {
+        device: String,
+        detail: hasim_powerdev::DeviceEvent,
+    },
     Verdict {
         checker: String,
         held: bool,

@@ -137,7 +137,13 @@ pub fn run_with(
         .nodes
         .iter()
         .map(|n| n.name.get_ref().as_str())
-        .chain(scenario.clients.iter().map(|c| c.name.get_ref().as_str()));
+        .chain(scenario.clients.iter().map(|c| c.name.get_ref().as_str()))
+        .chain(
+            scenario
+                .power_devices
+                .iter()
+                .map(|d| d.name.get_ref().as_str()),
+        );
     let bus = Bus::new(TraceSink::new(trace), ClusterView::new(hosts), checkers);
     let world = World::new(scenario, seed, bus);
     let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
@@ -239,6 +245,16 @@ async fn simulate(
     nodes.extend(machines.node_ids());
     nodes.push(fabric.id());
     agent(&machines);
+    // Power devices: only when the scenario declares some (their tasks
+    // take part in the seeded scheduling).
+    let node_names: Vec<&str> = scenario
+        .nodes
+        .iter()
+        .map(|n| n.name.get_ref().as_str())
+        .collect();
+    let devices =
+        crate::power::Devices::start(&shared, &machines, &scenario.power_devices, &node_names);
+    let hooked = devices.as_ref().map(|_| machines.clone());
     let (at_start, later): (Vec<TimedFault>, Vec<TimedFault>) =
         timeline.into_iter().partition(|f| f.at.is_zero());
     for fault in &at_start {
@@ -264,6 +280,10 @@ async fn simulate(
     if let Some(task) = operator_task {
         task.abort();
     }
+    if let Some(machines) = hooked {
+        machines.clear_hook();
+    }
+    drop(devices);
     teardown(&shared, nodes).await;
 }
 

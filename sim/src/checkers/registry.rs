@@ -4,6 +4,7 @@
 //! this table.
 
 use super::corosync;
+use super::fencing::{FencingCheck, Invariant};
 use super::pacemaker::{Audit, PacemakerAudit};
 use super::{Checker, SingleVipOwner, VipAvailable};
 use crate::requirements::Need;
@@ -160,6 +161,33 @@ pub const CHECKERS: &[CheckerSpec] = &[
             let window = Duration::from_secs(2);
             let max = peers * peers;
             Box::new(PacemakerAudit::new(Audit::NoElectionStorm { window, max }))
+        },
+    },
+    CheckerSpec {
+        name: "fenced-before-recovery",
+        description: "a unique resource of a lost node starts elsewhere only after that node lost power (fenced, self-fenced or a power fault) or stopped it",
+        needs: &[Need::Pacemaker],
+        build: |s| {
+            let unique = s.unique_resources.clone();
+            Box::new(FencingCheck::new(Invariant::FencedBeforeRecovery, unique))
+        },
+    },
+    CheckerSpec {
+        name: "no-fence-race",
+        description: "two nodes are never both powered off by fencing each requested of the other (the two-node fence death match)",
+        needs: &[Need::Pacemaker],
+        build: |s| {
+            let unique = s.unique_resources.clone();
+            Box::new(FencingCheck::new(Invariant::NoFenceRace, unique))
+        },
+    },
+    CheckerSpec {
+        name: "no-fence-loop",
+        description: "a node fenced and rejoined is not fenced again unless a new fault came after it rejoined",
+        needs: &[Need::Pacemaker],
+        build: |s| {
+            let unique = s.unique_resources.clone();
+            Box::new(FencingCheck::new(Invariant::NoFenceLoop, unique))
         },
     },
 ];

@@ -96,6 +96,10 @@ pub enum NodeEvent {
     Pacemaker { report: hasim_pcmk_proto::Event },
     /// A systemd unit started or stopped (by a `systemd:` resource agent).
     Unit { unit: String, running: bool },
+    /// The node's fencer or one of its fence agents (nested, as Pacemaker's).
+    Fencing {
+        report: crate::fencing::FencingReport,
+    },
 }
 
 /// One process in a CPG group, with why it joined or left when it is in a

@@ -12,6 +12,7 @@
 pub mod corosync_daemon;
 pub mod daemon;
 pub mod driver;
+pub mod fencing;
 pub mod host;
 pub mod init;
 pub mod local;

@@ -16,6 +16,7 @@
 //! restarts at every boot.
 
 use crate::driver::{self, Inputs, Io, Service};
+use crate::fencing::{Fencing, FencingSetup, Step, AGENT_PORT};
 use crate::host::{Host, NodeEvent};
 use crate::local::{Endpoint, Envelope, LocalMessage, COROSYNC};
 use hasim_agents::{BehaviourRule, BehaviourTable};
@@ -23,7 +24,7 @@ use hasim_attrd::Attrd;
 use hasim_based::Based;
 use hasim_controld::{Config, Controld};
 use hasim_execd::Execd;
-use hasim_pcmk_proto::{Action, CibOp, ConfChange, Daemon, HostAction, Input, TimerId};
+use hasim_pcmk_proto::{Action, CibOp, ConfChange, Daemon, HostAction, Input, LocalMsg, TimerId};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -53,6 +54,10 @@ pub struct PacemakerSetup {
     pub interfaces: BTreeMap<String, Ipv4Addr>,
     /// Cluster time at which this boot's driver clock reads zero.
     pub boot_time: Duration,
+    /// The fencer, when the cluster fences (`None`: no fencer runs, and the
+    /// controller's fence requests go unanswered, as with
+    /// stonith-enabled=false no fencing is ever asked for).
+    pub fencing: Option<FencingSetup>,
 }
 
 impl PacemakerSetup {
@@ -76,6 +81,7 @@ pub struct Pacemaker {
     attrd: Attrd,
     execd: Execd,
     controld: Controld,
+    fencing: Option<Fencing>,
     timer_ids: BTreeMap<(Daemon, TimerId), u32>,
     timer_names: BTreeMap<PcmkTimer, TimerId>,
     next_timer: u32,
@@ -104,6 +110,10 @@ impl Pacemaker {
             attrd: Attrd::new(&name, mix(setup.seed ^ 1) % 1000),
             execd: Execd::new(&name, mix(setup.seed ^ 2), table),
             controld,
+            fencing: setup
+                .fencing
+                .as_ref()
+                .map(|f| Fencing::new(&name, setup.nodelist.clone(), f)),
             setup,
             timer_ids: BTreeMap::new(),
             timer_names: BTreeMap::new(),
@@ -141,9 +151,65 @@ impl Pacemaker {
             Daemon::Attrd => self.attrd.handle(now, input),
             Daemon::Execd => self.execd.handle(now, input),
             Daemon::Controld => self.controld.handle(now, input),
-            // Fencing joins with its own issue; the controller's request
-            // goes nowhere until then (stonith-enabled=false emits none).
+            // Fed by `fence` (its actions are not Pacemaker `Action`s).
             Daemon::Fenced => Vec::new(),
+        }
+    }
+
+    /// Feed the fencer one input (a local message, its group's
+    /// configuration change or message, a timer) and carry out its steps.
+    fn fence(
+        &mut self,
+        io: &mut Io<'_, PcmkTimer>,
+        input: Input,
+        work: &mut VecDeque<(Daemon, Input)>,
+    ) {
+        let now = self.now(io);
+        let Some(fencing) = self.fencing.as_mut() else {
+            return;
+        };
+        let steps = match input {
+            Input::Local { msg, .. } => fencing.local(now, &msg),
+            Input::ConfChange(change) => fencing.membership(now, change.members),
+            Input::Deliver { from, data } => fencing.deliver(now, from, data),
+            Input::Timer(id) => fencing.timer(now, &id),
+            _ => Vec::new(),
+        };
+        self.fence_steps(io, steps, work);
+    }
+
+    fn fence_steps(
+        &mut self,
+        io: &mut Io<'_, PcmkTimer>,
+        steps: Vec<Step>,
+        work: &mut VecDeque<(Daemon, Input)>,
+    ) {
+        for step in steps {
+            match step {
+                Step::Mcast(payload) => {
+                    let group = Daemon::Fenced.cpg_group().to_string();
+                    let _ = io.send_local(COROSYNC, LocalMessage::CpgMcast { group, payload });
+                }
+                Step::ToController(msg) => work.push_back((
+                    Daemon::Controld,
+                    Input::Local {
+                        from: Daemon::Fenced,
+                        msg,
+                    },
+                )),
+                Step::SetTimer(id, at) => {
+                    let key = self.intern(Daemon::Fenced, id);
+                    io.set_timer(key, at.saturating_sub(self.setup.boot_time));
+                }
+                Step::CancelTimer(id) => {
+                    if let Some(n) = self.timer_ids.get(&(Daemon::Fenced, id)).copied() {
+                        io.cancel_timer((Daemon::Fenced, n));
+                        self.forget((Daemon::Fenced, n));
+                    }
+                }
+                Step::Send { src, dst, bytes } => io.host.send(src, dst, bytes),
+                Step::Report(report) => io.host.report(NodeEvent::Fencing { report }),
+            }
         }
     }
 
@@ -157,6 +223,10 @@ impl Pacemaker {
     /// behind it.
     fn feed_all(&mut self, io: &mut Io<'_, PcmkTimer>, mut work: VecDeque<(Daemon, Input)>) {
         while let Some((daemon, input)) = work.pop_front() {
+            if daemon == Daemon::Fenced {
+                self.fence(io, input, &mut work);
+                continue;
+            }
             let now = self.now(io);
             for action in self.core(daemon, now, input) {
                 self.carry_out(io, daemon, action, &mut work);
@@ -176,7 +246,25 @@ impl Pacemaker {
                 let group = daemon.cpg_group().to_string();
                 let _ = io.send_local(COROSYNC, LocalMessage::CpgMcast { group, payload });
             }
-            Action::Send { to, msg } => work.push_back((to, Input::Local { from: daemon, msg })),
+            Action::Send { to, msg } => {
+                // The fencer reads the CIB and the executor's stonith
+                // results as the controller gets them (fenced is a CIB
+                // client and learns of device registrations).
+                if self.fencing.is_some()
+                    && to == Daemon::Controld
+                    && matches!(msg, LocalMsg::CibUpdated { .. } | LocalMsg::ExecDone(_))
+                {
+                    let copy = msg.clone();
+                    work.push_back((
+                        Daemon::Fenced,
+                        Input::Local {
+                            from: daemon,
+                            msg: copy,
+                        },
+                    ));
+                }
+                work.push_back((to, Input::Local { from: daemon, msg }))
+            }
             Action::SetTimer { id, after } => {
                 let key = self.intern(daemon, id);
                 let at = io.now() + after;
@@ -225,7 +313,10 @@ impl Pacemaker {
 
 /// The daemon whose CPG group is `group`.
 fn group_daemon(group: &str) -> Option<Daemon> {
-    GROUP_DAEMONS.into_iter().find(|d| d.cpg_group() == group)
+    GROUP_DAEMONS
+        .into_iter()
+        .chain([Daemon::Fenced])
+        .find(|d| d.cpg_group() == group)
 }
 
 /// The message an operator's cibadmin sends to [`PACEMAKER`].
@@ -252,6 +343,10 @@ impl Service for Pacemaker {
         self.feed_all(io, VecDeque::from(starts));
         for daemon in GROUP_DAEMONS {
             let group = daemon.cpg_group().to_string();
+            let _ = io.send_local(COROSYNC, LocalMessage::CpgJoin { group });
+        }
+        if self.fencing.is_some() {
+            let group = Daemon::Fenced.cpg_group().to_string();
             let _ = io.send_local(COROSYNC, LocalMessage::CpgJoin { group });
         }
         let _ = io.send_local(COROSYNC, LocalMessage::QuorumTrack);
@@ -301,6 +396,19 @@ impl Service for Pacemaker {
         self.feed(io, daemon, input);
     }
 
+    fn datagram(&mut self, io: &mut Io<'_, PcmkTimer>, datagram: crate::host::Datagram) {
+        let now = self.now(io);
+        let Some(fencing) = self.fencing.as_mut() else {
+            return;
+        };
+        let steps = fencing.datagram(now, datagram.src, datagram.payload);
+        let mut work = VecDeque::new();
+        self.fence_steps(io, steps, &mut work);
+        while let Some((daemon, input)) = work.pop_front() {
+            self.feed(io, daemon, input);
+        }
+    }
+
     fn timer(&mut self, io: &mut Io<'_, PcmkTimer>, timer: PcmkTimer) {
         if let Some(id) = self.forget(timer) {
             self.feed(io, timer.0, Input::Timer(id));
@@ -318,9 +426,24 @@ impl Pacemaker {
 
 /// Run Pacemaker behind `endpoint` until the node goes away.
 pub async fn run(setup: PacemakerSetup, host: Arc<dyn Host>, endpoint: Endpoint) {
+    // The fence agents' replies arrive on their port (only a fencing
+    // node binds it).
+    let datagrams = match &setup.fencing {
+        Some(_) => match host.bind(AGENT_PORT) {
+            Ok(inbox) => Some(inbox),
+            Err(e) => {
+                host.report(NodeEvent::DaemonFailed {
+                    daemon: "pacemaker-fenced".into(),
+                    error: format!("bind port {AGENT_PORT}: {e}"),
+                });
+                None
+            }
+        },
+        None => None,
+    };
     let mut service = Pacemaker::new(setup);
     let inputs = Inputs {
-        datagrams: None,
+        datagrams,
         local: Some((endpoint.board, endpoint.name, endpoint.inbox)),
         stop: None,
     };
@@ -341,6 +464,7 @@ mod tests {
             behaviour: Vec::new(),
             interfaces: BTreeMap::new(),
             boot_time: Duration::ZERO,
+            fencing: None,
         };
         let mut p = Pacemaker::new(setup);
         let a = p.intern(Daemon::Based, TimerId::new("x"));
