@@ -517,7 +517,11 @@ fn corosync_node(args: CorosyncNodeArgs) -> u8 {
     };
     setup.load_interval = args.load_interval;
     // The CIB is checked before anything starts or touches the disk.
-    let cib = match args.cib.as_deref().map(hasim::pcmk_scenario::load_cib) {
+    let cib = match args
+        .cib
+        .as_deref()
+        .map(|path| hasim::pcmk_scenario::load_cib(path, ""))
+    {
         Some(Err(e)) => {
             eprintln!("error: {e}");
             return EXIT_BAD_INPUT;
@@ -634,6 +638,8 @@ fn pacemaker_setup(
         behaviour: Vec::new(),
         interfaces: std::collections::BTreeMap::from([("ring0".to_string(), *host.address())]),
         boot_time: since_epoch,
+        // Fencing devices are simulator-only so far (issue 9).
+        fencing: None,
     })
 }
 
