@@ -9,43 +9,7 @@
 use hasim::scenario::Scenario;
 use hasim::world;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
-
-fn crm_simulate() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-    dirs.push(PathBuf::from("/usr/sbin"));
-    dirs.into_iter()
-        .map(|d| d.join("crm_simulate"))
-        .find(|p| p.is_file())
-}
-
-fn real_summary(bin: &Path, xml: &str) -> Vec<String> {
-    let dir = std::env::temp_dir().join(format!("hasim-sim-crm-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("cib.xml");
-    std::fs::write(&file, xml).unwrap();
-    let out = Command::new(bin)
-        .arg("-x")
-        .arg(&file)
-        .arg("-S")
-        .env("LC_ALL", "C")
-        .env("CIB_shadow_dir", &dir)
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(
-        text.contains("Transition Summary:"),
-        "crm_simulate failed: {text}"
-    );
-    let mut lines = hasim_conformance::extract_summary(&text);
-    lines.sort();
-    lines
-}
 
 /// Collects the trace in memory.
 #[derive(Clone, Default)]
@@ -91,7 +55,7 @@ check = ["single-dc"]
 
 #[test]
 fn a_cib_from_a_simulated_run_gives_the_same_transition_in_crm_simulate() {
-    let Some(bin) = crm_simulate() else {
+    let Some(bin) = hasim_conformance::oracle::crm_simulate() else {
         assert!(
             std::env::var_os("CI").is_none(),
             "crm_simulate must be installed in CI"
@@ -141,13 +105,11 @@ fn a_cib_from_a_simulated_run_gives_the_same_transition_in_crm_simulate() {
         .expect("the DC answered cibadmin -Q");
     let mut ours: Vec<String> = summary
         .iter()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(|l| hasim_conformance::normalize(l))
         .collect();
     ours.sort();
-    let real: Vec<String> = real_summary(&bin, &xml)
-        .iter()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect();
+    let real = hasim_conformance::oracle::transition_summary(&bin, &xml, "sim-run")
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         ours, real,
         "DC {dc}'s transition against crm_simulate on its CIB"

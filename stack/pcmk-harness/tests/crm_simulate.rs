@@ -5,46 +5,15 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use common::*;
 use hasim_pcmk_harness::Cluster;
 use hasim_pcmk_proto::Event;
 
-fn crm_simulate() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-    dirs.push(PathBuf::from("/usr/sbin"));
-    dirs.into_iter()
-        .map(|d| d.join("crm_simulate"))
-        .find(|p| p.is_file())
-}
-
-fn real_summary(bin: &PathBuf, xml: &str) -> Vec<String> {
-    let dir = std::env::temp_dir().join(format!("hasim-pcmk-sim-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("cib.xml");
-    std::fs::write(&file, xml).unwrap();
-    let out = Command::new(bin)
-        .arg("-x")
-        .arg(&file)
-        .arg("-S")
-        .env("LC_ALL", "C")
-        .env("CIB_shadow_dir", &dir)
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(
-        text.contains("Transition Summary:"),
-        "crm_simulate failed: {text}"
-    );
-    let mut lines = hasim_conformance::extract_summary(&text);
-    lines.sort();
-    lines
+fn real_summary(bin: &std::path::Path, xml: &str) -> Vec<String> {
+    hasim_conformance::oracle::transition_summary(bin, xml, "harness")
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The recovery transition after the VIP holder loses power at 41 s:
@@ -60,7 +29,7 @@ fn recovery(c: &Cluster) -> Option<(Duration, String, Vec<String>)> {
 
 #[test]
 fn snapshot_from_a_run_gives_crm_simulates_transition_summary() {
-    let Some(bin) = crm_simulate() else {
+    let Some(bin) = hasim_conformance::oracle::crm_simulate() else {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
             "crm_simulate is required in CI"

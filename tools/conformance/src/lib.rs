@@ -5,6 +5,8 @@
 //! The primary figure ignores line order (multiset comparison); the
 //! secondary figure also requires the same order.
 
+pub mod oracle;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
