@@ -12,8 +12,10 @@ use hasim_pcmk_harness::Cluster;
 use hasim_pcmk_proto::Event;
 
 fn real_summary(bin: &std::path::Path, xml: &str) -> Vec<String> {
-    hasim_conformance::oracle::transition_summary(bin, xml, "harness")
-        .unwrap_or_else(|e| panic!("{e}"))
+    let mut lines = hasim_conformance::oracle::transition_summary(bin, xml, "harness")
+        .unwrap_or_else(|e| panic!("{e}"));
+    lines.sort();
+    lines
 }
 
 /// The recovery transition after the VIP holder loses power at 41 s:

@@ -14,8 +14,8 @@ pub fn crm_simulate() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// The Transition Summary lines (whitespace runs collapsed, sorted) real
-/// crm_simulate prints for `xml`; `tag` keeps concurrent callers' scratch
+/// The Transition Summary lines (whitespace runs collapsed, in crm_simulate's
+/// order) real crm_simulate prints for `xml`; `tag` keeps concurrent callers' scratch
 /// directories apart.
 pub fn transition_summary(bin: &Path, xml: &str, tag: &str) -> Result<Vec<String>, String> {
     let dir = std::env::temp_dir().join(format!("hasim-oracle-{}-{tag}", std::process::id()));
@@ -37,7 +37,5 @@ pub fn transition_summary(bin: &Path, xml: &str, tag: &str) -> Result<Vec<String
     if !text.contains("Transition Summary:") {
         return Err(format!("crm_simulate failed: {text}"));
     }
-    let mut lines = crate::extract_summary(&text);
-    lines.sort();
-    Ok(lines)
+    Ok(crate::extract_summary(&text))
 }

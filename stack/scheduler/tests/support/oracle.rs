@@ -2,40 +2,14 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
 
 /// Path of crm_simulate if it is on PATH (or in /usr/sbin).
-pub fn crm_simulate() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-    dirs.push(PathBuf::from("/usr/sbin"));
-    dirs.into_iter()
-        .map(|d| d.join("crm_simulate"))
-        .find(|p| p.is_file())
-}
+pub use hasim_conformance::oracle::crm_simulate;
 
 /// The normalised Transition Summary real Pacemaker computes for `xml`.
-pub fn real_summary(bin: &PathBuf, xml: &str, tag: &str) -> Result<Vec<String>, String> {
-    let dir = std::env::temp_dir().join(format!("hasim-diff-{}-{tag}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let file = dir.join("cib.xml");
-    std::fs::write(&file, xml).map_err(|e| e.to_string())?;
-    let out = Command::new(bin)
-        .arg("-x")
-        .arg(&file)
-        .arg("-S")
-        .env("LC_ALL", "C")
-        .env("CIB_shadow_dir", &dir)
-        .output()
-        .map_err(|e| e.to_string())?;
-    let _ = std::fs::remove_dir_all(&dir);
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    if !text.contains("Transition Summary:") {
-        return Err(format!("crm_simulate failed: {text}"));
-    }
-    Ok(hasim_conformance::extract_summary(&text))
+pub fn real_summary(bin: &Path, xml: &str, tag: &str) -> Result<Vec<String>, String> {
+    hasim_conformance::oracle::transition_summary(bin, xml, tag)
 }
 
 /// Multiset equality of summary lines.
@@ -85,7 +59,7 @@ pub fn seeded_runner(
 /// Run `strategy` for `cases` CIBs (written by `to_xml`) from `seed`; each
 /// must get the same Transition Summary from crm_simulate (`bin`) and hasim.
 pub fn agree_on<S: proptest::strategy::Strategy>(
-    bin: &PathBuf,
+    bin: &Path,
     strategy: &S,
     to_xml: fn(&S::Value) -> String,
     cases: u32,
