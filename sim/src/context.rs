@@ -10,23 +10,53 @@ use crate::fabric::{Delivery, World};
 use crate::task_records::TaskRecords;
 use madsim::runtime::Handle;
 use madsim::task::NodeId;
+use madsim::time::TimeHandle;
 use std::future::Future;
+use std::ops::Deref;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{sleep_until, Instant};
 
+/// One handle to the run's shared parts: cloned for every datagram in
+/// flight, so it is a single reference count.
 #[derive(Clone)]
-pub struct Shared {
+pub struct Shared(Arc<Parts>);
+
+pub struct Parts {
     pub world: World,
     pub fabric: NodeId,
     /// Keeps madsim's records of finished tasks bounded (see `task_records`).
     pub records: TaskRecords,
     pub start: Instant,
+    /// madsim's clock, held directly: `Instant::now()` reaches the same
+    /// clock through an intercepted `clock_gettime`, a thread-local lookup
+    /// and two reference counts on every call.
+    clock: TimeHandle,
+}
+
+impl Deref for Shared {
+    type Target = Parts;
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
 }
 
 impl Shared {
+    /// The shared parts of a run starting now, inside madsim's runtime.
+    pub fn new(world: World, fabric: NodeId) -> Self {
+        let clock = TimeHandle::current();
+        Self(Arc::new(Parts {
+            world,
+            fabric,
+            records: TaskRecords::default(),
+            start: clock.now_instant(),
+            clock,
+        }))
+    }
+
     /// Simulated time since the start of the run.
     pub fn now(&self) -> Duration {
-        let t = Instant::now() - self.start;
+        let t = self.clock.now_instant() - self.start;
         crate::guard::note_simulated(t);
         t
     }
@@ -38,12 +68,19 @@ impl Shared {
         }
     }
 
-    /// Deliver each datagram at its time, from the fabric's node.
+    /// Deliver each datagram at its time, from the fabric's node (looked
+    /// up once for all of them: the lookup clones madsim's whole handle).
     pub fn schedule(&self, deliveries: Vec<Delivery>) {
+        if deliveries.is_empty() {
+            return;
+        }
+        let Some(node) = Handle::current().get_node(self.fabric) else {
+            return;
+        };
         for d in deliveries {
             let shared = self.clone();
             self.records.spawned();
-            self.spawn_on_fabric(async move {
+            node.spawn(async move {
                 sleep_until(shared.start + d.at).await;
                 shared.world.at(shared.now()).deliver(d);
             });

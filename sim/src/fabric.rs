@@ -31,6 +31,9 @@ const FABRIC_STREAM: u64 = 0x6661_6272_6963_2121;
 /// One host on the fabric: a cluster node or a client.
 pub struct HostState {
     pub name: String,
+    /// The name again, shared by the datagram events (the most frequent
+    /// ones), so tracing a delivery allocates no string.
+    label: Arc<str>,
     pub is_node: bool,
     /// (segment index, address) for each interface.
     pub interfaces: Vec<(usize, Ipv4Addr)>,
@@ -181,6 +184,7 @@ impl HostState {
     fn new(name: &str, is_node: bool, interfaces: Vec<(usize, Ipv4Addr)>) -> Self {
         HostState {
             name: name.to_string(),
+            label: Arc::from(name),
             is_node,
             interfaces,
             powered: true,
@@ -313,8 +317,8 @@ impl WorldState {
             .entry(reason.as_str().to_string())
             .or_default() += 1;
         let event = Event::Drop {
-            from: self.hosts[from].name.clone(),
-            to: to.map(|t| self.hosts[t].name.clone()),
+            from: self.hosts[from].label.clone(),
+            to: to.map(|t| self.hosts[t].label.clone()),
             src,
             dst,
             reason,
@@ -428,12 +432,19 @@ impl WorldState {
                     datagram: Datagram {
                         src,
                         dst,
-                        payload: payload.clone(),
+                        payload: Vec::new(),
                     },
                     duplicate: copy == 1,
                     from,
                 });
             }
+        }
+        // Copies for all receivers but the last, which takes the original.
+        if let Some((last, rest)) = out.split_last_mut() {
+            for d in rest {
+                d.datagram.payload.clone_from(&payload);
+            }
+            last.datagram.payload = payload;
         }
         out
     }
@@ -473,8 +484,8 @@ impl WorldState {
             self.counts.duplicated += 1;
         }
         let event = Event::Deliver {
-            from: self.hosts[d.from].name.clone(),
-            to: self.hosts[to].name.clone(),
+            from: self.hosts[d.from].label.clone(),
+            to: self.hosts[to].label.clone(),
             src,
             dst,
             len,
@@ -566,7 +577,7 @@ impl WorldState {
     /// takeovers).
     pub fn node_event(&mut self, host: usize, event: NodeEvent) {
         let e = Event::Node {
-            node: self.hosts[host].name.clone(),
+            node: self.hosts[host].label.clone(),
             detail: event,
             spurious: None,
             since_last_advert_us: None,

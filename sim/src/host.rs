@@ -3,8 +3,10 @@
 //! makes a new incarnation, and the old one's calls do nothing).
 
 use crate::context::Shared;
+use crate::fabric::WorldState;
 use hasim_node::host::{Addresses, Datagrams, Disk, Events, Inbox, Named, NodeEvent};
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::MutexGuard;
 
 /// The simulator's implementation of a machine, for one incarnation of one
 /// host (a power cycle makes a new one).
@@ -26,8 +28,11 @@ impl SimHost {
         }
     }
 
-    fn current(&self) -> bool {
-        self.shared.world.at(self.shared.now()).hosts[self.index].incarnation == self.incarnation
+    /// The world at the current time, if this incarnation is still the
+    /// host's: one clock read and one lock for each call of a daemon.
+    fn world(&self) -> Option<MutexGuard<'_, WorldState>> {
+        let world = self.shared.world.at(self.shared.now());
+        (world.hosts[self.index].incarnation == self.incarnation).then_some(world)
     }
 }
 
@@ -48,54 +53,39 @@ impl Datagrams for SimHost {
     }
 
     fn send(&self, src: SocketAddrV4, dst: SocketAddrV4, payload: Vec<u8>) {
-        if !self.current() {
+        let Some(mut world) = self.world() else {
             return;
-        }
-        let deliveries = self
-            .shared
-            .world
-            .at(self.shared.now())
-            .send(self.index, src, dst, payload);
+        };
+        let deliveries = world.send(self.index, src, dst, payload);
+        drop(world);
         self.shared.schedule(deliveries);
     }
 }
 
 impl Addresses for SimHost {
     fn add_vip(&self, vip: Ipv4Addr, _interface: Ipv4Addr) {
-        if self.current() {
-            self.shared
-                .world
-                .at(self.shared.now())
-                .add_vip(self.index, vip);
+        if let Some(mut world) = self.world() {
+            world.add_vip(self.index, vip);
         }
     }
 
     fn remove_vip(&self, vip: Ipv4Addr) {
-        if self.current() {
-            self.shared
-                .world
-                .at(self.shared.now())
-                .remove_vip(self.index, vip);
+        if let Some(mut world) = self.world() {
+            world.remove_vip(self.index, vip);
         }
     }
 
     fn gratuitous_arp(&self, vip: Ipv4Addr, _interface: Ipv4Addr) {
-        if self.current() {
-            self.shared
-                .world
-                .at(self.shared.now())
-                .gratuitous_arp(self.index, vip);
+        if let Some(mut world) = self.world() {
+            world.gratuitous_arp(self.index, vip);
         }
     }
 }
 
 impl Events for SimHost {
     fn report(&self, event: NodeEvent) {
-        if self.current() {
-            self.shared
-                .world
-                .at(self.shared.now())
-                .node_event(self.index, event);
+        if let Some(mut world) = self.world() {
+            world.node_event(self.index, event);
         }
     }
 }
@@ -109,10 +99,8 @@ impl Disk for SimHost {
     }
 
     fn store(&self, key: &str, value: Vec<u8>) {
-        if self.current() {
-            self.shared.world.at(self.shared.now()).hosts[self.index]
-                .disk
-                .insert(key.to_string(), value);
+        if let Some(mut world) = self.world() {
+            world.hosts[self.index].disk.insert(key.to_string(), value);
         }
     }
 

@@ -56,7 +56,7 @@ impl PacemakerLog {
                             },
                     },
                 ..
-            } if record.origin == *node => {
+            } if *record.origin == **node => {
                 self.fenced.push(record.clone());
                 None
             }

@@ -63,9 +63,9 @@ impl RunSummary {
         };
         let h = self
             .vrrp
-            .entry((node.clone(), *vrid))
+            .entry((node.to_string(), *vrid))
             .or_insert_with(|| VrrpHistory {
-                node: node.clone(),
+                node: node.to_string(),
                 vrid: *vrid,
                 transitions: Vec::new(),
                 spurious: 0,
@@ -121,7 +121,7 @@ impl SplitBrains {
                 since_last_advert_us: Some(us),
                 ..
             } => {
-                self.since_advert.insert(node.clone(), *us);
+                self.since_advert.insert(node.to_string(), *us);
             }
             _ => {}
         }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why the fabric did not deliver a datagram.
@@ -53,8 +54,8 @@ impl DropReason {
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
     Deliver {
-        from: String,
-        to: String,
+        from: Arc<str>,
+        to: Arc<str>,
         src: SocketAddrV4,
         dst: SocketAddrV4,
         len: usize,
@@ -62,8 +63,8 @@ pub enum Event {
         duplicate: bool,
     },
     Drop {
-        from: String,
-        to: Option<String>,
+        from: Arc<str>,
+        to: Option<Arc<str>>,
         src: SocketAddrV4,
         dst: SocketAddrV4,
         reason: DropReason,
@@ -116,7 +117,7 @@ pub enum Event {
     },
     /// A protocol event reported by a node daemon.
     Node {
-        node: String,
+        node: Arc<str>,
         #[serde(flatten)]
         detail: NodeEvent,
         /// For a VRRP takeover: another reachable running node was MASTER.

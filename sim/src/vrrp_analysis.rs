@@ -28,7 +28,7 @@ impl VrrpAnalysis {
     pub fn observe(&mut self, t: Duration, event: &mut Event, view: &ClusterView) {
         match event {
             Event::Deliver { to, dst, .. } if dst.port() == VRRP_PORT => {
-                self.last_rx.insert(to.clone(), t);
+                self.last_rx.insert(to.to_string(), t);
             }
             Event::PowerOff { node } => {
                 self.last_rx.remove(node);
@@ -44,10 +44,10 @@ impl VrrpAnalysis {
                     *spurious = Some(self.other_master(node, *vrid, view));
                     *since_last_advert_us = self
                         .last_rx
-                        .get(node.as_str())
+                        .get(&**node)
                         .map(|rx| t.saturating_sub(*rx).as_micros() as u64);
                 }
-                self.states.insert((node.clone(), *vrid), *to);
+                self.states.insert((node.to_string(), *vrid), *to);
             }
             _ => {}
         }

@@ -22,7 +22,7 @@ use madsim::runtime::{Handle, Runtime};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::{sleep_until, Instant};
+use tokio::time::sleep_until;
 
 /// The corosync setup of one node for one boot, if the scenario runs corosync.
 fn corosync_setup(
@@ -171,6 +171,68 @@ pub fn run_with(
     Ok(RunOutput { report, timeline })
 }
 
+/// One cluster node: a madsim node whose init (run at every boot) starts
+/// the daemons the scenario gives it, on a new incarnation of its host.
+fn add_machine(
+    shared: &Shared,
+    scenario: &Scenario,
+    seed: u64,
+    boards: &crate::pacemaker::Boards,
+    machines: &mut Machines,
+    node: &crate::scenario::Node,
+) {
+    let name = node.name.get_ref().clone();
+    let Some(index) = shared.world.at(Duration::ZERO).host_index(&name) else {
+        return;
+    };
+    let configs = vrrp_configs(scenario, &name);
+    let for_corosync = scenario.clone();
+    let shared = shared.clone();
+    let host_name = name.clone();
+    let boards_for_node = boards.clone();
+    let handle = Handle::current()
+        .create_node()
+        .name(name.clone())
+        .init(move || {
+            let shared = shared.clone();
+            let configs = configs.clone();
+            let name = host_name.clone();
+            let incarnation = shared.world.at(shared.now()).hosts[index].incarnation;
+            let corosync = corosync_setup(&for_corosync, &name, incarnation);
+            let cpg_interval = for_corosync
+                .corosync
+                .as_ref()
+                .and_then(|c| c.cpg_interval());
+            let pacemaker =
+                crate::pacemaker::setup(&for_corosync, seed, &name, incarnation, shared.now());
+            let boards = boards_for_node.clone();
+            async move {
+                let host: Arc<dyn Host> =
+                    Arc::new(SimHost::new(shared, index, &name, incarnation));
+                let service = tokio::spawn(responder::serve(host.clone()));
+                if let Some(Ok(setup)) = corosync {
+                    let board =
+                        hasim_node::init::start_corosync(host.clone(), setup, cpg_interval);
+                    if let Some(setup) = pacemaker {
+                        hasim_node::init::start_pacemaker(host.clone(), &board, setup);
+                    }
+                    boards.set(index, board);
+                }
+                if !configs.is_empty() {
+                    if let Err(e) = vrrp_daemon::run(host.clone(), configs).await {
+                        host.report(NodeEvent::DaemonFailed {
+                            daemon: "vrrp".into(),
+                            error: e.to_string(),
+                        });
+                    }
+                }
+                let _ = service.await;
+            }
+        })
+        .build();
+    machines.add(&name, index, handle.id(), node.boot_delay);
+}
+
 async fn simulate(
     scenario: Scenario,
     seed: u64,
@@ -180,66 +242,12 @@ async fn simulate(
 ) {
     let handle = Handle::current();
     let fabric = Arc::new(handle.create_node().name("fabric").build());
-    let shared = Shared {
-        world: world.clone(),
-        fabric: fabric.id(),
-        records: Default::default(),
-        start: Instant::now(),
-    };
+    let shared = Shared::new(world.clone(), fabric.id());
     let mut machines = Machines::new(shared.clone());
     let boards = crate::pacemaker::Boards::default();
     crate::pacemaker::seed_disks(&scenario, &shared);
     for node in &scenario.nodes {
-        let name = node.name.get_ref().clone();
-        let Some(index) = world.at(Duration::ZERO).host_index(&name) else {
-            continue;
-        };
-        let configs = vrrp_configs(&scenario, &name);
-        let for_corosync = scenario.clone();
-        let shared = shared.clone();
-        let host_name = name.clone();
-        let boards_for_node = boards.clone();
-        let handle = handle
-            .create_node()
-            .name(name.clone())
-            .init(move || {
-                let shared = shared.clone();
-                let configs = configs.clone();
-                let name = host_name.clone();
-                let incarnation = shared.world.at(shared.now()).hosts[index].incarnation;
-                let corosync = corosync_setup(&for_corosync, &name, incarnation);
-                let cpg_interval = for_corosync
-                    .corosync
-                    .as_ref()
-                    .and_then(|c| c.cpg_interval());
-                let pacemaker =
-                    crate::pacemaker::setup(&for_corosync, seed, &name, incarnation, shared.now());
-                let boards = boards_for_node.clone();
-                async move {
-                    let host: Arc<dyn Host> =
-                        Arc::new(SimHost::new(shared, index, &name, incarnation));
-                    let service = tokio::spawn(responder::serve(host.clone()));
-                    if let Some(Ok(setup)) = corosync {
-                        let board =
-                            hasim_node::init::start_corosync(host.clone(), setup, cpg_interval);
-                        if let Some(setup) = pacemaker {
-                            hasim_node::init::start_pacemaker(host.clone(), &board, setup);
-                        }
-                        boards.set(index, board);
-                    }
-                    if !configs.is_empty() {
-                        if let Err(e) = vrrp_daemon::run(host.clone(), configs).await {
-                            host.report(NodeEvent::DaemonFailed {
-                                daemon: "vrrp".into(),
-                                error: e.to_string(),
-                            });
-                        }
-                    }
-                    let _ = service.await;
-                }
-            })
-            .build();
-        machines.add(&name, index, handle.id(), node.boot_delay);
+        add_machine(&shared, &scenario, seed, &boards, &mut machines, node);
     }
     let mut nodes = clients::spawn(&shared, &scenario.clients);
     nodes.extend(machines.node_ids());

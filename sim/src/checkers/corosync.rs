@@ -24,6 +24,7 @@ use hasim_node::NodeEvent;
 use hasim_reports::{Expectation, Verdict};
 use hasim_totem::invariants::{self, OrderViolation, SynchronyViolation};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long after its first delivery a message is remembered.
@@ -37,7 +38,7 @@ fn secs(t: Duration) -> f64 {
 }
 
 /// (node, ring, members) when `event` installs a regular configuration.
-fn regular_membership(event: &Event) -> Option<(&String, &String, &Vec<u32>)> {
+fn regular_membership(event: &Event) -> Option<(&Arc<str>, &String, &Vec<u32>)> {
     match event {
         Event::Node {
             node,
@@ -55,7 +56,7 @@ fn regular_membership(event: &Event) -> Option<(&String, &String, &Vec<u32>)> {
 }
 
 /// (node, message, ring it was sent in) when `event` is a test-load delivery.
-fn delivery(event: &Event) -> Option<(&String, Msg, &String)> {
+fn delivery(event: &Event) -> Option<(&Arc<str>, Msg, &String)> {
     match event {
         Event::Node {
             node,
@@ -197,7 +198,7 @@ impl Checker for AgreedOrder {
 /// `virtual-synchrony`: a message is delivered in the same configuration by
 /// every node that delivers it, and that is the configuration it was sent in.
 pub struct VirtualSynchrony {
-    check: invariants::VirtualSynchrony<String, Msg, String>,
+    check: invariants::VirtualSynchrony<Arc<str>, Msg, String>,
     broken: Broken,
 }
 
@@ -251,7 +252,7 @@ impl Checker for VirtualSynchrony {
 #[derive(Default)]
 pub struct MembershipAgreement {
     ids: BTreeMap<String, u32>,
-    check: invariants::MembershipAgreement<String, String, u32>,
+    check: invariants::MembershipAgreement<Arc<str>, String, u32>,
     broken: Broken,
 }
 
@@ -273,7 +274,10 @@ impl Checker for MembershipAgreement {
         let Some((node, ring, members)) = regular_membership(event) else {
             return;
         };
-        for v in self.check.install(node, self.ids.get(node), ring, members) {
+        for v in self
+            .check
+            .install(node, self.ids.get(&**node), ring, members)
+        {
             let what = match v {
                 invariants::MembershipViolation::Disagree {
                     first,
@@ -562,13 +566,13 @@ impl Checker for MembershipStable {
 
     fn observe(&mut self, t: Duration, event: &Event, _view: &ClusterView) {
         if let Some((node, ring, members)) = regular_membership(event) {
-            if self.joined.contains(node) {
+            if self.joined.contains(&**node) {
                 self.broken.push((
                     t,
                     format!("{node} installed ring {ring} with members {members:?}"),
                 ));
             } else if members.len() == self.node_count {
-                self.joined.insert(node.clone());
+                self.joined.insert(node.to_string());
                 if self.joined.len() == self.node_count {
                     self.formed = Some(t);
                 }
@@ -622,16 +626,16 @@ impl Checker for QuorateAtEnd {
                 node,
                 detail: NodeEvent::Quorum { .. },
                 ..
-            }
-            | Event::PowerOff { node }
+            } => &**node,
+            Event::PowerOff { node }
             | Event::Pause { node }
             | Event::Boot { node }
-            | Event::Resume { node } => node,
+            | Event::Resume { node } => node.as_str(),
             _ => return,
         };
         let m = view.machine(node);
         let quorate = m.quorum.as_ref().is_some_and(|q| q.quorate);
-        self.state.insert(node.clone(), (m.running(), quorate));
+        self.state.insert(node.to_string(), (m.running(), quorate));
     }
 
     fn finish(&mut self, end: Duration, expectation: Expectation) -> Verdict {

@@ -111,7 +111,8 @@ impl FencingCheck {
                     },
                 ..
             } => {
-                self.requested.insert(target.clone(), (node.clone(), at_ms));
+                self.requested
+                    .insert(target.clone(), (node.to_string(), at_ms));
             }
             Event::Node {
                 detail:

@@ -48,6 +48,8 @@ pub trait Service {
 /// What an adapter may do while handling one input.
 pub struct Io<'a, T> {
     origin: Instant,
+    /// Time since the core started, read when the driver woke.
+    woke: Duration,
     timers: &'a mut BTreeMap<T, Duration>,
     /// The machine.
     pub host: &'a dyn Host,
@@ -55,9 +57,16 @@ pub struct Io<'a, T> {
 }
 
 impl<T: Ord + Copy> Io<'_, T> {
-    /// Time since the core started.
+    /// Time since the core started. Simulated time stands still while a
+    /// task runs (madsim advances it only when every task waits), so the
+    /// simulator build reads the clock once per wake-up, not once per call;
+    /// the real build reads the OS clock each time.
     pub fn now(&self) -> Duration {
-        self.origin.elapsed()
+        if cfg!(madsim) {
+            self.woke
+        } else {
+            self.origin.elapsed()
+        }
     }
 
     /// Fire `timer` at `at` (since the core started), replacing an earlier setting.
@@ -145,6 +154,7 @@ pub async fn run<S: Service>(service: &mut S, host: Arc<dyn Host>, inputs: Input
     let mut timers: BTreeMap<S::Timer, Duration> = BTreeMap::new();
     let mut io = Io {
         origin,
+        woke: Duration::ZERO,
         timers: &mut timers,
         host: &*host,
         local: board.as_ref().map(|b| (b, name.as_str())),
@@ -165,6 +175,7 @@ pub async fn run<S: Service>(service: &mut S, host: Arc<dyn Host>, inputs: Input
             m = recv_or_wait(&mut messages) => Woke::Message(m),
             _ = sleep_until(deadline) => Woke::Timer,
         };
+        io.woke = origin.elapsed();
         match woke {
             Woke::Stop(true) => {
                 service.stop(&mut io);
@@ -252,6 +263,7 @@ mod tests {
         timers.insert(9, Duration::from_secs(3600));
         let mut io = Io {
             origin: Instant::now(),
+            woke: Duration::ZERO,
             timers: &mut timers,
             host: &NoMachine,
             local: None,
