@@ -478,32 +478,36 @@ pub fn node(command: NodeCommand) -> u8 {
     }
 }
 
+/// A real node's corosync.conf, read with a size limit and parsed (its
+/// warnings printed); a file without a nodelist is an error, as for corosync.
 #[cfg(not(madsim))]
-fn corosync_node(args: CorosyncNodeArgs) -> u8 {
-    use hasim_node::corosync_daemon::CorosyncSetup;
-    let file = args.conf.display().to_string();
+fn read_corosync_conf(path: &std::path::Path) -> Result<hasim_corosync_conf::Parsed, String> {
+    let file = path.display().to_string();
     let limit = hasim::limits::MAX_COROSYNC_CONF_BYTES;
-    let text = match hasim::input::read_text(&args.conf, limit, "corosync.conf") {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_BAD_INPUT;
-        }
-    };
-    let parsed = match hasim_corosync_conf::parse(&file, &text) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_BAD_INPUT;
-        }
-    };
+    let text = hasim::input::read_text(path, limit, "corosync.conf")?;
+    let parsed = hasim_corosync_conf::parse(&file, &text).map_err(|e| e.to_string())?;
     for warning in &parsed.warnings {
         eprintln!("warning: {warning}");
     }
     if parsed.config.nodelist.is_empty() {
-        eprintln!("error: {file}: expected a nodelist with at least one `node {{ ring0_addr: ... nodeid: ... }}`");
-        return EXIT_BAD_INPUT;
+        return Err(format!(
+            "{file}: expected a nodelist with at least one `node {{ ring0_addr: ... nodeid: ... }}`"
+        ));
     }
+    Ok(parsed)
+}
+
+#[cfg(not(madsim))]
+fn corosync_node(args: CorosyncNodeArgs) -> u8 {
+    use hasim_node::corosync_daemon::CorosyncSetup;
+    let file = args.conf.display().to_string();
+    let parsed = match read_corosync_conf(&args.conf) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
     // Secauth nonces must never repeat across restarts: the epoch is the start time.
     let epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -207,12 +207,10 @@ fn add_machine(
                 crate::pacemaker::setup(&for_corosync, seed, &name, incarnation, shared.now());
             let boards = boards_for_node.clone();
             async move {
-                let host: Arc<dyn Host> =
-                    Arc::new(SimHost::new(shared, index, &name, incarnation));
+                let host: Arc<dyn Host> = Arc::new(SimHost::new(shared, index, &name, incarnation));
                 let service = tokio::spawn(responder::serve(host.clone()));
                 if let Some(Ok(setup)) = corosync {
-                    let board =
-                        hasim_node::init::start_corosync(host.clone(), setup, cpg_interval);
+                    let board = hasim_node::init::start_corosync(host.clone(), setup, cpg_interval);
                     if let Some(setup) = pacemaker {
                         hasim_node::init::start_pacemaker(host.clone(), &board, setup);
                     }
