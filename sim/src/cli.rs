@@ -218,10 +218,14 @@ pub fn schedule(args: ScheduleArgs) -> u8 {
     let _ = args.simulate;
     match hasim_scheduler::simulate::simulate(&xml) {
         Ok(sim) => match print_or_fail(&sim.output) {
+            // crm_simulate exits 1 when an ordering loop stops the
+            // transition, and reports it on standard error.
+            Ok(()) if !sim.completed => {
+                eprint!("{}", sim.errors);
+                EXIT_UNEXPECTED
+            }
             Err(code) => code,
-            // crm_simulate exits 1 when an ordering loop stops the transition.
-            Ok(()) if sim.completed => EXIT_OK,
-            Ok(()) => EXIT_UNEXPECTED,
+            Ok(()) => EXIT_OK,
         },
         Err(e) => {
             eprintln!("error: {name}: {e}");
