@@ -388,7 +388,7 @@ fn run_checked(args: RunArgs) -> Result<u8, String> {
     }
     let seed = args.seed.unwrap_or(1);
     let trace: Option<Box<dyn std::io::Write + Send>> = match trace {
-        Some(file) => Some(Box::new(std::io::BufWriter::new(file.into_file()?))),
+        Some(file) => Some(Box::new(std::io::BufWriter::new(file.into_writer()?))),
         None => None,
     };
     let observer = std::sync::Arc::new(std::sync::Mutex::new(

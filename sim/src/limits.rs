@@ -42,6 +42,9 @@ pub const MAX_COROSYNC_CONF_BYTES: u64 = 1 << 20;
 /// The largest CIB read by `hasim schedule` (real CIBs stay below a few MB;
 /// Pacemaker compresses above 1 MB).
 pub const MAX_CIB_BYTES: u64 = 64 << 20;
+/// The largest campaign summary `hasim merge` reads (one failure record per
+/// failing seed; a million failing seeds stay well below this).
+pub const MAX_SUMMARY_BYTES: u64 = 256 << 20;
 
 /// `value` if it lies in `[min, max]`, otherwise a message giving the range.
 pub fn check_range(value: Duration, min: Duration, max: Duration) -> Result<Duration, String> {

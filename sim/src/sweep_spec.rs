@@ -139,9 +139,8 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 impl SweepSpec {
     pub fn load(path: &Path) -> Result<SweepSpec, String> {
-        let file = path.display().to_string();
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("{file}: cannot read: {e}"))?;
+        let limit = crate::limits::MAX_SCENARIO_BYTES;
+        let text = crate::input::read_text(path, limit, "sweep file")?;
         Self::parse(&text, path)
     }
 
