@@ -493,7 +493,7 @@ fn unknown_keys_in_segments_and_heal_faults_are_refused_at_their_line() {
     expect(
         &out,
         2,
-        &["s.toml:62:", "key `node` does not apply to action `heal`"],
+        &["s.toml:65:1", "key `node` does not apply to action `heal`"],
     );
 }
 
