@@ -145,7 +145,7 @@ pub fn parse_seeds(text: &str) -> Result<RangeInclusive<u64>, String> {
     Ok(a..=b)
 }
 
-fn parse_jobs(text: &str) -> Result<usize, String> {
+pub(crate) fn parse_jobs(text: &str) -> Result<usize, String> {
     let max = hasim::limits::MAX_JOBS;
     match text.parse::<usize>() {
         Ok(n) if (1..=max).contains(&n) => Ok(n),

@@ -23,11 +23,11 @@ pub struct ShrinkArgs {
 pub struct SweepArgs {
     /// The sweep file (TOML; see scenarios/README.md, "Sweeps").
     pub sweep: PathBuf,
-    /// Seeds per grid point (overrides the file).
-    #[arg(long)]
+    /// Seeds per grid point (overrides the file), from 1 to 100000.
+    #[arg(long, value_parser = parse_sweep_seeds)]
     pub seeds: Option<u64>,
-    /// Threads (default: the available cores).
-    #[arg(long)]
+    /// Threads (default: the available cores), from 1 to 1024.
+    #[arg(long, value_parser = crate::cli::parse_jobs)]
     pub jobs: Option<usize>,
     /// Write the per-point results as CSV here.
     #[arg(long)]
@@ -38,6 +38,14 @@ pub struct SweepArgs {
     /// Write the SVG plot (detection time against false failovers) here.
     #[arg(long)]
     pub svg: Option<PathBuf>,
+}
+
+/// `--seeds` of `hasim sweep`: a number in the range a sweep accepts.
+fn parse_sweep_seeds(text: &str) -> Result<u64, String> {
+    let n = text
+        .parse::<u64>()
+        .map_err(|_| format!("expected a number of seeds per point, found `{text}`"))?;
+    hasim::limits::check_sweep_seeds(n)
 }
 
 #[cfg(madsim)]

@@ -267,6 +267,35 @@ fn shrink_merge_and_sweep_refuse_outputs_naming_an_input_before_they_run() {
 }
 
 #[test]
+fn sweep_seed_and_thread_counts_are_range_checked() {
+    let sweep = repo("scenarios/sweep/cloud-vm-pauses.toml");
+    // `--seeds 0` swept nothing and passed; u64::MAX panicked (capacity
+    // overflow) drawing the plans; `--jobs 0` was taken as 1.
+    for (flag, bad, needle) in [
+        ("--seeds", "0", "from 1 to 100000, found 0"),
+        ("--seeds", "18446744073709551615", "from 1 to 100000"),
+        ("--seeds", "x", "expected a number of seeds"),
+        ("--jobs", "0", "expected a number of threads from 1 to 1024"),
+    ] {
+        let mut cmd = hasim();
+        cmd.arg("sweep").arg(&sweep).args([flag, bad]);
+        let out = run_bounded(cmd, Duration::from_secs(30));
+        expect(&out, 2, &[flag, needle]);
+    }
+    let text = std::fs::read_to_string(&sweep)
+        .unwrap()
+        .replace("seeds = 100", "seeds = 10000000");
+    let d = repo("scenarios/sweep");
+    let p = d.join(format!(".hostile-seeds-{}.toml", std::process::id()));
+    std::fs::write(&p, text).unwrap();
+    let mut cmd = hasim();
+    cmd.arg("sweep").arg(&p);
+    let out = run_bounded(cmd, Duration::from_secs(30));
+    let _ = std::fs::remove_file(&p);
+    expect(&out, 2, &[":7:", "from 1 to 100000"]);
+}
+
+#[test]
 fn dev_zero_as_a_campaign_summary_or_sweep_file_is_refused() {
     for (args, needle) in [
         (
