@@ -45,7 +45,19 @@ pub fn run(
         fail_fast: args.fail_fast,
         keep_outcomes: args.junit.is_some(),
     };
+    // The failure pages' directory is made before the campaign, so a bad
+    // path does not cost the runs.
+    if let Some(dir) = &args.html {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("error: --html {}: cannot create: {e}", dir.display());
+            return EXIT_BAD_INPUT;
+        }
+    }
     let run = hasim::shard::run(scenario, &path, seeds, args.shard, threads, true, &control);
+    // The summary is printed first (a file that cannot be written must not
+    // lose it), but a closed pipe (`| head`) does not stop the files either.
+    let text = format!("{}{}", run.summary.to_text(), run.speed_line());
+    let printed = hasim::output::emit(&text);
     if let Some(json) = &args.json {
         let text = serde_json::to_string_pretty(&run.summary).unwrap_or_default();
         if let Err(e) = write(json, &text) {
@@ -70,9 +82,7 @@ pub fn run(
             return EXIT_BAD_INPUT;
         }
     }
-    // Last, after the files: a closed pipe (`| head`) loses only the text.
-    let text = format!("{}{}", run.summary.to_text(), run.speed_line());
-    if let Err(e) = hasim::output::emit(&text) {
+    if let Err(e) = printed {
         eprintln!("error: {e}");
         return EXIT_BAD_INPUT;
     }

@@ -543,6 +543,14 @@ fn outputs_naming_an_input_or_unwritable_are_refused_before_the_run() {
         .locked_output();
     expect(&out, 2, &["--json /nonexistent-dir/r.json: cannot write"]);
     assert!(out.stdout.is_empty(), "the campaign ran first");
+    // A campaign's failure-page directory too.
+    let out = hasim()
+        .arg("run")
+        .arg(&p)
+        .args(["--seeds", "1..50", "--html", "/dev/null/pages"])
+        .locked_output();
+    expect(&out, 2, &["--html /dev/null/pages: cannot create"]);
+    assert!(out.stdout.is_empty(), "the campaign ran first");
 }
 
 #[test]
