@@ -45,8 +45,19 @@ pub fn run(
         fail_fast: args.fail_fast,
         keep_outcomes: args.junit.is_some(),
     };
+    // The failure pages' directory is made before the campaign, so a bad
+    // path does not cost the runs.
+    if let Some(dir) = &args.html {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("error: --html {}: cannot create: {e}", dir.display());
+            return EXIT_BAD_INPUT;
+        }
+    }
     let run = hasim::shard::run(scenario, &path, seeds, args.shard, threads, true, &control);
-    print!("{}{}", run.summary.to_text(), run.speed_line());
+    // The summary is printed first (a file that cannot be written must not
+    // lose it), but a closed pipe (`| head`) does not stop the files either.
+    let text = format!("{}{}", run.summary.to_text(), run.speed_line());
+    let printed = hasim::output::emit(&text);
     if let Some(json) = &args.json {
         let text = serde_json::to_string_pretty(&run.summary).unwrap_or_default();
         if let Err(e) = write(json, &text) {
@@ -70,6 +81,10 @@ pub fn run(
             eprintln!("error: {e}");
             return EXIT_BAD_INPUT;
         }
+    }
+    if let Err(e) = printed {
+        eprintln!("error: {e}");
+        return EXIT_BAD_INPUT;
     }
     if stop.load(Ordering::SeqCst) {
         EXIT_INTERRUPTED
@@ -113,12 +128,24 @@ fn failure_pages(
 
 /// `hasim merge`: combine shard summaries (JSON) into one.
 pub fn merge(files: &[PathBuf], json: Option<&PathBuf>) -> u8 {
+    // The output is checked against the inputs before anything is read.
+    let inputs: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
+    let outputs: Vec<(&str, &std::path::Path)> =
+        json.iter().map(|p| ("--json", p.as_path())).collect();
+    let out = match hasim::output::prepare(&inputs, &outputs) {
+        Ok(mut files) => files.pop(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
     let mut parts = Vec::new();
     for f in files {
-        let text = match std::fs::read_to_string(f) {
+        let limit = hasim::limits::MAX_SUMMARY_BYTES;
+        let text = match hasim::input::read_text(f, limit, "campaign summary") {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("error: {}: cannot read: {e}", f.display());
+                eprintln!("error: {e}");
                 return EXIT_BAD_INPUT;
             }
         };
@@ -142,13 +169,16 @@ pub fn merge(files: &[PathBuf], json: Option<&PathBuf>) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
-    print!("{}", merged.to_text());
-    if let Some(path) = json {
+    if let Some(file) = out {
         let text = serde_json::to_string_pretty(&merged).unwrap_or_default();
-        if let Err(e) = std::fs::write(path, text) {
-            eprintln!("error: {}: cannot write: {e}", path.display());
+        if let Err(e) = file.write_all(&text) {
+            eprintln!("error: {e}");
             return EXIT_BAD_INPUT;
         }
+    }
+    if let Err(e) = hasim::output::emit(&merged.to_text()) {
+        eprintln!("error: {e}");
+        return EXIT_BAD_INPUT;
     }
     if merged.all_met() {
         EXIT_OK

@@ -145,7 +145,7 @@ pub fn parse_seeds(text: &str) -> Result<RangeInclusive<u64>, String> {
     Ok(a..=b)
 }
 
-fn parse_jobs(text: &str) -> Result<usize, String> {
+pub(crate) fn parse_jobs(text: &str) -> Result<usize, String> {
     let max = hasim::limits::MAX_JOBS;
     match text.parse::<usize>() {
         Ok(n) if (1..=max).contains(&n) => Ok(n),
@@ -218,10 +218,14 @@ pub fn schedule(args: ScheduleArgs) -> u8 {
     let _ = args.simulate;
     match hasim_scheduler::simulate::simulate(&xml) {
         Ok(sim) => match print_or_fail(&sim.output) {
+            // crm_simulate exits 1 when an ordering loop stops the
+            // transition, and reports it on standard error.
+            Ok(()) if !sim.completed => {
+                eprint!("{}", sim.errors);
+                EXIT_UNEXPECTED
+            }
             Err(code) => code,
-            // crm_simulate exits 1 when an ordering loop stops the transition.
-            Ok(()) if sim.completed => EXIT_OK,
-            Ok(()) => EXIT_UNEXPECTED,
+            Ok(()) => EXIT_OK,
         },
         Err(e) => {
             eprintln!("error: {name}: {e}");
@@ -384,7 +388,7 @@ fn run_checked(args: RunArgs) -> Result<u8, String> {
     }
     let seed = args.seed.unwrap_or(1);
     let trace: Option<Box<dyn std::io::Write + Send>> = match trace {
-        Some(file) => Some(Box::new(std::io::BufWriter::new(file.into_file()?))),
+        Some(file) => Some(Box::new(std::io::BufWriter::new(file.into_writer()?))),
         None => None,
     };
     let observer = std::sync::Arc::new(std::sync::Mutex::new(

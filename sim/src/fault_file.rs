@@ -106,16 +106,42 @@ impl FaultFile {
     }
 }
 
+impl FaultFile {
+    /// The first key present that the table's action does not take.
+    pub fn misplaced_key(&self) -> Option<&'static str> {
+        self.present()
+            .into_iter()
+            .find(|k| !self.action.keys().contains(k))
+    }
+}
+
+/// Byte offset in `text` of the line `key = ...` of the table whose header
+/// starts at `table_start`, so an error about the key points at its line
+/// rather than at the `[[fault]]` header. `None` if it is not found before
+/// the next table.
+pub fn key_offset(text: &str, table_start: usize, key: &str) -> Option<usize> {
+    let rest = text.get(table_start..)?;
+    let mut offset = table_start;
+    for (i, line) in rest.split_inclusive('\n').enumerate() {
+        let trimmed = line.trim_start();
+        if i > 0 && trimmed.starts_with('[') {
+            return None;
+        }
+        let after = trimmed.strip_prefix(key).map(str::trim_start);
+        if i > 0 && after.is_some_and(|a| a.starts_with('=')) {
+            return Some(offset + (line.len() - trimmed.len()));
+        }
+        offset += line.len();
+    }
+    None
+}
+
 impl TryFrom<FaultFile> for Fault {
     type Error = String;
 
     fn try_from(file: FaultFile) -> Result<Fault, String> {
         let name = file.action;
-        if let Some(key) = file
-            .present()
-            .into_iter()
-            .find(|k| !name.keys().contains(k))
-        {
+        if let Some(key) = file.misplaced_key() {
             return Err(format!(
                 "key `{key}` does not apply to action `{}`; it takes {}",
                 name.as_str(),

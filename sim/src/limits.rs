@@ -42,6 +42,12 @@ pub const MAX_COROSYNC_CONF_BYTES: u64 = 1 << 20;
 /// The largest CIB read by `hasim schedule` (real CIBs stay below a few MB;
 /// Pacemaker compresses above 1 MB).
 pub const MAX_CIB_BYTES: u64 = 64 << 20;
+/// The most seeds per grid point of a sweep: every seed's disturbance plan
+/// is drawn before the sweep starts, and each point runs every seed.
+pub const MAX_SWEEP_SEEDS: u64 = 100_000;
+/// The largest campaign summary `hasim merge` reads (one failure record per
+/// failing seed; a million failing seeds stay well below this).
+pub const MAX_SUMMARY_BYTES: u64 = 256 << 20;
 
 /// `value` if it lies in `[min, max]`, otherwise a message giving the range.
 pub fn check_range(value: Duration, min: Duration, max: Duration) -> Result<Duration, String> {
@@ -145,6 +151,22 @@ pub fn check_probability(name: &str, p: f64) -> Result<(), String> {
     } else {
         Err(format!("expected `{name}` from 0 to 1, found {p}"))
     }
+}
+
+/// `n` if it is a number of seeds per sweep point in `1..=MAX_SWEEP_SEEDS`.
+pub fn check_sweep_seeds(n: u64) -> Result<u64, String> {
+    if (1..=MAX_SWEEP_SEEDS).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "expected a number of seeds per point from 1 to {MAX_SWEEP_SEEDS}, found {n}"
+        ))
+    }
+}
+
+/// A sweep file's `seeds`, range-checked so the error carries its line.
+pub fn sweep_seeds<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    check_sweep_seeds(u64::deserialize(d)?).map_err(serde::de::Error::custom)
 }
 
 #[cfg(test)]

@@ -36,6 +36,38 @@ impl OutputFile {
         truncate(&self.file).map_err(|e| format!("{}: cannot write: {e}", self.path.display()))?;
         Ok(self.file)
     }
+
+    /// The open file, truncated, as a writer whose errors name the file, so
+    /// a failure found mid-run (a full disk) says which output failed.
+    pub fn into_writer(self) -> Result<Named<File>, String> {
+        let path = self.path.clone();
+        Ok(Named {
+            path,
+            inner: self.into_file()?,
+        })
+    }
+}
+
+/// A writer whose errors start with its path.
+pub struct Named<W> {
+    path: PathBuf,
+    inner: W,
+}
+
+impl<W> Named<W> {
+    fn name(&self, e: std::io::Error) -> std::io::Error {
+        std::io::Error::new(e.kind(), format!("{}: {e}", self.path.display()))
+    }
+}
+
+impl<W: Write> Write for Named<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf).map_err(|e| self.name(e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().map_err(|e| self.name(e))
+    }
 }
 
 /// Empty a regular file; devices and pipes (`/dev/null`, `/dev/stdout`)
@@ -180,6 +212,14 @@ mod tests {
             .write_all("x")
             .unwrap_err();
         assert!(e.contains("/dev/full: cannot write"), "{e}");
+    }
+
+    #[test]
+    fn a_streamed_output_names_its_file_when_the_disk_is_full() {
+        let files = prepare(&[], &[("--trace", Path::new("/dev/full"))]).unwrap();
+        let mut w = files.into_iter().next().unwrap().into_writer().unwrap();
+        let e = w.write_all(b"x").and_then(|()| w.flush()).unwrap_err();
+        assert!(e.to_string().starts_with("/dev/full: "), "{e}");
     }
 
     #[test]

@@ -489,7 +489,13 @@ impl Scenario {
         })?;
         for table in std::mem::take(&mut scenario.fault_tables) {
             let span = table.span();
-            let fault = Fault::try_from(table.into_inner()).map_err(|m| at(span.clone(), m))?;
+            // A key the action does not take is placed at its own line.
+            let place = table
+                .get_ref()
+                .misplaced_key()
+                .and_then(|k| crate::fault_file::key_offset(text, span.start, k))
+                .map_or(span.clone(), |o| o..o);
+            let fault = Fault::try_from(table.into_inner()).map_err(|m| at(place, m))?;
             scenario.faults.push(Spanned::new(span, fault));
         }
         if let Some(section) = scenario.corosync.clone() {
@@ -1110,7 +1116,8 @@ vips = ["10.0.0.100"]
                 .contains("key `node` does not apply to action `heal`"),
             "{e}"
         );
-        assert_eq!(e.line, 18, "{e}");
+        // The `node = ...` line, not the `[[fault]]` header.
+        assert_eq!((e.line, e.column), (21, 1), "{e}");
     }
 
     #[test]

@@ -22,7 +22,10 @@ pub struct SweepFile {
     /// Or the user's own corosync.conf, relative to the sweep file: its
     /// nodelist becomes the cluster (ring0 = segment `ring0`, ...).
     pub conf: Option<Spanned<String>>,
-    #[serde(default = "default_seeds")]
+    #[serde(
+        default = "default_seeds",
+        deserialize_with = "crate::limits::sweep_seeds"
+    )]
     pub seeds: u64,
     /// Quiet time before the first episode.
     #[serde(default = "default_warmup", with = "humantime_serde")]
@@ -139,9 +142,8 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 impl SweepSpec {
     pub fn load(path: &Path) -> Result<SweepSpec, String> {
-        let file = path.display().to_string();
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("{file}: cannot read: {e}"))?;
+        let limit = crate::limits::MAX_SCENARIO_BYTES;
+        let text = crate::input::read_text(path, limit, "sweep file")?;
         Self::parse(&text, path)
     }
 
@@ -178,10 +180,8 @@ impl SweepSpec {
                 return Err(at(d.span(), "a latency-spike needs `latency`"));
             }
         }
-        if sweep.disturbances.is_empty() || sweep.seeds == 0 {
-            return Err(format!(
-                "{name}: expected at least one [[disturbance]] and seeds >= 1"
-            ));
+        if sweep.disturbances.is_empty() {
+            return Err(format!("{name}: expected at least one [[disturbance]]"));
         }
         let dir = path.parent().unwrap_or(Path::new("."));
         let (base, base_path, span) = match (&sweep.scenario, &sweep.conf) {

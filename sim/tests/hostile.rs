@@ -163,6 +163,154 @@ fn closed_standard_output_ends_with_a_message() {
     expect(&out, 2, &["broken pipe"]);
 }
 
+/// Run hasim with `args`, its standard output closed before it writes;
+/// its output.
+fn with_closed_stdout(args: &[&str]) -> Output {
+    let mut cmd = hasim();
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = {
+        let _guard = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
+        let mut child = cmd.spawn().unwrap();
+        drop(child.stdout.take());
+        child
+    };
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_campaign_merge_and_sweep_with_a_closed_standard_output_end_with_a_message() {
+    // Each writes only after its runs, long after the pipe was closed.
+    let scenario = repo("scenarios/keepalived-split-brain.toml");
+    let scenario = scenario.to_str().unwrap();
+    let out = with_closed_stdout(&["run", scenario, "--seeds", "1..4", "--jobs", "1"]);
+    expect(&out, 2, &["broken pipe"]);
+    let d = dir("closedmerge");
+    let part = d.join("part.json");
+    let out = hasim()
+        .args(["run", scenario, "--seeds", "1..2", "--json"])
+        .arg(&part)
+        .locked_output();
+    expect(&out, 0, &[]);
+    let out = with_closed_stdout(&["merge", part.to_str().unwrap()]);
+    expect(&out, 2, &["broken pipe"]);
+    let sweep = repo("scenarios/sweep/cloud-vm-pauses.toml");
+    let out = with_closed_stdout(&["sweep", sweep.to_str().unwrap(), "--seeds", "1"]);
+    expect(&out, 2, &["broken pipe"]);
+}
+
+#[test]
+fn conformance_with_a_closed_or_full_standard_output_ends_with_a_message() {
+    let corpus = repo("../shared/scheduler-corpus");
+    let corpus = corpus.to_str().unwrap();
+    let args = ["conformance", corpus, "--diff", "--case", "1360"];
+    let out = with_closed_stdout(&args);
+    expect(&out, 2, &["broken pipe"]);
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut cmd = hasim();
+    cmd.args(args).stdout(full).stderr(Stdio::piped());
+    let out = spawn(&mut cmd).wait_with_output().unwrap();
+    expect(&out, 2, &["cannot write to standard output"]);
+}
+
+#[test]
+fn shrink_merge_and_sweep_refuse_outputs_naming_an_input_before_they_run() {
+    let d = dir("tooloutputs");
+    let p = write(&d, "s.toml", &split_brain());
+    let out = hasim()
+        .arg("shrink")
+        .arg(&p)
+        .args(["--seed", "1", "--out"])
+        .arg(&p)
+        .locked_output();
+    expect(&out, 2, &["--out", "this is an input"]);
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), split_brain());
+    let part = d.join("part.json");
+    let out = hasim()
+        .arg("run")
+        .arg(&p)
+        .args(["--seeds", "1..2", "--json"])
+        .arg(&part)
+        .locked_output();
+    expect(&out, 0, &[]);
+    let before = std::fs::read_to_string(&part).unwrap();
+    let out = hasim()
+        .arg("merge")
+        .arg(&part)
+        .arg("--json")
+        .arg(&part)
+        .locked_output();
+    expect(&out, 2, &["--json", "this is an input"]);
+    assert_eq!(std::fs::read_to_string(&part).unwrap(), before);
+    let sweep = repo("scenarios/sweep/cloud-vm-pauses.toml");
+    let base = repo("scenarios/sweep/ring3-base.toml");
+    for (flag, target) in [("--csv", &sweep), ("--svg", &base)] {
+        let out = run_bounded(
+            {
+                let mut c = hasim();
+                c.arg("sweep").arg(&sweep).arg(flag).arg(target);
+                c
+            },
+            Duration::from_secs(30),
+        );
+        expect(&out, 2, &[flag, "this is an input"]);
+        assert!(out.stdout.is_empty(), "the sweep ran first");
+    }
+    let out = hasim()
+        .arg("sweep")
+        .arg(&sweep)
+        .args(["--json", "/nonexistent-dir/s.json"])
+        .locked_output();
+    expect(&out, 2, &["--json /nonexistent-dir/s.json: cannot write"]);
+}
+
+#[test]
+fn sweep_seed_and_thread_counts_are_range_checked() {
+    let sweep = repo("scenarios/sweep/cloud-vm-pauses.toml");
+    // `--seeds 0` swept nothing and passed; u64::MAX panicked (capacity
+    // overflow) drawing the plans; `--jobs 0` was taken as 1.
+    for (flag, bad, needle) in [
+        ("--seeds", "0", "from 1 to 100000, found 0"),
+        ("--seeds", "18446744073709551615", "from 1 to 100000"),
+        ("--seeds", "x", "expected a number of seeds"),
+        ("--jobs", "0", "expected a number of threads from 1 to 1024"),
+    ] {
+        let mut cmd = hasim();
+        cmd.arg("sweep").arg(&sweep).args([flag, bad]);
+        let out = run_bounded(cmd, Duration::from_secs(30));
+        expect(&out, 2, &[flag, needle]);
+    }
+    let text = std::fs::read_to_string(&sweep)
+        .unwrap()
+        .replace("seeds = 100", "seeds = 10000000");
+    let d = repo("scenarios/sweep");
+    let p = d.join(format!(".hostile-seeds-{}.toml", std::process::id()));
+    std::fs::write(&p, text).unwrap();
+    let mut cmd = hasim();
+    cmd.arg("sweep").arg(&p);
+    let out = run_bounded(cmd, Duration::from_secs(30));
+    let _ = std::fs::remove_file(&p);
+    expect(&out, 2, &[":7:", "from 1 to 100000"]);
+}
+
+#[test]
+fn dev_zero_as_a_campaign_summary_or_sweep_file_is_refused() {
+    for (args, needle) in [
+        (
+            ["merge", "/dev/zero"],
+            "/dev/zero: campaign summary: larger than",
+        ),
+        (["sweep", "/dev/zero"], "/dev/zero: sweep file: larger than"),
+    ] {
+        let mut cmd = hasim();
+        cmd.args(args);
+        let out = run_bounded(cmd, Duration::from_secs(30));
+        expect(&out, 2, &[needle]);
+    }
+}
+
 #[test]
 fn a_full_disk_ends_with_a_message() {
     let full = std::fs::OpenOptions::new()
@@ -182,6 +330,16 @@ fn a_full_disk_ends_with_a_message() {
         .args(["--json", "/dev/full"])
         .locked_output();
     expect(&out, 2, &["/dev/full: cannot write"]);
+    let out = hasim()
+        .arg("run")
+        .arg(repo("scenarios/keepalived-split-brain.toml"))
+        .args(["--trace", "/dev/full"])
+        .locked_output();
+    expect(
+        &out,
+        2,
+        &["cannot write trace file: /dev/full: No space left"],
+    );
 }
 
 #[test]
@@ -364,7 +522,7 @@ fn unknown_keys_in_segments_and_heal_faults_are_refused_at_their_line() {
     expect(
         &out,
         2,
-        &["s.toml:62:", "key `node` does not apply to action `heal`"],
+        &["s.toml:65:1", "key `node` does not apply to action `heal`"],
     );
 }
 
@@ -384,6 +542,14 @@ fn outputs_naming_an_input_or_unwritable_are_refused_before_the_run() {
         .args(["--seeds", "1..50", "--json", "/nonexistent-dir/r.json"])
         .locked_output();
     expect(&out, 2, &["--json /nonexistent-dir/r.json: cannot write"]);
+    assert!(out.stdout.is_empty(), "the campaign ran first");
+    // A campaign's failure-page directory too.
+    let out = hasim()
+        .arg("run")
+        .arg(&p)
+        .args(["--seeds", "1..50", "--html", "/dev/null/pages"])
+        .locked_output();
+    expect(&out, 2, &["--html /dev/null/pages: cannot create"]);
     assert!(out.stdout.is_empty(), "the campaign ran first");
 }
 

@@ -99,6 +99,25 @@ fn apply_transition(ws: &mut WorkingSet) {
     }
 }
 
+/// Mark the working-set actions behind the graph's `stuck` actions (an
+/// ordering loop) as not runnable, so the revised status does not show
+/// their effects: crm_simulate aborts the transition and those actions never
+/// execute. Graph action `i` is the `i`-th non-optional working-set action
+/// (see [`crate::schedule`]).
+fn unrun_stuck(ws: &mut WorkingSet, stuck: &std::collections::BTreeSet<usize>) {
+    if stuck.is_empty() {
+        return;
+    }
+    let required = ws
+        .actions
+        .iter_mut()
+        .filter(|a| !a.has(af::OPTIONAL))
+        .enumerate();
+    for (_, action) in required.filter(|(i, _)| stuck.contains(i)) {
+        action.flags &= !af::RUNNABLE;
+    }
+}
+
 /// What `LC_ALL=C crm_simulate -x FILE -S` prints for this CIB.
 pub fn render(xml: &str) -> Result<String, Error> {
     simulate(xml).map(|s| s.output)
@@ -107,11 +126,20 @@ pub fn render(xml: &str) -> Result<String, Error> {
 /// The output of a simulated run and whether the transition could finish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Simulation {
+    /// What crm_simulate prints on standard output.
     pub output: String,
+    /// What it prints on standard error: the invalid-transition report when
+    /// the transition could not complete, else empty.
+    pub errors: String,
     /// False when an ordering loop left actions that can never run; then
     /// crm_simulate reports an invalid transition and exits with 1.
     pub completed: bool,
 }
+
+/// crm_simulate 2.1.5's report (on standard error) of a transition that an
+/// ordering loop stopped.
+pub const INVALID_TRANSITION: &str =
+    "Transition failed: terminated\nAn invalid transition was produced\n";
 
 /// Schedule `xml` and simulate the transition, as `crm_simulate -S` does.
 pub fn simulate(xml: &str) -> Result<Simulation, Error> {
@@ -144,10 +172,8 @@ pub fn simulate(xml: &str) -> Result<Simulation, Error> {
             _ => {}
         }
     }
-    if !stuck.is_empty() {
-        out.push_str("Transition failed: terminated\nAn invalid transition was produced\n");
-    }
     let mut ws = graph.ws.clone();
+    unrun_stuck(&mut ws, &stuck);
     apply_transition(&mut ws);
     // The revised status is what a fresh unpack of the new CIB shows:
     // allowed nodes (for clones' Stopped lists) come from unpacking only.
@@ -162,8 +188,14 @@ pub fn simulate(xml: &str) -> Result<Simulation, Error> {
         out.push_str(&l);
         out.push('\n');
     }
+    let errors = if stuck.is_empty() {
+        String::new()
+    } else {
+        INVALID_TRANSITION.to_string()
+    };
     Ok(Simulation {
         output: out,
+        errors,
         completed: stuck.is_empty(),
     })
 }
