@@ -4,7 +4,7 @@
 //! Each target runs `HASIM_FUZZ_CASES` inputs (default 300, a deterministic
 //! slice for every test run) from a fixed seed; set `HASIM_FUZZ_SEED` to
 //! explore others. The full campaign (about two minutes per target in
-//! release mode; see notes-h13.md for measured figures) is
+//! release mode; see reports/hostile-input-checks.md for measured figures) is
 //! `HASIM_FUZZ_CASES=1000000 cargo test --release -p hasim --test fuzz -- --nocapture --test-threads 1`.
 //! A panic fails the test with the (shrunk) input; an input that takes more
 //! than [`HANG`] to process counts as a hang and fails it too. Each target
