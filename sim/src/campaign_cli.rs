@@ -45,6 +45,17 @@ pub fn run(
         fail_fast: args.fail_fast,
         keep_outcomes: args.junit.is_some(),
     };
+    let started = std::time::SystemTime::now();
+    let mut props = vec![
+        ("scenario".to_string(), path.clone()),
+        (
+            "seeds".to_string(),
+            format!("{}..{}", seeds.start, seeds.end - 1),
+        ),
+    ];
+    if let Some(s) = &args.shard {
+        props.push(("shard".to_string(), format!("{}/{}", s.index, s.count)));
+    }
     let run = hasim::shard::run(scenario, &path, seeds, args.shard, threads, true, &control);
     print!("{}{}", run.summary.to_text(), run.speed_line());
     if let Some(json) = &args.json {
@@ -60,7 +71,8 @@ pub fn run(
             .iter()
             .map(|o| hasim::ci::case_from_outcome(&scenario.name, &path, o))
             .collect();
-        if let Err(e) = write(junit, &hasim::ci::junit(&scenario.name, cases)) {
+        let xml = hasim::ci::junit(&scenario.name, started, props, cases);
+        if let Err(e) = write(junit, &xml) {
             eprintln!("error: {e}");
             return EXIT_BAD_INPUT;
         }

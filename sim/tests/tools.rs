@@ -135,7 +135,8 @@ fn campaign_junit_validates_and_carries_invariant_evidence_and_replay() {
         .iter()
         .map(|o| hasim::ci::case_from_outcome(&scenario.name, "kn.toml", o))
         .collect();
-    let xml = hasim::ci::junit(&scenario.name, cases);
+    let props = vec![("scenario".to_string(), "kn.toml".to_string())];
+    let xml = hasim::ci::junit(&scenario.name, std::time::SystemTime::now(), props, cases);
     hasim_reports::junit_schema::validate(&xml).unwrap();
     assert_eq!(xml.matches("<testcase ").count(), 5);
     assert!(xml
@@ -146,18 +147,19 @@ fn campaign_junit_validates_and_carries_invariant_evidence_and_replay() {
     let xsd = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../reports/tests/junit.xsd");
     let file = temp_dir("junit").join("c.xml");
     std::fs::write(&file, &xml).unwrap();
-    if let Ok(out) = std::process::Command::new("xmllint")
+    match std::process::Command::new("xmllint")
         .arg("--noout")
         .arg("--schema")
         .arg(&xsd)
         .arg(&file)
         .output()
     {
-        assert!(
+        Ok(out) => assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
-        );
+        ),
+        Err(e) => eprintln!("skipped the xmllint check of the JUnit XSD: xmllint: {e}"),
     }
 }
 
