@@ -29,6 +29,9 @@ pub struct Mark {
     pub at: f64,
     pub class: String,
     pub label: String,
+    /// For an answer: the node that answered, so a split brain shows in the
+    /// client lanes as a second colour.
+    pub by: Option<String>,
 }
 
 /// One node or client.
@@ -177,6 +180,30 @@ fn bands(out: &mut String, t: &Timeline, g: &Geometry, height: f64) {
     }
 }
 
+/// Colours of the nodes that answered clients, in lane order.
+const ANSWER_COLOURS: &[&str] = &[
+    "#2ca02c", "#9467bd", "#8c564b", "#1f77b4", "#17becf", "#bcbd22",
+];
+
+/// The nodes that answered some client, nodes with a lane first in lane
+/// order, then the others by name; each gets the colour at its index.
+fn answerers(t: &Timeline) -> Vec<String> {
+    let mut by: Vec<&String> = t
+        .lanes
+        .iter()
+        .flat_map(|l| l.marks.iter().filter_map(|m| m.by.as_ref()))
+        .collect();
+    let lane_of = |n: &String| t.lanes.iter().position(|l| &l.name == n);
+    by.sort_by_key(|n| (lane_of(n).unwrap_or(usize::MAX), n.to_string()));
+    by.dedup();
+    by.into_iter().cloned().collect()
+}
+
+fn answer_colour(answerers: &[String], by: &str) -> &'static str {
+    let i = answerers.iter().position(|a| a == by).unwrap_or(0);
+    ANSWER_COLOURS[i % ANSWER_COLOURS.len()]
+}
+
 fn lane(out: &mut String, t: &Timeline, g: &Geometry, i: usize, l: &Lane) {
     let y = g.lane_y(i);
     let name = escape(&l.name);
@@ -201,12 +228,20 @@ fn lane(out: &mut String, t: &Timeline, g: &Geometry, i: usize, l: &Lane) {
             fmt_end(s.end)
         );
     }
+    let answerers = answerers(t);
     for m in &l.marks {
         let x = g.x(m.at);
         let y0 = g.row_y(i, &m.class);
+        let by = m.by.as_deref().map_or(String::new(), |b| {
+            format!(
+                " data-by=\"{}\" style=\"stroke:{}\"",
+                escape(b),
+                answer_colour(&answerers, b)
+            )
+        });
         let _ = writeln!(
             out,
-            "<line class=\"mark {}\" data-lane=\"{name}\" data-at=\"{:.3}\" x1=\"{x:.1}\" y1=\"{y0:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\"><title>{name}: {} at t={:.3}s</title></line>",
+            "<line class=\"mark {}\" data-lane=\"{name}\" data-at=\"{:.3}\"{by} x1=\"{x:.1}\" y1=\"{y0:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\"><title>{name}: {} at t={:.3}s</title></line>",
             escape(&m.class),
             m.at,
             y0 + ROW_H - 2.0,
@@ -263,8 +298,9 @@ pub fn svg(t: &Timeline) -> String {
 
 const STYLE: &str = "body{font-family:sans-serif;margin:12px;color:#222}
 .wrap{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
-.pic{overflow-x:auto;flex:0 0 auto}
-pre{font-size:12px;background:#f6f6f6;padding:8px;max-width:720px;overflow-x:auto}
+.pic{overflow-x:auto;flex:1 1 100%;min-width:0}
+.pic svg{width:100%;height:auto;min-width:900px}
+pre{font-size:12px;background:#f6f6f6;padding:8px;max-width:100%;overflow-x:auto}
 .legend span{display:inline-block;padding:1px 6px;margin-right:6px;font-size:12px}
 svg text{font-size:11px}
 .tick{stroke:#ddd}
@@ -288,6 +324,22 @@ text.tick{stroke:none;fill:#777;text-anchor:middle}
 .violation.expected line{stroke:#ff7f0e}.violation.expected path{fill:#ff7f0e}
 ";
 
+/// The colour key: lane states, faults, who answered clients, violations.
+fn legend(t: &Timeline) -> String {
+    let mut out = String::from("<p class=\"legend\"><span style=\"background:#2ca02c;color:#fff\">MASTER</span><span style=\"background:#c7e9c0\">BACKUP</span><span style=\"background:#1f77b4;color:#fff\">holds VIP</span><span style=\"background:#17becf\">paused</span><span style=\"background:#333;color:#fff\">power off</span><span style=\"background:#9467bd;color:#fff\">ring</span><span style=\"background:#bcbd22\">quorate</span><span style=\"background:#fbe3f2\">fault band</span>");
+    let answerers = answerers(t);
+    for a in &answerers {
+        let _ = write!(
+            out,
+            "<span style=\"color:{}\">| answered by {}</span>",
+            answer_colour(&answerers, a),
+            escape(a)
+        );
+    }
+    out.push_str("<span style=\"color:#d62728\">| timeout</span><span style=\"color:#d62728\">&#9660; invariant broken unexpectedly</span><span style=\"color:#ff7f0e\">&#9660; broken as expected</span> hover a shape for its event</p>\n");
+    out
+}
+
 /// The whole page.
 pub fn page(t: &Timeline) -> String {
     let mut out = String::new();
@@ -297,7 +349,7 @@ pub fn page(t: &Timeline) -> String {
         escape(&t.title)
     );
     let _ = writeln!(out, "<h2>{}</h2>", escape(&t.title));
-    out.push_str("<p class=\"legend\"><span class=\"master\" style=\"background:#2ca02c;color:#fff\">MASTER</span><span style=\"background:#c7e9c0\">BACKUP</span><span style=\"background:#1f77b4;color:#fff\">holds VIP</span><span style=\"background:#17becf\">paused</span><span style=\"background:#333;color:#fff\">power off</span><span style=\"background:#9467bd;color:#fff\">ring</span><span style=\"background:#bcbd22\">quorate</span><span style=\"background:#fbe3f2\">fault band</span><span style=\"color:#d62728\">&#9660; invariant broken</span> hover a shape for its event</p>\n");
+    out.push_str(&legend(t));
     out.push_str("<div class=\"wrap\"><div class=\"pic\">\n");
     out.push_str(&svg(t));
     if t.dropped_marks > 0 {
@@ -331,11 +383,26 @@ mod tests {
                     class: "master".into(),
                     label: "MASTER".into(),
                 }],
-                marks: vec![Mark {
-                    at: 5.0,
-                    class: "timeout".into(),
-                    label: "request 3 timed out".into(),
-                }],
+                marks: vec![
+                    Mark {
+                        at: 5.0,
+                        class: "timeout".into(),
+                        label: "request 3 timed out".into(),
+                        by: None,
+                    },
+                    Mark {
+                        at: 6.0,
+                        class: "answer".into(),
+                        label: "request 4 answered by lb2".into(),
+                        by: Some("lb2".into()),
+                    },
+                    Mark {
+                        at: 7.0,
+                        class: "answer".into(),
+                        label: "request 5 answered by lb1".into(),
+                        by: Some("lb1".into()),
+                    },
+                ],
             }],
             bands: vec![Band {
                 start: 20.0,
@@ -373,5 +440,23 @@ mod tests {
         );
         assert!(svg.contains("data-end=\"end\""));
         assert!(svg.contains("class=\"violation expected\" data-checker=\"single-vip-owner\""));
+    }
+
+    #[test]
+    fn answers_are_coloured_by_who_answered() {
+        let t = sample();
+        // lb1 has a lane, so it comes first although lb2 answered earlier.
+        assert_eq!(answerers(&t), ["lb1", "lb2"]);
+        let svg = svg(&t);
+        assert!(
+            svg.contains("data-by=\"lb1\" style=\"stroke:#2ca02c\""),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("data-by=\"lb2\" style=\"stroke:#9467bd\""),
+            "{svg}"
+        );
+        let page = page(&t);
+        assert!(page.contains("<span style=\"color:#9467bd\">| answered by lb2</span>"));
     }
 }

@@ -3,11 +3,16 @@
 //! run whose outcome was not the expected one, carrying the invariant, its
 //! evidence and the replay command.
 //!
-//! The layout follows the common JUnit schema (the one Jenkins, GitLab and
-//! GitHub reporters accept): `testsuites > testsuite > testcase`, with
-//! `name`, `tests`, `failures`, `errors`, `skipped` and `time` on a suite,
-//! `name`, `classname` and `time` on a case, and `failure`/`error` elements
-//! with `message` and `type` attributes and the details as text.
+//! The layout is what both published JUnit schemas accept, Apache Ant's as
+//! written down by Windy Road (`JUnit.xsd`, the strict one) and Jenkins
+//! xUnit's `junit-10.xsd` (the lenient one): a bare `<testsuites>`; on each
+//! suite `name`, `id`, `package`, `hostname`, `tests`, `failures`,
+//! `errors`, `skipped`, `time` and a zone-less `timestamp`, then
+//! `<properties>`, the cases, `<system-out>` and `<system-err>` (Ant's
+//! schema requires all four and allows no output inside a case, so each
+//! case's output goes into the suite's, under the case's name); on a case
+//! `name`, `classname` and `time`, and `failure`/`error` elements with
+//! `message` and `type` attributes and the details as text.
 
 use std::fmt::Write as _;
 
@@ -35,7 +40,7 @@ pub struct JunitCase {
     /// Wall seconds the run took (0 when unknown).
     pub time: f64,
     pub problem: Option<CaseProblem>,
-    /// Shown as `<system-out>`: the run's one-line outcome.
+    /// The run's outcome as text, shown in the suite's `<system-out>`.
     pub output: Option<String>,
 }
 
@@ -43,6 +48,11 @@ pub struct JunitCase {
 #[derive(Debug, Clone, PartialEq)]
 pub struct JunitSuite {
     pub name: String,
+    /// When the suite started, `YYYY-MM-DDTHH:MM:SS` in UTC without a zone
+    /// (the form Ant's schema requires).
+    pub timestamp: String,
+    /// (name, value) pairs shown as `<property>`: scenario file, seeds.
+    pub properties: Vec<(String, String)>,
     pub cases: Vec<JunitCase>,
 }
 
@@ -87,72 +97,79 @@ fn write_case(out: &mut String, case: &JunitCase) {
         escape(&case.classname),
         case.time.max(0.0)
     );
-    if case.problem.is_none() && case.output.is_none() {
+    let Some(problem) = &case.problem else {
         out.push_str("/>\n");
         return;
-    }
+    };
     out.push_str(">\n");
-    match &case.problem {
-        Some(CaseProblem::Failure {
+    let (element, message, kind, details) = match problem {
+        CaseProblem::Failure {
             message,
             kind,
             details,
-        }) => {
-            let _ = writeln!(
-                out,
-                "      <failure message=\"{}\" type=\"{}\">{}</failure>",
-                escape(message),
-                escape(kind),
-                escape(details)
-            );
-        }
-        Some(CaseProblem::Error { message, details }) => {
-            let _ = writeln!(
-                out,
-                "      <error message=\"{}\" type=\"run-error\">{}</error>",
-                escape(message),
-                escape(details)
-            );
-        }
-        None => {}
-    }
-    if let Some(text) = &case.output {
-        let _ = writeln!(out, "      <system-out>{}</system-out>", escape(text));
-    }
+        } => ("failure", message, kind.as_str(), details),
+        CaseProblem::Error { message, details } => ("error", message, "run-error", details),
+    };
+    let _ = writeln!(
+        out,
+        "      <{element} message=\"{}\" type=\"{}\">{}</{element}>",
+        escape(message),
+        escape(kind),
+        escape(details)
+    );
     out.push_str("    </testcase>\n");
 }
 
-/// The whole document.
-pub fn render(suites: &[JunitSuite]) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let tests: usize = suites.iter().map(|s| s.cases.len()).sum();
-    let failures: usize = suites
+/// The suite's `<system-out>`: every case's output under its name.
+fn suite_output(suite: &JunitSuite) -> String {
+    suite
+        .cases
         .iter()
-        .map(|s| s.count(|p| matches!(p, CaseProblem::Failure { .. })))
-        .sum();
-    let errors: usize = suites
-        .iter()
-        .map(|s| s.count(|p| matches!(p, CaseProblem::Error { .. })))
-        .sum();
-    let time: f64 = suites.iter().map(JunitSuite::time).sum();
+        .filter_map(|c| {
+            let text = c.output.as_deref()?;
+            let sep = if text.contains('\n') { "\n" } else { " " };
+            Some(format!("{}:{sep}{text}\n", c.name))
+        })
+        .collect()
+}
+
+fn write_suite(out: &mut String, id: usize, suite: &JunitSuite) {
     let _ = writeln!(
         out,
-        "<testsuites name=\"hasim\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{time:.3}\">"
+        "  <testsuite name=\"{}\" id=\"{id}\" package=\"hasim\" hostname=\"hasim\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\" time=\"{:.3}\" timestamp=\"{}\">",
+        escape(&suite.name),
+        suite.cases.len(),
+        suite.count(|p| matches!(p, CaseProblem::Failure { .. })),
+        suite.count(|p| matches!(p, CaseProblem::Error { .. })),
+        suite.time(),
+        escape(&suite.timestamp)
     );
-    for (id, suite) in suites.iter().enumerate() {
+    out.push_str("    <properties>\n");
+    for (name, value) in &suite.properties {
         let _ = writeln!(
             out,
-            "  <testsuite name=\"{}\" id=\"{id}\" package=\"hasim\" hostname=\"hasim\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\" time=\"{:.3}\">",
-            escape(&suite.name),
-            suite.cases.len(),
-            suite.count(|p| matches!(p, CaseProblem::Failure { .. })),
-            suite.count(|p| matches!(p, CaseProblem::Error { .. })),
-            suite.time()
+            "      <property name=\"{}\" value=\"{}\"/>",
+            escape(name),
+            escape(value)
         );
-        for case in &suite.cases {
-            write_case(&mut out, case);
-        }
-        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("    </properties>\n");
+    for case in &suite.cases {
+        write_case(out, case);
+    }
+    let _ = writeln!(
+        out,
+        "    <system-out>{}</system-out>\n    <system-err></system-err>\n  </testsuite>",
+        escape(&suite_output(suite))
+    );
+}
+
+/// The whole document. `<testsuites>` carries no attributes: Ant's schema
+/// allows none there, and the totals are on each suite.
+pub fn render(suites: &[JunitSuite]) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+    for (id, suite) in suites.iter().enumerate() {
+        write_suite(&mut out, id, suite);
     }
     out.push_str("</testsuites>\n");
     out
@@ -165,6 +182,8 @@ mod tests {
     fn sample() -> Vec<JunitSuite> {
         vec![JunitSuite {
             name: "keepalived-nemesis".into(),
+            timestamp: "2026-12-02T01:02:03".into(),
+            properties: vec![("scenario".into(), "a<b>.toml".into())],
             cases: vec![
                 JunitCase {
                     name: "seed 1".into(),
@@ -215,5 +234,18 @@ mod tests {
         );
         assert!(xml.contains("hasim replay s.toml --seed 2"));
         assert!(xml.contains("&lt;at once&gt; &amp; more"));
+    }
+
+    #[test]
+    fn case_output_goes_to_the_suite_and_properties_come_first() {
+        let xml = render(&sample());
+        assert!(xml.contains("<testsuites>\n"), "{xml}");
+        assert!(xml.contains("timestamp=\"2026-12-02T01:02:03\""));
+        let props = xml.find("<property name=\"scenario\" value=\"a&lt;b&gt;.toml\"/>");
+        let first_case = xml.find("<testcase ");
+        assert!(props.is_some() && props < first_case, "{xml}");
+        assert_eq!(xml.matches("<system-out>").count(), 1, "{xml}");
+        assert!(xml.contains("<system-out>seed 2: expectation: NOT met\u{FFFD}\n</system-out>"));
+        assert!(xml.contains("<system-err></system-err>"));
     }
 }

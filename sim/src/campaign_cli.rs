@@ -53,6 +53,17 @@ pub fn run(
             return EXIT_BAD_INPUT;
         }
     }
+    let started = std::time::SystemTime::now();
+    let mut props = vec![
+        ("scenario".to_string(), path.clone()),
+        (
+            "seeds".to_string(),
+            format!("{}..{}", seeds.start, seeds.end - 1),
+        ),
+    ];
+    if let Some(s) = &args.shard {
+        props.push(("shard".to_string(), format!("{}/{}", s.index, s.count)));
+    }
     let run = hasim::shard::run(scenario, &path, seeds, args.shard, threads, true, &control);
     // The summary is printed first (a file that cannot be written must not
     // lose it), but a closed pipe (`| head`) does not stop the files either.
@@ -71,7 +82,8 @@ pub fn run(
             .iter()
             .map(|o| hasim::ci::case_from_outcome(&scenario.name, &path, o))
             .collect();
-        if let Err(e) = write(junit, &hasim::ci::junit(&scenario.name, cases)) {
+        let xml = hasim::ci::junit(&scenario.name, started, props, cases);
+        if let Err(e) = write(junit, &xml) {
             eprintln!("error: {e}");
             return EXIT_BAD_INPUT;
         }

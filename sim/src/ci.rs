@@ -73,10 +73,29 @@ pub fn case_from_report(scenario_path: &str, report: &RunReport) -> JunitCase {
     }
 }
 
-/// The JUnit document of one scenario's cases.
-pub fn junit(scenario: &str, cases: Vec<JunitCase>) -> String {
+/// `YYYY-MM-DDTHH:MM:SS` in UTC without a zone: the only timestamp form
+/// Ant's JUnit schema takes.
+pub fn timestamp(t: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t)
+        .to_string()
+        .trim_end_matches('Z')
+        .to_string()
+}
+
+/// The JUnit document of one scenario's cases, started at `started`, with
+/// `properties` (scenario file, seeds, shard) shown as `<property>`.
+pub fn junit(
+    scenario: &str,
+    started: std::time::SystemTime,
+    properties: Vec<(String, String)>,
+    cases: Vec<JunitCase>,
+) -> String {
+    let mut properties = properties;
+    properties.push(("hasim".into(), env!("CARGO_PKG_VERSION").into()));
     hasim_reports::junit::render(&[JunitSuite {
         name: scenario.to_string(),
+        timestamp: timestamp(started),
+        properties,
         cases,
     }])
 }

@@ -401,6 +401,7 @@ fn run_checked(args: RunArgs) -> Result<u8, String> {
         ))),
         None => trace,
     };
+    let started = std::time::SystemTime::now();
     let out = hasim::world::run(&scenario, seed, trace)?;
     if let Some(html) = &args.html {
         write_file(
@@ -410,7 +411,12 @@ fn run_checked(args: RunArgs) -> Result<u8, String> {
     }
     if let Some(junit) = &args.junit {
         let case = hasim::ci::case_from_report(&path, &out.report);
-        write_file(junit, &hasim::ci::junit(&scenario.name, vec![case]))?;
+        let props = vec![
+            ("scenario".to_string(), path.clone()),
+            ("seed".to_string(), seed.to_string()),
+        ];
+        let xml = hasim::ci::junit(&scenario.name, started, props, vec![case]);
+        write_file(junit, &xml)?;
     }
     let mut text = out.report.to_text();
     if !out.report.expectation_met() {

@@ -109,7 +109,7 @@ impl TimelineObserver {
         self.open.insert((lane.to_string(), key.to_string()), i);
     }
 
-    fn mark(&mut self, lane: &str, at: f64, class: &str, label: String) {
+    fn mark(&mut self, lane: &str, at: f64, class: &str, label: String, by: Option<String>) {
         let marks = &mut self.lane(lane).marks;
         if marks.len() >= MAX_MARKS_PER_LANE {
             self.dropped += 1;
@@ -118,6 +118,7 @@ impl TimelineObserver {
                 at,
                 class: class.to_string(),
                 label,
+                by,
             });
         }
     }
@@ -204,11 +205,11 @@ impl TimelineObserver {
             "answer" => {
                 let by = text(v, "by");
                 let label = format!("request {} answered by {by}", text(v, "id"));
-                self.mark(&text(v, "client"), t, "answer", label);
+                self.mark(&text(v, "client"), t, "answer", label, Some(by));
             }
             "timeout" => {
                 let label = format!("request {} timed out", text(v, "id"));
-                self.mark(&text(v, "client"), t, "timeout", label);
+                self.mark(&text(v, "client"), t, "timeout", label, None);
             }
             _ => {}
         }

@@ -234,3 +234,102 @@ fn every_help_example_runs() {
         check_hasim(false, args, &scratch);
     }
 }
+
+/// The text of the YAML line or folded block (`run: >`, `- >`) in TOOLS.md
+/// whose first line starts with `start`, its lines joined by spaces.
+fn yaml_command(text: &str, start: &str) -> String {
+    let mut lines = text
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with(start));
+    let first = lines
+        .next()
+        .unwrap_or_else(|| panic!("no `{start}` in TOOLS.md"));
+    let indent = first.len() - first.trim_start().len();
+    let mut out = first.trim().to_string();
+    for l in lines.take_while(|l| l.len() - l.trim_start().len() == indent && !l.trim().is_empty())
+    {
+        out.push(' ');
+        out += l.trim();
+    }
+    out
+}
+
+/// A YAML command as this test runs it: `${{ matrix.shard }}` set to `shard`,
+/// hasim from this build's path left to `hasim_args`.
+fn matrix_command(command: &str, shard: &str) -> Vec<String> {
+    let command = command
+        .replace("${{ matrix.shard }}", shard)
+        .replace("target/release/hasim", "hasim");
+    hasim_args(&command).unwrap().1
+}
+
+/// scenarios/TOOLS.md's commands: its ```sh blocks run as the README's do
+/// (but the Kubernetes merge over the cluster's volume, which the matrix's
+/// merge stands for); the CI matrix's campaign runs for every shard of its
+/// matrix (seeds cut as above, so most shards are empty) and its merge
+/// gives byte for byte the summary of the same campaign unsharded; the
+/// Kubernetes Job's command runs in `sh` with `JOB_COMPLETION_INDEX=0`.
+#[test]
+fn every_tools_md_command_runs() {
+    let text = std::fs::read_to_string(root().join("scenarios/TOOLS.md")).unwrap();
+    let scratch = std::env::temp_dir().join(format!("hasim-tools-md-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let sh = commands(&text);
+    assert!(sh.len() >= 3, "{sh:?}");
+    for command in sh.iter().filter(|c| !c.contains("/results/")) {
+        let (real, args) = hasim_args(command).unwrap_or_else(|| panic!("not hasim: {command}"));
+        check_hasim(real, &args, &scratch);
+    }
+    let matrix = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("shard: ["))
+        .expect("no matrix in TOOLS.md");
+    let shards: Vec<&str> = matrix.trim_end_matches(']').split(", ").collect();
+    let campaign = yaml_command(&text, "target/release/hasim run");
+    for k in &shards {
+        check_hasim(false, &matrix_command(&campaign, k), &scratch);
+    }
+    let merge = yaml_command(&text, "- run: target/release/hasim merge");
+    let (head, tail) = merge
+        .split_once(" shard-*.json")
+        .unwrap_or_else(|| panic!("merge of the matrix's shards: {merge}"));
+    assert_eq!(head, "- run: target/release/hasim merge");
+    let mut args = vec!["merge".to_string()];
+    args.extend(shards.iter().map(|k| format!("shard-{k}.json")));
+    args.extend(tail.split_whitespace().map(String::from));
+    check_hasim(false, &args, &scratch);
+    let whole = campaign
+        .replace(" --shard ${{ matrix.shard }}/8", "")
+        .replace("${{ matrix.shard }}", "whole");
+    check_hasim(false, &matrix_command(&whole, ""), &scratch);
+    let read = |name: &str| std::fs::read(scratch.join(name)).unwrap();
+    assert!(read("campaign.json") == read("shard-whole.json"));
+    // The Kubernetes Indexed Job's command, in a shell as the pod runs it.
+    let job: Vec<String> = yaml_command(&text, "hasim run /hasim/scenarios/")
+        .replacen("hasim ", "\"$HASIM\" ", 1)
+        .replace("/hasim/scenarios/", "scenarios/")
+        .replace("/results/", &format!("{}/k8s-", scratch.display()))
+        .split(' ')
+        .map(String::from)
+        .collect();
+    let job: Vec<String> = job
+        .iter()
+        .enumerate()
+        .map(|(i, w)| match i.checked_sub(1).map(|p| job[p].as_str()) {
+            Some("--seeds") => "1..2".to_string(),
+            _ => w.clone(),
+        })
+        .collect();
+    let status = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(job.join(" "))
+        .env("HASIM", env!("CARGO_BIN_EXE_hasim"))
+        .env("JOB_COMPLETION_INDEX", "0")
+        .current_dir(root())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{job:?}");
+    assert!(scratch.join("k8s-shard-1.json").is_file(), "{job:?}");
+    assert!(scratch.join("k8s-junit-1.xml").is_file(), "{job:?}");
+}
