@@ -45,12 +45,7 @@ check = []
                 .create_node()
                 .name("fabric")
                 .build();
-            let shared = Shared {
-                world,
-                fabric: fabric.id(),
-                records: Default::default(),
-                start: tokio::time::Instant::now(),
-            };
+            let shared = Shared::new(world, fabric.id());
             let a = SimHost::new(shared.clone(), 0, "a", 0);
             let b = SimHost::new(shared, 1, "b", 0);
             let mut inbox = b.bind(9).unwrap();
