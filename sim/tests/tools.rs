@@ -209,14 +209,7 @@ fn read_svg(svg: &str, end: f64) -> Shapes {
 
 #[test]
 fn split_brain_timeline_shows_both_masters_inside_the_partition_band() {
-    use hasim::timeline::{TimelineObserver, TraceTap};
-    use std::sync::{Arc, Mutex};
-    let scenario = load("keepalived-split-brain.toml");
-    let observer = Arc::new(Mutex::new(TimelineObserver::new()));
-    let tap = TraceTap::new(observer.clone(), None);
-    let out = hasim::world::run(&scenario, 1, Some(Box::new(tap))).unwrap();
-    let observer = std::mem::take(&mut *observer.lock().unwrap());
-    let page = hasim_reports::html::page(&observer.finish(&out.report));
+    let (page, out) = split_brain_page();
     assert!(!page.contains("<script") && !page.contains("src=\"http"));
     let svg = &page[page.find("<svg").unwrap()..page.find("</svg>").unwrap() + 6];
     let (spans, bands, violations) = read_svg(svg, out.report.simulated_seconds);
@@ -352,14 +345,7 @@ fn split_brain_page_renders_in_headless_chromium() {
         eprintln!("skipped: no chromium on PATH (apt-get install chromium, or set HASIM_CHROMIUM)");
         return;
     };
-    use hasim::timeline::{TimelineObserver, TraceTap};
-    use std::sync::{Arc, Mutex};
-    let scenario = load("keepalived-split-brain.toml");
-    let observer = Arc::new(Mutex::new(TimelineObserver::new()));
-    let tap = TraceTap::new(observer.clone(), None);
-    let out = hasim::world::run(&scenario, 1, Some(Box::new(tap))).unwrap();
-    let observer = std::mem::take(&mut *observer.lock().unwrap());
-    let page = hasim_reports::html::page(&observer.finish(&out.report));
+    let (page, _) = split_brain_page();
     let m = render_in_chromium(&chromium, &page);
     let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
     assert!(
@@ -450,4 +436,17 @@ fn a_sweep_takes_a_bare_corosync_conf_and_keeps_its_explicit_consensus() {
     let timers = hasim::sweep::timers_text(&points[1].scenario);
     assert!(timers.contains("consensus 3600 ms (set)"), "{timers}");
     assert!(timers.contains("token / (10 + 0.2)"), "{timers}");
+}
+
+/// The HTML page of `keepalived-split-brain` seed 1, and the run it shows.
+fn split_brain_page() -> (String, hasim::world::RunOutput) {
+    use hasim::timeline::{TimelineObserver, TraceTap};
+    use std::sync::{Arc, Mutex};
+    let scenario = load("keepalived-split-brain.toml");
+    let observer = Arc::new(Mutex::new(TimelineObserver::new()));
+    let tap = TraceTap::new(observer.clone(), None);
+    let out = hasim::world::run(&scenario, 1, Some(Box::new(tap))).unwrap();
+    let observer = std::mem::take(&mut *observer.lock().unwrap());
+    let page = hasim_reports::html::page(&observer.finish(&out.report));
+    (page, out)
 }
