@@ -8,7 +8,7 @@
 
 use crate::fabric::{Delivery, World};
 use crate::task_records::TaskRecords;
-use madsim::runtime::Handle;
+use madsim::runtime::{Handle, NodeHandle};
 use madsim::task::NodeId;
 use madsim::time::TimeHandle;
 use std::future::Future;
@@ -61,20 +61,25 @@ impl Shared {
         t
     }
 
-    /// Run `task` on the fabric's node, which never loses power.
+    /// The fabric's node, which never loses power. Looking it up clones
+    /// madsim's whole handle, so callers with many tasks look it up once.
+    fn fabric_node(&self) -> Option<NodeHandle> {
+        Handle::current().get_node(self.fabric)
+    }
+
+    /// Run `task` on the fabric's node.
     pub fn spawn_on_fabric(&self, task: impl Future<Output = ()> + Send + 'static) {
-        if let Some(node) = Handle::current().get_node(self.fabric) {
+        if let Some(node) = self.fabric_node() {
             node.spawn(task);
         }
     }
 
-    /// Deliver each datagram at its time, from the fabric's node (looked
-    /// up once for all of them: the lookup clones madsim's whole handle).
+    /// Deliver each datagram at its time, from the fabric's node.
     pub fn schedule(&self, deliveries: Vec<Delivery>) {
         if deliveries.is_empty() {
             return;
         }
-        let Some(node) = Handle::current().get_node(self.fabric) else {
+        let Some(node) = self.fabric_node() else {
             return;
         };
         for d in deliveries {
