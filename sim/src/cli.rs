@@ -351,6 +351,9 @@ pub fn run(args: RunArgs) -> u8 {
 #[cfg(madsim)]
 fn run_checked(args: RunArgs) -> Result<u8, String> {
     use hasim::scenario::Scenario;
+    if let Some(story) = hasim::story::load(&args.scenario)? {
+        return crate::story_cli::run(&args, &story);
+    }
     let scenario = Scenario::load(&args.scenario).map_err(|e| e.to_string())?;
     let conf = scenario
         .corosync_conf
@@ -444,7 +447,7 @@ fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
 
 /// `path` as one shell word, so a printed replay line can be pasted.
 #[cfg_attr(not(madsim), allow(dead_code))]
-fn shell_quote(path: &str) -> String {
+pub(crate) fn shell_quote(path: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%=".contains(c);
     if !path.is_empty() && path.chars().all(plain) {
         path.to_string()

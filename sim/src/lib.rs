@@ -27,6 +27,7 @@ pub mod power_spec;
 pub mod requirements;
 pub mod scenario;
 pub mod scenario_write;
+pub mod story;
 pub mod summary;
 pub mod sweep_spec;
 pub mod timeline;

@@ -18,6 +18,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod campaign_cli;
 mod cli;
+#[cfg(madsim)]
+mod story_cli;
 mod tools_cli;
 
 /// Shown after `hasim --help`.

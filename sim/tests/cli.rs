@@ -42,6 +42,64 @@ mod sim {
         assert!(err.contains("segmentz"), "{err}");
     }
 
+    /// Seed 003's story: both tellings' reports, then one table in which
+    /// Keepalived breaks single-vip-owner and Pacemaker with fencing holds it.
+    #[test]
+    fn a_story_prints_both_tellings_side_by_side() {
+        let story = scenario("keepalived-vs-pacemaker.toml");
+        let out = hasim()
+            .args(["run", &story, "--seed", "1"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("== keepalived (1 of 2)"), "{text}");
+        assert!(text.contains("== pacemaker+stonith (2 of 2)"), "{text}");
+        let table = text
+            .split("story keepalived-vs-pacemaker, seed 1")
+            .nth(1)
+            .expect("comparison table");
+        let row = |name: &str| {
+            let line = table.lines().find(|l| l.trim_start().starts_with(name));
+            line.unwrap_or_else(|| panic!("no {name} row:\n{table}"))
+                .split_whitespace()
+                .skip(1)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(row("single-vip-owner"), ["BROKEN", "held"]);
+        assert_eq!(row("fenced-before-recovery"), ["-", "held"]);
+        assert_eq!(row("expectation"), ["met", "met"]);
+        // Outputs of one scenario's run are refused, naming the tellings.
+        let out = hasim()
+            .args(["run", &story, "--trace", "/dev/null"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--trace applies to one scenario"), "{err}");
+        assert!(
+            err.contains("keepalived-vs-pacemaker-pacemaker.toml"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_story_names_file_and_line() {
+        let path = temp_file(
+            "story.toml",
+            "[story]\nname = \"s\"\n[[story.telling]]\nlabel = \"a\"\nscenario = \"nowhere.toml\"\n",
+        );
+        let out = hasim().arg("run").arg(&path).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("nowhere.toml"), "{err}");
+        let path = temp_file("story2.toml", "[story]\nname = \"s\"\ntelling = 3\n");
+        let out = hasim().arg("run").arg(&path).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("story2.toml:3:"), "{err}");
+    }
+
     #[test]
     fn expected_split_brain_exits_0_and_prints_hash() {
         let out = hasim()

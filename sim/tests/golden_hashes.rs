@@ -26,6 +26,8 @@ fn shipped_scenarios() -> Vec<String> {
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".toml"))
+        // A story only names scenarios that are checked here themselves.
+        .filter(|n| matches!(hasim::story::load(&dir.join(n)), Ok(None)))
         .collect();
     names.sort();
     names

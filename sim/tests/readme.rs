@@ -13,8 +13,8 @@
 //! - `cargo install`, `cargo bench`, `cargo real ...`, `bash .ci/test`:
 //!   what they name (the package, bench, alias, script) must exist.
 //!
-//! The report printed under "Two commands" must match the real run: same
-//! verdict lines and the same trace hash.
+//! The report and the story table printed under "Two commands" must match
+//! the real run: same verdict lines, table rows and trace hash.
 #![cfg(madsim)]
 
 use std::path::{Path, PathBuf};
@@ -182,6 +182,38 @@ fn every_readme_command_runs_or_names_what_exists() {
             Some((real, args)) => check_hasim(real, &args, &scratch),
             None => check_cargo(command),
         }
+    }
+}
+
+/// The first command's comparison table, as printed under "Two commands".
+#[test]
+fn the_story_table_is_what_seed_1_prints() {
+    let text = readme();
+    let sample: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("story keepalived-vs-pacemaker, seed 1"))
+        .take_while(|l| !l.starts_with("```"))
+        .collect();
+    assert!(sample.len() > 5, "no story table in the README");
+    let args: Vec<String> = [
+        "run",
+        "scenarios/keepalived-vs-pacemaker.toml",
+        "--seed",
+        "1",
+    ]
+    .map(String::from)
+    .to_vec();
+    let out = hasim(&args);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let table = printed
+        .split_once("story keepalived-vs-pacemaker, seed 1")
+        .map(|(_, t)| t)
+        .unwrap_or_default();
+    for line in &sample[1..] {
+        assert!(
+            table.lines().any(|l| l == *line),
+            "README line not in the table: {line}\n{table}"
+        );
     }
 }
 
