@@ -15,7 +15,7 @@ use std::future::Future;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::{sleep_until, Instant};
+use tokio::time::Instant;
 
 /// One handle to the run's shared parts: cloned for every datagram in
 /// flight, so it is a single reference count.
@@ -86,7 +86,7 @@ impl Shared {
             let shared = self.clone();
             self.records.spawned();
             node.spawn(async move {
-                sleep_until(shared.start + d.at).await;
+                shared.clock.sleep_until(shared.start + d.at).await;
                 shared.world.at(shared.now()).deliver(d);
             });
         }

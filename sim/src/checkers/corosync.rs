@@ -148,14 +148,41 @@ fn msg_text(m: &Msg) -> String {
 /// `agreed-order`: any two nodes deliver the messages they both deliver in
 /// the same order, and no node delivers a message twice.
 pub struct AgreedOrder {
-    check: invariants::AgreedOrder<String, Msg>,
+    check: invariants::AgreedOrder<NodeRun, Msg>,
+    /// Node names by `NodeRun` index.
+    names: Vec<Arc<str>>,
     broken: Broken,
+}
+
+/// One incarnation of a node (index into the checker's names, boot count)
+/// as two numbers: the order check copies and compares the keys of every
+/// pair of nodes that share a message, for every delivery.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct NodeRun(u32, u32);
+
+impl AgreedOrder {
+    fn run_of(&mut self, node: &Arc<str>, view: &ClusterView) -> NodeRun {
+        let index = match self.names.iter().position(|n| n == node) {
+            Some(i) => i,
+            None => {
+                self.names.push(node.clone());
+                self.names.len() - 1
+            }
+        };
+        NodeRun(index as u32, view.machine(node).incarnation)
+    }
+
+    /// `name#boot`, as `ClusterView::key` writes it.
+    fn show(&self, run: NodeRun) -> String {
+        format!("{}#{}", self.names[run.0 as usize], run.1)
+    }
 }
 
 impl Default for AgreedOrder {
     fn default() -> Self {
         Self {
             check: invariants::AgreedOrder::new(MESSAGE_WINDOW),
+            names: Vec::new(),
             broken: Broken::default(),
         }
     }
@@ -170,14 +197,18 @@ impl Checker for AgreedOrder {
         let Some((node, msg, _)) = delivery(event) else {
             return;
         };
-        let key = view.key(node);
+        let key = self.run_of(node, view);
         for v in self.check.deliver(t, &key, &msg) {
             let what = match v {
-                OrderViolation::Duplicate { proc, msg } => {
-                    format!("{proc} delivered message {} twice", msg_text(&msg))
-                }
+                OrderViolation::Duplicate { proc, msg } => format!(
+                    "{} delivered message {} twice",
+                    self.show(proc),
+                    msg_text(&msg)
+                ),
                 OrderViolation::Order { first, second, msg } => format!(
-                    "{first} and {second} disagree on the order of common message {}",
+                    "{} and {} disagree on the order of common message {}",
+                    self.show(first),
+                    self.show(second),
                     msg_text(&msg)
                 ),
             };
@@ -220,9 +251,10 @@ impl Checker for VirtualSynchrony {
         let Some((node, msg, ring)) = delivery(event) else {
             return;
         };
-        let installed = view.machine(node).ring.clone().unwrap_or_default();
-        let text = msg_text(&msg);
-        for v in self.check.deliver(t, node, &msg, ring, Some(&installed)) {
+        let none = String::new();
+        let installed = view.machine(node).ring.as_ref().unwrap_or(&none);
+        for v in self.check.deliver(t, node, &msg, ring, Some(installed)) {
+            let text = msg_text(&msg);
             let what = match v {
                 SynchronyViolation::WrongConfiguration { .. } => format!(
                     "{node} delivered {text} (sent in ring {ring}) in configuration {installed}"
@@ -723,6 +755,8 @@ mod tests {
         let v = c.finish(s(2.0), Expectation::Hold);
         assert!(!v.held);
         assert!(v.summary.contains("disagree"), "{}", v.summary);
+        // Nodes are named as ClusterView::key names them, `name#boot`.
+        assert!(v.summary.contains("a#0 and b#0"), "{}", v.summary);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio::time::{sleep_until, Instant};
+use tokio::time::Instant;
 
 /// With no timer set, the driver still wakes this often (and finds nothing due).
 const IDLE_WAKE: Duration = Duration::from_secs(3600);
@@ -43,6 +43,42 @@ pub trait Service {
     /// packets it sent to itself; a core's own next deadline is copied into
     /// the timer table).
     fn settle(&mut self, _io: &mut Io<'_, Self::Timer>) {}
+}
+
+/// The driver's clock. The simulator build holds madsim's time handle:
+/// `Instant::now()` and `sleep_until` reach the same clock through an
+/// intercepted `clock_gettime` or a thread-local lookup, with two reference
+/// counts, on every wake-up of every daemon. The reads and timers are the
+/// same either way, so the run is too.
+struct Clock {
+    #[cfg(madsim)]
+    handle: madsim::time::TimeHandle,
+}
+
+impl Clock {
+    fn new() -> Self {
+        Clock {
+            #[cfg(madsim)]
+            handle: madsim::time::TimeHandle::current(),
+        }
+    }
+
+    fn now(&self) -> Instant {
+        #[cfg(madsim)]
+        return self.handle.now_instant();
+        #[cfg(not(madsim))]
+        Instant::now()
+    }
+
+    #[cfg(madsim)]
+    fn sleep_until(&self, deadline: Instant) -> madsim::time::Sleep {
+        self.handle.sleep_until(deadline)
+    }
+
+    #[cfg(not(madsim))]
+    fn sleep_until(&self, deadline: Instant) -> tokio::time::Sleep {
+        tokio::time::sleep_until(deadline)
+    }
 }
 
 /// What an adapter may do while handling one input.
@@ -150,7 +186,8 @@ pub async fn run<S: Service>(service: &mut S, host: Arc<dyn Host>, inputs: Input
         None => (None, String::new(), None),
     };
     let mut messages = inbox;
-    let origin = Instant::now();
+    let clock = Clock::new();
+    let origin = clock.now();
     let mut timers: BTreeMap<S::Timer, Duration> = BTreeMap::new();
     let mut io = Io {
         origin,
@@ -167,15 +204,15 @@ pub async fn run<S: Service>(service: &mut S, host: Arc<dyn Host>, inputs: Input
             .values()
             .min()
             .map(|t| origin + *t)
-            .unwrap_or_else(|| Instant::now() + IDLE_WAKE);
+            .unwrap_or_else(|| clock.now() + IDLE_WAKE);
         let woke = tokio::select! {
             biased;
             asked = stop_requested(&mut stop) => Woke::Stop(asked),
             d = recv_or_wait(&mut datagrams) => Woke::Datagram(d),
             m = recv_or_wait(&mut messages) => Woke::Message(m),
-            _ = sleep_until(deadline) => Woke::Timer,
+            _ = clock.sleep_until(deadline) => Woke::Timer,
         };
-        io.woke = origin.elapsed();
+        io.woke = clock.now() - origin;
         match woke {
             Woke::Stop(true) => {
                 service.stop(&mut io);
