@@ -610,6 +610,11 @@ impl Scenario {
         for rule in &section.behaviour {
             known(&rule.get_ref().node).map_err(|m| (rule.span(), m))?;
         }
+        if let Some(sbd) = &section.sbd {
+            sbd.get_ref()
+                .check(&loaded.cib)
+                .map_err(|m| (sbd.span(), m))?;
+        }
         for request in &section.operator {
             let r = request.get_ref();
             known(&r.node)

@@ -179,6 +179,7 @@ fn add_machine(
     seed: u64,
     boards: &crate::pacemaker::Boards,
     machines: &mut Machines,
+    line: &crate::machines::ResetLine,
     node: &crate::scenario::Node,
 ) {
     let name = node.name.get_ref().clone();
@@ -190,6 +191,7 @@ fn add_machine(
     let shared = shared.clone();
     let host_name = name.clone();
     let boards_for_node = boards.clone();
+    let line = line.clone();
     let handle = Handle::current()
         .create_node()
         .name(name.clone())
@@ -206,13 +208,19 @@ fn add_machine(
             let pacemaker =
                 crate::pacemaker::setup(&for_corosync, seed, &name, incarnation, shared.now());
             let boards = boards_for_node.clone();
+            let sbd = crate::pacemaker::sbd_config(&for_corosync);
+            let line = line.clone();
             async move {
-                let host: Arc<dyn Host> = Arc::new(SimHost::new(shared, index, &name, incarnation));
+                let host = SimHost::new(shared, index, &name, incarnation).with_watchdog(line);
+                let host: Arc<dyn Host> = Arc::new(host);
                 let service = tokio::spawn(responder::serve(host.clone()));
                 if let Some(Ok(setup)) = corosync {
                     let board = hasim_node::init::start_corosync(host.clone(), setup, cpg_interval);
                     if let Some(setup) = pacemaker {
                         hasim_node::init::start_pacemaker(host.clone(), &board, setup);
+                    }
+                    if let Some(cfg) = sbd {
+                        hasim_node::init::start_sbd(host.clone(), &board, cfg);
                     }
                     boards.set(index, board);
                 }
@@ -243,10 +251,20 @@ async fn simulate(
     let shared = Shared::new(world.clone(), fabric.id());
     let mut machines = Machines::new(shared.clone());
     let boards = crate::pacemaker::Boards::default();
+    let line = crate::machines::ResetLine::default();
     crate::pacemaker::seed_disks(&scenario, &shared);
     for node in &scenario.nodes {
-        add_machine(&shared, &scenario, seed, &boards, &mut machines, node);
+        add_machine(
+            &shared,
+            &scenario,
+            seed,
+            &boards,
+            &mut machines,
+            &line,
+            node,
+        );
     }
+    line.connect(&machines);
     let mut nodes = clients::spawn(&shared, &scenario.clients);
     nodes.extend(machines.node_ids());
     nodes.push(fabric.id());
