@@ -282,9 +282,9 @@ async fn simulate(
     let (at_start, later): (Vec<TimedFault>, Vec<TimedFault>) =
         timeline.into_iter().partition(|f| f.at.is_zero());
     for fault in &at_start {
-        apply_fault(&shared, &machines, fault);
+        apply_fault(&shared, &machines, devices.as_ref(), fault);
     }
-    let faults_task = fabric.spawn(inject(shared.clone(), later, machines));
+    let faults_task = fabric.spawn(inject(shared.clone(), later, machines, devices.clone()));
     // Only a scenario with requests gets the task: every task takes part
     // in madsim's seeded scheduling, so an idle one would change the
     // traces of scenarios without Pacemaker.
@@ -329,16 +329,26 @@ async fn teardown(shared: &Shared, nodes: Vec<madsim::task::NodeId>) {
 /// Carry out the fault timeline. Faults at t=0 are applied by the caller
 /// before any task runs, so they are in force from the very start (a node
 /// powered off at 0 never boots).
-async fn inject(shared: Shared, timeline: Vec<TimedFault>, machines: Machines) {
+async fn inject(
+    shared: Shared,
+    timeline: Vec<TimedFault>,
+    machines: Machines,
+    devices: Option<crate::power::Devices>,
+) {
     for fault in timeline {
         sleep_until(shared.start + fault.at).await;
-        apply_fault(&shared, &machines, &fault);
+        apply_fault(&shared, &machines, devices.as_ref(), &fault);
     }
 }
 
 /// Record the fault, then apply it: network faults to the fabric, machine
-/// faults through the machine lifecycle.
-fn apply_fault(shared: &Shared, machines: &Machines, fault: &TimedFault) {
+/// faults through the machine lifecycle, device faults to the device.
+fn apply_fault(
+    shared: &Shared,
+    machines: &Machines,
+    devices: Option<&crate::power::Devices>,
+    fault: &TimedFault,
+) {
     let mut world = shared.world.at(shared.now());
     world.record(Event::Fault {
         action: fault.action.clone(),
@@ -349,6 +359,13 @@ fn apply_fault(shared: &Shared, machines: &Machines, fault: &TimedFault) {
         FaultAction::Resume { node } => (node, PowerAction::Resume),
         FaultAction::PowerOff { node } => (node, PowerAction::Off),
         FaultAction::PowerOn { node } => (node, PowerAction::On),
+        FaultAction::DeviceFault { device, fault } => {
+            drop(world);
+            if let Some(devices) = devices {
+                devices.set_fault(device, *fault);
+            }
+            return;
+        }
         network => return world.apply_network_fault(network),
     };
     drop(world);
