@@ -21,6 +21,7 @@ pub enum ActionName {
     Resume,
     PowerOff,
     PowerOn,
+    DeviceFault,
 }
 
 impl ActionName {
@@ -33,6 +34,7 @@ impl ActionName {
             ActionName::Resume => "resume",
             ActionName::PowerOff => "power-off",
             ActionName::PowerOn => "power-on",
+            ActionName::DeviceFault => "device-fault",
         }
     }
 
@@ -54,6 +56,7 @@ impl ActionName {
             ActionName::Pause | ActionName::Resume | ActionName::PowerOff | ActionName::PowerOn => {
                 &["node"]
             }
+            ActionName::DeviceFault => &["device", "mode", "latency"],
         }
     }
 }
@@ -84,6 +87,10 @@ pub struct FaultFile {
     #[serde(default, deserialize_with = "limits::opt_probability")]
     reorder: Option<f64>,
     node: Option<String>,
+    /// A power device's name (`device-fault`).
+    device: Option<String>,
+    /// `device-fault`'s mode: unreachable, failing, slow (by `latency`), healthy.
+    mode: Option<String>,
 }
 
 impl FaultFile {
@@ -101,6 +108,8 @@ impl FaultFile {
             ("duplicate", self.duplicate.is_some()),
             ("reorder", self.reorder.is_some()),
             ("node", self.node.is_some()),
+            ("device", self.device.is_some()),
+            ("mode", self.mode.is_some()),
         ];
         flags.iter().filter(|(_, p)| *p).map(|(k, _)| *k).collect()
     }
@@ -181,6 +190,7 @@ impl TryFrom<FaultFile> for Fault {
             ActionName::PowerOn => FaultAction::PowerOn {
                 node: need_node(file.node)?,
             },
+            ActionName::DeviceFault => device_fault(file.device, file.mode, file.latency)?,
         };
         Ok(Fault {
             at: file.at,
@@ -188,6 +198,32 @@ impl TryFrom<FaultFile> for Fault {
             action,
         })
     }
+}
+
+/// `action = "device-fault"`: which device, which failure mode.
+fn device_fault(
+    device: Option<String>,
+    mode: Option<String>,
+    latency: Option<Duration>,
+) -> Result<FaultAction, String> {
+    use hasim_powerdev::DeviceFault as D;
+    let device = device.ok_or("action `device-fault` needs `device`, a power device's name")?;
+    let mode = mode
+        .ok_or("action `device-fault` needs `mode`: one of unreachable, failing, slow, healthy")?;
+    let fault = match (mode.as_str(), latency) {
+        ("slow", Some(extra)) => D::Slow { extra },
+        ("slow", None) => return Err("mode `slow` needs `latency`, the extra delay".into()),
+        (_, Some(_)) => return Err("`latency` applies to mode `slow` only".into()),
+        ("unreachable", None) => D::Unreachable,
+        ("failing", None) => D::Failing,
+        ("healthy", None) => D::Healthy,
+        (other, None) => {
+            return Err(format!(
+                "unknown mode `{other}`; expected one of unreachable, failing, slow, healthy"
+            ))
+        }
+    };
+    Ok(FaultAction::DeviceFault { device, fault })
 }
 
 fn describe_keys(keys: &[&str]) -> String {

@@ -158,6 +158,9 @@ fn draw_nemesis(scenario: &Scenario, seed: u64) -> Vec<TimedFault> {
                     FaultAction::PowerOn { node },
                 )
             }
+            NemesisKind::Device if !scenario.power_devices.is_empty() => {
+                draw_device_fault(scenario, &mut rng)
+            }
             _ => {
                 t = end + uniform(&mut rng, gap);
                 continue;
@@ -176,6 +179,35 @@ fn draw_nemesis(scenario: &Scenario, seed: u64) -> Vec<TimedFault> {
         t = end + uniform(&mut rng, gap);
     }
     out
+}
+
+/// A power device fault and its undo: one device of the scenario,
+/// unreachable, failing, or slow by 1 to 30 s (slower than many a fence
+/// agent's patience), then healthy again.
+fn draw_device_fault(scenario: &Scenario, rng: &mut ChaCha8Rng) -> (FaultAction, FaultAction) {
+    use hasim_powerdev::DeviceFault as D;
+    let devices = &scenario.power_devices;
+    let device = devices[rng.gen_range(0..devices.len())]
+        .name
+        .get_ref()
+        .clone();
+    let fault = match rng.gen_range(0..3) {
+        0 => D::Unreachable,
+        1 => D::Failing,
+        _ => D::Slow {
+            extra: Duration::from_millis(rng.gen_range(1_000..=30_000)),
+        },
+    };
+    (
+        FaultAction::DeviceFault {
+            device: device.clone(),
+            fault,
+        },
+        FaultAction::DeviceFault {
+            device,
+            fault: D::Healthy,
+        },
+    )
 }
 
 /// A short human description of a fault, used in the trace and the report.
@@ -225,6 +257,15 @@ pub fn describe(action: &FaultAction) -> String {
         FaultAction::Resume { node } => format!("resume {node}"),
         FaultAction::PowerOff { node } => format!("power-off {node}"),
         FaultAction::PowerOn { node } => format!("power-on {node}"),
+        FaultAction::DeviceFault { device, fault } => {
+            use hasim_powerdev::DeviceFault as D;
+            match fault {
+                D::Healthy => format!("device-fault {device} healthy"),
+                D::Unreachable => format!("device-fault {device} unreachable"),
+                D::Failing => format!("device-fault {device} failing"),
+                D::Slow { extra } => format!("device-fault {device} slow +{extra:?}"),
+            }
+        }
     }
 }
 
@@ -338,5 +379,83 @@ vips = ["10.0.0.100"]
                 ));
             }
         }
+    }
+
+    fn with_devices(extra: &str) -> Result<Scenario, String> {
+        let text = NEMESIS.replace(
+            "[nemesis]",
+            &format!("[[power_device]]\nname = \"bmc-a\"\nkind = \"bmc\"\nhost = \"a\"\naddress = \"10.0.0.11\"\nsegment = \"public\"\n\n{extra}[nemesis]"),
+        );
+        Scenario::parse(&text, "d.toml").map_err(|e| e.to_string())
+    }
+
+    /// `device` draws a failure of a declared power device, undone by
+    /// `healthy` on the same device; every failure mode comes up.
+    #[test]
+    fn the_device_nemesis_fails_declared_devices_and_heals_them() {
+        use hasim_powerdev::DeviceFault as D;
+        let text = with_devices("").unwrap();
+        let mut s = text;
+        if let Some(n) = s.nemesis.as_mut() {
+            *n.get_mut().kinds.get_mut() = vec![NemesisKind::Device];
+        }
+        let mut modes = std::collections::BTreeSet::new();
+        for seed in 0..30 {
+            for pair in timeline(&s, seed).chunks(2) {
+                let FaultAction::DeviceFault { device, fault } = &pair[0].action else {
+                    panic!("{:?}", pair[0]);
+                };
+                assert_eq!(device, "bmc-a");
+                assert_ne!(*fault, D::Healthy);
+                modes.insert(
+                    describe(&pair[0].action)
+                        .split(' ')
+                        .nth(2)
+                        .unwrap()
+                        .to_string(),
+                );
+                assert_eq!(
+                    pair[1].action,
+                    FaultAction::DeviceFault {
+                        device: device.clone(),
+                        fault: D::Healthy
+                    }
+                );
+            }
+        }
+        assert_eq!(modes.len(), 3, "{modes:?}");
+    }
+
+    #[test]
+    fn the_device_nemesis_needs_a_power_device() {
+        let text = NEMESIS.replace("\"power\"]", "\"power\", \"device\"]");
+        let err = Scenario::parse(&text, "n.toml").unwrap_err().to_string();
+        assert!(
+            err.contains("needs at least one `[[power_device]]`"),
+            "{err}"
+        );
+        assert!(err.starts_with("n.toml:"), "{err}");
+    }
+
+    #[test]
+    fn scripted_device_faults_are_checked() {
+        let fault = |keys: &str| {
+            with_devices(&format!(
+                "[[fault]]\nat = \"10s\"\naction = \"device-fault\"\n{keys}\n"
+            ))
+        };
+        let s = fault("device = \"bmc-a\"\nmode = \"slow\"\nlatency = \"5s\"").unwrap();
+        assert_eq!(
+            describe(&s.faults[0].get_ref().action),
+            "device-fault bmc-a slow +5s"
+        );
+        let err = fault("device = \"bmc-z\"\nmode = \"failing\"").unwrap_err();
+        assert!(err.contains("unknown power device `bmc-z`"), "{err}");
+        let err = fault("device = \"bmc-a\"\nmode = \"slow\"").unwrap_err();
+        assert!(err.contains("needs `latency`"), "{err}");
+        let err = fault("device = \"bmc-a\"\nmode = \"melting\"").unwrap_err();
+        assert!(err.contains("unknown mode `melting`"), "{err}");
+        let err = fault("mode = \"failing\"").unwrap_err();
+        assert!(err.contains("needs `device`"), "{err}");
     }
 }

@@ -4,7 +4,8 @@
 
 use crate::context::Shared;
 use crate::fabric::WorldState;
-use hasim_node::host::{Addresses, Datagrams, Disk, Events, Inbox, Named, NodeEvent};
+use crate::machines::ResetLine;
+use hasim_node::host::{Addresses, Datagrams, Disk, Events, Inbox, Named, NodeEvent, Watchdog};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::MutexGuard;
 
@@ -15,6 +16,9 @@ pub struct SimHost {
     index: usize,
     name: String,
     incarnation: u64,
+    /// The machine lifecycle, for a watchdog reset (`None` on hosts built
+    /// outside a world run, such as the fabric benchmark's).
+    watchdog: Option<ResetLine>,
 }
 
 impl SimHost {
@@ -25,7 +29,14 @@ impl SimHost {
             index,
             name: name.to_string(),
             incarnation,
+            watchdog: None,
         }
+    }
+
+    /// This host's watchdog resets the machine through `line`.
+    pub fn with_watchdog(mut self, line: ResetLine) -> Self {
+        self.watchdog = Some(line);
+        self
     }
 
     /// The world at the current time, if this incarnation is still the
@@ -86,6 +97,19 @@ impl Events for SimHost {
     fn report(&self, event: NodeEvent) {
         if let Some(mut world) = self.world() {
             world.node_event(self.index, event);
+        }
+    }
+}
+
+/// A reset from an older incarnation (its tasks are already gone) does
+/// nothing, like every other call of a stale incarnation.
+impl Watchdog for SimHost {
+    fn hard_reset(&self) {
+        if self.world().is_none() {
+            return;
+        }
+        if let Some(line) = &self.watchdog {
+            line.reset(&self.name);
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::context::Shared;
 use madsim::runtime::Handle;
 use madsim::task::NodeId;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// One simulated machine as the lifecycle needs it.
@@ -43,6 +43,33 @@ pub enum PowerAction {
 /// fault, a PDU outlet switched off), false for a chassis power-off through
 /// its BMC and for every power-on.
 pub type PowerHook = Arc<dyn Fn(&str, bool, bool) + Send + Sync>;
+
+/// How a node's watchdog reaches the machine lifecycle: the nodes' init
+/// closures are built while machines are still being registered, so they
+/// hold this line, which is connected once every machine is.
+#[derive(Clone, Default)]
+pub struct ResetLine(Arc<OnceLock<Machines>>);
+
+impl ResetLine {
+    /// Connect the line (once, after the last machine is registered).
+    pub fn connect(&self, machines: &Machines) {
+        let _ = self.0.set(machines.clone());
+    }
+
+    /// Reset `name` from the fabric's node, at this same simulated time:
+    /// the call comes from a task of the machine that is about to lose
+    /// power, which must not kill its own node under its feet.
+    pub fn reset(&self, name: &str) {
+        let Some(machines) = self.0.get().cloned() else {
+            return;
+        };
+        let name = name.to_string();
+        let shared = machines.shared.clone();
+        shared.spawn_on_fabric(async move {
+            machines.watchdog_reset(&name);
+        });
+    }
+}
 
 /// Handle to every machine of a run.
 #[derive(Clone)]
@@ -124,6 +151,34 @@ impl Machines {
             self.notify(name, false, supply_lost);
             true
         }
+    }
+
+    /// `name`'s hardware watchdog fired: a hard reset, recorded first so
+    /// the power-off that follows is attributed to it. The supply is not
+    /// lost (a BMC on standby power keeps running) and the machine boots
+    /// again after its boot delay, as a reset machine does. False when the
+    /// machine is unknown or already off.
+    pub fn watchdog_reset(&self, name: &str) -> bool {
+        let Some(m) = self.machines.get(name).copied() else {
+            return false;
+        };
+        {
+            let mut world = self.shared.world.at(self.shared.now());
+            if !world.hosts[m.index].powered {
+                return false;
+            }
+            world.record(crate::trace::Event::WatchdogReset {
+                node: name.to_string(),
+            });
+        }
+        if !self.power_off(m) {
+            return false;
+        }
+        self.notify(name, false, false);
+        if self.power_on(m) {
+            self.notify(name, true, false);
+        }
+        true
     }
 
     /// Register a machine (before the run starts).

@@ -107,7 +107,17 @@ fn fencing_setup(
     Some(FencingSetup {
         mgmt_address,
         seed: mix(seed ^ FENCER_STREAM ^ mix(u64::from(id) << 32 | incarnation)),
+        sbd_timeout: sbd_config(scenario).map(|c| c.watchdog_timeout),
     })
+}
+
+/// The SBD every cluster node runs, when the scenario has
+/// `[pacemaker.sbd]` (only then: its task takes part in the seeded
+/// scheduling).
+pub fn sbd_config(scenario: &Scenario) -> Option<hasim_fenced::watchdog::WatchdogConfig> {
+    scenario.corosync_conf.as_ref()?;
+    let sbd = scenario.pacemaker.as_ref()?.sbd.as_ref()?;
+    Some(sbd.get_ref().config())
 }
 
 /// Put the scenario's CIB on every cluster node's disk (before any boot).

@@ -28,6 +28,47 @@ pub struct PacemakerSection {
     /// cibadmin requests at given times.
     #[serde(default)]
     pub operator: Vec<Spanned<Operator>>,
+    /// `[pacemaker.sbd]`: every cluster node runs diskless SBD (watchdog
+    /// self-fencing when quorum is lost).
+    pub sbd: Option<Spanned<SbdSection>>,
+}
+
+/// `[pacemaker.sbd]`: sbd's /etc/sysconfig/sbd, diskless (no SBD_DEVICE).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SbdSection {
+    /// SBD_WATCHDOG_TIMEOUT (sbd's default 5 s).
+    #[serde(default = "default_sbd_watchdog", with = "humantime_serde")]
+    pub watchdog_timeout: Duration,
+}
+
+fn default_sbd_watchdog() -> Duration {
+    Duration::from_secs(5)
+}
+
+impl SbdSection {
+    /// The watchdog core's configuration (sbd's loop and io timeouts are
+    /// its defaults, 1 s and 3 s).
+    pub fn config(&self) -> hasim_fenced::watchdog::WatchdogConfig {
+        hasim_fenced::watchdog::WatchdogConfig {
+            watchdog_timeout: self.watchdog_timeout,
+            ..Default::default()
+        }
+    }
+
+    /// What Pacemaker 2.1.5 checks at start (`pcmk__valid_sbd_timeout`):
+    /// a zero watchdog timeout is no watchdog; a stonith-watchdog-timeout
+    /// shorter than it makes Pacemaker refuse to start.
+    pub fn check(&self, cib: &hasim_cib::Cib) -> Result<(), String> {
+        if self.watchdog_timeout.is_zero() {
+            return Err("expected a non-zero `watchdog_timeout` (SBD_WATCHDOG_TIMEOUT)".into());
+        }
+        let fencing = hasim_fenced::FencingConfig::from_cib(cib).map_err(|e| e.to_string())?;
+        let sbd_ms = self.watchdog_timeout.as_millis() as u64;
+        hasim_fenced::rules::effective_watchdog_timeout(fencing.stonith_watchdog_timeout_ms, sbd_ms)
+            .map(|_| ())
+            .map_err(|e| format!("{e}: Pacemaker 2.1.5 refuses to start with this"))
+    }
 }
 
 /// `[[pacemaker.behaviour]]`: e.g. "monitor of p_haproxy on node2 fails at

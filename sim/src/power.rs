@@ -163,6 +163,12 @@ impl Devices {
         }
     }
 
+    /// A device fault from the scenario or the nemesis (validated: the
+    /// device exists).
+    pub fn set_fault(&self, name: &str, fault: hasim_powerdev::DeviceFault) {
+        self.handle(name, DeviceInput::SetFault(fault));
+    }
+
     /// The world reports a machine's power change to every device.
     fn machine_power(&self, machine: &str, on: bool, supply_lost: bool) {
         let names: Vec<String> = match self.devices.lock() {

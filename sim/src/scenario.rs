@@ -317,6 +317,13 @@ pub enum FaultAction {
     PowerOn {
         node: String,
     },
+    /// A power device (`[[power_device]]`) fails or recovers: `Unreachable`
+    /// drops every request, `Failing` answers each with an error, `Slow`
+    /// answers `extra` late, `Healthy` undoes any of them.
+    DeviceFault {
+        device: String,
+        fault: hasim_powerdev::DeviceFault,
+    },
 }
 
 /// A random nemesis: a fault timeline drawn from the run seed.
@@ -362,6 +369,8 @@ pub enum NemesisKind {
     Loss,
     Pause,
     Power,
+    /// A power device turns unreachable, failing or slow, then healthy.
+    Device,
 }
 
 /// What outcome the scenario expects.
@@ -610,6 +619,11 @@ impl Scenario {
         for rule in &section.behaviour {
             known(&rule.get_ref().node).map_err(|m| (rule.span(), m))?;
         }
+        if let Some(sbd) = &section.sbd {
+            sbd.get_ref()
+                .check(&loaded.cib)
+                .map_err(|m| (sbd.span(), m))?;
+        }
         for request in &section.operator {
             let r = request.get_ref();
             known(&r.node)
@@ -681,6 +695,11 @@ impl Scenario {
         }
         if let Some(nemesis) = &self.nemesis {
             check_nemesis(nemesis, self.duration)?;
+            let kinds = &nemesis.get_ref().kinds;
+            if kinds.get_ref().contains(&NemesisKind::Device) && self.power_devices.is_empty() {
+                let m = "nemesis kind `device` needs at least one `[[power_device]]`".to_string();
+                return Err((kinds.span(), m));
+            }
         }
         self.check_expect()
     }
@@ -821,6 +840,22 @@ impl Scenario {
                     if let Some(p) = p {
                         limits::check_probability(name, *p).map_err(fail)?;
                     }
+                }
+            }
+            FaultAction::DeviceFault { device, .. } => {
+                if !self
+                    .power_devices
+                    .iter()
+                    .any(|d| d.name.get_ref() == device)
+                {
+                    let names: Vec<&str> = self
+                        .power_devices
+                        .iter()
+                        .map(|d| d.name.get_ref().as_str())
+                        .collect();
+                    return Err(fail(format!(
+                        "unknown power device `{device}`; expected one of {names:?}"
+                    )));
                 }
             }
             FaultAction::Pause { node }

@@ -50,6 +50,13 @@ fn undoes(undo: &FaultAction, begin: &FaultAction) -> bool {
     use FaultAction as F;
     match (begin, undo) {
         (F::Partition { .. }, F::Heal) => true,
+        (
+            F::DeviceFault { device: a, .. },
+            F::DeviceFault {
+                device: b,
+                fault: hasim_powerdev::DeviceFault::Healthy,
+            },
+        ) => a == b,
         (F::Pause { node: a }, F::Resume { node: b })
         | (F::PowerOff { node: a }, F::PowerOn { node: b }) => a == b,
         (

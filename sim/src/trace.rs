@@ -85,6 +85,11 @@ pub enum Event {
     PowerOff {
         node: String,
     },
+    /// The machine's watchdog fired (its SBD stopped feeding it): the
+    /// power-off and power-on of the reset follow at once.
+    WatchdogReset {
+        node: String,
+    },
     PowerOn {
         node: String,
     },

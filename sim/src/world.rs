@@ -179,6 +179,7 @@ fn add_machine(
     seed: u64,
     boards: &crate::pacemaker::Boards,
     machines: &mut Machines,
+    line: &crate::machines::ResetLine,
     node: &crate::scenario::Node,
 ) {
     let name = node.name.get_ref().clone();
@@ -190,6 +191,7 @@ fn add_machine(
     let shared = shared.clone();
     let host_name = name.clone();
     let boards_for_node = boards.clone();
+    let line = line.clone();
     let handle = Handle::current()
         .create_node()
         .name(name.clone())
@@ -206,13 +208,19 @@ fn add_machine(
             let pacemaker =
                 crate::pacemaker::setup(&for_corosync, seed, &name, incarnation, shared.now());
             let boards = boards_for_node.clone();
+            let sbd = crate::pacemaker::sbd_config(&for_corosync);
+            let line = line.clone();
             async move {
-                let host: Arc<dyn Host> = Arc::new(SimHost::new(shared, index, &name, incarnation));
+                let host = SimHost::new(shared, index, &name, incarnation).with_watchdog(line);
+                let host: Arc<dyn Host> = Arc::new(host);
                 let service = tokio::spawn(responder::serve(host.clone()));
                 if let Some(Ok(setup)) = corosync {
                     let board = hasim_node::init::start_corosync(host.clone(), setup, cpg_interval);
                     if let Some(setup) = pacemaker {
                         hasim_node::init::start_pacemaker(host.clone(), &board, setup);
+                    }
+                    if let Some(cfg) = sbd {
+                        hasim_node::init::start_sbd(host.clone(), &board, cfg);
                     }
                     boards.set(index, board);
                 }
@@ -243,10 +251,20 @@ async fn simulate(
     let shared = Shared::new(world.clone(), fabric.id());
     let mut machines = Machines::new(shared.clone());
     let boards = crate::pacemaker::Boards::default();
+    let line = crate::machines::ResetLine::default();
     crate::pacemaker::seed_disks(&scenario, &shared);
     for node in &scenario.nodes {
-        add_machine(&shared, &scenario, seed, &boards, &mut machines, node);
+        add_machine(
+            &shared,
+            &scenario,
+            seed,
+            &boards,
+            &mut machines,
+            &line,
+            node,
+        );
     }
+    line.connect(&machines);
     let mut nodes = clients::spawn(&shared, &scenario.clients);
     nodes.extend(machines.node_ids());
     nodes.push(fabric.id());
@@ -264,9 +282,9 @@ async fn simulate(
     let (at_start, later): (Vec<TimedFault>, Vec<TimedFault>) =
         timeline.into_iter().partition(|f| f.at.is_zero());
     for fault in &at_start {
-        apply_fault(&shared, &machines, fault);
+        apply_fault(&shared, &machines, devices.as_ref(), fault);
     }
-    let faults_task = fabric.spawn(inject(shared.clone(), later, machines));
+    let faults_task = fabric.spawn(inject(shared.clone(), later, machines, devices.clone()));
     // Only a scenario with requests gets the task: every task takes part
     // in madsim's seeded scheduling, so an idle one would change the
     // traces of scenarios without Pacemaker.
@@ -311,16 +329,26 @@ async fn teardown(shared: &Shared, nodes: Vec<madsim::task::NodeId>) {
 /// Carry out the fault timeline. Faults at t=0 are applied by the caller
 /// before any task runs, so they are in force from the very start (a node
 /// powered off at 0 never boots).
-async fn inject(shared: Shared, timeline: Vec<TimedFault>, machines: Machines) {
+async fn inject(
+    shared: Shared,
+    timeline: Vec<TimedFault>,
+    machines: Machines,
+    devices: Option<crate::power::Devices>,
+) {
     for fault in timeline {
         sleep_until(shared.start + fault.at).await;
-        apply_fault(&shared, &machines, &fault);
+        apply_fault(&shared, &machines, devices.as_ref(), &fault);
     }
 }
 
 /// Record the fault, then apply it: network faults to the fabric, machine
-/// faults through the machine lifecycle.
-fn apply_fault(shared: &Shared, machines: &Machines, fault: &TimedFault) {
+/// faults through the machine lifecycle, device faults to the device.
+fn apply_fault(
+    shared: &Shared,
+    machines: &Machines,
+    devices: Option<&crate::power::Devices>,
+    fault: &TimedFault,
+) {
     let mut world = shared.world.at(shared.now());
     world.record(Event::Fault {
         action: fault.action.clone(),
@@ -331,6 +359,13 @@ fn apply_fault(shared: &Shared, machines: &Machines, fault: &TimedFault) {
         FaultAction::Resume { node } => (node, PowerAction::Resume),
         FaultAction::PowerOff { node } => (node, PowerAction::Off),
         FaultAction::PowerOn { node } => (node, PowerAction::On),
+        FaultAction::DeviceFault { device, fault } => {
+            drop(world);
+            if let Some(devices) = devices {
+                devices.set_fault(device, *fault);
+            }
+            return;
+        }
         network => return world.apply_network_fault(network),
     };
     drop(world);

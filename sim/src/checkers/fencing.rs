@@ -5,7 +5,8 @@
 //! observations, so the fencer's own harness and the simulator judge by the
 //! same code. Here the run's events become those observations: a power-off
 //! right after a device switched the machine off is `Fenced` (requested by
-//! the node whose fencer last asked to fence it), any other power-off is a
+//! the node whose fencer last asked to fence it), a power-off right after
+//! the machine's watchdog fired is `SelfFenced`, any other power-off is a
 //! fault; a boot is a (re)join; Pacemaker's resource reports are starts and
 //! stops; every injected fault is a fault.
 
@@ -49,6 +50,8 @@ pub struct FencingCheck {
     requested: BTreeMap<String, (String, u64)>,
     /// A device just switched this machine off.
     device_off: Option<String>,
+    /// This machine's watchdog just fired.
+    watchdog: Option<String>,
 }
 
 impl FencingCheck {
@@ -59,6 +62,7 @@ impl FencingCheck {
             observations: Vec::new(),
             requested: BTreeMap::new(),
             device_off: None,
+            watchdog: None,
         }
     }
 
@@ -66,9 +70,18 @@ impl FencingCheck {
     pub fn observe_event(&mut self, t: Duration, event: &Event) {
         let at_ms = t.as_millis() as u64;
         let device_off = self.device_off.take();
+        let watchdog = self.watchdog.take();
         match event {
             Event::DevicePower { machine, on, .. } if !on => {
                 self.device_off = Some(machine.clone());
+            }
+            Event::WatchdogReset { node } => self.watchdog = Some(node.clone()),
+            Event::PowerOff { node } if watchdog.as_ref() == Some(node) => {
+                self.observations.push(Observation::PowerOff {
+                    node: node.clone(),
+                    at_ms,
+                    cause: PowerCause::SelfFenced,
+                });
             }
             Event::PowerOff { node } => {
                 let cause = match (&device_off, self.requested.get(node)) {
@@ -269,6 +282,76 @@ mod tests {
             (10, active("node2", "vip", true)),
         ];
         assert!(run(Invariant::FencedBeforeRecovery, &events).held);
+    }
+
+    fn watchdog_reset(node: &str) -> Event {
+        Event::WatchdogReset { node: node.into() }
+    }
+
+    /// Diskless SBD: the survivors' fence of node1 is only assumed (no
+    /// device switches anything); node1's own watchdog reset is what
+    /// counts, and it is classed as self-fencing, not as a fault.
+    #[test]
+    fn recovery_after_a_watchdog_reset_holds_and_counts_as_self_fenced() {
+        let events = [
+            (1, active("node1", "vip", true)),
+            (68, requested("node3", "node1")),
+            (75, watchdog_reset("node1")),
+            (75, off("node1")),
+            (78, active("node2", "vip", true)),
+        ];
+        assert!(run(Invariant::FencedBeforeRecovery, &events).held);
+        let mut c = FencingCheck::new(
+            Invariant::FencedBeforeRecovery,
+            BTreeSet::from(["vip".to_string()]),
+        );
+        for (t, e) in &events {
+            c.observe_event(s(*t), e);
+        }
+        let causes: Vec<&PowerCause> = c
+            .observations
+            .iter()
+            .filter_map(|o| match o {
+                Observation::PowerOff { cause, .. } => Some(cause),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(causes, vec![&PowerCause::SelfFenced]);
+    }
+
+    /// stonith-watchdog-timeout not longer than the time node1 takes to
+    /// reset: the survivors start the VIP while node1 still has power and
+    /// runs it, and the later reset does not excuse that.
+    #[test]
+    fn recovery_before_the_watchdog_reset_breaks_fenced_before_recovery() {
+        let events = [
+            (1, active("node1", "vip", true)),
+            (68, requested("node3", "node1")),
+            (73, active("node2", "vip", true)),
+            (75, watchdog_reset("node1")),
+            (75, off("node1")),
+        ];
+        let v = run(Invariant::FencedBeforeRecovery, &events);
+        assert!(!v.held, "{v:?}");
+        assert!(
+            v.evidence.contains("node1 still had power"),
+            "{}",
+            v.evidence
+        );
+    }
+
+    /// A reset of one machine does not make another machine's power-off
+    /// self-fencing.
+    #[test]
+    fn a_watchdog_reset_is_attributed_to_its_own_machine_only() {
+        let mut c = FencingCheck::new(Invariant::NoFenceRace, BTreeSet::new());
+        c.observe_event(s(5), &watchdog_reset("node1"));
+        c.observe_event(s(5), &off("node2"));
+        let cause = c.observations.iter().find_map(|o| match o {
+            Observation::PowerOff { cause, .. } => Some(cause.clone()),
+            _ => None,
+        });
+        assert_eq!(cause, Some(PowerCause::Fault));
     }
 
     #[test]

@@ -118,6 +118,9 @@ pub struct Controld {
     pub(crate) cib_waits: BTreeMap<u64, AfterWrite>,
     pub(crate) exec_origin: BTreeMap<String, ExecOrigin>,
     pub(crate) fencing: BTreeMap<String, usize>,
+    /// A join acknowledgement (DC, join id) whose history write waits for
+    /// this node's in-flight operations (see `on_join_ack`).
+    pub(crate) deferred_ack: Option<(String, u64)>,
 }
 
 impl Controld {
@@ -151,6 +154,7 @@ impl Controld {
             cib_waits: BTreeMap::new(),
             exec_origin: BTreeMap::new(),
             fencing: BTreeMap::new(),
+            deferred_ack: None,
         }
     }
 

@@ -45,7 +45,7 @@ impl Controld {
         });
     }
 
-    pub(crate) fn exec_done(&mut self, _now: Duration, r: ExecResult, out: &mut Vec<Action>) {
+    pub(crate) fn exec_done(&mut self, now: Duration, r: ExecResult, out: &mut Vec<Action>) {
         let q = r.request.clone();
         let target_rc = target_rc_of(&q.key);
         let failed = is_failure(&q.op, q.interval_ms, r.rc, r.status, target_rc);
@@ -76,6 +76,11 @@ impl Controld {
         }
         if !failed {
             self.start_monitors(&q, r.rc, out);
+        }
+        if self.exec_origin.is_empty() {
+            if let Some((dc, join)) = self.deferred_ack.take() {
+                self.on_join_ack(now, &dc, join, out);
+            }
         }
     }
 

@@ -189,7 +189,14 @@ impl Controld {
         );
     }
 
-    /// A joiner writes its own history, then confirms.
+    /// A joiner writes its own history, then confirms. While operations a
+    /// DC asked for are still running here, the write (and so the DC's
+    /// next scheduler run) waits for their results: the history would
+    /// otherwise hide a start in flight, and the new DC would start the
+    /// resource a second time elsewhere. Pacemaker 2.1 avoids that by
+    /// recording pending operations in the CIB (record-pending, default
+    /// true), which hasim does not model; waiting gives the DC the same
+    /// knowledge.
     pub(crate) fn on_join_ack(
         &mut self,
         _now: Duration,
@@ -200,6 +207,11 @@ impl Controld {
         if self.dc.as_deref() != Some(dc) {
             return;
         }
+        if !self.exec_origin.is_empty() {
+            self.deferred_ack = Some((dc.to_string(), join));
+            return;
+        }
+        self.deferred_ack = None;
         let ops = self.history.full_update();
         let confirm = Wire::JoinConfirm {
             from: self.cfg.node.clone(),

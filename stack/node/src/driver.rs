@@ -276,6 +276,9 @@ mod tests {
         fn gratuitous_arp(&self, _vip: Ipv4Addr, _interface: Ipv4Addr) {}
     }
     impl Disk for NoMachine {}
+    impl crate::host::Watchdog for NoMachine {
+        fn hard_reset(&self) {}
+    }
     impl Events for NoMachine {
         fn report(&self, _event: NodeEvent) {}
     }

@@ -41,6 +41,9 @@ pub struct FencingSetup {
     pub mgmt_address: Ipv4Addr,
     /// Seed of the fencer's random stream (pcmk_delay_max draws).
     pub seed: u64,
+    /// SBD_WATCHDOG_TIMEOUT when the node runs SBD: resolves a negative
+    /// stonith-watchdog-timeout (see [`Fencing::watchdog_timeout`]).
+    pub sbd_timeout: Option<Duration>,
 }
 
 /// Something the fencer side of a node wants recorded.
@@ -97,6 +100,7 @@ pub struct Fencing {
     agents: BTreeMap<u64, Running>,
     rng: u64,
     mgmt: Ipv4Addr,
+    sbd_timeout: Option<Duration>,
     next_call: u64,
     /// Controller call id -> target.
     calls: BTreeMap<u64, String>,
@@ -143,6 +147,7 @@ impl Fencing {
             agents: BTreeMap::new(),
             rng: setup.seed,
             mgmt: setup.mgmt_address,
+            sbd_timeout: setup.sbd_timeout,
             next_call: 0,
             calls: BTreeMap::new(),
             configured: false,
@@ -207,8 +212,37 @@ impl Fencing {
             .map_err(|e| e.to_string())
             .and_then(|c| FencingConfig::from_cib(&c).map_err(|e| e.to_string()));
         match parsed {
-            Ok(cfg) => self.input(now, FencerInput::Config(Box::new(cfg))),
+            Ok(mut cfg) => {
+                let mut steps = Vec::new();
+                match self.watchdog_timeout(cfg.stonith_watchdog_timeout_ms) {
+                    Ok(ms) => cfg.stonith_watchdog_timeout_ms = ms,
+                    Err(error) => {
+                        cfg.stonith_watchdog_timeout_ms = 0;
+                        steps.push(Step::Report(FencingReport::ConfigError { error }));
+                    }
+                }
+                steps.extend(self.input(now, FencerInput::Config(Box::new(cfg))));
+                steps
+            }
             Err(error) => vec![Step::Report(FencingReport::ConfigError { error })],
+        }
+    }
+
+    /// The stonith-watchdog-timeout the fencer uses (ms, 0 = no watchdog
+    /// fencing), as Pacemaker 2.1.5 resolves it on this node: negative
+    /// means twice SBD_WATCHDOG_TIMEOUT where SBD runs and nothing where it
+    /// does not; a value shorter than the local SBD timeout is refused
+    /// (Pacemaker would shut down; hasim scenarios are checked for it at
+    /// load time, so only a CIB change at run time gets here, and it turns
+    /// watchdog fencing off with an error in the trace).
+    pub fn watchdog_timeout(&self, configured_ms: i64) -> Result<i64, String> {
+        match self.sbd_timeout {
+            Some(sbd) => {
+                let sbd_ms = sbd.as_millis() as u64;
+                hasim_fenced::rules::effective_watchdog_timeout(configured_ms, sbd_ms)
+                    .map(|ms| ms as i64)
+            }
+            None => Ok(configured_ms.max(0)),
         }
     }
 
@@ -406,6 +440,7 @@ mod tests {
         let setup = FencingSetup {
             mgmt_address: Ipv4Addr::new(10, 1, 0, 1),
             seed: 1,
+            sbd_timeout: None,
         };
         let mut f = Fencing::new("node1", BTreeMap::from([(1, "node1".into())]), &setup);
         // Unknown ids are ignored, malformed names too.
@@ -442,6 +477,7 @@ mod tests {
         let setup = FencingSetup {
             mgmt_address: Ipv4Addr::new(10, 1, 0, 1),
             seed: 1,
+            sbd_timeout: None,
         };
         let nodes = BTreeMap::from([(1, "node1".into()), (2, "node2".into())]);
         let mut f = Fencing::new("node1", nodes, &setup);
@@ -469,6 +505,26 @@ mod tests {
             |s| matches!(s, Step::Mcast(b) if String::from_utf8_lossy(b).contains("fence-node2")),
         );
         assert!(offers, "{steps:?}");
+    }
+
+    /// Negative means 2 × SBD_WATCHDOG_TIMEOUT only where SBD runs; a value
+    /// shorter than the local SBD timeout is refused.
+    #[test]
+    fn stonith_watchdog_timeout_is_resolved_against_the_local_sbd() {
+        let mut setup = FencingSetup {
+            mgmt_address: Ipv4Addr::new(10, 1, 0, 1),
+            seed: 1,
+            sbd_timeout: Some(Duration::from_secs(5)),
+        };
+        let nodes = BTreeMap::from([(1, "node1".into())]);
+        let f = Fencing::new("node1", nodes.clone(), &setup);
+        assert_eq!(f.watchdog_timeout(-1), Ok(10_000));
+        assert_eq!(f.watchdog_timeout(12_000), Ok(12_000));
+        assert!(f.watchdog_timeout(3_000).is_err());
+        setup.sbd_timeout = None;
+        let f = Fencing::new("node1", nodes, &setup);
+        assert_eq!(f.watchdog_timeout(-1), Ok(0));
+        assert_eq!(f.watchdog_timeout(12_000), Ok(12_000));
     }
 
     #[test]

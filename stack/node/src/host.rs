@@ -100,6 +100,11 @@ pub enum NodeEvent {
     Fencing {
         report: crate::fencing::FencingReport,
     },
+    /// The node's SBD (diskless): quorum health changes and the watchdog
+    /// reset it lets happen.
+    Sbd {
+        event: hasim_fenced::watchdog::WatchdogEvent,
+    },
 }
 
 /// One process in a CPG group, with why it joined or left when it is in a
@@ -169,9 +174,26 @@ pub trait Events {
     fn report(&self, event: NodeEvent);
 }
 
-/// Everything a daemon may need from its machine, as one object. Streams and
-/// power control join as further capabilities with the TCP and fencing work;
-/// a machine gets `Host` by implementing each capability.
-pub trait Host: Named + Datagrams + Addresses + Disk + Events + Send + Sync + 'static {}
+/// Capability: the machine's hardware watchdog. SBD arms it and stops
+/// feeding it when the node must die; what the watchdog then does to the
+/// machine (a hard reset: power gone and back, nothing volatile kept,
+/// booting again after the boot delay) belongs to the machine, not to the
+/// daemon, so the daemon only asks.
+pub trait Watchdog {
+    /// The watchdog fired: reset the machine now. Nothing after this call
+    /// is expected to run on this boot.
+    fn hard_reset(&self);
+}
 
-impl<T: Named + Datagrams + Addresses + Disk + Events + Send + Sync + 'static> Host for T {}
+/// Everything a daemon may need from its machine, as one object. Streams
+/// join as a further capability with the TCP work; a machine gets `Host` by
+/// implementing each capability.
+pub trait Host:
+    Named + Datagrams + Addresses + Disk + Events + Watchdog + Send + Sync + 'static
+{
+}
+
+impl<T: Named + Datagrams + Addresses + Disk + Events + Watchdog + Send + Sync + 'static> Host
+    for T
+{
+}

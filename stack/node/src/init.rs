@@ -60,3 +60,14 @@ pub fn start_pacemaker(
     let endpoint = board.register(crate::pacemaker::PACEMAKER);
     tokio::spawn(crate::pacemaker::run(setup, host, endpoint));
 }
+
+/// Start SBD (diskless: the watchdog only) on `board`, after corosync: it
+/// tracks quorum through it, as sbd's cluster servant does.
+pub fn start_sbd(
+    host: Arc<dyn Host>,
+    board: &Switchboard,
+    cfg: hasim_fenced::watchdog::WatchdogConfig,
+) {
+    let endpoint = board.register(crate::sbd::SBD);
+    tokio::spawn(crate::sbd::run(cfg, host, endpoint));
+}

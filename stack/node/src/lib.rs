@@ -18,6 +18,7 @@ pub mod init;
 pub mod local;
 pub mod pacemaker;
 pub mod responder;
+pub mod sbd;
 pub mod vrrp_daemon;
 pub mod workload;
 
@@ -26,4 +27,6 @@ pub mod real;
 #[cfg(not(madsim))]
 pub mod wallclock;
 
-pub use host::{Addresses, Datagram, Datagrams, Disk, Events, Host, Inbox, Named, NodeEvent};
+pub use host::{
+    Addresses, Datagram, Datagrams, Disk, Events, Host, Inbox, Named, NodeEvent, Watchdog,
+};

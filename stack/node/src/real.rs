@@ -16,7 +16,9 @@
 //! agent (the same code as in the simulator); the agent's monitor does not
 //! read the file back.
 
-use crate::host::{Addresses, Datagram, Datagrams, Disk, Events, Inbox, Named, NodeEvent};
+use crate::host::{
+    Addresses, Datagram, Datagrams, Disk, Events, Inbox, Named, NodeEvent, Watchdog,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io;
@@ -261,6 +263,25 @@ impl Events for UdpHost {
         self.print(Printed::Protocol { detail: &event });
     }
 }
+
+/// Real mode has no hardware watchdog of its own: a reset ends the node
+/// process at once, without stopping its daemons (no leave messages, no
+/// CIB writes), which is what the cluster sees of a machine that resets.
+/// Whatever supervises the process (systemd, the test) starts it again.
+impl Watchdog for UdpHost {
+    fn hard_reset(&self) {
+        self.print(Printed::Protocol {
+            detail: &NodeEvent::Log {
+                text: "watchdog reset: exiting at once".into(),
+            },
+        });
+        std::process::exit(WATCHDOG_EXIT);
+    }
+}
+
+/// The node process's exit status after a watchdog reset (128 + SIGKILL,
+/// as a shell reports a process killed without warning).
+pub const WATCHDOG_EXIT: i32 = 137;
 
 #[cfg(test)]
 mod tests {
