@@ -185,33 +185,33 @@ fn every_readme_command_runs_or_names_what_exists() {
     }
 }
 
+/// The README's printed sample that starts with the line `first`, up to
+/// the end of its block, and what `hasim run SCENARIO --seed 1` prints.
+fn sample_and_run(first: &str, scenario: &str) -> (Vec<String>, String) {
+    let sample: Vec<String> = readme()
+        .lines()
+        .skip_while(|l| !l.starts_with(first))
+        .take_while(|l| !l.starts_with("```"))
+        .map(String::from)
+        .collect();
+    let args: Vec<String> = ["run", scenario, "--seed", "1"].map(String::from).to_vec();
+    let out = hasim(&args);
+    (sample, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// The first command's comparison table, as printed under "Two commands".
 #[test]
 fn the_story_table_is_what_seed_1_prints() {
-    let text = readme();
-    let sample: Vec<&str> = text
-        .lines()
-        .skip_while(|l| !l.starts_with("story keepalived-vs-pacemaker, seed 1"))
-        .take_while(|l| !l.starts_with("```"))
-        .collect();
+    let first = "story keepalived-vs-pacemaker, seed 1";
+    let (sample, printed) = sample_and_run(first, "scenarios/keepalived-vs-pacemaker.toml");
     assert!(sample.len() > 5, "no story table in the README");
-    let args: Vec<String> = [
-        "run",
-        "scenarios/keepalived-vs-pacemaker.toml",
-        "--seed",
-        "1",
-    ]
-    .map(String::from)
-    .to_vec();
-    let out = hasim(&args);
-    let printed = String::from_utf8_lossy(&out.stdout);
     let table = printed
-        .split_once("story keepalived-vs-pacemaker, seed 1")
+        .split_once(first)
         .map(|(_, t)| t)
         .unwrap_or_default();
     for line in &sample[1..] {
         assert!(
-            table.lines().any(|l| l == *line),
+            table.lines().any(|l| l == line),
             "README line not in the table: {line}\n{table}"
         );
     }
@@ -219,23 +219,11 @@ fn the_story_table_is_what_seed_1_prints() {
 
 #[test]
 fn the_sample_report_is_what_seed_1_prints() {
-    let text = readme();
-    let sample: Vec<&str> = text
-        .lines()
-        .skip_while(|l| !l.starts_with("scenario keepalived-split-brain  seed 1"))
-        .take_while(|l| !l.starts_with("```"))
-        .collect();
-    assert!(sample.len() > 10, "no sample report in the README");
-    let args: Vec<String> = [
-        "run",
+    let (sample, report) = sample_and_run(
+        "scenario keepalived-split-brain  seed 1",
         "scenarios/keepalived-split-brain.toml",
-        "--seed",
-        "1",
-    ]
-    .map(String::from)
-    .to_vec();
-    let out = hasim(&args);
-    let report = String::from_utf8_lossy(&out.stdout);
+    );
+    assert!(sample.len() > 10, "no sample report in the README");
     for line in sample
         .iter()
         .filter(|l| !l.contains("...") && !l.starts_with("scenario "))
