@@ -13,6 +13,7 @@ pub mod analysis;
 pub mod bus;
 pub mod checkers;
 pub mod ci;
+pub mod data_spec;
 pub mod fabric;
 pub mod fault_file;
 pub mod faults;
@@ -57,5 +58,7 @@ pub mod shrink;
 pub mod sweep;
 #[cfg(madsim)]
 pub mod task_records;
+#[cfg(madsim)]
+pub mod tcp;
 #[cfg(madsim)]
 pub mod world;

@@ -12,7 +12,7 @@
 //! several are ready; timers due together fire in the order of their keys,
 //! each key at most once per wake-up.
 
-use crate::host::{Datagram, Host, Inbox};
+use crate::host::{Datagram, Host, Inbox, StreamEvent, StreamInbox};
 use crate::local::{Envelope, LocalInbox, LocalMessage, Switchboard};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,6 +32,8 @@ pub trait Service {
     fn start(&mut self, io: &mut Io<'_, Self::Timer>);
     /// A datagram arrived on the bound port.
     fn datagram(&mut self, _io: &mut Io<'_, Self::Timer>, _datagram: Datagram) {}
+    /// Something happened on one of the daemon's TCP connections.
+    fn stream(&mut self, _io: &mut Io<'_, Self::Timer>, _event: StreamEvent) {}
     /// A message arrived on the in-node channel.
     fn message(&mut self, _io: &mut Io<'_, Self::Timer>, _envelope: Envelope) {}
     /// `timer` is due.
@@ -109,6 +111,9 @@ pub struct Inputs {
     /// The daemon's endpoint on the in-node channel: the switchboard, its
     /// name, its inbox.
     pub local: Option<(Switchboard, String, LocalInbox)>,
+    /// Events of the daemon's TCP connections (the channel it handed to
+    /// `listen` and `connect`).
+    pub streams: Option<StreamInbox>,
     /// Becomes true when the daemon must stop; checked before anything else.
     pub stop: Option<tokio::sync::watch::Receiver<bool>>,
 }
@@ -134,6 +139,7 @@ async fn recv_or_wait<T>(inbox: &mut Option<mpsc::UnboundedReceiver<T>>) -> Opti
 enum Woke {
     Stop(bool),
     Datagram(Option<Datagram>),
+    Stream(Option<StreamEvent>),
     Message(Option<Envelope>),
     Timer,
 }
@@ -143,6 +149,7 @@ pub async fn run<S: Service>(service: &mut S, host: Arc<dyn Host>, inputs: Input
     let Inputs {
         mut datagrams,
         local,
+        mut streams,
         mut stop,
     } = inputs;
     let (board, name, inbox) = match local {
@@ -172,6 +179,7 @@ pub async fn run<S: Service>(service: &mut S, host: Arc<dyn Host>, inputs: Input
             biased;
             asked = stop_requested(&mut stop) => Woke::Stop(asked),
             d = recv_or_wait(&mut datagrams) => Woke::Datagram(d),
+            e = recv_or_wait(&mut streams) => Woke::Stream(e),
             m = recv_or_wait(&mut messages) => Woke::Message(m),
             _ = sleep_until(deadline) => Woke::Timer,
         };
@@ -185,6 +193,9 @@ pub async fn run<S: Service>(service: &mut S, host: Arc<dyn Host>, inputs: Input
             Woke::Stop(false) => return,
             Woke::Datagram(Some(d)) => service.datagram(&mut io, d),
             Woke::Datagram(None) => return,
+            Woke::Stream(Some(e)) => service.stream(&mut io, e),
+            // The machine's TCP is gone (power loss): nothing more comes.
+            Woke::Stream(None) => streams = None,
             Woke::Message(Some(m)) => service.message(&mut io, m),
             // Nobody can write to this daemon any more; it keeps running.
             Woke::Message(None) => messages = None,
@@ -218,7 +229,7 @@ fn fire_due<S: Service>(service: &mut S, io: &mut Io<'_, S::Timer>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::{Addresses, Datagrams, Disk, Events, Named, NodeEvent};
+    use crate::host::{Addresses, Datagrams, Disk, Events, Named, NodeEvent, Streams};
     use std::net::{Ipv4Addr, SocketAddrV4};
 
     struct NoMachine;
@@ -239,6 +250,7 @@ mod tests {
         fn gratuitous_arp(&self, _vip: Ipv4Addr, _interface: Ipv4Addr) {}
     }
     impl Disk for NoMachine {}
+    impl Streams for NoMachine {}
     impl Events for NoMachine {
         fn report(&self, _event: NodeEvent) {}
     }

@@ -26,4 +26,7 @@ pub mod real;
 #[cfg(not(madsim))]
 pub mod wallclock;
 
-pub use host::{Addresses, Datagram, Datagrams, Disk, Events, Host, Inbox, Named, NodeEvent};
+pub use host::{
+    Addresses, Datagram, Datagrams, Disk, Events, Host, Inbox, Named, NodeEvent, StreamEvent,
+    StreamId, StreamInbox, StreamSender, Streams,
+};
