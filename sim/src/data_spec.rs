@@ -198,3 +198,42 @@ impl DataSection {
         Ok(())
     }
 }
+
+/// `connections-recover`'s bound for a scenario's data clients: `[expect]
+/// max_hang` when given, else what the first kv client host's TCP settings
+/// guarantee. Reconnection is lazy (oslo.db opens a connection when an
+/// operation needs one), so replacing a closed connection may take up to
+/// the longest kv client interval plus a retry (1 s) on top.
+pub fn connection_bound(
+    scenario: &crate::scenario::Scenario,
+) -> Option<hasim_data::checkers::RecoveryBound> {
+    let kv: Vec<&crate::scenario::Client> = scenario
+        .clients
+        .iter()
+        .filter(|c| c.workload == crate::scenario::Workload::Kv)
+        .collect();
+    let first = kv.first()?;
+    let interval = kv.iter().map(|c| c.interval).max().unwrap_or_default();
+    let reconnect = interval + Duration::from_secs(1);
+    if let Some(max_hang) = scenario.expect.max_hang {
+        return Some(hasim_data::checkers::RecoveryBound {
+            detect: max_hang,
+            reconnect: reconnect + max_hang,
+        });
+    }
+    let name = first.name.get_ref();
+    let sysctls = scenario
+        .tcp
+        .iter()
+        .rev()
+        .map(|t| t.get_ref())
+        .find(|t| t.applies_to(name))
+        .map(TcpTable::sysctls)
+        .unwrap_or_default();
+    let keepalive = scenario.data.as_ref().is_none_or(|d| d.get_ref().keepalive);
+    let opts = hasim_tcp::SocketOptions {
+        keepalive,
+        ..Default::default()
+    };
+    hasim_data::checkers::recovery_bound(&sysctls, &opts, reconnect)
+}

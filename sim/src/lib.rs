@@ -43,6 +43,8 @@ pub mod clients;
 #[cfg(madsim)]
 pub mod context;
 #[cfg(madsim)]
+pub mod data_clients;
+#[cfg(madsim)]
 pub mod host;
 #[cfg(madsim)]
 pub mod machines;

@@ -421,6 +421,11 @@ pub struct Expect {
     /// stop its resources (no-quorum-policy=stop).
     #[serde(deserialize_with = "limits::instant", default = "default_quorum_grace")]
     pub quorum_grace: Duration,
+    /// `connections-recover`: how long a data client connection may hang
+    /// after its server went away (Fuel's requirement: under a minute).
+    /// Without it the bound comes from the client hosts' TCP settings.
+    #[serde(default, deserialize_with = "limits::opt_period")]
+    pub max_hang: Option<Duration>,
 }
 
 fn default_recovery_bound() -> Duration {
