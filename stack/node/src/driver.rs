@@ -269,6 +269,25 @@ mod tests {
         }
     }
 
+    /// A machine without a TCP model (real mode today) refuses streams
+    /// with a clear error instead of pretending to connect.
+    #[test]
+    fn a_host_without_streams_refuses_listen_and_connect() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 3306);
+        let opts = hasim_tcp::SocketOptions::default();
+        let e = NoMachine
+            .listen(addr, opts.clone(), tx.clone())
+            .unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::Unsupported);
+        assert!(e.to_string().contains("not supported"), "{e}");
+        let e = NoMachine
+            .connect(Ipv4Addr::LOCALHOST, addr, opts, tx)
+            .unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::Unsupported);
+        assert!(!NoMachine.holds_address(Ipv4Addr::LOCALHOST));
+    }
+
     #[test]
     fn due_timers_fire_once_each_in_key_order() {
         let mut timers = BTreeMap::from([(2, Duration::ZERO), (1, Duration::ZERO)]);
