@@ -113,6 +113,25 @@ pub struct ClientSummary {
     pub longest_outage: f64,
 }
 
+/// What one data client did and what happened to its data and connections.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DataClientSummary {
+    pub client: String,
+    pub operations: usize,
+    pub acknowledged: usize,
+    pub failed: usize,
+    /// Timed out or lost in flight: outcome unknown.
+    pub unknown: usize,
+    /// Acknowledged writes missing from the final read.
+    pub lost: usize,
+    /// Reads that missed a write acknowledged before they began.
+    pub stale: usize,
+    /// Connections whose server went away.
+    pub hung: usize,
+    /// The longest time one of them stayed open after that, seconds.
+    pub longest_hang: f64,
+}
+
 /// What one fault did to Corosync: how long until a node delivered a new
 /// membership (failure detection), until every membership change had
 /// settled, and until a node's quorum view changed.
@@ -158,6 +177,9 @@ pub struct RunReport {
     /// Pacemaker's timeline: placements, DC changes, transitions, per fault.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub pacemaker: Vec<String>,
+    /// Data clients, per client.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub data_clients: Vec<DataClientSummary>,
 }
 
 impl RunReport {
@@ -248,6 +270,13 @@ impl RunReport {
                 },
                 c.timeouts,
                 c.longest_outage
+            );
+        }
+        for d in &self.data_clients {
+            let _ = writeln!(
+                out,
+                "data client {}: {} operations, {} acknowledged, {} failed, {} unknown, {} lost, {} stale; {} connection(s) lost their server, longest hang {:.1} s",
+                d.client, d.operations, d.acknowledged, d.failed, d.unknown, d.lost, d.stale, d.hung, d.longest_hang
             );
         }
         if !self.corosync_timers.is_empty() {
@@ -385,6 +414,7 @@ mod tests {
             fault_impacts: vec![],
             fabric: FabricCounts::default(),
             pacemaker: vec![],
+            data_clients: vec![],
         };
         let text = report.to_text();
         assert!(text.contains("trace hash: 00112233aabbccdd"));

@@ -60,6 +60,7 @@ pub fn report(
         pacemaker: summary
             .pacemaker
             .lines(&timeline.iter().map(|f| f.at).collect::<Vec<_>>()),
+        data_clients: std::mem::take(&mut summary.data_clients),
     })
 }
 
@@ -68,6 +69,7 @@ fn clients(scenario: &Scenario, tally: &mut VipAvailable, end: Duration) -> Vec<
     scenario
         .clients
         .iter()
+        .filter(|c| c.workload == crate::scenario::Workload::Ping)
         .map(|c| {
             let name = c.name.get_ref().clone();
             let t = tally.clients.get(&name).cloned().unwrap_or_default();

@@ -57,6 +57,9 @@ pub fn spawn(shared: &Shared, clients: &[Client]) -> Vec<NodeId> {
     let handle = Handle::current();
     let mut nodes = Vec::new();
     for client in clients {
+        if client.workload != crate::scenario::Workload::Ping {
+            continue;
+        }
         let name = client.name.get_ref().clone();
         let Some(index) = shared.world.at(shared.now()).host_index(&name) else {
             continue;

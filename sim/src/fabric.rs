@@ -49,6 +49,9 @@ pub struct HostState {
     arp: BTreeMap<Ipv4Addr, (usize, Duration)>,
     /// What the node keeps on disk across power cycles (corosync's ringid).
     pub disk: BTreeMap<String, Vec<u8>>,
+    /// The host's `net.ipv4.tcp_*` sysctls (Linux's defaults unless the
+    /// scenario's `[[tcp]]` tables say otherwise).
+    pub tcp: hasim_tcp::TcpSysctls,
 }
 
 impl HostState {
@@ -90,6 +93,8 @@ pub struct WorldState {
     bus: Option<Bus>,
     pub counts: hasim_reports::FabricCounts,
     now: Duration,
+    /// The run's seed, from which each host's TCP secret is derived.
+    pub seed: u64,
 }
 
 /// The parts of a finished run that the report needs.
@@ -141,6 +146,11 @@ impl World {
                 .unwrap_or_default();
             hosts.push(HostState::new(device.name.get_ref(), false, interfaces));
         }
+        for t in scenario.tcp.iter().map(|t| t.get_ref()) {
+            for host in hosts.iter_mut().filter(|h| t.applies_to(&h.name)) {
+                host.tcp = t.sysctls();
+            }
+        }
         World {
             inner: Arc::new(Mutex::new(WorldState {
                 rng: ChaCha8Rng::seed_from_u64(seed ^ FABRIC_STREAM),
@@ -153,6 +163,7 @@ impl World {
                 bus: Some(bus),
                 counts: Default::default(),
                 now: Duration::ZERO,
+                seed,
             })),
         }
     }
@@ -194,6 +205,7 @@ impl HostState {
             ports: BTreeMap::new(),
             arp: BTreeMap::new(),
             disk: BTreeMap::new(),
+            tcp: hasim_tcp::TcpSysctls::default(),
         }
     }
 }
@@ -217,6 +229,22 @@ impl WorldState {
         for host in &mut self.hosts {
             host.ports.clear();
         }
+    }
+
+    /// Every address `host` holds now: its interfaces and its VIPs.
+    pub fn addresses_of(&self, host: usize) -> Vec<Ipv4Addr> {
+        let own = self.hosts[host].interfaces.iter().map(|(_, a)| *a);
+        let vips = self
+            .vips
+            .iter()
+            .filter(|(_, h)| h.contains(&host))
+            .map(|(v, _)| *v);
+        own.chain(vips).collect()
+    }
+
+    /// Whether `host` holds `vip` now.
+    pub fn holds_vip(&self, host: usize, vip: Ipv4Addr) -> bool {
+        self.vips.get(&vip).is_some_and(|h| h.contains(&host))
     }
 
     pub fn host_index(&self, name: &str) -> Option<usize> {

@@ -5,9 +5,14 @@
 use crate::context::Shared;
 use crate::fabric::WorldState;
 use crate::machines::ResetLine;
-use hasim_node::host::{Addresses, Datagrams, Disk, Events, Inbox, Named, NodeEvent, Watchdog};
+use crate::tcp::SimTcp;
+use hasim_node::host::{
+    Addresses, Datagrams, Disk, Events, Inbox, Named, NodeEvent, StreamId, StreamSender, Streams,
+    Watchdog,
+};
+use hasim_tcp::{HostInput, SocketOptions};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::MutexGuard;
+use std::sync::{MutexGuard, OnceLock};
 
 /// The simulator's implementation of a machine, for one incarnation of one
 /// host (a power cycle makes a new one).
@@ -19,6 +24,8 @@ pub struct SimHost {
     /// The machine lifecycle, for a watchdog reset (`None` on hosts built
     /// outside a world run, such as the fabric benchmark's).
     watchdog: Option<ResetLine>,
+    /// The machine's TCP, started by the first stream call.
+    tcp: OnceLock<SimTcp>,
 }
 
 impl SimHost {
@@ -30,6 +37,7 @@ impl SimHost {
             name: name.to_string(),
             incarnation,
             watchdog: None,
+            tcp: OnceLock::new(),
         }
     }
 
@@ -44,6 +52,60 @@ impl SimHost {
     fn world(&self) -> Option<MutexGuard<'_, WorldState>> {
         let world = self.shared.world.at(self.shared.now());
         (world.hosts[self.index].incarnation == self.incarnation).then_some(world)
+    }
+}
+
+impl SimHost {
+    /// The machine's TCP, started on first use (from a task of the machine).
+    fn tcp(&self) -> std::io::Result<&SimTcp> {
+        if let Some(t) = self.tcp.get() {
+            return Ok(t);
+        }
+        let t = SimTcp::start(&self.shared, self.index, self.incarnation)?;
+        Ok(self.tcp.get_or_init(|| t))
+    }
+}
+
+impl Streams for SimHost {
+    fn listen(
+        &self,
+        addr: SocketAddrV4,
+        opts: SocketOptions,
+        events: StreamSender,
+    ) -> std::io::Result<()> {
+        self.tcp()?.listen(addr, opts, events)
+    }
+
+    fn connect(
+        &self,
+        local: Ipv4Addr,
+        remote: SocketAddrV4,
+        opts: SocketOptions,
+        events: StreamSender,
+    ) -> std::io::Result<StreamId> {
+        self.tcp()?.connect(local, remote, opts, events)
+    }
+
+    fn stream_send(&self, conn: StreamId, bytes: Vec<u8>) {
+        if let Some(t) = self.tcp.get() {
+            t.request(HostInput::Send(hasim_tcp::ConnId(conn), bytes));
+        }
+    }
+
+    fn stream_close(&self, conn: StreamId) {
+        if let Some(t) = self.tcp.get() {
+            t.request(HostInput::Close(hasim_tcp::ConnId(conn)));
+        }
+    }
+
+    fn stream_abort(&self, conn: StreamId) {
+        if let Some(t) = self.tcp.get() {
+            t.request(HostInput::Abort(hasim_tcp::ConnId(conn)));
+        }
+    }
+
+    fn holds_address(&self, vip: Ipv4Addr) -> bool {
+        self.world().is_some_and(|w| w.holds_vip(self.index, vip))
     }
 }
 
@@ -78,11 +140,17 @@ impl Addresses for SimHost {
         if let Some(mut world) = self.world() {
             world.add_vip(self.index, vip);
         }
+        if let Some(t) = self.tcp.get() {
+            t.address(vip, true);
+        }
     }
 
     fn remove_vip(&self, vip: Ipv4Addr) {
         if let Some(mut world) = self.world() {
             world.remove_vip(self.index, vip);
+        }
+        if let Some(t) = self.tcp.get() {
+            t.address(vip, false);
         }
     }
 

@@ -13,6 +13,7 @@ pub mod analysis;
 pub mod bus;
 pub mod checkers;
 pub mod ci;
+pub mod data_spec;
 pub mod fabric;
 pub mod fault_file;
 pub mod faults;
@@ -43,6 +44,8 @@ pub mod clients;
 #[cfg(madsim)]
 pub mod context;
 #[cfg(madsim)]
+pub mod data_clients;
+#[cfg(madsim)]
 pub mod host;
 #[cfg(madsim)]
 pub mod machines;
@@ -58,5 +61,7 @@ pub mod shrink;
 pub mod sweep;
 #[cfg(madsim)]
 pub mod task_records;
+#[cfg(madsim)]
+pub mod tcp;
 #[cfg(madsim)]
 pub mod world;

@@ -24,6 +24,8 @@ pub enum Need {
     Clients,
     /// Pacemaker runs (a `[pacemaker]` section).
     Pacemaker,
+    /// At least one `[[client]]` with `workload = "kv"` and a `[[kvdb]]`.
+    DataClients,
 }
 
 fn needs(checker: &str) -> &'static [Need] {
@@ -80,6 +82,15 @@ fn unmet(scenario: &Scenario, need: Need) -> Option<String> {
         Need::Clients => unanswerable_client(scenario),
         Need::Pacemaker if scenario.pacemaker.is_none() => {
             Some("the scenario runs no Pacemaker (add a `[pacemaker]` section with `cib`)".into())
+        }
+        Need::DataClients
+            if !scenario
+                .clients
+                .iter()
+                .any(|c| c.workload == crate::scenario::Workload::Kv)
+                || scenario.kvdb.is_empty() =>
+        {
+            Some("the scenario has no data client (`workload = \"kv\"`) or no `[[kvdb]]` database".into())
         }
         _ => None,
     }

@@ -50,6 +50,17 @@ pub struct Scenario {
     /// Run Pacemaker on the Corosync nodes, starting from this CIB.
     pub pacemaker: Option<crate::pcmk_scenario::PacemakerSection>,
     pub expect: Expect,
+    /// Per-host TCP sysctls.
+    #[serde(default)]
+    pub tcp: Vec<Spanned<crate::data_spec::TcpTable>>,
+    /// Key-value database servers.
+    #[serde(default)]
+    pub kvdb: Vec<crate::data_spec::KvdbSpec>,
+    /// HAProxy instances.
+    #[serde(default)]
+    pub haproxy: Vec<crate::data_spec::HaproxySpec>,
+    /// Data clients' shared settings.
+    pub data: Option<Spanned<crate::data_spec::DataSection>>,
     /// The corosync.conf named by `[corosync]`, parsed (filled by `load`).
     #[serde(skip)]
     pub corosync_conf: Option<LoadedCorosync>,
@@ -232,6 +243,20 @@ pub struct Client {
     pub interval: Duration,
     #[serde(deserialize_with = "limits::period")]
     pub timeout: Duration,
+    /// What the client does: `ping` (one datagram per interval) or `kv`
+    /// (the key-value workload over TCP; `interval` is the time between
+    /// operations, `timeout` the connect timeout; see `[data]`).
+    #[serde(default)]
+    pub workload: Workload,
+}
+
+/// A client's workload.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Workload {
+    #[default]
+    Ping,
+    Kv,
 }
 
 /// A Keepalived VRRP instance on one node.
@@ -405,6 +430,11 @@ pub struct Expect {
     /// stop its resources (no-quorum-policy=stop).
     #[serde(deserialize_with = "limits::instant", default = "default_quorum_grace")]
     pub quorum_grace: Duration,
+    /// `connections-recover`: how long a data client connection may hang
+    /// after its server went away (Fuel's requirement: under a minute).
+    /// Without it the bound comes from the client hosts' TCP settings.
+    #[serde(default, deserialize_with = "limits::opt_period")]
+    pub max_hang: Option<Duration>,
 }
 
 fn default_recovery_bound() -> Duration {
@@ -701,7 +731,67 @@ impl Scenario {
                 return Err((kinds.span(), m));
             }
         }
+        self.check_data(&seen_hosts, &nodes)?;
         self.check_expect()
+    }
+
+    /// `[[tcp]]`, `[[kvdb]]`, `[[haproxy]]` and `[data]` name known hosts,
+    /// and kv clients have a `[data]` section.
+    fn check_data(&self, hosts: &BTreeSet<&str>, nodes: &[&str]) -> Result<(), Invalid> {
+        let all: Vec<&str> = hosts.iter().copied().collect();
+        for t in &self.tcp {
+            t.get_ref().check(&all).map_err(|m| (t.span(), m))?;
+        }
+        let dbs: Vec<&str> = self
+            .kvdb
+            .iter()
+            .map(|k| k.node.get_ref().as_str())
+            .collect();
+        for k in &self.kvdb {
+            let node = k.node.get_ref().as_str();
+            if !nodes.contains(&node) {
+                return Err((
+                    k.node.span(),
+                    format!("[[kvdb]] on unknown node `{node}`; expected one of {nodes:?}"),
+                ));
+            }
+            let named = k
+                .replicates_from
+                .iter()
+                .chain(k.follow_vip.as_ref().map(|f| &f.peer));
+            for other in named {
+                if !dbs.contains(&other.as_str()) || other == node {
+                    return Err((k.node.span(), format!("[[kvdb]] `{node}` names `{other}`, which is not another [[kvdb]] node; expected one of {dbs:?}")));
+                }
+            }
+        }
+        for h in &self.haproxy {
+            let node = h.node.get_ref().as_str();
+            if !nodes.contains(&node) {
+                return Err((
+                    h.node.span(),
+                    format!("[[haproxy]] on unknown node `{node}`; expected one of {nodes:?}"),
+                ));
+            }
+            if h.servers.is_empty() || h.rise == 0 || h.fall == 0 {
+                return Err((
+                    h.node.span(),
+                    "[[haproxy]] needs at least one server, and rise and fall of at least 1".into(),
+                ));
+            }
+        }
+        let kv = self.clients.iter().find(|c| c.workload == Workload::Kv);
+        match (&self.data, kv) {
+            (Some(d), _) => d.get_ref().check(self.duration).map_err(|m| (d.span(), m)),
+            (None, Some(c)) => Err((
+                c.name.span(),
+                format!(
+                    "client `{}` has workload \"kv\" but the scenario has no [data] section",
+                    c.name.get_ref()
+                ),
+            )),
+            (None, None) => Ok(()),
+        }
     }
 
     fn check_node<'a>(

@@ -22,6 +22,8 @@ pub struct RunSummary {
     pub clients: VipAvailable,
     impacts: FaultImpacts,
     pub pacemaker: crate::pcmk_report::PacemakerLog,
+    /// Data clients' figures, as their `data-history` events gave them.
+    pub data_clients: Vec<hasim_reports::DataClientSummary>,
 }
 
 impl Default for RunSummary {
@@ -32,6 +34,7 @@ impl Default for RunSummary {
             clients: VipAvailable::new(0.0, Duration::MAX),
             impacts: FaultImpacts::default(),
             pacemaker: Default::default(),
+            data_clients: Vec::new(),
         }
     }
 }
@@ -43,6 +46,36 @@ impl RunSummary {
         self.clients.observe(t, event, view);
         self.impacts.observe(t, event);
         self.pacemaker.observe(t, event);
+        self.data_client(event);
+    }
+
+    fn data_client(&mut self, event: &Event) {
+        if let Event::DataHistory {
+            client,
+            operations,
+            acknowledged,
+            failed,
+            unknown,
+            lost,
+            stale,
+            hung,
+            longest_hang_ms,
+            ..
+        } = event
+        {
+            self.data_clients.push(hasim_reports::DataClientSummary {
+                client: client.clone(),
+                operations: *operations,
+                acknowledged: *acknowledged,
+                failed: *failed,
+                unknown: *unknown,
+                lost: *lost,
+                stale: *stale,
+                hung: *hung,
+                longest_hang: *longest_hang_ms as f64 / 1000.0,
+            });
+            self.data_clients.sort_by(|a, b| a.client.cmp(&b.client));
+        }
     }
 
     fn vrrp_transition(&mut self, t: Duration, event: &Event) {

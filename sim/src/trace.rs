@@ -163,6 +163,22 @@ pub enum Event {
         held: bool,
         summary: String,
     },
+    /// A data client's whole history, handed over when it finished (the
+    /// trace keeps its per-client figures; the data checkers the history).
+    DataHistory {
+        client: String,
+        operations: usize,
+        acknowledged: usize,
+        failed: usize,
+        unknown: usize,
+        lost: usize,
+        stale: usize,
+        hung: usize,
+        longest_hang_ms: u64,
+        final_read: bool,
+        #[serde(skip)]
+        history: std::sync::Arc<hasim_data::History>,
+    },
 }
 
 fn serialize_fault<S: serde::Serializer>(action: &FaultAction, s: S) -> Result<S::Ok, S::Error> {

@@ -131,6 +131,7 @@ pub fn run_with(
             .unwrap_or_default(),
         recovery_bound: scenario.expect.recovery_bound,
         quorum_grace: scenario.expect.quorum_grace,
+        connection_bound: crate::data_spec::connection_bound(scenario),
     };
     let checkers = registry::build(&check_names, &setup);
     let hosts = scenario
@@ -187,6 +188,8 @@ fn add_machine(
         return;
     };
     let configs = vrrp_configs(scenario, &name);
+    let kvdb = crate::data_clients::kvdb_setup(scenario, &name);
+    let haproxy = crate::data_clients::haproxy_setup(scenario, &name);
     let for_corosync = scenario.clone();
     let shared = shared.clone();
     let host_name = name.clone();
@@ -198,6 +201,7 @@ fn add_machine(
         .init(move || {
             let shared = shared.clone();
             let configs = configs.clone();
+            let (kvdb, haproxy) = (kvdb.clone(), haproxy.clone());
             let name = host_name.clone();
             let incarnation = shared.world.at(shared.now()).hosts[index].incarnation;
             let corosync = corosync_setup(&for_corosync, &name, incarnation);
@@ -214,6 +218,7 @@ fn add_machine(
                 let host = SimHost::new(shared, index, &name, incarnation).with_watchdog(line);
                 let host: Arc<dyn Host> = Arc::new(host);
                 let service = tokio::spawn(responder::serve(host.clone()));
+                start_data_daemons(&host, kvdb, haproxy);
                 if let Some(Ok(setup)) = corosync {
                     let board = hasim_node::init::start_corosync(host.clone(), setup, cpg_interval);
                     if let Some(setup) = pacemaker {
@@ -237,6 +242,37 @@ fn add_machine(
         })
         .build();
     machines.add(&name, index, handle.id(), node.boot_delay);
+}
+
+/// The database server and HAProxy a node runs, if the scenario gives it
+/// any; a daemon that cannot start reports why.
+fn start_data_daemons(
+    host: &Arc<dyn Host>,
+    kvdb: Option<hasim_node::kvdb_daemon::KvdbSetup>,
+    haproxy: Option<(std::net::Ipv4Addr, Vec<hasim_haproxy::Listen>)>,
+) {
+    if let Some(setup) = kvdb {
+        let h = host.clone();
+        tokio::spawn(async move {
+            if let Err(e) = hasim_node::kvdb_daemon::run(h.clone(), setup).await {
+                h.report(NodeEvent::DaemonFailed {
+                    daemon: "kvdb".into(),
+                    error: e.to_string(),
+                });
+            }
+        });
+    }
+    if let Some((address, listens)) = haproxy {
+        let h = host.clone();
+        tokio::spawn(async move {
+            if let Err(e) = hasim_node::haproxy_daemon::run(h.clone(), address, listens).await {
+                h.report(NodeEvent::DaemonFailed {
+                    daemon: "haproxy".into(),
+                    error: e.to_string(),
+                });
+            }
+        });
+    }
 }
 
 async fn simulate(
@@ -266,6 +302,7 @@ async fn simulate(
     }
     line.connect(&machines);
     let mut nodes = clients::spawn(&shared, &scenario.clients);
+    nodes.extend(crate::data_clients::spawn(&shared, &scenario));
     nodes.extend(machines.node_ids());
     nodes.push(fabric.id());
     agent(&machines);

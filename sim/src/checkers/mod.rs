@@ -5,6 +5,7 @@
 //! hand-written events. Every checker is listed once, in [`registry`].
 
 pub mod corosync;
+pub mod data;
 pub mod fencing;
 pub mod pacemaker;
 pub mod registry;

@@ -4,6 +4,7 @@
 //! this table.
 
 use super::corosync;
+use super::data::{DataCheck, DataInvariant};
 use super::fencing::{FencingCheck, Invariant};
 use super::pacemaker::{Audit, PacemakerAudit};
 use super::{Checker, SingleVipOwner, VipAvailable};
@@ -27,6 +28,9 @@ pub struct CheckerSetup {
     /// `no-active-without-quorum`: how long an inquorate node may take to
     /// stop what it runs.
     pub quorum_grace: Duration,
+    /// `connections-recover`: detection and reconnection bound for the data
+    /// clients' connections (`None`: no keepalive, never detected).
+    pub connection_bound: Option<hasim_data::checkers::RecoveryBound>,
 }
 
 /// One named invariant.
@@ -190,6 +194,36 @@ pub const CHECKERS: &[CheckerSpec] = &[
             Box::new(FencingCheck::new(Invariant::NoFenceLoop, unique))
         },
     },
+    CheckerSpec {
+        name: "no-lost-acknowledged-writes",
+        description: "every write a data client saw acknowledged is in the final read (after faults heal and the database settles)",
+        needs: &[Need::DataClients],
+        build: |_| Box::new(DataCheck::new("no-lost-acknowledged-writes", DataInvariant::NoLostAcknowledgedWrites)),
+    },
+    CheckerSpec {
+        name: "no-stale-reads",
+        description: "a data client's read contains every write acknowledged before the read began",
+        needs: &[Need::DataClients],
+        build: |_| Box::new(DataCheck::new("no-stale-reads", DataInvariant::NoStaleReads)),
+    },
+    CheckerSpec {
+        name: "single-writer",
+        description: "no two database nodes acknowledge writes to one key in overlapping tenures (acks at most 1 s apart)",
+        needs: &[Need::DataClients],
+        build: |_| {
+            let tenure_gap = Duration::from_secs(1);
+            Box::new(DataCheck::new("single-writer", DataInvariant::SingleWriter { tenure_gap }))
+        },
+    },
+    CheckerSpec {
+        name: "connections-recover",
+        description: "a data client connection whose server went away is closed within max_hang (or the bound of the client host's TCP settings) and replaced in time",
+        needs: &[Need::DataClients],
+        build: |s| {
+            let bound = s.connection_bound;
+            Box::new(DataCheck::new("connections-recover", DataInvariant::ConnectionsRecover { bound }))
+        },
+    },
 ];
 
 /// The checker called `name`.
@@ -225,6 +259,7 @@ mod tests {
             unique_resources: Default::default(),
             recovery_bound: Duration::from_secs(1),
             quorum_grace: Duration::from_secs(1),
+            connection_bound: None,
         };
         let mut seen = std::collections::BTreeSet::new();
         for spec in CHECKERS {

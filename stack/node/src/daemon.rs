@@ -187,6 +187,7 @@ impl<C: DaemonCore> Service for Adapter<C> {
 pub async fn run<C: DaemonCore>(core: C, host: Arc<dyn Host>, endpoint: Endpoint) {
     let mut adapter = Adapter { core };
     let inputs = Inputs {
+        streams: None,
         datagrams: None,
         local: Some((endpoint.board, endpoint.name, endpoint.inbox)),
         stop: None,

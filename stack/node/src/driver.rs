@@ -12,7 +12,7 @@
 //! several are ready; timers due together fire in the order of their keys,
 //! each key at most once per wake-up.
 
-use crate::host::{Datagram, Host, Inbox};
+use crate::host::{Datagram, Host, Inbox, StreamEvent, StreamInbox};
 use crate::local::{Envelope, LocalInbox, LocalMessage, Switchboard};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,6 +32,8 @@ pub trait Service {
     fn start(&mut self, io: &mut Io<'_, Self::Timer>);
     /// A datagram arrived on the bound port.
     fn datagram(&mut self, _io: &mut Io<'_, Self::Timer>, _datagram: Datagram) {}
+    /// Something happened on one of the daemon's TCP connections.
+    fn stream(&mut self, _io: &mut Io<'_, Self::Timer>, _event: StreamEvent) {}
     /// A message arrived on the in-node channel.
     fn message(&mut self, _io: &mut Io<'_, Self::Timer>, _envelope: Envelope) {}
     /// `timer` is due.
@@ -145,6 +147,9 @@ pub struct Inputs {
     /// The daemon's endpoint on the in-node channel: the switchboard, its
     /// name, its inbox.
     pub local: Option<(Switchboard, String, LocalInbox)>,
+    /// Events of the daemon's TCP connections (the channel it handed to
+    /// `listen` and `connect`).
+    pub streams: Option<StreamInbox>,
     /// Becomes true when the daemon must stop; checked before anything else.
     pub stop: Option<tokio::sync::watch::Receiver<bool>>,
 }
@@ -170,6 +175,7 @@ async fn recv_or_wait<T>(inbox: &mut Option<mpsc::UnboundedReceiver<T>>) -> Opti
 enum Woke {
     Stop(bool),
     Datagram(Option<Datagram>),
+    Stream(Option<StreamEvent>),
     Message(Option<Envelope>),
     Timer,
 }
@@ -179,6 +185,7 @@ pub async fn run<S: Service>(service: &mut S, host: Arc<dyn Host>, inputs: Input
     let Inputs {
         mut datagrams,
         local,
+        mut streams,
         mut stop,
     } = inputs;
     let (board, name, inbox) = match local {
@@ -209,6 +216,7 @@ pub async fn run<S: Service>(service: &mut S, host: Arc<dyn Host>, inputs: Input
             biased;
             asked = stop_requested(&mut stop) => Woke::Stop(asked),
             d = recv_or_wait(&mut datagrams) => Woke::Datagram(d),
+            e = recv_or_wait(&mut streams) => Woke::Stream(e),
             m = recv_or_wait(&mut messages) => Woke::Message(m),
             _ = clock.sleep_until(deadline) => Woke::Timer,
         };
@@ -222,6 +230,9 @@ pub async fn run<S: Service>(service: &mut S, host: Arc<dyn Host>, inputs: Input
             Woke::Stop(false) => return,
             Woke::Datagram(Some(d)) => service.datagram(&mut io, d),
             Woke::Datagram(None) => return,
+            Woke::Stream(Some(e)) => service.stream(&mut io, e),
+            // The machine's TCP is gone (power loss): nothing more comes.
+            Woke::Stream(None) => streams = None,
             Woke::Message(Some(m)) => service.message(&mut io, m),
             // Nobody can write to this daemon any more; it keeps running.
             Woke::Message(None) => messages = None,
@@ -255,7 +266,7 @@ fn fire_due<S: Service>(service: &mut S, io: &mut Io<'_, S::Timer>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::{Addresses, Datagrams, Disk, Events, Named, NodeEvent};
+    use crate::host::{Addresses, Datagrams, Disk, Events, Named, NodeEvent, Streams};
     use std::net::{Ipv4Addr, SocketAddrV4};
 
     struct NoMachine;
@@ -279,6 +290,7 @@ mod tests {
     impl crate::host::Watchdog for NoMachine {
         fn hard_reset(&self) {}
     }
+    impl Streams for NoMachine {}
     impl Events for NoMachine {
         fn report(&self, _event: NodeEvent) {}
     }
@@ -295,6 +307,25 @@ mod tests {
                 io.set_timer(0, Duration::ZERO);
             }
         }
+    }
+
+    /// A machine without a TCP model (real mode today) refuses streams
+    /// with a clear error instead of pretending to connect.
+    #[test]
+    fn a_host_without_streams_refuses_listen_and_connect() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 3306);
+        let opts = hasim_tcp::SocketOptions::default();
+        let e = NoMachine
+            .listen(addr, opts.clone(), tx.clone())
+            .unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::Unsupported);
+        assert!(e.to_string().contains("not supported"), "{e}");
+        let e = NoMachine
+            .connect(Ipv4Addr::LOCALHOST, addr, opts, tx)
+            .unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::Unsupported);
+        assert!(!NoMachine.holds_address(Ipv4Addr::LOCALHOST));
     }
 
     #[test]

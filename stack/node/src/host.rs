@@ -185,15 +185,91 @@ pub trait Watchdog {
     fn hard_reset(&self);
 }
 
-/// Everything a daemon may need from its machine, as one object. Streams
-/// join as a further capability with the TCP work; a machine gets `Host` by
-/// implementing each capability.
+/// The port number TCP segments travel on as datagrams (TCP is IP protocol
+/// 6); the TCP ports themselves are inside each segment.
+pub const TCP_DATAGRAM_PORT: u16 = 6;
+
+/// A connection's handle on its machine.
+pub type StreamId = u64;
+
+/// What a daemon learns about its TCP connections.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// A listener accepted a connection (the handshake completed).
+    Accepted {
+        conn: StreamId,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+    },
+    /// An outgoing connection completed its handshake.
+    Connected(StreamId),
+    /// In-order bytes from the peer.
+    Data(StreamId, Vec<u8>),
+    /// The peer closed its side (read returns 0).
+    PeerClosed(StreamId),
+    /// The connection is gone, and why (reported once; not after the
+    /// daemon's own close or abort).
+    Closed(StreamId, hasim_tcp::CloseReason),
+}
+
+/// Where a daemon's stream events go.
+pub type StreamSender = tokio::sync::mpsc::UnboundedSender<StreamEvent>;
+/// Where a daemon reads its stream events.
+pub type StreamInbox = tokio::sync::mpsc::UnboundedReceiver<StreamEvent>;
+
+fn no_streams() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "TCP streams are not supported by this host (real mode has no stream capability yet)",
+    )
+}
+
+/// Capability: TCP byte streams. Each listen or connect names the channel
+/// its events go to, so one daemon may gather all of its connections on one
+/// inbox. The default methods refuse: a machine without a TCP model.
+pub trait Streams {
+    /// Accept connections on `addr` (`0.0.0.0` for every address); accepted
+    /// connections inherit `opts` (SO_KEEPALIVE, TCP_KEEPIDLE, ...).
+    fn listen(
+        &self,
+        _addr: SocketAddrV4,
+        _opts: hasim_tcp::SocketOptions,
+        _events: StreamSender,
+    ) -> std::io::Result<()> {
+        Err(no_streams())
+    }
+    /// Open a connection from the local address `local` to `remote`.
+    fn connect(
+        &self,
+        _local: Ipv4Addr,
+        _remote: SocketAddrV4,
+        _opts: hasim_tcp::SocketOptions,
+        _events: StreamSender,
+    ) -> std::io::Result<StreamId> {
+        Err(no_streams())
+    }
+    /// Write bytes on a connection (ignored if it is gone).
+    fn stream_send(&self, _conn: StreamId, _bytes: Vec<u8>) {}
+    /// Close a connection (FIN).
+    fn stream_close(&self, _conn: StreamId) {}
+    /// Abort a connection (RST).
+    fn stream_abort(&self, _conn: StreamId) {}
+    /// Whether the machine holds `vip` now (what keepalived's notify
+    /// scripts react to).
+    fn holds_address(&self, _vip: Ipv4Addr) -> bool {
+        false
+    }
+}
+
+/// Everything a daemon may need from its machine, as one object; a machine
+/// gets `Host` by implementing each capability.
 pub trait Host:
-    Named + Datagrams + Addresses + Disk + Events + Watchdog + Send + Sync + 'static
+    Named + Datagrams + Addresses + Disk + Events + Streams + Watchdog + Send + Sync + 'static
 {
 }
 
-impl<T: Named + Datagrams + Addresses + Disk + Events + Watchdog + Send + Sync + 'static> Host
-    for T
+impl<
+        T: Named + Datagrams + Addresses + Disk + Events + Streams + Watchdog + Send + Sync + 'static,
+    > Host for T
 {
 }

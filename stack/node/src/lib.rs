@@ -13,8 +13,10 @@ pub mod corosync_daemon;
 pub mod daemon;
 pub mod driver;
 pub mod fencing;
+pub mod haproxy_daemon;
 pub mod host;
 pub mod init;
+pub mod kvdb_daemon;
 pub mod local;
 pub mod pacemaker;
 pub mod responder;
@@ -28,5 +30,6 @@ pub mod real;
 pub mod wallclock;
 
 pub use host::{
-    Addresses, Datagram, Datagrams, Disk, Events, Host, Inbox, Named, NodeEvent, Watchdog,
+    Addresses, Datagram, Datagrams, Disk, Events, Host, Inbox, Named, NodeEvent, StreamEvent,
+    StreamId, StreamInbox, StreamSender, Streams, Watchdog,
 };

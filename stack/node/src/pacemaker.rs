@@ -443,6 +443,7 @@ pub async fn run(setup: PacemakerSetup, host: Arc<dyn Host>, endpoint: Endpoint)
     };
     let mut service = Pacemaker::new(setup);
     let inputs = Inputs {
+        streams: None,
         datagrams,
         local: Some((endpoint.board, endpoint.name, endpoint.inbox)),
         stop: None,

@@ -168,6 +168,10 @@ fn file_name(key: &str) -> String {
 /// Without a disk directory real mode keeps nothing across restarts: the
 /// Totem ring sequence starts from the network's, as corosync does without
 /// its ringid file. With one, every key is a file in it.
+/// Real mode has no stream capability yet: listen and connect refuse with
+/// `Unsupported` (the simulator's TCP model is the only implementation).
+impl crate::host::Streams for UdpHost {}
+
 impl Disk for UdpHost {
     fn load(&self, key: &str) -> Option<Vec<u8>> {
         std::fs::read(self.disk.as_ref()?.join(file_name(key))).ok()

@@ -78,6 +78,7 @@ pub async fn run(cfg: WatchdogConfig, host: Arc<dyn Host>, endpoint: Endpoint) {
     let inputs = Inputs {
         datagrams: None,
         local: Some((endpoint.board, endpoint.name, endpoint.inbox)),
+        streams: None,
         stop: None,
     };
     driver::run(&mut service, host, inputs).await;

@@ -86,6 +86,7 @@ async fn run_instance(
 ) {
     let mut instance = Instance { vrrp, cfg };
     let inputs = Inputs {
+        streams: None,
         datagrams: Some(inbox),
         local: None,
         stop: Some(stopping),

@@ -319,6 +319,7 @@ pub async fn run(
         blocked: VecDeque::new(),
     };
     let inputs = Inputs {
+        streams: None,
         datagrams: Some(datagrams),
         local: endpoint.map(|e| (e.board, e.name, e.inbox)),
         stop: None,
