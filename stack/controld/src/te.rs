@@ -109,12 +109,14 @@ impl Controld {
                 out.push(Action::Report(Event::FenceRequested {
                     dc: self.cfg.node.clone(),
                     target: target.clone(),
+                    delay: a.fence_delay,
                 }));
                 out.push(Action::Send {
                     to: Daemon::Fenced,
                     msg: LocalMsg::FenceRequest {
                         target,
                         action: "reboot".into(),
+                        delay: a.fence_delay,
                     },
                 });
                 let limit = self.opts.stonith_timeout + self.opts.cluster_delay;

@@ -164,7 +164,11 @@ impl Fencing {
     /// verified here).
     pub fn local(&mut self, now: Duration, msg: &LocalMsg) -> Vec<Step> {
         match msg {
-            LocalMsg::FenceRequest { target, action } => {
+            LocalMsg::FenceRequest {
+                target,
+                action,
+                delay,
+            } => {
                 self.next_call += 1;
                 let call = self.next_call;
                 self.calls.insert(call, target.clone());
@@ -178,7 +182,7 @@ impl Fencing {
                     client_call: call,
                     target: target.clone(),
                     action,
-                    delay: 0,
+                    delay: i64::try_from(*delay).unwrap_or(i64::MAX),
                 };
                 self.input(now, FencerInput::Request(req))
             }
@@ -453,6 +457,7 @@ mod tests {
         let request = LocalMsg::FenceRequest {
             target: "node2".into(),
             action: "reboot".into(),
+            delay: 0,
         };
         let steps = f.local(now, &request);
         let query = steps.iter().find_map(|s| match s {

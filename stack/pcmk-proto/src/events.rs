@@ -87,11 +87,23 @@ pub enum Event {
     },
     /// Attribute manager: this node became (or stopped being) the writer.
     AttrWriter { node: String, writer: bool },
-    /// DC: fencing requested / finished.
-    FenceRequested { dc: String, target: String },
+    /// DC: fencing requested / finished. `delay` is the
+    /// priority-fencing-delay asked for (seconds; left out when 0, so
+    /// traces without the option are unchanged).
+    FenceRequested {
+        dc: String,
+        target: String,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        delay: u64,
+    },
     FenceDone {
         dc: String,
         target: String,
         ok: bool,
     },
+}
+
+/// serde helper: leave zero delays out of the trace.
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
