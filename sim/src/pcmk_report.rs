@@ -20,6 +20,8 @@ pub struct PacemakerLog {
     fenced: Vec<FenceRecord>,
     /// Fence requests and results as the DC's controller saw them.
     fence_steps: Vec<TimedEvent>,
+    /// Controllers that stopped retrying a target (stonith-max-attempts).
+    give_ups: Vec<TimedEvent>,
 }
 
 impl PacemakerLog {
@@ -38,6 +40,13 @@ impl PacemakerLog {
                     }
                     Pcmk::FenceRequested { .. } | Pcmk::FenceDone { .. } => {
                         self.fence_steps.push(TimedEvent {
+                            at: t,
+                            event: report.clone(),
+                        });
+                        None
+                    }
+                    Pcmk::FenceGiveUp { .. } => {
+                        self.give_ups.push(TimedEvent {
                             at: t,
                             event: report.clone(),
                         });
@@ -88,6 +97,7 @@ impl PacemakerLog {
                 out.push(format!("  {}", self.fence_line(r)));
             }
         }
+        out.extend(self.give_up_lines());
         out.push("Per fault (Pacemaker):".into());
         for at in faults {
             out.push(format!(
@@ -97,6 +107,25 @@ impl PacemakerLog {
             ));
         }
         out
+    }
+
+    /// One line per controller that gave up fencing a target, with the
+    /// failed attempts it counted: why the target's resources stay blocked.
+    fn give_up_lines(&self) -> Vec<String> {
+        self.give_ups
+            .iter()
+            .filter_map(|e| match &e.event {
+                Pcmk::FenceGiveUp {
+                    dc,
+                    target,
+                    failures,
+                } => Some(format!(
+                    "Fencing given up: {dc} stopped retrying {target} at {:.3}s after {failures} failed attempts (stonith-max-attempts); its resources stay blocked",
+                    e.at.as_secs_f64()
+                )),
+                _ => None,
+            })
+            .collect()
     }
 
     /// After a fault at `at`: the first membership change a controller saw,

@@ -88,3 +88,35 @@ fn without_the_delay_requests_carry_none_and_alpha_can_lose() {
     }
     assert!(alpha_off > 0, "alpha survived every seed without the delay");
 }
+
+/// stonith-max-attempts: with the management network cut every fencing of
+/// node1 fails; the DC stops after the default 10 failures, reports it
+/// (`fence_give_up`), and requests nothing more, so the VIP stays blocked.
+#[test]
+fn fencing_stops_at_stonith_max_attempts_when_the_bmcs_are_unreachable() {
+    let t = trace("pacemaker-mgmt-network-partition.toml", 1);
+    let pcmk = |what: &str| -> Vec<(u64, Value)> {
+        t.iter()
+            .filter(|e| e["kind"] == "pacemaker" && e["report"]["event"] == what)
+            .map(|e| (e["t_us"].as_u64().unwrap_or(0), e["report"].clone()))
+            .collect()
+    };
+    let failed: Vec<_> = pcmk("fence_done")
+        .into_iter()
+        .filter(|(_, r)| r["target"] == "node1" && r["ok"] == false)
+        .collect();
+    assert_eq!(failed.len(), 10, "{failed:?}");
+    let give_up = pcmk("fence_give_up");
+    assert_eq!(give_up.len(), 1, "{give_up:?}");
+    assert_eq!(give_up[0].1["failures"], 10);
+    let (at, _) = give_up[0];
+    let later: Vec<_> = pcmk("fence_requested")
+        .into_iter()
+        .filter(|(t, _)| *t > at)
+        .collect();
+    assert!(
+        later.is_empty(),
+        "fencing retried after giving up: {later:?}"
+    );
+    assert!(fenced_machines(&t).is_empty());
+}

@@ -118,6 +118,10 @@ pub struct Controld {
     pub(crate) cib_waits: BTreeMap<u64, AfterWrite>,
     pub(crate) exec_origin: BTreeMap<String, ExecOrigin>,
     pub(crate) fencing: BTreeMap<String, usize>,
+    /// Failed fencing operations per target since its last success
+    /// (controld_fencing.c's `stonith_failures`), checked against
+    /// stonith-max-attempts.
+    pub(crate) fence_failures: BTreeMap<String, u32>,
 }
 
 impl Controld {
@@ -151,6 +155,7 @@ impl Controld {
             cib_waits: BTreeMap::new(),
             exec_origin: BTreeMap::new(),
             fencing: BTreeMap::new(),
+            fence_failures: BTreeMap::new(),
         }
     }
 

@@ -101,6 +101,14 @@ pub enum Event {
         target: String,
         ok: bool,
     },
+    /// DC: `failures` fencing operations against `target` failed
+    /// (stonith-max-attempts reached): the transition is aborted without
+    /// a new one, so fencing is not retried until something else changes.
+    FenceGiveUp {
+        dc: String,
+        target: String,
+        failures: u32,
+    },
 }
 
 /// serde helper: leave zero delays out of the trace.
