@@ -120,3 +120,33 @@ fn fencing_stops_at_stonith_max_attempts_when_the_bmcs_are_unreachable() {
     );
     assert!(fenced_machines(&t).is_empty());
 }
+
+/// fence-reaction=stop: node1, "fenced" through a miswired PDU that powered
+/// node2 off instead, is told so while it runs; its Pacemaker exits, taking
+/// the VIP down, and reports nothing more (pacemaker-fenced-while-alive).
+#[test]
+fn a_node_told_it_was_fenced_while_alive_stops_its_pacemaker() {
+    let t = trace("pacemaker-fenced-while-alive.toml", 1);
+    let of_node1 = |what: &str| -> Option<(u64, Value)> {
+        t.iter()
+            .find(|e| e["node"] == "node1" && e["kind"] == "fencing" && e["report"]["what"] == what)
+            .map(|e| (e["t_us"].as_u64().unwrap_or(0), e["report"].clone()))
+    };
+    let (told, _) = of_node1("fenced-while-alive").expect("node1 told it was fenced");
+    let (exited, report) = of_node1("pacemaker-exited").expect("node1's Pacemaker exited");
+    assert_eq!(told, exited);
+    assert_eq!(report["reaction"], "stop");
+    assert_eq!(report["vips_removed"], serde_json::json!(["10.0.0.100"]));
+    // node2 was the machine the PDU switched off first; node1 was alive.
+    assert_eq!(
+        fenced_machines(&t).first().map(String::as_str),
+        Some("node2")
+    );
+    let later = t.iter().filter(|e| {
+        e["node"] == "node1"
+            && e["kind"] == "pacemaker"
+            && e["t_us"].as_u64().unwrap_or(0) > exited
+            && e["report"]["event"] != "resource_active"
+    });
+    assert_eq!(later.count(), 0, "node1's Pacemaker kept running");
+}

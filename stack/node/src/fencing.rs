@@ -17,8 +17,8 @@ use hasim_cib::Cib;
 use hasim_cib::Element;
 use hasim_cpg::Member;
 use hasim_fenced::{
-    AgentResult, ControllerNotice, FenceAction, FenceRequest, Fencer, FencerAction, FencerEvent,
-    FencerInput, FencingConfig,
+    AgentResult, ControllerNotice, FenceAction, FenceReaction, FenceRequest, Fencer, FencerAction,
+    FencerEvent, FencerInput, FencingConfig,
 };
 use hasim_pcmk_proto::{LocalMsg, TimerId};
 use hasim_powerdev::{
@@ -65,6 +65,14 @@ pub enum FencingReport {
     FencedWhileAlive { by: String, reaction: String },
     /// The fencing configuration in the CIB could not be used.
     ConfigError { error: String },
+    /// Pacemaker on this node exited after being told it was fenced
+    /// (fence-reaction): its resources were stopped abruptly, these VIPs
+    /// taken down. `panic` cannot reboot the machine from here (the node's
+    /// `Host` has no power control) and exits the same way.
+    PacemakerExited {
+        reaction: String,
+        vips_removed: Vec<String>,
+    },
 }
 
 /// What the Pacemaker service must carry out for the fencer.
@@ -81,6 +89,9 @@ pub enum Step {
         bytes: Vec<u8>,
     },
     Report(FencingReport),
+    /// fence-reaction: the controller was told this node was fenced while
+    /// it runs; Pacemaker must exit (stop) or the host panic.
+    Exit(FenceReaction),
 }
 
 /// One running fence agent.
@@ -390,11 +401,12 @@ impl Fencing {
                     record.ok,
                     self.fencer.config().fence_reaction,
                 );
-                if reaction != hasim_fenced::rules::NotifyReaction::None {
+                if let hasim_fenced::rules::NotifyReaction::FencedWhileAlive(r) = reaction {
                     steps.push(Step::Report(FencingReport::FencedWhileAlive {
                         by: record.origin.clone(),
                         reaction: format!("{reaction:?}"),
                     }));
+                    steps.push(Step::Exit(r));
                 }
             }
         }
