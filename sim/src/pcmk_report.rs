@@ -105,6 +105,9 @@ impl PacemakerLog {
                 at.as_secs_f64(),
                 self.impact(*at)
             ));
+            if let Some(split) = self.outage_split(*at) {
+                out.push(format!("    {split}"));
+            }
         }
         out
     }
@@ -163,6 +166,44 @@ impl PacemakerLog {
         )
     }
 
+    /// The outage after a fault that needed fencing, in its three parts:
+    /// detection (fault to the first membership change a controller saw),
+    /// fencing (the DC's first request after that to the first confirmed
+    /// success) and recovery (to the first resource started after it).
+    /// `None` when nothing was fenced successfully after the fault.
+    fn outage_split(&self, at: Duration) -> Option<String> {
+        let peers = self
+            .events
+            .iter()
+            .find(|e| e.at >= at && matches!(e.event, Pcmk::Peers { .. }))?
+            .at;
+        let requested = self
+            .fence_steps
+            .iter()
+            .find(|e| e.at >= peers && matches!(e.event, Pcmk::FenceRequested { .. }))?
+            .at;
+        let fenced = self
+            .fence_steps
+            .iter()
+            .find(|e| e.at >= requested && matches!(e.event, Pcmk::FenceDone { ok: true, .. }))?
+            .at;
+        let started = self.events.iter().find(|e| {
+            e.at >= fenced && matches!(e.event, Pcmk::ResourceActive { active: true, .. })
+        });
+        let secs = |d: Duration| d.as_secs_f64();
+        let recovery = started.map_or("- (nothing started)".to_string(), |e| {
+            format!("{:.3} s", secs(e.at - fenced))
+        });
+        let total = started.map_or("-".to_string(), |e| format!("{:.3} s", secs(e.at - at)));
+        Some(format!(
+            "outage: detection {:.3} s, fencing {:.3} s (requested +{:.3}s, confirmed +{:.3}s), recovery {recovery}; total {total}",
+            secs(peers - at),
+            secs(fenced - requested),
+            secs(requested - at),
+            secs(fenced - at),
+        ))
+    }
+
     /// One fencing operation and the first resource start after it.
     fn fence_line(&self, r: &FenceRecord) -> String {
         let done = Duration::from_millis(r.completed_ms);
@@ -214,4 +255,66 @@ fn done_then_start(events: &[TimedEvent], steps: &[TimedEvent], at: Duration) ->
         .map_or("-".to_string(), |e| {
             format!("+{:.3}s", (e.at - at).as_secs_f64())
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pcmk(log: &mut PacemakerLog, ms: u64, report: Pcmk) {
+        let event = Event::Node {
+            node: "node3".into(),
+            detail: NodeEvent::Pacemaker { report },
+            spurious: None,
+            since_last_advert_us: None,
+        };
+        log.observe(Duration::from_millis(ms), &event);
+    }
+
+    /// A power loss at 60 s, seen at 68 s, fenced from 68.1 s to 102.5 s,
+    /// the VIP started at 102.6 s: detection 8, fencing 34.4, recovery 0.1.
+    #[test]
+    fn the_outage_splits_into_detection_fencing_and_recovery() {
+        let mut log = PacemakerLog::default();
+        let (dc, target) = ("node3".to_string(), "node1".to_string());
+        pcmk(
+            &mut log,
+            68_000,
+            Pcmk::Peers {
+                node: dc.clone(),
+                peers: vec![],
+            },
+        );
+        pcmk(
+            &mut log,
+            68_100,
+            Pcmk::FenceRequested {
+                dc: dc.clone(),
+                target: target.clone(),
+                delay: 0,
+            },
+        );
+        pcmk(
+            &mut log,
+            102_500,
+            Pcmk::FenceDone {
+                dc: dc.clone(),
+                target,
+                ok: true,
+            },
+        );
+        let vip = Pcmk::ResourceActive {
+            node: dc,
+            rsc: "vip".into(),
+            active: true,
+        };
+        pcmk(&mut log, 102_600, vip);
+        let split = log.outage_split(Duration::from_secs(60)).expect("a split");
+        assert_eq!(
+            split,
+            "outage: detection 8.000 s, fencing 34.400 s (requested +8.100s, confirmed +42.500s), recovery 0.100 s; total 42.600 s"
+        );
+        // Before anything was fenced there is no split.
+        assert!(log.outage_split(Duration::from_secs(103)).is_none());
+    }
 }
