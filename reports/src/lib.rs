@@ -158,6 +158,10 @@ pub struct RunReport {
     /// Pacemaker's timeline: placements, DC changes, transitions, per fault.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub pacemaker: Vec<String>,
+    /// With power devices: the machines a device switched off during the
+    /// run (sorted); `None` when the scenario has no power device.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fenced: Option<Vec<String>>,
 }
 
 impl RunReport {
@@ -385,6 +389,7 @@ mod tests {
             fault_impacts: vec![],
             fabric: FabricCounts::default(),
             pacemaker: vec![],
+            fenced: None,
         };
         let text = report.to_text();
         assert!(text.contains("trace hash: 00112233aabbccdd"));

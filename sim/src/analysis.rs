@@ -60,6 +60,7 @@ pub fn report(
         pacemaker: summary
             .pacemaker
             .lines(&timeline.iter().map(|f| f.at).collect::<Vec<_>>()),
+        fenced: (!scenario.power_devices.is_empty()).then(|| summary.pacemaker.fenced_machines()),
     })
 }
 

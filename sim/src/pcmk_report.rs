@@ -22,6 +22,8 @@ pub struct PacemakerLog {
     fence_steps: Vec<TimedEvent>,
     /// Controllers that stopped retrying a target (stonith-max-attempts).
     give_ups: Vec<TimedEvent>,
+    /// Machines a power device switched off.
+    switched_off: std::collections::BTreeSet<String>,
 }
 
 impl PacemakerLog {
@@ -69,6 +71,12 @@ impl PacemakerLog {
                 self.fenced.push(record.clone());
                 None
             }
+            Event::DevicePower {
+                machine, on: false, ..
+            } => {
+                self.switched_off.insert(machine.clone());
+                None
+            }
             Event::PowerOff { node } => Some(Pcmk::NodePower {
                 node: node.clone(),
                 up: false,
@@ -78,6 +86,12 @@ impl PacemakerLog {
         if let Some(event) = kept {
             self.events.push(TimedEvent { at: t, event });
         }
+    }
+
+    /// The machines a power device switched off during the run, sorted
+    /// (the campaign counts seeds per outcome: who was fenced, who survived).
+    pub fn fenced_machines(&self) -> Vec<String> {
+        self.switched_off.iter().cloned().collect()
     }
 
     /// The section's lines; none when the run had no Pacemaker.
