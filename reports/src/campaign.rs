@@ -25,6 +25,9 @@ pub struct RunOutcome {
     pub evidence: Vec<String>,
     /// Wall seconds the run took.
     pub wall_seconds: f64,
+    /// With power devices: the machines a device switched off (sorted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fenced: Option<Vec<String>>,
 }
 
 /// A summary of a campaign.

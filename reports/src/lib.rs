@@ -180,6 +180,10 @@ pub struct RunReport {
     /// Data clients, per client.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub data_clients: Vec<DataClientSummary>,
+    /// With power devices: the machines a device switched off during the
+    /// run (sorted); `None` when the scenario has no power device.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fenced: Option<Vec<String>>,
 }
 
 impl RunReport {
@@ -415,6 +419,7 @@ mod tests {
             fabric: FabricCounts::default(),
             pacemaker: vec![],
             data_clients: vec![],
+            fenced: None,
         };
         let text = report.to_text();
         assert!(text.contains("trace hash: 00112233aabbccdd"));

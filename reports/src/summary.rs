@@ -90,6 +90,11 @@ pub struct CampaignSummary {
     pub simulated_us: u64,
     /// Stopped early (Ctrl-C or `--fail-fast`): not every seed ran.
     pub interrupted: bool,
+    /// With power devices: runs per set of machines a device switched off
+    /// ("alpha", "alpha + beta", "none"), so a fence race's campaign shows
+    /// in what fraction of seeds each node survived.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fenced_outcomes: BTreeMap<String, u64>,
 }
 
 fn xor_hex(a: &str, b: &[u8]) -> String {
@@ -124,6 +129,7 @@ impl CampaignSummary {
             outcome_digest: "0".repeat(32),
             simulated_us: 0,
             interrupted: false,
+            fenced_outcomes: BTreeMap::new(),
         }
     }
 
@@ -150,6 +156,14 @@ impl CampaignSummary {
                     replay: replay_line(&self.scenario_path, run.seed),
                 },
             );
+        }
+        if let Some(fenced) = &run.fenced {
+            let key = if fenced.is_empty() {
+                "none".to_string()
+            } else {
+                fenced.join(" + ")
+            };
+            *self.fenced_outcomes.entry(key).or_default() += 1;
         }
         self.timeline_digests.insert(run.timeline_digest.clone());
         let line = format!("{}:{}:{}", run.seed, run.trace_hash, run.expectation_met);
@@ -225,6 +239,9 @@ impl CampaignSummary {
         self.outcome_digest = xor_hex(&self.outcome_digest, &other);
         self.simulated_us += p.simulated_us;
         self.interrupted |= p.interrupted;
+        for (k, v) in &p.fenced_outcomes {
+            *self.fenced_outcomes.entry(k.clone()).or_default() += v;
+        }
     }
 
     /// The text people read; the first lines match the campaign's.
@@ -243,6 +260,18 @@ impl CampaignSummary {
         );
         for (name, n) in &self.broken {
             let _ = writeln!(out, "  {name} broke in {n}/{} runs", self.runs);
+        }
+        if !self.fenced_outcomes.is_empty() {
+            let counts: Vec<String> = self
+                .fenced_outcomes
+                .iter()
+                .map(|(k, n)| format!("{k} {n}/{}", self.runs))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  switched off by a power device: {}",
+                counts.join(", ")
+            );
         }
         let _ = writeln!(
             out,
@@ -285,7 +314,38 @@ mod tests {
             error: None,
             evidence: vec![],
             wall_seconds: 0.0,
+            fenced: None,
         }
+    }
+
+    /// The fence race's question: in what fraction of seeds was each node
+    /// (or both) switched off; shards merge their counts.
+    #[test]
+    fn fenced_outcomes_are_counted_per_set_of_machines_and_merge() {
+        let fenced = |seed: u64, who: &[&str]| RunOutcome {
+            fenced: Some(who.iter().map(|s| s.to_string()).collect()),
+            ..run(seed, true)
+        };
+        let mut a = CampaignSummary::new("s", "s.toml", 1..5, Some(Shard { index: 1, count: 2 }));
+        a.add(&fenced(1, &["beta"]));
+        a.add(&fenced(3, &["alpha", "beta"]));
+        let mut b = CampaignSummary::new("s", "s.toml", 1..5, Some(Shard { index: 2, count: 2 }));
+        b.add(&fenced(2, &["beta"]));
+        b.add(&fenced(4, &[]));
+        let whole = CampaignSummary::merge(&[a, b]).unwrap();
+        let counts: Vec<(&str, u64)> = whole
+            .fenced_outcomes
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect();
+        assert_eq!(counts, [("alpha + beta", 1), ("beta", 2), ("none", 1)]);
+        assert!(whole
+            .to_text()
+            .contains("switched off by a power device: alpha + beta 1/4, beta 2/4, none 1/4"));
+        // Without power devices nothing is counted or printed.
+        let mut plain = CampaignSummary::new("s", "s.toml", 1..2, None);
+        plain.add(&run(1, true));
+        assert!(!plain.to_text().contains("switched off"));
     }
 
     #[test]

@@ -61,6 +61,7 @@ pub fn report(
             .pacemaker
             .lines(&timeline.iter().map(|f| f.at).collect::<Vec<_>>()),
         data_clients: std::mem::take(&mut summary.data_clients),
+        fenced: (!scenario.power_devices.is_empty()).then(|| summary.pacemaker.fenced_machines()),
     })
 }
 

@@ -28,6 +28,7 @@ pub fn outcome(scenario: &Scenario, seed: u64) -> RunOutcome {
         error: Some(e),
         evidence: vec![],
         wall_seconds: wall.elapsed().as_secs_f64(),
+        fenced: None,
     };
     match run {
         Ok(Ok(out)) => RunOutcome {
@@ -52,6 +53,7 @@ pub fn outcome(scenario: &Scenario, seed: u64) -> RunOutcome {
             error: None,
             evidence: surprise_evidence(&out.report),
             wall_seconds: wall.elapsed().as_secs_f64(),
+            fenced: out.report.fenced.clone(),
         },
         Ok(Err(e)) => error(e),
         Err(panic) => {

@@ -20,6 +20,10 @@ pub struct PacemakerLog {
     fenced: Vec<FenceRecord>,
     /// Fence requests and results as the DC's controller saw them.
     fence_steps: Vec<TimedEvent>,
+    /// Controllers that stopped retrying a target (stonith-max-attempts).
+    give_ups: Vec<TimedEvent>,
+    /// Machines a power device switched off.
+    switched_off: std::collections::BTreeSet<String>,
 }
 
 impl PacemakerLog {
@@ -43,6 +47,13 @@ impl PacemakerLog {
                         });
                         None
                     }
+                    Pcmk::FenceGiveUp { .. } => {
+                        self.give_ups.push(TimedEvent {
+                            at: t,
+                            event: report.clone(),
+                        });
+                        None
+                    }
                     _ => None,
                 }
             }
@@ -60,6 +71,12 @@ impl PacemakerLog {
                 self.fenced.push(record.clone());
                 None
             }
+            Event::DevicePower {
+                machine, on: false, ..
+            } => {
+                self.switched_off.insert(machine.clone());
+                None
+            }
             Event::PowerOff { node } => Some(Pcmk::NodePower {
                 node: node.clone(),
                 up: false,
@@ -69,6 +86,12 @@ impl PacemakerLog {
         if let Some(event) = kept {
             self.events.push(TimedEvent { at: t, event });
         }
+    }
+
+    /// The machines a power device switched off during the run, sorted
+    /// (the campaign counts seeds per outcome: who was fenced, who survived).
+    pub fn fenced_machines(&self) -> Vec<String> {
+        self.switched_off.iter().cloned().collect()
     }
 
     /// The section's lines; none when the run had no Pacemaker.
@@ -88,6 +111,7 @@ impl PacemakerLog {
                 out.push(format!("  {}", self.fence_line(r)));
             }
         }
+        out.extend(self.give_up_lines());
         out.push("Per fault (Pacemaker):".into());
         for at in faults {
             out.push(format!(
@@ -95,8 +119,30 @@ impl PacemakerLog {
                 at.as_secs_f64(),
                 self.impact(*at)
             ));
+            if let Some(split) = self.outage_split(*at) {
+                out.push(format!("    {split}"));
+            }
         }
         out
+    }
+
+    /// One line per controller that gave up fencing a target, with the
+    /// failed attempts it counted: why the target's resources stay blocked.
+    fn give_up_lines(&self) -> Vec<String> {
+        self.give_ups
+            .iter()
+            .filter_map(|e| match &e.event {
+                Pcmk::FenceGiveUp {
+                    dc,
+                    target,
+                    failures,
+                } => Some(format!(
+                    "Fencing given up: {dc} stopped retrying {target} at {:.3}s after {failures} failed attempts (stonith-max-attempts); its resources stay blocked",
+                    e.at.as_secs_f64()
+                )),
+                _ => None,
+            })
+            .collect()
     }
 
     /// After a fault at `at`: the first membership change a controller saw,
@@ -132,6 +178,44 @@ impl PacemakerLog {
             "peers changed {peers}, transition {transition}, a resource started {started}{}",
             fencing.unwrap_or_default()
         )
+    }
+
+    /// The outage after a fault that needed fencing, in its three parts:
+    /// detection (fault to the first membership change a controller saw),
+    /// fencing (the DC's first request after that to the first confirmed
+    /// success) and recovery (to the first resource started after it).
+    /// `None` when nothing was fenced successfully after the fault.
+    fn outage_split(&self, at: Duration) -> Option<String> {
+        let peers = self
+            .events
+            .iter()
+            .find(|e| e.at >= at && matches!(e.event, Pcmk::Peers { .. }))?
+            .at;
+        let requested = self
+            .fence_steps
+            .iter()
+            .find(|e| e.at >= peers && matches!(e.event, Pcmk::FenceRequested { .. }))?
+            .at;
+        let fenced = self
+            .fence_steps
+            .iter()
+            .find(|e| e.at >= requested && matches!(e.event, Pcmk::FenceDone { ok: true, .. }))?
+            .at;
+        let started = self.events.iter().find(|e| {
+            e.at >= fenced && matches!(e.event, Pcmk::ResourceActive { active: true, .. })
+        });
+        let secs = |d: Duration| d.as_secs_f64();
+        let recovery = started.map_or("- (nothing started)".to_string(), |e| {
+            format!("{:.3} s", secs(e.at - fenced))
+        });
+        let total = started.map_or("-".to_string(), |e| format!("{:.3} s", secs(e.at - at)));
+        Some(format!(
+            "outage: detection {:.3} s, fencing {:.3} s (requested +{:.3}s, confirmed +{:.3}s), recovery {recovery}; total {total}",
+            secs(peers - at),
+            secs(fenced - requested),
+            secs(requested - at),
+            secs(fenced - at),
+        ))
     }
 
     /// One fencing operation and the first resource start after it.
@@ -185,4 +269,66 @@ fn done_then_start(events: &[TimedEvent], steps: &[TimedEvent], at: Duration) ->
         .map_or("-".to_string(), |e| {
             format!("+{:.3}s", (e.at - at).as_secs_f64())
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pcmk(log: &mut PacemakerLog, ms: u64, report: Pcmk) {
+        let event = Event::Node {
+            node: "node3".into(),
+            detail: NodeEvent::Pacemaker { report },
+            spurious: None,
+            since_last_advert_us: None,
+        };
+        log.observe(Duration::from_millis(ms), &event);
+    }
+
+    /// A power loss at 60 s, seen at 68 s, fenced from 68.1 s to 102.5 s,
+    /// the VIP started at 102.6 s: detection 8, fencing 34.4, recovery 0.1.
+    #[test]
+    fn the_outage_splits_into_detection_fencing_and_recovery() {
+        let mut log = PacemakerLog::default();
+        let (dc, target) = ("node3".to_string(), "node1".to_string());
+        pcmk(
+            &mut log,
+            68_000,
+            Pcmk::Peers {
+                node: dc.clone(),
+                peers: vec![],
+            },
+        );
+        pcmk(
+            &mut log,
+            68_100,
+            Pcmk::FenceRequested {
+                dc: dc.clone(),
+                target: target.clone(),
+                delay: 0,
+            },
+        );
+        pcmk(
+            &mut log,
+            102_500,
+            Pcmk::FenceDone {
+                dc: dc.clone(),
+                target,
+                ok: true,
+            },
+        );
+        let vip = Pcmk::ResourceActive {
+            node: dc,
+            rsc: "vip".into(),
+            active: true,
+        };
+        pcmk(&mut log, 102_600, vip);
+        let split = log.outage_split(Duration::from_secs(60)).expect("a split");
+        assert_eq!(
+            split,
+            "outage: detection 8.000 s, fencing 34.400 s (requested +8.100s, confirmed +42.500s), recovery 0.100 s; total 42.600 s"
+        );
+        // Before anything was fenced there is no split.
+        assert!(log.outage_split(Duration::from_secs(103)).is_none());
+    }
 }

@@ -121,6 +121,10 @@ pub struct Controld {
     /// A join acknowledgement (DC, join id) whose history write waits for
     /// this node's in-flight operations (see `on_join_ack`).
     pub(crate) deferred_ack: Option<(String, u64)>,
+    /// Failed fencing operations per target since its last success
+    /// (controld_fencing.c's `stonith_failures`), checked against
+    /// stonith-max-attempts.
+    pub(crate) fence_failures: BTreeMap<String, u32>,
 }
 
 impl Controld {
@@ -155,6 +159,7 @@ impl Controld {
             exec_origin: BTreeMap::new(),
             fencing: BTreeMap::new(),
             deferred_ack: None,
+            fence_failures: BTreeMap::new(),
         }
     }
 

@@ -138,6 +138,7 @@ mod tests {
             pseudo,
             runnable,
             reason: None,
+            fence_delay: 0,
         }
     }
 

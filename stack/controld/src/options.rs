@@ -38,6 +38,9 @@ pub struct Options {
     /// 2 × cores, taken as 4 for the simulated 2-core nodes).
     pub node_action_limit: usize,
     pub start_failure_is_fatal: bool,
+    /// stonith-max-attempts: failed fencing operations against one target
+    /// after which a failure no longer starts a new transition (10).
+    pub stonith_max_attempts: u32,
 }
 
 impl Default for Options {
@@ -53,6 +56,7 @@ impl Default for Options {
             batch_limit: 0,
             node_action_limit: 4,
             start_failure_is_fatal: true,
+            stonith_max_attempts: 10,
         }
     }
 }
@@ -93,11 +97,30 @@ impl Options {
                 o.node_action_limit = n;
             }
         }
+        if let Some(v) = property(cib, "stonith-max-attempts") {
+            o.stonith_max_attempts = max_attempts(v);
+        }
         if let Some(v) = property(cib, "start-failure-is-fatal") {
             o.start_failure_is_fatal =
                 matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1");
         }
         o
+    }
+}
+
+/// controld_fencing.c `update_stonith_max_attempts`: the value is read as
+/// a score (INFINITY is 1000000, garbage 0) and anything below 1 means 10.
+fn max_attempts(value: &str) -> u32 {
+    let v = value.trim();
+    let score: i64 = match v.to_ascii_lowercase().trim_start_matches('+') {
+        "infinity" => 1_000_000,
+        "-infinity" => -1_000_000,
+        t => t.parse::<i64>().unwrap_or(0).clamp(-1_000_000, 1_000_000),
+    };
+    if score < 1 {
+        10
+    } else {
+        score as u32
     }
 }
 
@@ -117,5 +140,15 @@ mod tests {
         assert_eq!(o.dc_deadtime, Duration::from_secs(5));
         assert_eq!(o.batch_limit, 3);
         assert_eq!(o.cluster_delay, Duration::from_secs(60));
+        assert_eq!(o.stonith_max_attempts, 10);
+    }
+
+    #[test]
+    fn stonith_max_attempts_reads_as_a_score_below_one_meaning_ten() {
+        assert_eq!(max_attempts("3"), 3);
+        assert_eq!(max_attempts("0"), 10);
+        assert_eq!(max_attempts("-5"), 10);
+        assert_eq!(max_attempts("junk"), 10);
+        assert_eq!(max_attempts("INFINITY"), 1_000_000);
     }
 }

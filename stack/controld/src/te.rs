@@ -41,6 +41,36 @@ impl Controld {
         }
     }
 
+    /// An abort that starts no new transition (Pacemaker's
+    /// `pcmk__graph_wait`): the graph stops and the controller goes idle
+    /// until something else triggers the scheduler.
+    fn abort_and_wait(&mut self, now: Duration, why: &str, out: &mut Vec<Action>) {
+        let Some(run) = self.run.as_mut() else {
+            return;
+        };
+        if run.aborted.is_none() {
+            run.aborted = Some(why.to_string());
+        }
+        if run.finished() {
+            self.transition_done(now, out);
+        }
+    }
+
+    /// controld_fencing.c `too_many_st_failures` for one target: true once
+    /// its failures reach stonith-max-attempts, reported each time.
+    fn too_many_fence_failures(&mut self, target: &str, out: &mut Vec<Action>) -> bool {
+        let failures = self.fence_failures.get(target).copied().unwrap_or(0);
+        if failures < self.opts.stonith_max_attempts {
+            return false;
+        }
+        out.push(Action::Report(Event::FenceGiveUp {
+            dc: self.cfg.node.clone(),
+            target: target.to_string(),
+            failures,
+        }));
+        true
+    }
+
     pub(crate) fn run_scheduler(&mut self, now: Duration, why: &str, out: &mut Vec<Action>) {
         self.set_state(State::PolicyEngine, out);
         self.pending_trigger = None;
@@ -109,12 +139,14 @@ impl Controld {
                 out.push(Action::Report(Event::FenceRequested {
                     dc: self.cfg.node.clone(),
                     target: target.clone(),
+                    delay: a.fence_delay,
                 }));
                 out.push(Action::Send {
                     to: Daemon::Fenced,
                     msg: LocalMsg::FenceRequest {
                         target,
                         action: "reboot".into(),
+                        delay: a.fence_delay,
                     },
                 });
                 let limit = self.opts.stonith_timeout + self.opts.cluster_delay;
@@ -376,6 +408,11 @@ impl Controld {
             ok,
         }));
         if ok {
+            self.fence_failures.remove(target);
+        } else {
+            *self.fence_failures.entry(target.to_string()).or_insert(0) += 1;
+        }
+        if ok {
             if let Some(id) = self.id_of(target) {
                 let xml = format!("<node_state id=\"{id}\" uname=\"{target}\" in_ccm=\"false\" crmd=\"offline\" join=\"down\" expected=\"down\"/>");
                 self.cib_write(
@@ -399,7 +436,11 @@ impl Controld {
                 self.cancel_timer(&format!("lost:{tid}:{i}"), out);
             }
             if !ok {
-                self.abort(now, "Fencing failed", out);
+                if self.too_many_fence_failures(target, out) {
+                    self.abort_and_wait(now, "Stonith failed", out);
+                } else {
+                    self.abort(now, "Fencing failed", out);
+                }
             }
             self.fire(now, out);
         }

@@ -83,6 +83,16 @@ impl Execd {
         self.states.get(rsc).is_some_and(|s| s.active())
     }
 
+    /// Every resource active here, by id (for an abrupt stop of the node's
+    /// Pacemaker, which takes them all down at once).
+    pub fn active_resources(&self) -> Vec<String> {
+        self.states
+            .iter()
+            .filter(|(_, s)| s.active())
+            .map(|(r, _)| r.clone())
+            .collect()
+    }
+
     pub fn handle(&mut self, now: Duration, input: Input) -> Vec<Action> {
         let mut out = Vec::new();
         match input {

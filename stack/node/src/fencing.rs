@@ -17,8 +17,8 @@ use hasim_cib::Cib;
 use hasim_cib::Element;
 use hasim_cpg::Member;
 use hasim_fenced::{
-    AgentResult, ControllerNotice, FenceAction, FenceRequest, Fencer, FencerAction, FencerEvent,
-    FencerInput, FencingConfig,
+    AgentResult, ControllerNotice, FenceAction, FenceReaction, FenceRequest, Fencer, FencerAction,
+    FencerEvent, FencerInput, FencingConfig,
 };
 use hasim_pcmk_proto::{LocalMsg, TimerId};
 use hasim_powerdev::{
@@ -68,6 +68,14 @@ pub enum FencingReport {
     FencedWhileAlive { by: String, reaction: String },
     /// The fencing configuration in the CIB could not be used.
     ConfigError { error: String },
+    /// Pacemaker on this node exited after being told it was fenced
+    /// (fence-reaction): its resources were stopped abruptly, these VIPs
+    /// taken down. `panic` cannot reboot the machine from here (the node's
+    /// `Host` has no power control) and exits the same way.
+    PacemakerExited {
+        reaction: String,
+        vips_removed: Vec<String>,
+    },
 }
 
 /// What the Pacemaker service must carry out for the fencer.
@@ -84,6 +92,9 @@ pub enum Step {
         bytes: Vec<u8>,
     },
     Report(FencingReport),
+    /// fence-reaction: the controller was told this node was fenced while
+    /// it runs; Pacemaker must exit (stop) or the host panic.
+    Exit(FenceReaction),
 }
 
 /// One running fence agent.
@@ -169,7 +180,11 @@ impl Fencing {
     /// verified here).
     pub fn local(&mut self, now: Duration, msg: &LocalMsg) -> Vec<Step> {
         match msg {
-            LocalMsg::FenceRequest { target, action } => {
+            LocalMsg::FenceRequest {
+                target,
+                action,
+                delay,
+            } => {
                 self.next_call += 1;
                 let call = self.next_call;
                 self.calls.insert(call, target.clone());
@@ -183,7 +198,7 @@ impl Fencing {
                     client_call: call,
                     target: target.clone(),
                     action,
-                    delay: 0,
+                    delay: i64::try_from(*delay).unwrap_or(i64::MAX),
                 };
                 self.input(now, FencerInput::Request(req))
             }
@@ -420,11 +435,12 @@ impl Fencing {
                     record.ok,
                     self.fencer.config().fence_reaction,
                 );
-                if reaction != hasim_fenced::rules::NotifyReaction::None {
+                if let hasim_fenced::rules::NotifyReaction::FencedWhileAlive(r) = reaction {
                     steps.push(Step::Report(FencingReport::FencedWhileAlive {
                         by: record.origin.clone(),
                         reaction: format!("{reaction:?}"),
                     }));
+                    steps.push(Step::Exit(r));
                 }
             }
         }
@@ -489,6 +505,7 @@ mod tests {
         let request = LocalMsg::FenceRequest {
             target: "node2".into(),
             action: "reboot".into(),
+            delay: 0,
         };
         let steps = f.local(now, &request);
         let query = steps.iter().find_map(|s| match s {

@@ -25,7 +25,7 @@ use hasim_based::Based;
 use hasim_controld::{Config, Controld};
 use hasim_execd::Execd;
 use hasim_pcmk_proto::{Action, CibOp, ConfChange, Daemon, HostAction, Input, LocalMsg, TimerId};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,6 +85,13 @@ pub struct Pacemaker {
     timer_ids: BTreeMap<(Daemon, TimerId), u32>,
     timer_names: BTreeMap<PcmkTimer, TimerId>,
     next_timer: u32,
+    /// VIPs and systemd units this boot's agents brought up, so an exit
+    /// (fence-reaction) can take them down.
+    vips: BTreeSet<Ipv4Addr>,
+    units: BTreeSet<String>,
+    /// Pacemaker exited (fence-reaction): every input is ignored until the
+    /// machine boots again.
+    exited: bool,
 }
 
 /// splitmix64: one seed gives independent draws per use.
@@ -118,6 +125,9 @@ impl Pacemaker {
             timer_ids: BTreeMap::new(),
             timer_names: BTreeMap::new(),
             next_timer: 0,
+            vips: BTreeSet::new(),
+            units: BTreeSet::new(),
+            exited: false,
         }
     }
 
@@ -209,8 +219,61 @@ impl Pacemaker {
                 }
                 Step::Send { src, dst, bytes } => io.host.send(src, dst, bytes),
                 Step::Report(report) => io.host.report(NodeEvent::Fencing { report }),
+                Step::Exit(reaction) => {
+                    self.exit(io, reaction);
+                    work.clear();
+                    return;
+                }
             }
         }
+    }
+
+    /// fence-reaction: this node was told it was fenced while it runs.
+    /// `stop` (2.1.5's default): the controller exits fatally and pacemakerd
+    /// stops the node's Pacemaker; hasim models it as every daemon stopping
+    /// at once, the resources stopped abruptly (VIPs down, units stopped)
+    /// and the CPG groups left, so the survivors see the node's Pacemaker
+    /// gone. `panic` would reboot the host, but the node's `Host` has no
+    /// power control, so it exits the same way (reported as panic).
+    fn exit(&mut self, io: &mut Io<'_, PcmkTimer>, reaction: hasim_fenced::FenceReaction) {
+        self.exited = true;
+        let vips: Vec<Ipv4Addr> = std::mem::take(&mut self.vips).into_iter().collect();
+        for vip in &vips {
+            io.host.remove_vip(*vip);
+        }
+        for rsc in self.execd.active_resources() {
+            io.host.report(NodeEvent::Pacemaker {
+                report: hasim_pcmk_proto::Event::ResourceActive {
+                    node: self.setup.node.clone(),
+                    rsc,
+                    active: false,
+                },
+            });
+        }
+        for unit in std::mem::take(&mut self.units) {
+            io.host.report(NodeEvent::Unit {
+                unit,
+                running: false,
+            });
+        }
+        for key in std::mem::take(&mut self.timer_names).into_keys() {
+            io.cancel_timer(key);
+        }
+        self.timer_ids.clear();
+        let mut groups: Vec<String> = GROUP_DAEMONS
+            .iter()
+            .map(|d| d.cpg_group().to_string())
+            .collect();
+        groups.push(Daemon::Fenced.cpg_group().to_string());
+        for group in groups {
+            let _ = io.send_local(COROSYNC, LocalMessage::CpgLeave { group });
+        }
+        io.host.report(NodeEvent::Fencing {
+            report: crate::fencing::FencingReport::PacemakerExited {
+                reaction: format!("{reaction:?}").to_ascii_lowercase(),
+                vips_removed: vips.iter().map(|v| v.to_string()).collect(),
+            },
+        });
     }
 
     /// Feed one input and everything it causes on this node (local
@@ -223,6 +286,9 @@ impl Pacemaker {
     /// behind it.
     fn feed_all(&mut self, io: &mut Io<'_, PcmkTimer>, mut work: VecDeque<(Daemon, Input)>) {
         while let Some((daemon, input)) = work.pop_front() {
+            if self.exited {
+                return;
+            }
             if daemon == Daemon::Fenced {
                 self.fence(io, input, &mut work);
                 continue;
@@ -287,15 +353,17 @@ impl Pacemaker {
     }
 
     /// A resource agent's effect on the machine.
-    fn host_action(&self, io: &Io<'_, PcmkTimer>, action: HostAction) {
+    fn host_action(&mut self, io: &Io<'_, PcmkTimer>, action: HostAction) {
         match action {
             HostAction::AddAddress { ip, nic, .. } => {
                 if let (Ok(vip), Some(on)) = (ip.parse(), self.setup.interface(&nic)) {
+                    self.vips.insert(vip);
                     io.host.add_vip(vip, on);
                 }
             }
             HostAction::RemoveAddress { ip, .. } => {
                 if let Ok(vip) = ip.parse() {
+                    self.vips.remove(&vip);
                     io.host.remove_vip(vip);
                 }
             }
@@ -305,6 +373,11 @@ impl Pacemaker {
                 }
             }
             HostAction::Service { unit, running } => {
+                if running {
+                    self.units.insert(unit.clone());
+                } else {
+                    self.units.remove(&unit);
+                }
                 io.host.report(NodeEvent::Unit { unit, running })
             }
         }
@@ -353,6 +426,9 @@ impl Service for Pacemaker {
     }
 
     fn message(&mut self, io: &mut Io<'_, PcmkTimer>, envelope: Envelope) {
+        if self.exited {
+            return;
+        }
         let (daemon, input) = match envelope.message {
             LocalMessage::CpgConfChg {
                 group,
@@ -397,6 +473,9 @@ impl Service for Pacemaker {
     }
 
     fn datagram(&mut self, io: &mut Io<'_, PcmkTimer>, datagram: crate::host::Datagram) {
+        if self.exited {
+            return;
+        }
         let now = self.now(io);
         let Some(fencing) = self.fencing.as_mut() else {
             return;
@@ -410,6 +489,9 @@ impl Service for Pacemaker {
     }
 
     fn timer(&mut self, io: &mut Io<'_, PcmkTimer>, timer: PcmkTimer) {
+        if self.exited {
+            return;
+        }
         if let Some(id) = self.forget(timer) {
             self.feed(io, timer.0, Input::Timer(id));
         }

@@ -472,7 +472,7 @@ impl Cluster {
             }
             Action::Send {
                 to: Daemon::Fenced,
-                msg: LocalMsg::FenceRequest { target, action },
+                msg: LocalMsg::FenceRequest { target, action, .. },
             } => {
                 let at = self.now + self.timing.fence;
                 self.push(

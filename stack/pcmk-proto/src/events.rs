@@ -87,11 +87,31 @@ pub enum Event {
     },
     /// Attribute manager: this node became (or stopped being) the writer.
     AttrWriter { node: String, writer: bool },
-    /// DC: fencing requested / finished.
-    FenceRequested { dc: String, target: String },
+    /// DC: fencing requested / finished. `delay` is the
+    /// priority-fencing-delay asked for (seconds; left out when 0, so
+    /// traces without the option are unchanged).
+    FenceRequested {
+        dc: String,
+        target: String,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        delay: u64,
+    },
     FenceDone {
         dc: String,
         target: String,
         ok: bool,
     },
+    /// DC: `failures` fencing operations against `target` failed
+    /// (stonith-max-attempts reached): the transition is aborted without
+    /// a new one, so fencing is not retried until something else changes.
+    FenceGiveUp {
+        dc: String,
+        target: String,
+        failures: u32,
+    },
+}
+
+/// serde helper: leave zero delays out of the trace.
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }

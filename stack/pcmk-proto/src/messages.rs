@@ -177,8 +177,13 @@ pub enum LocalMsg {
     },
     /// execd → controld.
     ExecDone(ExecResult),
-    /// controld → fenced: fence `target` ("reboot" or "off").
-    FenceRequest { target: String, action: String },
+    /// controld → fenced: fence `target` ("reboot" or "off"), after
+    /// `delay` seconds of priority-fencing-delay (0: none).
+    FenceRequest {
+        target: String,
+        action: String,
+        delay: u64,
+    },
     /// fenced → controld.
     FenceResult { target: String, ok: bool },
 }

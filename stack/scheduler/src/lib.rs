@@ -25,6 +25,7 @@ pub mod graph;
 pub mod instance_order;
 pub mod naming;
 pub mod node_choice;
+pub mod priority_delay;
 pub mod promotable;
 pub mod remote;
 pub mod remote_node;
@@ -80,6 +81,9 @@ pub struct GraphAction {
     pub runnable: bool,
     /// Why the action exists or is blocked, as Pacemaker words it.
     pub reason: Option<String>,
+    /// For `stonith`: the priority-fencing-delay (seconds) the controller
+    /// asks the fencer to wait, 0 when none applies.
+    pub fence_delay: u64,
 }
 
 /// The scheduler's result: required actions, their orderings and the
@@ -197,6 +201,10 @@ pub fn schedule(cib: &Cib) -> TransitionGraph {
             pseudo: a.has(ws::af::PSEUDO),
             runnable: a.has(ws::af::RUNNABLE),
             reason: a.reason.clone(),
+            fence_delay: match (a.task.as_str(), a.node) {
+                ("stonith", Some(n)) => priority_delay::fencing_delay(&w, n),
+                _ => 0,
+            },
         });
     }
     let mut edges = Vec::new();

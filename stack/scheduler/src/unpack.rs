@@ -129,6 +129,11 @@ fn unpack_options(cib: &Cib, now: i64) -> Options {
             .and_then(|v| parse_interval_ms(v))
             .map(|ms| (ms / 1000) as i64)
             .unwrap_or(0),
+        priority_fencing_delay: cfg
+            .get("priority-fencing-delay")
+            .and_then(|v| parse_interval_ms(v))
+            .map(|ms| ms / 1000)
+            .unwrap_or(0),
     }
 }
 
@@ -211,6 +216,7 @@ pub fn unpack(cib: &Cib) -> WorkingSet {
         history_agents: Vec::new(),
         last_failure_checks: Vec::new(),
         links: Default::default(),
+        lost_members: Default::default(),
     };
     unpack_nodes(cib, &mut ws);
     let guests = crate::remote_status::config_nodes(cib, &mut ws);
@@ -1983,6 +1989,9 @@ fn online_fencing(ws: &mut WorkingSet, n: NodeId, ns: &hasim_cib::NodeState) -> 
     {
         online = false;
     } else if !in_true {
+        if !ws.nodes[n].unclean {
+            ws.lost_members.insert(n);
+        }
         fence_node(ws, n, "peer is no longer part of the cluster");
     } else if !crmd_online {
         fence_node(ws, n, "peer process is no longer available");

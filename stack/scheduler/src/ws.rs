@@ -435,6 +435,8 @@ pub struct Options {
     /// shutdown-lock, and shutdown-lock-limit in seconds (0: none).
     pub shutdown_lock: bool,
     pub shutdown_lock_limit: i64,
+    /// priority-fencing-delay in whole seconds (0: disabled).
+    pub priority_fencing_delay: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -475,6 +477,10 @@ pub struct WorkingSet {
     pub last_failure_checks: Vec<(RscId, NodeId, hasim_cib::LrmOp)>,
     /// Pacemaker Remote connections and containers.
     pub links: crate::remote_node::Links,
+    /// Cluster nodes marked for fencing because they left the membership
+    /// ("peer is no longer part of the cluster"): only their fencing
+    /// considers priority-fencing-delay (unpack.c passes priority_delay).
+    pub lost_members: std::collections::BTreeSet<NodeId>,
 }
 
 impl WorkingSet {
