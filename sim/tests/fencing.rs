@@ -150,3 +150,55 @@ fn a_node_told_it_was_fenced_while_alive_stops_its_pacemaker() {
     });
     assert_eq!(later.count(), 0, "node1's Pacemaker kept running");
 }
+
+/// fence-reaction=panic: the node told it was fenced resets its machine
+/// (power off and on through the machine lifecycle) right after its
+/// Pacemaker exits.
+#[test]
+fn fence_reaction_panic_resets_the_machine() {
+    let path = common::scenario_path("pacemaker-fenced-while-alive.toml");
+    let crm_path = common::scenario_path("pacemaker/vip-haproxy-pdu-miswired.crm");
+    let crm = std::fs::read_to_string(&crm_path).unwrap();
+    let property = "property stonith-enabled=true";
+    assert!(crm.contains(property), "the CIB's property line moved");
+    let panic_crm = std::env::temp_dir().join(format!("hasim-panic-{}.crm", std::process::id()));
+    std::fs::write(
+        &panic_crm,
+        crm.replace(
+            property,
+            "property fence-reaction=panic stonith-enabled=true",
+        ),
+    )
+    .unwrap();
+    let cib = "cib = \"pacemaker/vip-haproxy-pdu-miswired.crm\"";
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(cib), "the scenario's CIB line moved");
+    let text = text.replace(cib, &format!("cib = {:?}", panic_crm.display().to_string()));
+    let scenario = hasim::scenario::Scenario::parse(&text, &path.display().to_string())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let buf = SharedBuf::default();
+    world::run(&scenario, 1, Some(Box::new(buf.clone()))).unwrap();
+    let bytes = buf.0.lock().unwrap().clone();
+    let t: Vec<Value> = String::from_utf8(bytes)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let exited = t
+        .iter()
+        .find(|e| e["node"] == "node1" && e["report"]["what"] == "pacemaker-exited")
+        .expect("node1's Pacemaker exited");
+    assert_eq!(exited["report"]["reaction"], "panic");
+    let at = exited["t_us"].as_u64().unwrap();
+    let reset = t
+        .iter()
+        .find(|e| e["event"] == "watchdog-reset" && e["node"] == "node1")
+        .expect("node1 reset");
+    assert_eq!(reset["t_us"].as_u64(), Some(at));
+    assert!(
+        t.iter().any(|e| e["event"] == "power-on"
+            && e["node"] == "node1"
+            && e["t_us"].as_u64() >= Some(at)),
+        "node1 did not come back"
+    );
+}

@@ -274,6 +274,11 @@ impl Pacemaker {
                 vips_removed: vips.iter().map(|v| v.to_string()).collect(),
             },
         });
+        // fence-reaction=panic: Pacemaker panics the host (pcmk__panic: a
+        // sysrq reboot, or sbd's watchdog when sbd runs), a hard reset.
+        if reaction == hasim_fenced::FenceReaction::Panic {
+            io.host.hard_reset();
+        }
     }
 
     /// Feed one input and everything it causes on this node (local
