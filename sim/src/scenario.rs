@@ -486,6 +486,18 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// `name` is one of `names`, or an error naming the kind and the known ones.
+fn known<'a>(kind: &str, name: &str, names: impl Iterator<Item = &'a str>) -> Result<(), String> {
+    let names: Vec<&str> = names.collect();
+    if names.contains(&name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "unknown {kind} `{name}`; expected one of {names:?}"
+        ))
+    }
+}
+
 /// A check failed: the span of the offending value and what was expected.
 type Invalid = (Range<usize>, String);
 
@@ -933,35 +945,15 @@ impl Scenario {
                 }
             }
             FaultAction::DeviceFault { device, .. } => {
-                if !self
-                    .power_devices
-                    .iter()
-                    .any(|d| d.name.get_ref() == device)
-                {
-                    let names: Vec<&str> = self
-                        .power_devices
-                        .iter()
-                        .map(|d| d.name.get_ref().as_str())
-                        .collect();
-                    return Err(fail(format!(
-                        "unknown power device `{device}`; expected one of {names:?}"
-                    )));
-                }
+                let names = self.power_devices.iter().map(|d| d.name.get_ref().as_str());
+                known("power device", device, names).map_err(fail)?;
             }
             FaultAction::Pause { node }
             | FaultAction::Resume { node }
             | FaultAction::PowerOff { node }
             | FaultAction::PowerOn { node } => {
-                if !self.nodes.iter().any(|n| n.name.get_ref() == node) {
-                    let names: Vec<&str> = self
-                        .nodes
-                        .iter()
-                        .map(|n| n.name.get_ref().as_str())
-                        .collect();
-                    return Err(fail(format!(
-                        "unknown node `{node}`; expected one of {names:?}"
-                    )));
-                }
+                let names = self.nodes.iter().map(|n| n.name.get_ref().as_str());
+                known("node", node, names).map_err(fail)?;
             }
         }
         Ok(())
