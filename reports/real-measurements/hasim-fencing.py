@@ -23,8 +23,11 @@ def trace(hasim, scenario, seed):
     fd, path = tempfile.mkstemp(suffix=".jsonl")
     os.close(fd)
     try:
-        subprocess.run([hasim, "run", scenario, "--seed", str(seed), "--trace", path],
-                       stdout=subprocess.DEVNULL, check=False)
+        run = subprocess.run([hasim, "run", scenario, "--seed", str(seed), "--trace", path],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
+        # exit 0 or 1 is a finished run (1: an expectation was not met); anything else is bad input
+        if run.returncode not in (0, 1):
+            sys.exit(f"{scenario} seed {seed}: {hasim} exited {run.returncode}: {run.stderr.strip()}")
         with open(path) as f:
             return [json.loads(line) for line in f]
     finally:
@@ -65,9 +68,17 @@ def dc_before(events, at):
     return dc
 
 
-def steps(events):
+def the_fault(events, prefix, scenario):
+    """The run's first fault whose description starts with prefix; exits naming the scenario if none."""
+    fault = next((e for e in events if e.get("event") == "fault" and e["what"].startswith(prefix)), None)
+    if fault is None:
+        sys.exit(f"{scenario}: expected a `{prefix.strip()}` fault in the run, found none")
+    return fault
+
+
+def steps(events, scenario):
     """Seconds from the power-off fault to each step, for one run."""
-    fault = next(e for e in events if e.get("event") == "fault" and e["what"].startswith("power-off "))
+    fault = the_fault(events, "power-off ", scenario)
     at, victim = secs(fault), fault["what"].split()[1]
     vid = int(victim.lstrip("node")) if victim.startswith("node") else None
     memb = first([(secs(e), e) for e in events if e.get("kind") == "membership" and secs(e) >= at
@@ -113,7 +124,7 @@ def show(rows, label):
 def timings(hasim, scenario, n):
     by_kind = {True: {}, False: {}}
     for seed in range(1, n + 1):
-        was_dc, row = steps(trace(hasim, scenario, seed))
+        was_dc, row = steps(trace(hasim, scenario, seed), scenario)
         for k, v in row.items():
             by_kind[was_dc].setdefault(k, []).append(v)
     print(f"{scenario}, seeds 1..{n}")
@@ -122,9 +133,9 @@ def timings(hasim, scenario, n):
             show(by_kind[was_dc], label)
 
 
-def race_outcome(events):
+def race_outcome(events, scenario):
     """(outcome, DC before the partition, fence-request time of each node after the fault)."""
-    fault = next(e for e in events if e.get("event") == "fault" and e["what"].startswith("partition"))
+    fault = the_fault(events, "partition", scenario)
     at = secs(fault)
     off = sorted({e["machine"] for e in events
                   if e.get("event") == "device-power" and not e["on"] and secs(e) >= at})
@@ -142,7 +153,7 @@ def race_outcome(events):
 def race(hasim, scenario, n):
     counts, dc_wins, dc_known = {}, 0, 0
     for seed in range(1, n + 1):
-        outcome, dc, asks = race_outcome(trace(hasim, scenario, seed))
+        outcome, dc, asks = race_outcome(trace(hasim, scenario, seed), scenario)
         counts[outcome] = counts.get(outcome, 0) + 1
         if outcome.endswith("survives") and dc:
             dc_known += 1

@@ -100,6 +100,10 @@ set_delay() { # value ("" removes pcmk_delay_max from both devices)
 	return 0
 }
 
+save_cib() { # variant : the configuration section the variant runs with (the cluster is up here)
+	pcmk_on 1 cibadmin -Q -o configuration >"$OUT/cib-configuration-$1.xml"
+}
+
 bootstrap() {
 	local n st
 	setup_net || { log "namespace setup failed"; return 1; }
@@ -181,11 +185,10 @@ bootstrap || exit 1
 rc=0
 for v in $VARIANTS; do
 	case $v in
-	nodelay) wait_stable 1 150 >/dev/null && set_delay "" && run_race nodelay "${WINDOW:-15}" || rc=1 ;;
-	delay) wait_stable 1 150 >/dev/null && set_delay 15s && run_race delay "${WINDOW_DELAY:-25}" || rc=1 ;;
+	nodelay) wait_stable 1 150 >/dev/null && set_delay "" && save_cib "$v" && run_race nodelay "${WINDOW:-15}" || rc=1 ;;
+	delay) wait_stable 1 150 >/dev/null && set_delay 15s && save_cib "$v" && run_race delay "${WINDOW_DELAY:-25}" || rc=1 ;;
 	*) log "unknown variant $v"; rc=1 ;;
 	esac
-	pcmk_on 1 cibadmin -Q -o configuration >"$OUT/cib-configuration-$v.xml" 2>/dev/null
 	save_logs "$OUT/logs"
 	cp "$FD/power.log" "$FD/agent.log" "$OUT/" 2>/dev/null
 done
