@@ -177,13 +177,13 @@ cluster_state() {
 }
 field() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1"; }
 
-# wait until the cluster seen from node N has 3 online nodes, a DC, WANT_ACTIVE started
+# wait until the cluster seen from node N has WANT_ONLINE (default 3) online nodes, a DC, WANT_ACTIVE started
 # resource instances and nothing pending (crm_resource --wait); prints the state line
 wait_stable() { # node timeout_s
 	local n=$1 deadline=$((SECONDS + $2)) st
 	while [ $SECONDS -lt $deadline ]; do
 		st=$(cluster_state "$n")
-		if [ "$(field "$st" online)" = 3 ] && [ -n "$(field "$st" dc)" ] && [ "$(field "$st" active)" = "${WANT_ACTIVE:-6}" ]; then
+		if [ "$(field "$st" online)" = "${WANT_ONLINE:-3}" ] && [ -n "$(field "$st" dc)" ] && [ "$(field "$st" active)" = "${WANT_ACTIVE:-6}" ]; then
 			if pcmk_on "$n" crm_resource --wait --timeout=60 >/dev/null 2>&1; then
 				cluster_state "$n"; return 0
 			fi
