@@ -38,30 +38,6 @@ on_exit() { local rc=$?; [ -n "$CTL_PID" ] && kill "$CTL_PID" 2>/dev/null; clean
 trap on_exit EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
-power_controller() {
-	local r act node n
-	while :; do
-		for r in "$FD"/req-*; do
-			[ -e "$r" ] || continue
-			read -r act node <"$r"
-			n=${node#node}
-			echo "$EPOCHREALTIME $act $node begin" >>"$FD/power.log"
-			case $act in
-			off | reboot)
-				power_off "$n"; echo off >"$FD/$node.power"
-				echo "$EPOCHREALTIME $act $node off" >>"$FD/power.log" ;;
-			esac
-			case $act in
-			on | reboot)
-				restore_node "$n"; echo on >"$FD/$node.power"
-				echo "$EPOCHREALTIME $act $node on" >>"$FD/power.log" ;;
-			esac
-			mv "$r" "${r/req-/ack-}"
-		done
-		sleep 0.02
-	done
-}
-
 configure_cib() { # node
 	local n=$1 r
 	pcmk_on "$n" crm_attribute -t crm_config -n stonith-enabled -v true || return 1

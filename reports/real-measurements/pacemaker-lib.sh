@@ -254,3 +254,30 @@ record_versions() { # file
 		dpkg-query -W pacemaker pacemaker-cli-utils pacemaker-resource-agents resource-agents corosync libknet1 libqb100 fence-agents 2>/dev/null
 	} >"$1"
 }
+
+# The fence stand-in's power controller (pacemaker-fencing.sh,
+# pacemaker-fence-race.sh): acts on the request files fence_hsm writes into
+# $FD, logs each step to $FD/power.log and acknowledges.
+power_controller() {
+	local r act node n
+	while :; do
+		for r in "$FD"/req-*; do
+			[ -e "$r" ] || continue
+			read -r act node <"$r"
+			n=${node#node}
+			echo "$EPOCHREALTIME $act $node begin" >>"$FD/power.log"
+			case $act in
+			off | reboot)
+				power_off "$n"; echo off >"$FD/$node.power"
+				echo "$EPOCHREALTIME $act $node off" >>"$FD/power.log" ;;
+			esac
+			case $act in
+			on | reboot)
+				restore_node "$n"; echo on >"$FD/$node.power"
+				echo "$EPOCHREALTIME $act $node on" >>"$FD/power.log" ;;
+			esac
+			mv "$r" "${r/req-/ack-}"
+		done
+		sleep 0.02
+	done
+}
