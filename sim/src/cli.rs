@@ -269,6 +269,42 @@ pub enum NodeCommand {
     /// (udpu-style unicast to each nodelist address, link 0); with `--cib`,
     /// Pacemaker's daemons run on it.
     Corosync(CorosyncNodeArgs),
+    /// A power device (an IPMI-style BMC or a PDU) on real UDP, for
+    /// Pacemaker's fence agents in real mode: it switches "machines" that
+    /// are processes (off = SIGKILL of the pid in a file) or commands.
+    PowerDevice(PowerDeviceArgs),
+}
+
+#[derive(Args)]
+pub struct PowerDeviceArgs {
+    /// Device name, printed with every event.
+    #[arg(long)]
+    pub name: String,
+    /// The device's address (the stonith primitive's `ipaddr`).
+    #[arg(long)]
+    pub address: Ipv4Addr,
+    /// Added to the device's port (623), as for the nodes' ports.
+    #[arg(long, default_value_t = 0)]
+    pub port_offset: u16,
+    /// Time from a request to its answer (and to the power change).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10ms")]
+    pub latency: Duration,
+    /// A BMC in this machine (outlet 0 is its chassis).
+    #[arg(
+        long,
+        value_name = "MACHINE",
+        conflicts_with = "outlet",
+        required_unless_present = "outlet"
+    )]
+    pub bmc: Option<String>,
+    /// A PDU outlet: `N=MACHINE` (repeat for each outlet).
+    #[arg(long, value_name = "N=MACHINE")]
+    pub outlet: Vec<String>,
+    /// How a machine's power is switched: `MACHINE=pidfile:PATH` (off
+    /// kills that process) or `MACHINE=command:CMD` (`sh -c CMD` with
+    /// HASIM_ACTION=on|off and HASIM_MACHINE set; exit 0 = switched).
+    #[arg(long, value_name = "MACHINE=HOW", required = true)]
+    pub machine: Vec<String>,
 }
 
 #[derive(Args)]
@@ -488,7 +524,84 @@ pub fn node(command: NodeCommand) -> u8 {
     match command {
         NodeCommand::Vrrp(args) => vrrp_node(args),
         NodeCommand::Corosync(args) => corosync_node(args),
+        NodeCommand::PowerDevice(args) => power_device(args),
     }
+}
+
+/// A real power device: the `hasim-powerdev` core on UDP, switching
+/// processes or commands.
+#[cfg(not(madsim))]
+fn power_device(args: PowerDeviceArgs) -> u8 {
+    let daemon = match power_daemon(&args) {
+        Ok(daemon) => daemon,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let host = hasim_node::real::UdpHost::new(args.name, args.address, args.port_offset);
+    block_on(hasim_node::power_daemon::run_until(
+        host,
+        daemon,
+        terminated(),
+    ))
+}
+
+#[cfg(not(madsim))]
+fn power_daemon(args: &PowerDeviceArgs) -> Result<hasim_node::power_daemon::PowerDaemon, String> {
+    use hasim_node::power_daemon::real::{Machine, ProcessSwitch};
+    use hasim_powerdev::{DeviceConfig, DeviceKind};
+    let kind = match &args.bmc {
+        Some(host) => DeviceKind::Bmc {
+            host: host.clone(),
+            dies_with_host: false,
+        },
+        None => {
+            let mut outlets = std::collections::BTreeMap::new();
+            for text in &args.outlet {
+                let parsed = text
+                    .split_once('=')
+                    .and_then(|(n, m)| Some((n.parse::<u16>().ok().filter(|n| *n > 0)?, m)))
+                    .filter(|(_, m)| !m.is_empty());
+                let Some((n, machine)) = parsed else {
+                    return Err(format!(
+                        "--outlet `{text}`: expected N=MACHINE with N from 1"
+                    ));
+                };
+                if outlets.insert(n, machine.to_string()).is_some() {
+                    return Err(format!("--outlet `{text}`: outlet {n} given twice"));
+                }
+            }
+            DeviceKind::Pdu { outlets }
+        }
+    };
+    let mut machines = std::collections::BTreeMap::new();
+    for text in &args.machine {
+        let Some((name, how)) = text.split_once('=').filter(|(n, _)| !n.is_empty()) else {
+            return Err(format!(
+                "--machine `{text}`: expected MACHINE=pidfile:PATH or MACHINE=command:CMD"
+            ));
+        };
+        let how = Machine::parse(how).map_err(|e| format!("--machine {name}: {e}"))?;
+        machines.insert(name.to_string(), how);
+    }
+    let powered: Vec<&String> = match &kind {
+        DeviceKind::Bmc { host, .. } => vec![host],
+        DeviceKind::Pdu { outlets } => outlets.values().collect(),
+    };
+    if let Some(missing) = powered.iter().find(|m| !machines.contains_key(m.as_str())) {
+        return Err(format!(
+            "machine {missing} has no --machine {missing}=... switch"
+        ));
+    }
+    let config = DeviceConfig {
+        name: args.name.clone(),
+        address: args.address.to_string(),
+        kind,
+        latency: args.latency,
+    };
+    let switch = Box::new(ProcessSwitch { machines });
+    hasim_node::power_daemon::PowerDaemon::new(config, switch)
 }
 
 /// A real node's corosync.conf, read with a size limit and parsed (its
@@ -655,8 +768,14 @@ fn pacemaker_setup(
         behaviour: Vec::new(),
         interfaces: std::collections::BTreeMap::from([("ring0".to_string(), *host.address())]),
         boot_time: since_epoch,
-        // Fencing devices are simulator-only so far (issue 9).
-        fencing: None,
+        // The fencer always runs, as pacemaker-fenced does; its agents
+        // talk from the node's own address to power devices
+        // (`hasim node power-device`), shifted by the same port offset.
+        fencing: Some(hasim_node::fencing::FencingSetup {
+            mgmt_address: *host.address(),
+            seed: since_epoch.as_nanos() as u64 ^ 0x5eed_fe4c ^ (u64::from(nodeid) << 40),
+            sbd_timeout: None,
+        }),
     })
 }
 

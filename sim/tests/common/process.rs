@@ -29,6 +29,16 @@ impl Daemon {
         assert!(status.success(), "kill -TERM failed");
     }
 
+    /// The process id (what a power device's pidfile holds).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process has exited (reaping it if so).
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
     /// The next stdout line, waiting up to `limit`.
     pub fn next_line(&self, limit: Duration) -> Option<String> {
         self.lines.recv_timeout(limit).ok()

@@ -19,6 +19,7 @@ pub mod init;
 pub mod kvdb_daemon;
 pub mod local;
 pub mod pacemaker;
+pub mod power_daemon;
 pub mod responder;
 pub mod sbd;
 pub mod vrrp_daemon;
