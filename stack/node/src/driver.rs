@@ -309,7 +309,7 @@ mod tests {
         }
     }
 
-    /// A machine without a TCP model (real mode today) refuses streams
+    /// A machine without a TCP model refuses streams
     /// with a clear error instead of pretending to connect.
     #[test]
     fn a_host_without_streams_refuses_listen_and_connect() {

@@ -220,7 +220,7 @@ pub type StreamInbox = tokio::sync::mpsc::UnboundedReceiver<StreamEvent>;
 fn no_streams() -> std::io::Error {
     std::io::Error::new(
         std::io::ErrorKind::Unsupported,
-        "TCP streams are not supported by this host (real mode has no stream capability yet)",
+        "TCP streams are not supported by this host (it has no TCP model)",
     )
 }
 

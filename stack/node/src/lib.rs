@@ -28,6 +28,8 @@ pub mod workload;
 #[cfg(not(madsim))]
 pub mod real;
 #[cfg(not(madsim))]
+pub mod real_streams;
+#[cfg(not(madsim))]
 pub mod wallclock;
 
 pub use host::{

@@ -36,6 +36,11 @@ pub struct UdpHost {
     sockets: Mutex<BTreeMap<u16, UdpSocket>>,
     /// The node's disk: a directory, or none (nothing kept).
     disk: Option<PathBuf>,
+    /// The OS's TCP behind the `Streams` capability.
+    streams: crate::real_streams::OsStreams,
+    /// The virtual IPs this node reported up (what keepalived's notify
+    /// scripts look at), though hasim never configures them.
+    vips: Mutex<std::collections::BTreeSet<Ipv4Addr>>,
 }
 
 /// One line of real-mode output.
@@ -65,6 +70,8 @@ impl UdpHost {
             port_offset,
             sockets: Mutex::new(BTreeMap::new()),
             disk: None,
+            streams: crate::real_streams::OsStreams::new(port_offset),
+            vips: Mutex::new(Default::default()),
         })
     }
 
@@ -90,6 +97,8 @@ impl UdpHost {
             port_offset,
             sockets: Mutex::new(BTreeMap::new()),
             disk: Some(disk.to_path_buf()),
+            streams: crate::real_streams::OsStreams::new(port_offset),
+            vips: Mutex::new(Default::default()),
         }))
     }
 
@@ -168,9 +177,44 @@ fn file_name(key: &str) -> String {
 /// Without a disk directory real mode keeps nothing across restarts: the
 /// Totem ring sequence starts from the network's, as corosync does without
 /// its ringid file. With one, every key is a file in it.
-/// Real mode has no stream capability yet: listen and connect refuse with
-/// `Unsupported` (the simulator's TCP model is the only implementation).
-impl crate::host::Streams for UdpHost {}
+/// Real mode's streams are the OS's TCP connections (`real_streams`),
+/// ports shifted by the host's offset like its UDP ports.
+impl crate::host::Streams for UdpHost {
+    fn listen(
+        &self,
+        addr: SocketAddrV4,
+        opts: hasim_tcp::SocketOptions,
+        events: crate::host::StreamSender,
+    ) -> io::Result<()> {
+        self.streams.listen(addr, opts, events)
+    }
+
+    fn connect(
+        &self,
+        local: Ipv4Addr,
+        remote: SocketAddrV4,
+        opts: hasim_tcp::SocketOptions,
+        events: crate::host::StreamSender,
+    ) -> io::Result<crate::host::StreamId> {
+        self.streams.connect(local, remote, opts, events)
+    }
+
+    fn stream_send(&self, conn: crate::host::StreamId, bytes: Vec<u8>) {
+        self.streams.send(conn, bytes);
+    }
+
+    fn stream_close(&self, conn: crate::host::StreamId) {
+        self.streams.close(conn);
+    }
+
+    fn stream_abort(&self, conn: crate::host::StreamId) {
+        self.streams.abort(conn);
+    }
+
+    fn holds_address(&self, vip: Ipv4Addr) -> bool {
+        self.vips.lock().is_ok_and(|v| v.contains(&vip))
+    }
+}
 
 impl Disk for UdpHost {
     fn load(&self, key: &str) -> Option<Vec<u8>> {
@@ -244,10 +288,16 @@ impl Datagrams for UdpHost {
 
 impl Addresses for UdpHost {
     fn add_vip(&self, vip: Ipv4Addr, _interface: Ipv4Addr) {
+        if let Ok(mut vips) = self.vips.lock() {
+            vips.insert(vip);
+        }
         self.print(Printed::VipUp { vip });
     }
 
     fn remove_vip(&self, vip: Ipv4Addr) {
+        if let Ok(mut vips) = self.vips.lock() {
+            vips.remove(&vip);
+        }
         self.print(Printed::VipDown { vip });
     }
 
