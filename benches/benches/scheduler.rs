@@ -35,6 +35,11 @@ use criterion::{Criterion, SamplingMode};
 use hasim_benches::{by_action, multiset_agreement, normalize, transition_summary, LargeCluster};
 use hasim_scheduler::hasim_cib::Cib;
 
+/// `hasim schedule` and the controller run on mimalloc (the hasim binary's
+/// global allocator, sim/src/main.rs); the scheduler is measured on it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CORPUS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../shared/scheduler-corpus/xml"

@@ -98,19 +98,11 @@ pub struct TransitionGraph {
     pub summary: Vec<String>,
     /// The final working set (for rendering the revised status).
     pub(crate) ws: ws::WorkingSet,
-    /// The working set before scheduling (for the current status).
-    pub(crate) initial: ws::WorkingSet,
 }
 
 /// Run the scheduler's pipeline on an unpacked working set.
-pub(crate) fn run_pipeline(cib: &Cib) -> (ws::WorkingSet, ws::WorkingSet) {
-    let mut w = unpack::unpack(cib);
-    if w.options.symmetric {
-        for r in w.top.clone() {
-            graph::add_location(&mut w, r, None, 0);
-        }
-    }
-    let initial = w.clone();
+pub(crate) fn run_pipeline(cib: &Cib) -> ws::WorkingSet {
+    let mut w = unpacked(cib);
     digest::clear_failcounts_for_param_changes(&mut w);
     assign::apply_shutdown_locks(&mut w);
     let mut locations = constraints::node_health_locations(&w);
@@ -178,12 +170,26 @@ pub(crate) fn run_pipeline(cib: &Cib) -> (ws::WorkingSet, ws::WorkingSet) {
     remote::order_connection_actions(&mut w);
     actions::schedule_fencing_and_shutdowns(&mut w);
     actions::apply_orderings(&mut w);
-    (w, initial)
+    w
+}
+
+/// The working set as unpacked, before any scheduling: what "Current
+/// cluster status" shows. Rebuilt from the CIB when a renderer asks,
+/// rather than cloned on every scheduler run (the controller and the
+/// benches never look at it).
+pub(crate) fn unpacked(cib: &Cib) -> ws::WorkingSet {
+    let mut w = unpack::unpack(cib);
+    if w.options.symmetric {
+        for r in w.top.clone() {
+            graph::add_location(&mut w, r, None, 0);
+        }
+    }
+    w
 }
 
 /// Compute the transition for a CIB.
 pub fn schedule(cib: &Cib) -> TransitionGraph {
-    let (mut w, initial) = run_pipeline(cib);
+    let mut w = run_pipeline(cib);
     let (nodes, items) = summary::items(&mut w);
     let summary = summary::summary_lines(&nodes, &items);
     let mut actions = Vec::new();
@@ -226,7 +232,6 @@ pub fn schedule(cib: &Cib) -> TransitionGraph {
         edges,
         summary,
         ws: w,
-        initial,
     }
 }
 

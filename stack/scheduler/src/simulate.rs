@@ -145,10 +145,11 @@ pub const INVALID_TRANSITION: &str =
 pub fn simulate(xml: &str) -> Result<Simulation, Error> {
     let cib = Cib::from_xml(xml)?;
     let graph = schedule(&cib);
+    let initial = crate::unpacked(&cib);
     let stuck = graph.stuck_actions();
     let mut out = String::new();
     out.push_str("Current cluster status:\n");
-    for l in crate::status::render_status(&graph.initial) {
+    for l in crate::status::render_status(&initial) {
         out.push_str(&l);
         out.push('\n');
     }
@@ -177,7 +178,7 @@ pub fn simulate(xml: &str) -> Result<Simulation, Error> {
     apply_transition(&mut ws);
     // The revised status is what a fresh unpack of the new CIB shows:
     // allowed nodes (for clones' Stopped lists) come from unpacking only.
-    for (r, init) in graph.initial.rscs.iter().enumerate() {
+    for (r, init) in initial.rscs.iter().enumerate() {
         if r < ws.rscs.len() {
             ws.rscs[r].allowed = init.allowed.clone();
             ws.rscs[r].pending_task = None;

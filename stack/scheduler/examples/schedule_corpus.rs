@@ -1,0 +1,46 @@
+//! Schedule every CIB of Pacemaker's regression corpus, pre-parsed, N times
+//! (default 5): a steady loop for profilers (`perf record`, callgrind).
+//! Usage: cargo run --release -p hasim-scheduler --example schedule_corpus -- [N] [DIR]
+
+use hasim_scheduler::hasim_cib::Cib;
+
+/// `hasim schedule` runs on mimalloc (sim/src/main.rs); so does this loop.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let passes: u32 = args.next().and_then(|n| n.parse().ok()).unwrap_or(5);
+    let dir = args.next().unwrap_or_else(|| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/scheduler-corpus/xml"
+        )
+        .to_string()
+    });
+    let mut paths: Vec<_> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) => {
+            eprintln!("{dir}: {e}");
+            std::process::exit(1);
+        }
+    };
+    paths.sort();
+    let cibs: Vec<Cib> = paths
+        .iter()
+        .filter_map(|p| Cib::from_xml(&std::fs::read_to_string(p).ok()?).ok())
+        .collect();
+    let started = std::time::Instant::now();
+    let mut actions = 0usize;
+    for _ in 0..passes {
+        for cib in &cibs {
+            let result = std::panic::catch_unwind(|| hasim_scheduler::schedule(cib));
+            actions += result.map_or(0, |g| g.actions.len());
+        }
+    }
+    let per_pass = started.elapsed() / passes.max(1);
+    println!(
+        "{} CIBs, {passes} passes, {per_pass:?} per pass, {actions} actions",
+        cibs.len()
+    );
+}
