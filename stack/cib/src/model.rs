@@ -227,10 +227,12 @@ impl Constraint {
     }
 }
 
-/// One operation history entry (`<lrm_rsc_op>`).
+/// One operation history entry (`<lrm_rsc_op>`). Its attributes are
+/// shared: the scheduler keeps every history it reads for the digest and
+/// orphan passes, and a status section holds thousands of entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LrmOp {
-    pub attrs: Vec<(String, String)>,
+    pub attrs: std::sync::Arc<[(String, String)]>,
 }
 
 impl LrmOp {
@@ -451,7 +453,7 @@ impl Cib {
                                         ops: lr
                                             .children_named("lrm_rsc_op")
                                             .map(|o| LrmOp {
-                                                attrs: o.attrs.clone(),
+                                                attrs: o.attrs.clone().into(),
                                             })
                                             .collect(),
                                     });
@@ -524,7 +526,7 @@ impl Cib {
                     e.attrs = lr.attrs.clone();
                     for op in &lr.ops {
                         let mut o = Element::new("lrm_rsc_op");
-                        o.attrs = op.attrs.clone();
+                        o.attrs = op.attrs.to_vec();
                         e.children.push(o);
                     }
                     lrs.children.push(e);
