@@ -10,7 +10,9 @@
                        apart, as RESULTS.md's real table shows them.
   race SCENARIO N    : seeds 1..N of a two-node partition scenario; how many ended with both
                        machines powered off by fencing, or with one of them surviving, plus the
-                       fence-request times of both sides.
+                       fence-request times of both sides, which controllers took the 1 s
+                       re-ask pause, and (one-survivor runs) the winner's steps after the
+                       partition: request, agent started, loser off, confirmed, VIP started.
 
 The figures come from the --trace JSON lines of each run.
 usage: python3 reports/real-measurements/hasim-fencing.py timings|race SCENARIO N [HASIM]
@@ -150,17 +152,67 @@ def race_outcome(events, scenario):
     return outcome, dc_before(events, at), asks
 
 
+def race_steps(events, outcome, at):
+    """Seconds from the partition to each step of the winner's fence (one-survivor runs only):
+    its request, its agent's start, the loser powered off, the fence confirmed, the VIP started
+    on the survivor; and the re-ask pauses either side took before its first request."""
+    if not outcome.endswith("survives"):
+        return None
+    winner = outcome.split()[0]
+    req = first([(t, r) for t, r in pcmk(events, "fence_requested", at) if r["dc"] == winner])
+    agent = first([(secs(e), e) for e in events if e.get("kind") == "fencing" and secs(e) >= at
+                   and e.get("node") == winner and isinstance(e["report"].get("event"), dict)
+                   and "AgentStarted" in e["report"]["event"]])
+    off = first([(secs(e), e) for e in events
+                 if e.get("event") == "device-power" and not e["on"] and secs(e) >= at])
+    done = first([(t, r) for t, r in pcmk(events, "fence_done", at) if r["dc"] == winner and r["ok"]])
+    vip = first([(t, r) for t, r in pcmk(events, "resource_active", at)
+                 if r["rsc"] == "vip" and r["active"] and r["node"] == winner])
+    rel = lambda t: None if t is None else t - at
+    return {
+        "partition -> winner's fence requested": rel(req),
+        "partition -> winner's fence agent started": rel(agent),
+        "partition -> loser powered off": rel(off),
+        "partition -> fence confirmed": rel(done),
+        "partition -> VIP started on the survivor": rel(vip),
+    }
+
+
+def reasks(events, at, until):
+    """Nodes whose controller took the 1 s re-ask pause between `at` and `until`."""
+    return sorted({r["dc"] for t, r in pcmk(events, "cib_reask", at) if t <= until})
+
+
 def race(hasim, scenario, n):
-    counts, dc_wins, dc_known = {}, 0, 0
+    counts, dc_wins, dc_known, rows, paused = {}, 0, 0, {}, {}
     for seed in range(1, n + 1):
-        outcome, dc, asks = race_outcome(trace(hasim, scenario, seed), scenario)
+        events = trace(hasim, scenario, seed)
+        outcome, dc, asks = race_outcome(events, scenario)
+        at = secs(the_fault(events, "partition", scenario))
         counts[outcome] = counts.get(outcome, 0) + 1
         if outcome.endswith("survives") and dc:
             dc_known += 1
             dc_wins += outcome == f"{dc} survives"
-        print(f"seed {seed}: {outcome}; DC before the partition {dc}; fence requested {asks}")
+        for k, v in (race_steps(events, outcome, at) or {}).items():
+            rows.setdefault(k, []).append(v)
+        first_ask = min(asks.values()) if asks else 1e9
+        if asks:
+            rows.setdefault("partition -> first fence request (either side, all runs)", []).append(first_ask)
+        off = first([(secs(e), e) for e in events
+                     if e.get("event") == "device-power" and not e["on"] and secs(e) >= at])
+        if off is not None:
+            rows.setdefault("partition -> first machine powered off (all runs)", []).append(off - at)
+        pausing = reasks(events, at, at + first_ask + 1.5)
+        key = "+".join(pausing) if pausing else "none"
+        paused[key] = paused.get(key, 0) + 1
+        print(f"seed {seed}: {outcome}; DC before the partition {dc}; fence requested {asks}; "
+              f"re-ask pause: {key}")
     print(f"{scenario}, seeds 1..{n}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     print(f"one survivor: the DC before the partition survived in {dc_wins} of {dc_known}")
+    print("re-ask pause taken (by which controllers): " +
+          ", ".join(f"{k} {v}" for k, v in sorted(paused.items())))
+    if rows:
+        show(rows, "seconds after the partition (one-survivor runs unless stated)")
 
 
 def main():

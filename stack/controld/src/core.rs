@@ -125,6 +125,18 @@ pub struct Controld {
     /// (controld_fencing.c's `stonith_failures`), checked against
     /// stonith-max-attempts.
     pub(crate) fence_failures: BTreeMap<String, u32>,
+    /// This controller's CIB calls whose replies have not come back and
+    /// that registered a callback (libcib's callback table, counted by
+    /// `num_cib_op_callbacks()`); anonymous updates are not in it.
+    pub(crate) cib_callbacks: BTreeSet<u64>,
+    /// The scheduler's current CIB query (`fsa_pe_query`): an answer to an
+    /// older one is superseded.
+    pub(crate) pe_query: Option<u64>,
+    /// Why the scheduler was first asked for since its last run.
+    pub(crate) pe_why: Option<String>,
+    /// The controller sleeps in its main loop (the 1 s re-ask pause of
+    /// `do_pe_invoke_callback`): inputs wait here, in order, until it wakes.
+    pub(crate) asleep: Option<Vec<Input>>,
 }
 
 impl Controld {
@@ -160,6 +172,10 @@ impl Controld {
             fencing: BTreeMap::new(),
             deferred_ack: None,
             fence_failures: BTreeMap::new(),
+            cib_callbacks: BTreeSet::new(),
+            pe_query: None,
+            pe_why: None,
+            asleep: None,
         }
     }
 
@@ -174,23 +190,41 @@ impl Controld {
 
     pub fn handle(&mut self, now: Duration, input: Input) -> Vec<Action> {
         let mut out = Vec::new();
+        if let Some(waiting) = self.asleep.as_mut() {
+            match input {
+                Input::Start => {}
+                Input::Timer(TimerId(t)) if t == crate::pe_invoke::REASK_TIMER => {
+                    self.wake(now, &mut out);
+                    return out;
+                }
+                other => {
+                    waiting.push(other);
+                    return out;
+                }
+            }
+        }
+        self.input(now, input, &mut out);
+        out
+    }
+
+    /// Handle one input (the controller is awake).
+    pub(crate) fn input(&mut self, now: Duration, input: Input, out: &mut Vec<Action>) {
         match input {
             Input::Start => {
                 *self = Controld::new(self.cfg.clone());
                 self.started_at = now;
             }
-            Input::ConfChange(cc) => self.conf_change(now, cc, &mut out),
-            Input::Quorum { quorate, .. } => self.quorum(now, quorate, &mut out),
+            Input::ConfChange(cc) => self.conf_change(now, cc, out),
+            Input::Quorum { quorate, .. } => self.quorum(now, quorate, out),
             Input::Deliver { data, .. } => {
                 if let Some(w) = decode::<Wire>(&data) {
-                    self.deliver(now, w, &mut out);
+                    self.deliver(now, w, out);
                 }
             }
-            Input::Local { msg, .. } => self.local(now, msg, &mut out),
-            Input::Timer(TimerId(t)) => self.timer(now, &t, &mut out),
+            Input::Local { msg, .. } => self.local(now, msg, out),
+            Input::Timer(TimerId(t)) => self.timer(now, &t, out),
             Input::Client(_) | Input::Loaded { .. } => {}
         }
-        out
     }
 
     pub(crate) fn name_of(&self, id: NodeId) -> String {
@@ -238,22 +272,38 @@ impl Controld {
         out.push(Action::Multicast(encode(w)));
     }
 
-    /// Send a CIB update; `after` runs when it is acknowledged.
+    /// Send a CIB update with a callback registered for its reply (the
+    /// controller's `fsa_register_cib_callback` updates); `after` runs when
+    /// it is acknowledged. Until then it counts as pending for the
+    /// scheduler's CIB query (see `pe_invoke`).
     pub(crate) fn cib_write(
         &mut self,
         op: CibOp,
         after: Option<AfterWrite>,
         out: &mut Vec<Action>,
     ) {
-        let call_id = self.next_call;
-        self.next_call += 1;
+        let call_id = self.cib_call(op, out);
+        self.cib_callbacks.insert(call_id);
         if let Some(a) = after {
             self.cib_waits.insert(call_id, a);
         }
+    }
+
+    /// Send a CIB update without a callback (`fsa_cib_anon_update`): its
+    /// reply is not waited for and never delays the scheduler.
+    pub(crate) fn cib_anon_write(&mut self, op: CibOp, out: &mut Vec<Action>) {
+        self.cib_call(op, out);
+    }
+
+    /// Send one CIB operation; returns its call id.
+    pub(crate) fn cib_call(&mut self, op: CibOp, out: &mut Vec<Action>) -> u64 {
+        let call_id = self.next_call;
+        self.next_call += 1;
         out.push(Action::Send {
             to: Daemon::Based,
             msg: LocalMsg::CibRequest(CibRequest { call_id, op }),
         });
+        call_id
     }
 
     pub(crate) fn set_timer(&self, name: &str, after: Duration, out: &mut Vec<Action>) {
@@ -302,6 +352,10 @@ impl Controld {
             } else if self.state.is_dc() {
                 self.node_lost(now, &name, out);
             }
+        }
+        if self.state.is_dc() {
+            // post_cache_update: the DC refreshes the CIB's node list.
+            self.populate_cib_nodes(false, out);
         }
         if self.state.is_dc() && !cc.joined.is_empty() {
             self.start_election(now, out);
@@ -408,8 +462,12 @@ impl Controld {
                 config_changed,
             } => self.cib_updated(now, version, digest, cib, config_changed, out),
             LocalMsg::CibReply { call_id, .. } => {
+                self.cib_callbacks.remove(&call_id);
                 if let Some(AfterWrite::Multicast(data)) = self.cib_waits.remove(&call_id) {
                     out.push(Action::Multicast(data));
+                }
+                if self.pe_query == Some(call_id) {
+                    self.pe_query_answered(now, out);
                 }
             }
             LocalMsg::ExecDone(r) => self.exec_done(now, r, out),

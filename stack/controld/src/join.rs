@@ -131,6 +131,66 @@ impl Controld {
             })
     }
 
+    /// controld_membership.c `populate_cib_nodes`: the DC rewrites the
+    /// node list and the state of every node it knows, as two updates with
+    /// callbacks (so the scheduler's next CIB query may find them pending).
+    /// `after_join`: on S_FINALIZE_JOIN -> S_POLICY_ENGINE, with each
+    /// node's join state (node_update_all); otherwise after a membership
+    /// change, membership and peer state only. Only nodes that already
+    /// have a node_state are written; a new node gets its own at its join.
+    pub(crate) fn populate_cib_nodes(&mut self, after_join: bool, out: &mut Vec<Action>) {
+        let members = self.member_names();
+        let known: Vec<(u32, String)> = self
+            .cfg
+            .nodelist
+            .iter()
+            .filter(|(id, _)| self.has_node_state(**id))
+            .map(|(i, n)| (*i, n.clone()))
+            .collect();
+        if known.is_empty() {
+            return;
+        }
+        let mut nodes = String::from("<nodes>");
+        let mut status = String::from("<status>");
+        for (id, name) in &known {
+            let member = members.contains(name);
+            nodes.push_str(&format!("<node id=\"{id}\" uname=\"{name}\"/>"));
+            if after_join {
+                let online = member && self.join_requests.contains_key(name);
+                status.push_str(&self.node_state_xml(*id, name, online));
+            } else {
+                let (ccm, crmd) = if member {
+                    ("true", "online")
+                } else {
+                    ("false", "offline")
+                };
+                status.push_str(&format!(
+                    "<node_state id=\"{id}\" uname=\"{name}\" in_ccm=\"{ccm}\" crmd=\"{crmd}\"/>"
+                ));
+            }
+        }
+        nodes.push_str("</nodes>");
+        status.push_str("</status>");
+        let section = "nodes".to_string();
+        self.cib_write(
+            CibOp::Modify {
+                section,
+                xml: nodes,
+            },
+            None,
+            out,
+        );
+        let section = "status".to_string();
+        self.cib_write(
+            CibOp::Modify {
+                section,
+                xml: status,
+            },
+            None,
+            out,
+        );
+    }
+
     pub(crate) fn send_join_acks(&mut self, _now: Duration, out: &mut Vec<Action>) {
         let nodes: Vec<(u32, String)> = self
             .cfg
@@ -152,15 +212,14 @@ impl Controld {
                 // places resources only on configured nodes.
                 let xml = format!("<node id=\"{id}\" uname=\"{name}\"/>");
                 let section = "nodes".into();
-                self.cib_write(CibOp::Modify { section, xml }, None, out);
+                self.cib_anon_write(CibOp::Modify { section, xml }, out);
             }
             let xml = self.node_state_xml(id, &name, online);
-            self.cib_write(
+            self.cib_anon_write(
                 CibOp::Modify {
                     section: "status".into(),
                     xml,
                 },
-                None,
                 out,
             );
         }
@@ -171,12 +230,11 @@ impl Controld {
             "<cib have-quorum=\"{have_quorum}\" dc-uuid=\"{}\" crm_feature_set=\"3.16.2\"/>",
             self.cfg.node_id
         );
-        self.cib_write(
+        self.cib_anon_write(
             CibOp::Modify {
                 section: "cib".into(),
                 xml: attrs,
             },
-            None,
             out,
         );
         self.join_acked = self.join_requests.keys().cloned().collect();
@@ -227,7 +285,7 @@ impl Controld {
 
     pub(crate) fn on_join_confirm(
         &mut self,
-        now: Duration,
+        _now: Duration,
         from: String,
         dc: &str,
         join: u64,
@@ -245,8 +303,11 @@ impl Controld {
             .all(|n| self.join_confirmed.contains(n));
         if done {
             self.cancel_timer("finalization", out);
+            // S_FINALIZE_JOIN -> S_POLICY_ENGINE refreshes the node list
+            // and every node's state, then the scheduler queries the CIB.
             self.set_state(State::PolicyEngine, out);
-            self.run_scheduler(now, "Join complete", out);
+            self.populate_cib_nodes(true, out);
+            self.pe_invoke("Join complete", out);
         }
     }
 }

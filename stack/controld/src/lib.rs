@@ -14,6 +14,7 @@ pub mod graph;
 mod join;
 pub mod lrm;
 pub mod options;
+mod pe_invoke;
 pub mod resources;
 mod te;
 mod wire;

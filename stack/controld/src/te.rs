@@ -20,7 +20,7 @@ impl Controld {
     /// Something changed that may need new actions.
     pub(crate) fn trigger(&mut self, now: Duration, why: &str, out: &mut Vec<Action>) {
         match self.state {
-            State::Idle | State::PolicyEngine => self.run_scheduler(now, why, out),
+            State::Idle | State::PolicyEngine => self.pe_invoke(why, out),
             State::TransitionEngine => self.abort(now, why, out),
             _ => {}
         }
@@ -71,6 +71,7 @@ impl Controld {
         true
     }
 
+    /// Run the scheduler on the CIB (once `pe_invoke`'s query is answered).
     pub(crate) fn run_scheduler(&mut self, now: Duration, why: &str, out: &mut Vec<Action>) {
         self.set_state(State::PolicyEngine, out);
         self.pending_trigger = None;
@@ -308,7 +309,7 @@ impl Controld {
             outcome,
         }));
         match self.pending_trigger.take() {
-            Some(why) => self.run_scheduler(now, &why, out),
+            Some(why) => self.pe_invoke(&why, out),
             None => {
                 self.set_state(State::Idle, out);
                 let after = self.recheck_after(now);
@@ -360,13 +361,14 @@ impl Controld {
     /// DC: a peer left without a clean shutdown.
     pub(crate) fn node_lost(&mut self, now: Duration, name: &str, out: &mut Vec<Action>) {
         let Some(id) = self.id_of(name) else { return };
+        // peer_update_callback's node_state update is anonymous; the
+        // transient attributes' deletion registers a callback.
         let xml = format!("<node_state id=\"{id}\" uname=\"{name}\" in_ccm=\"false\" crmd=\"offline\" join=\"down\"/>");
-        self.cib_write(
+        self.cib_anon_write(
             CibOp::Modify {
                 section: "status".into(),
                 xml,
             },
-            None,
             out,
         );
         let path = format!("/cib/status/node_state[@id='{id}']/transient_attributes[@id='{id}']");

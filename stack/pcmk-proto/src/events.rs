@@ -45,6 +45,11 @@ pub enum Event {
         id: u64,
         outcome: String,
     },
+    /// DC: the scheduler's CIB query was answered while `pending` of the
+    /// controller's CIB updates were still unanswered; the controller
+    /// sleeps 1 s and asks again ("Re-asking for the CIB: N other peer
+    /// updates still pending").
+    CibReask { dc: String, pending: u32 },
     /// DC: an action's result did not come within timeout + cluster-delay.
     ActionLost { dc: String, id: u64, action: String },
     /// Executor: an operation finished.
