@@ -1,6 +1,6 @@
 //! Schedule every CIB of Pacemaker's regression corpus, pre-parsed, N times
 //! (default 5): a steady loop for profilers (`perf record`, callgrind).
-//! Usage: cargo run --release -p hasim-scheduler --example schedule_corpus -- [N] [DIR]
+//! Usage: cargo run --release -p hasim-scheduler --example schedule_corpus -- [N] [DIR|remote-3x1000|large-cluster]
 
 use hasim_scheduler::hasim_cib::Cib;
 
@@ -18,6 +18,13 @@ fn main() {
         )
         .to_string()
     });
+    if let Some(xml) = generated(&dir) {
+        match Cib::from_xml(&xml) {
+            Ok(cib) => run(passes, &[cib]),
+            Err(e) => eprintln!("{dir}: {e}"),
+        }
+        return;
+    }
     let mut paths: Vec<_> = match std::fs::read_dir(&dir) {
         Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
         Err(e) => {
@@ -30,10 +37,30 @@ fn main() {
         .iter()
         .filter_map(|p| Cib::from_xml(&std::fs::read_to_string(p).ok()?).ok())
         .collect();
+    run(passes, &cibs);
+}
+
+/// `remote-3x1000` / `large-cluster` instead of a directory: the bench's
+/// generated clusters.
+fn generated(name: &str) -> Option<String> {
+    match name {
+        "remote-3x1000" => Some(
+            hasim_benches::RemoteCluster {
+                cluster_nodes: 3,
+                remote_nodes: 1000,
+            }
+            .to_xml(),
+        ),
+        "large-cluster" => Some(hasim_benches::large_cluster()),
+        _ => None,
+    }
+}
+
+fn run(passes: u32, cibs: &[Cib]) {
     let started = std::time::Instant::now();
     let mut actions = 0usize;
     for _ in 0..passes {
-        for cib in &cibs {
+        for cib in cibs {
             let result = std::panic::catch_unwind(|| hasim_scheduler::schedule(cib));
             actions += result.map_or(0, |g| g.actions.len());
         }
