@@ -383,12 +383,14 @@ fn order_then_stop(ws: &mut WorkingSet, first: ActionId, then: RscId, extra: u32
 
 /// Order every action on a remote or guest node against its connection
 /// (and a guest's container), fencing nodes whose connection cannot be
-/// recovered (pcmk__order_remote_connection_actions).
+/// recovered (pcmk__order_remote_connection_actions). Pacemaker walks its
+/// action list newest first (new actions are prepended to it) and the first
+/// fencing of a node names its reason, so the walk here is newest first too.
 pub fn order_connection_actions(ws: &mut WorkingSet) {
     if ws.links.conn_node.is_empty() {
         return;
     }
-    for a in 0..ws.actions.len() {
+    for a in (0..ws.actions.len()).rev() {
         let act = &ws.actions[a];
         let (Some(r), Some(n)) = (act.rsc, act.node) else {
             continue;

@@ -502,12 +502,15 @@ pub fn keep_failure_until_fenced(ws: &WorkingSet, r: RscId, task: &str, interval
 }
 
 /// The stop Pacemaker creates while unpacking a failed resource
-/// (process_rsc_state). Only its side effect matters here: on a remote node
-/// that is offline the stop is unrunnable, and that makes the node unclean
-/// ("stop is unrunnable"), so nothing is placed there. Cluster nodes are
-/// left to the normal action creation.
+/// (process_rsc_state). On a remote node that is offline the stop is
+/// unrunnable, and that makes the node unclean ("stop is unrunnable"), so
+/// nothing is placed there. On any remote or guest node its place in the
+/// action list matters: it is older than the probes, so the connection
+/// orderings (walked newest first) meet it last, and it names the fencing
+/// reason only when no probe there does. Cluster nodes are left to the
+/// normal action creation.
 pub fn early_stop(ws: &mut WorkingSet, r: RscId, n: NodeId) {
-    if is_remote_kind(ws, n) && !ws.nodes[n].online {
+    if is_remote_kind(ws, n) {
         crate::graph::custom_action(ws, r, "stop", Some(n), false);
     }
 }

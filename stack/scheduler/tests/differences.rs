@@ -14,7 +14,10 @@ const AGREEING: &[&str] = &[
 ];
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/scheduler-differences")
+    std::env::var_os("HASIM_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+        .join("scheduler-differences")
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
