@@ -181,16 +181,15 @@ fn bundle_constraints(ws: &mut WorkingSet) {
             }
         }
     }
+    // The child's allowed nodes are its replica's node alone (not every
+    // other node at -INFINITY): with all nodes unavailable, the sort must
+    // still put the replica's node first.
     for &(n, child) in &bundle_nodes {
         let Some(child) = child else { continue };
-        for other in 0..ws.nodes.len() {
-            let score = if other == n {
-                hasim_cib::Score::from(500)
-            } else {
-                hasim_cib::Score::NEG_INFINITY
-            };
-            ws.rscs[child].allowed.insert(other, score);
-        }
+        ws.rscs[child].allowed.clear();
+        ws.rscs[child]
+            .allowed
+            .insert(n, hasim_cib::Score::from(500));
     }
     for (r, m) in &members {
         if m.part != Part::Ip {
