@@ -166,17 +166,31 @@ fn bundle_constraints(ws: &mut WorkingSet) {
         .iter()
         .map(|(&r, m)| (r, m.clone()))
         .collect();
-    let bundle_nodes: Vec<(NodeId, Option<RscId>)> = members
+    // (node, replica child, first resource of the bundle)
+    let bundle_nodes: Vec<(NodeId, Option<RscId>, RscId)> = members
         .iter()
         .filter(|(_, m)| m.part == Part::Connection)
-        .filter_map(|(c, _)| {
+        .filter_map(|(c, m)| {
             let n = *ws.links.conn_node.get(c)?;
-            Some((n, bundle_sibling(ws, *c, Part::Child)))
+            let first = members
+                .iter()
+                .filter(|(_, o)| o.bundle == m.bundle)
+                .map(|(r, _)| *r)
+                .min()?;
+            Some((n, bundle_sibling(ws, *c, Part::Child), first))
         })
         .collect();
+    // A bundle node exists from the bundle's unpacking on, at -INFINITY:
+    // resources unpacked later have it at -INFINITY, those unpacked before
+    // (configured earlier) never have it among their allowed nodes.
     for r in 0..ws.rscs.len() {
-        for &(n, child) in &bundle_nodes {
-            if Some(r) != child && ws.rscs[r].allowed.contains_key(&n) {
+        for &(n, child, first) in &bundle_nodes {
+            if Some(r) == child || !ws.rscs[r].allowed.contains_key(&n) {
+                continue;
+            }
+            if r < first {
+                ws.rscs[r].allowed.remove(&n);
+            } else {
                 ws.rscs[r].allowed.insert(n, hasim_cib::Score::NEG_INFINITY);
             }
         }
@@ -184,7 +198,7 @@ fn bundle_constraints(ws: &mut WorkingSet) {
     // The child's allowed nodes are its replica's node alone (not every
     // other node at -INFINITY): with all nodes unavailable, the sort must
     // still put the replica's node first.
-    for &(n, child) in &bundle_nodes {
+    for &(n, child, _) in &bundle_nodes {
         let Some(child) = child else { continue };
         ws.rscs[child].allowed.clear();
         ws.rscs[child]
