@@ -23,7 +23,12 @@ fn main() {
         }
     }
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let corpus = manifest.join("../../../shared/scheduler-corpus");
+    // HASIM_SHARED: the shared data directory elsewhere (e.g. from a
+    // worktree that is not a sibling of `shared/`).
+    let corpus = std::env::var_os("HASIM_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("../../../shared"))
+        .join("scheduler-corpus");
     if status {
         let filter = opts.filter.clone();
         let c = corpus.clone();

@@ -432,6 +432,8 @@ fn create_clone_actions(ws: &mut WorkingSet, r: RscId) {
     if allow_dependent_migrations {
         ws.actions[stop].flags |= af::MIGRATE_RUNNABLE;
     }
+    crate::notify::create_post_notifications(ws, r, "running");
+    crate::notify::create_post_notifications(ws, r, "stopped");
     if ws.rscs[r].promotable {
         create_promotable_actions(ws, r);
     }
@@ -760,6 +762,9 @@ fn action_for_ordering(ws: &WorkingSet, a: ActionId) -> ActionId {
     if ws.rscs[r].variant == Variant::Primitive || ws.actions[a].interval_ms != 0 {
         return a;
     }
+    if let Some(n) = crate::notify::ordering_action(ws, r, &ws.actions[a].task) {
+        return n;
+    }
     let mapped = match ws.actions[a].task.as_str() {
         "stop" => "stopped",
         "start" => "running",
@@ -843,7 +848,10 @@ fn group_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) ->
 fn clone_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) -> u32 {
     let r = ws.actions[a].rsc.unwrap_or(0);
     let mut flags = af::OPTIONAL | af::RUNNABLE | af::PSEUDO;
-    let task = ws.actions[a].task.clone();
+    let act = &ws.actions[a];
+    let task = crate::notify::notified_operation(act)
+        .unwrap_or(&act.task)
+        .to_string();
     let mut any_runnable = false;
     for c in ws.rscs[r].children.clone() {
         let has_children = !ws.rscs[c].children.is_empty();
@@ -1013,11 +1021,15 @@ fn update_interleave(
     depth: u32,
 ) -> u32 {
     let mut changed = 0;
-    let current = matches!(ws.actions[first].task.as_str(), "stopped" | "demoted");
+    // A notification pseudo-action stands for the operation it is about
+    // (clone_child_action).
+    let fact = &ws.actions[first];
+    let op = crate::notify::notified_operation(fact).unwrap_or(&fact.task);
+    let current = matches!(op, "stopped" | "demoted");
+    let ftask = child_task(op).to_string();
     let (Some(fr), Some(tr)) = (ws.actions[first].rsc, ws.actions[then].rsc) else {
         return 0;
     };
-    let ftask = child_task(&ws.actions[first].task).to_string();
     let ttask = ws.actions[then].task.clone();
     for tc in ws.rscs[tr].children.clone() {
         let Some(loc) = instance_location(ws, tc, current) else {
@@ -1854,6 +1866,8 @@ pub fn create_promotable_actions(ws: &mut WorkingSet, clone: RscId) {
     crate::graph::pseudo_action(ws, clone, "promoted", !promoting, true);
     crate::graph::pseudo_action(ws, clone, "demote", !demoting, true);
     crate::graph::pseudo_action(ws, clone, "demoted", !demoting, true);
+    crate::notify::create_post_notifications(ws, clone, "promoted");
+    crate::notify::create_post_notifications(ws, clone, "demoted");
     let p = ws.rscs[clone].priority;
     for c in ws.rscs[clone].children.clone() {
         ws.rscs[c].priority = p;

@@ -18,11 +18,21 @@ pub const SELECT_THIS_WITH: u32 = 4;
 
 const INFINITY_HACK: i32 = INFINITY * -100;
 
-fn node_attr<'a>(ws: &'a WorkingSet, n: NodeId, attr: Option<&str>) -> Option<&'a str> {
-    match attr {
-        None | Some("#uname") => Some(ws.nodes[n].name.as_str()),
-        Some(a) => ws.nodes[n].attrs.get(a).map(String::as_str),
-    }
+/// A node's value of a colocation's node attribute; `default` is the one
+/// Pacemaker compares when the colocation names none (`#id` when applying a
+/// colocation, `#uname` when weighing colocated resources' scores). Remote
+/// nodes whose status was never read have neither, and two missing values
+/// match (pcmk__str_eq).
+fn node_attr<'a>(
+    ws: &'a WorkingSet,
+    n: NodeId,
+    attr: Option<&str>,
+    default: &str,
+) -> Option<&'a str> {
+    ws.nodes[n]
+        .attrs
+        .get(attr.unwrap_or(default))
+        .map(String::as_str)
 }
 
 fn best_score_matching(
@@ -34,11 +44,8 @@ fn best_score_matching(
     let mut best = -INFINITY;
     for (&n, &s) in &ws.rscs[rsc].allowed {
         if s.value() > best && ws.nodes[n].available() {
-            let v = node_attr(ws, n, attr);
-            if v.is_some()
-                && value.is_some()
-                && v.map(str::to_ascii_lowercase) == value.map(str::to_ascii_lowercase)
-            {
+            let v = node_attr(ws, n, attr, "#uname");
+            if v.map(str::to_ascii_lowercase) == value.map(str::to_ascii_lowercase) {
                 best = s.value();
             }
         }
@@ -61,7 +68,7 @@ fn add_node_scores_matching_attr(
     let keys: Vec<NodeId> = nodes.keys().copied().collect();
     for n in keys {
         let weight_now = nodes[&n];
-        let value = node_attr(ws, n, attr).map(str::to_string);
+        let value = node_attr(ws, n, attr, "#uname").map(str::to_string);
         let score = best_score_matching(ws, rsc, attr, value.as_deref());
         if factor < 0.0 && score < 0 {
             continue;
@@ -328,7 +335,7 @@ fn apply_coloc_to_weights(ws: &mut WorkingSet, dep: RscId, pri: RscId, c: ColocI
     let col = ws.colocs[c].clone();
     let attr = col.node_attribute.clone();
     let pri_node = ws.rscs[pri].assigned;
-    let value = pri_node.and_then(|n| node_attr(ws, n, attr.as_deref()).map(str::to_string));
+    let value = pri_node.and_then(|n| node_attr(ws, n, attr.as_deref(), "#id").map(str::to_string));
     if pri_node.is_none() && col.score < 0 {
         return;
     }
@@ -336,7 +343,7 @@ fn apply_coloc_to_weights(ws: &mut WorkingSet, dep: RscId, pri: RscId, c: ColocI
     for (&n, w) in work.iter_mut() {
         if pri_node.is_none() {
             *w = Score::from(-col.score) + *w;
-        } else if node_attr(ws, n, attr.as_deref()).map(str::to_ascii_lowercase)
+        } else if node_attr(ws, n, attr.as_deref(), "#id").map(str::to_ascii_lowercase)
             == value.as_deref().map(str::to_ascii_lowercase)
         {
             if col.score < INFINITY {
@@ -357,8 +364,8 @@ fn apply_coloc_to_priority(ws: &mut WorkingSet, dep: RscId, pri: RscId, c: Coloc
         return;
     };
     let attr = col.node_attribute.clone();
-    let dv = node_attr(ws, dn, attr.as_deref()).map(str::to_ascii_lowercase);
-    let pv = node_attr(ws, pn, attr.as_deref()).map(str::to_ascii_lowercase);
+    let dv = node_attr(ws, dn, attr.as_deref(), "#id").map(str::to_ascii_lowercase);
+    let pv = node_attr(ws, pn, attr.as_deref(), "#id").map(str::to_ascii_lowercase);
     if dv != pv {
         if col.score == INFINITY && col.dependent_role == Role::Promoted {
             ws.rscs[dep].priority = -INFINITY;
@@ -535,10 +542,7 @@ fn inst_weight(ws: &WorkingSet, inst: RscId, node: NodeId) -> i32 {
 }
 
 fn node_value(ws: &WorkingSet, n: NodeId, attr: Option<&str>) -> Option<String> {
-    match attr {
-        None | Some("#uname") => Some(ws.nodes[n].name.to_ascii_lowercase()),
-        Some(a) => ws.nodes[n].attrs.get(a).map(|v| v.to_ascii_lowercase()),
-    }
+    node_attr(ws, n, attr, "#uname").map(str::to_ascii_lowercase)
 }
 
 /// A promoted-role dependent of a promotable clone, after assignment.

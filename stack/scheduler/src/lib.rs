@@ -11,7 +11,7 @@
 //! `ws`, `rules`, `naming` (data and pure functions); `graph` (creating
 //! and finding actions, fencing, bans); `node_choice`, `instance_order`;
 //! `failcount`; `unpack`, `constraints`; `colocation`; `promotable`;
-//! `assign`; `actions`; `digest`, `summary`, `status`, `simulate`; and
+//! `assign`; `notify`, `actions`; `digest`, `summary`, `status`, `simulate`; and
 //! this file's pipeline on top.
 
 pub mod actions;
@@ -25,6 +25,7 @@ pub mod graph;
 pub mod instance_order;
 pub mod naming;
 pub mod node_choice;
+pub mod notify;
 pub mod priority_delay;
 pub mod promotable;
 pub mod remote;

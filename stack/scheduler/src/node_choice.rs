@@ -104,7 +104,11 @@ pub fn finalize_assignment(
                 .get(&n)
                 .copied()
                 .unwrap_or(Score::NEG_INFINITY);
-            if w.value() < 0 || !node_available(ws, n, Some(w)) {
+            // A guest node counts as available: Pacemaker lets the graph
+            // assume its connection comes up (the start is then blocked
+            // by the guest's unrunnable start).
+            let guest = crate::remote_node::is_guest(ws, n);
+            if w.value() < 0 || (!node_available(ws, n, Some(w)) && !guest) {
                 ws.rscs[r].next_role = Role::Stopped;
                 chosen = None;
             }

@@ -166,31 +166,44 @@ fn bundle_constraints(ws: &mut WorkingSet) {
         .iter()
         .map(|(&r, m)| (r, m.clone()))
         .collect();
-    let bundle_nodes: Vec<(NodeId, Option<RscId>)> = members
+    // (node, replica child, first resource of the bundle)
+    let bundle_nodes: Vec<(NodeId, Option<RscId>, RscId)> = members
         .iter()
         .filter(|(_, m)| m.part == Part::Connection)
-        .filter_map(|(c, _)| {
+        .filter_map(|(c, m)| {
             let n = *ws.links.conn_node.get(c)?;
-            Some((n, bundle_sibling(ws, *c, Part::Child)))
+            let first = members
+                .iter()
+                .filter(|(_, o)| o.bundle == m.bundle)
+                .map(|(r, _)| *r)
+                .min()?;
+            Some((n, bundle_sibling(ws, *c, Part::Child), first))
         })
         .collect();
+    // A bundle node exists from the bundle's unpacking on, at -INFINITY:
+    // resources unpacked later have it at -INFINITY, those unpacked before
+    // (configured earlier) never have it among their allowed nodes.
     for r in 0..ws.rscs.len() {
-        for &(n, child) in &bundle_nodes {
-            if Some(r) != child && ws.rscs[r].allowed.contains_key(&n) {
+        for &(n, child, first) in &bundle_nodes {
+            if Some(r) == child || !ws.rscs[r].allowed.contains_key(&n) {
+                continue;
+            }
+            if r < first {
+                ws.rscs[r].allowed.remove(&n);
+            } else {
                 ws.rscs[r].allowed.insert(n, hasim_cib::Score::NEG_INFINITY);
             }
         }
     }
-    for &(n, child) in &bundle_nodes {
+    // The child's allowed nodes are its replica's node alone (not every
+    // other node at -INFINITY): with all nodes unavailable, the sort must
+    // still put the replica's node first.
+    for &(n, child, _) in &bundle_nodes {
         let Some(child) = child else { continue };
-        for other in 0..ws.nodes.len() {
-            let score = if other == n {
-                hasim_cib::Score::from(500)
-            } else {
-                hasim_cib::Score::NEG_INFINITY
-            };
-            ws.rscs[child].allowed.insert(other, score);
-        }
+        ws.rscs[child].allowed.clear();
+        ws.rscs[child]
+            .allowed
+            .insert(n, hasim_cib::Score::from(500));
     }
     for (r, m) in &members {
         if m.part != Part::Ip {
@@ -383,12 +396,14 @@ fn order_then_stop(ws: &mut WorkingSet, first: ActionId, then: RscId, extra: u32
 
 /// Order every action on a remote or guest node against its connection
 /// (and a guest's container), fencing nodes whose connection cannot be
-/// recovered (pcmk__order_remote_connection_actions).
+/// recovered (pcmk__order_remote_connection_actions). Pacemaker walks its
+/// action list newest first (new actions are prepended to it) and the first
+/// fencing of a node names its reason, so the walk here is newest first too.
 pub fn order_connection_actions(ws: &mut WorkingSet) {
     if ws.links.conn_node.is_empty() {
         return;
     }
-    for a in 0..ws.actions.len() {
+    for a in (0..ws.actions.len()).rev() {
         let act = &ws.actions[a];
         let (Some(r), Some(n)) = (act.rsc, act.node) else {
             continue;

@@ -72,12 +72,13 @@ pub fn config_nodes(cib: &Cib, ws: &mut WorkingSet) -> Vec<Resource> {
     guests
 }
 
+/// A node for a connection resource (pe_create_node): only `#kind` is
+/// known; `#uname`, `#id` and `#is_dc` come with its status entry
+/// ([`unpack_attrs`]), so a remote node whose history is never read has
+/// none (and matches any other such node in a colocation).
 fn add_node(ws: &mut WorkingSet, uname: &str, id: &str) -> NodeId {
     let mut attrs = BTreeMap::new();
-    attrs.insert("#uname".to_string(), uname.to_string());
-    attrs.insert("#id".to_string(), id.to_string());
     attrs.insert("#kind".to_string(), "remote".to_string());
-    attrs.insert("#is_dc".to_string(), "false".to_string());
     ws.nodes.push(Node {
         name: uname.to_string(),
         id: id.to_string(),
@@ -353,6 +354,15 @@ pub fn unpack_attrs(ws: &mut WorkingSet, n: NodeId, ns: &NodeState) {
         ws.nodes[n].unclean = false;
         ws.nodes[n].unseen = false;
     }
+    let node = &mut ws.nodes[n];
+    let is_dc = if node.is_dc { "true" } else { "false" };
+    for (k, v) in [
+        ("#uname", node.name.clone()),
+        ("#id", node.id.clone()),
+        ("#is_dc", is_dc.to_string()),
+    ] {
+        node.attrs.insert(k.to_string(), v);
+    }
     for (k, v) in ns.transient_attributes() {
         ws.nodes[n].attrs.insert(k, v);
     }
@@ -502,12 +512,15 @@ pub fn keep_failure_until_fenced(ws: &WorkingSet, r: RscId, task: &str, interval
 }
 
 /// The stop Pacemaker creates while unpacking a failed resource
-/// (process_rsc_state). Only its side effect matters here: on a remote node
-/// that is offline the stop is unrunnable, and that makes the node unclean
-/// ("stop is unrunnable"), so nothing is placed there. Cluster nodes are
-/// left to the normal action creation.
+/// (process_rsc_state). On a remote node that is offline the stop is
+/// unrunnable, and that makes the node unclean ("stop is unrunnable"), so
+/// nothing is placed there. On any remote or guest node its place in the
+/// action list matters: it is older than the probes, so the connection
+/// orderings (walked newest first) meet it last, and it names the fencing
+/// reason only when no probe there does. Cluster nodes are left to the
+/// normal action creation.
 pub fn early_stop(ws: &mut WorkingSet, r: RscId, n: NodeId) {
-    if is_remote_kind(ws, n) && !ws.nodes[n].online {
+    if is_remote_kind(ws, n) {
         crate::graph::custom_action(ws, r, "stop", Some(n), false);
     }
 }

@@ -7,7 +7,10 @@
 use std::path::PathBuf;
 
 fn differences_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/scheduler-differences")
+    std::env::var_os("HASIM_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+        .join("scheduler-differences")
 }
 
 fn normalize(line: &str) -> String {

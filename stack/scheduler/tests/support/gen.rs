@@ -244,7 +244,7 @@ impl Spec {
         s
     }
 
-    fn ops(&self, id: &str, h: History, node: &str, call: &mut u32) -> String {
+    pub fn ops(&self, id: &str, h: History, node: &str, call: &mut u32) -> String {
         let op = |task: &str, interval: u32, rc: i32, target: i32, call: &mut u32| {
             *call += 1;
             let key = format!("{id}_{task}_{interval}");
@@ -265,7 +265,7 @@ impl Spec {
         }
     }
 
-    fn failed(h: History) -> Option<&'static str> {
+    pub fn failed(h: History) -> Option<&'static str> {
         match h {
             History::MonitorFailed => Some("monitor_10000"),
             History::StartFailed => Some("start_0"),
