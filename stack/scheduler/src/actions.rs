@@ -853,7 +853,8 @@ fn clone_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) ->
         .unwrap_or(&act.task)
         .to_string();
     let mut any_runnable = false;
-    for c in ws.rscs[r].children.clone() {
+    for i in 0..ws.rscs[r].children.len() {
+        let c = ws.rscs[r].children[i];
         let has_children = !ws.rscs[c].children.is_empty();
         // Primitive instances are asked for the atomic action (start for
         // running); collective instances for the same pseudo action.

@@ -8,7 +8,7 @@ use hasim_cib::Score;
 use crate::ws::*;
 
 fn key_task_matches(a: &Action, task: &str) -> bool {
-    a.task == task && a.interval_ms == 0
+    a.interval_ms == 0 && a.task == task
 }
 
 /// Find a resource's action by task on a node (None = any node).

@@ -3,7 +3,7 @@
 //! Pacemaker's unpacking code does (node health, operation history to
 //! current roles, failures and fail counts).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use hasim_cib::{AttrSet, Cib, LrmOp, LrmResource, OpDef, Resource, ResourceKind, Score, INFINITY};
 
@@ -740,16 +740,25 @@ impl<'a> Unpacker<'a> {
         None
     }
 
-    /// Nodes where any primitive of `r` is active or pending.
-    fn locations(&self, ws: &WorkingSet, r: RscId) -> BTreeSet<NodeId> {
-        let mut out = BTreeSet::new();
-        for p in ws.primitives_of(r) {
-            out.extend(ws.rscs[p].running_on.iter().copied());
-            if let Some((_, n)) = &ws.rscs[p].pending_task {
-                out.insert(*n);
+    /// Whether instance `r` is active or pending anywhere, and whether on
+    /// `node` (find_anonymous_clone's look at each instance's locations;
+    /// without building the set: a clone of a thousand instances asks this
+    /// for every history entry).
+    fn located(ws: &WorkingSet, r: RscId, node: NodeId) -> (bool, bool) {
+        let rsc = &ws.rscs[r];
+        if rsc.variant != Variant::Primitive {
+            let mut any = false;
+            for &c in &rsc.children {
+                match Self::located(ws, c, node) {
+                    (_, true) => return (true, true),
+                    (a, false) => any |= a,
+                }
             }
+            return (any, false);
         }
-        out
+        let pending = rsc.pending_task.as_ref().map(|(_, n)| *n);
+        let any = !rsc.running_on.is_empty() || pending.is_some();
+        (any, rsc.running_on.contains(&node) || pending == Some(node))
     }
 
     fn find_anonymous(
@@ -762,10 +771,11 @@ impl<'a> Unpacker<'a> {
         let mut found = None;
         let mut inactive = None;
         let mut skip_inactive = false;
-        for &child in &ws.rscs[clone].children.clone() {
-            let locs = self.locations(ws, child);
-            if !locs.is_empty() {
-                if locs.contains(&node) {
+        for i in 0..ws.rscs[clone].children.len() {
+            let child = ws.rscs[clone].children[i];
+            let (anywhere, here) = Self::located(ws, child, node);
+            if anywhere {
+                if here {
                     if let Some(r) = self.find_instance_member(ws, child, base) {
                         if !ws.rscs[r].running_on.is_empty() {
                             skip_inactive = true;
