@@ -8,8 +8,8 @@
 
 mod common;
 
+use common::pcmk_view::{watch, View};
 use common::process::{loopback_conf, port_offset, spawn, start_corosync, Daemon};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -21,99 +21,6 @@ const CIB: &str = concat!(
 );
 const PDU: &str = "127.0.0.9";
 const NAMES: [&str; 3] = ["node1", "node2", "node3"];
-
-/// What the processes printed so far, with each line's own wall-clock time
-/// (RFC 3339, UTC, fixed width: comparable as text).
-#[derive(Default)]
-struct View {
-    dc: BTreeMap<String, Option<String>>,
-    /// Resource to (node, time it became active there).
-    active: BTreeMap<String, Vec<(String, String)>>,
-    /// Fence results: (target, ok, time).
-    fenced: Vec<(String, bool, String)>,
-    /// The PDU's power-off lines: (machine, time).
-    powered_off: Vec<(String, String)>,
-}
-
-impl View {
-    fn absorb(&mut self, line: &str) {
-        let Ok(v) = serde_json::from_str::<Value>(line) else {
-            return;
-        };
-        let time = v["time"].as_str().unwrap_or_default().to_string();
-        let detail = &v["detail"];
-        if let Some(text) = detail["text"].as_str() {
-            if let Some(rest) = text.split_once(": power off ").map(|(_, r)| r) {
-                if let Some((machine, "machine is off")) = rest.split_once(": ") {
-                    self.powered_off.push((machine.to_string(), time));
-                }
-            }
-            return;
-        }
-        let finished = &detail["report"]["event"]["Finished"];
-        if finished.is_object() && detail["kind"] == "fencing" {
-            let target = finished["target"].as_str().unwrap_or_default().to_string();
-            self.fenced.push((target, finished["ok"] == true, time));
-            return;
-        }
-        let report = &detail["report"];
-        let text = |key: &str| report[key].as_str().map(str::to_string);
-        match report["event"].as_str() {
-            Some("dc_changed") => {
-                if let Some(node) = text("node") {
-                    self.dc.insert(node, text("dc"));
-                }
-            }
-            Some("resource_active") => {
-                let (Some(node), Some(rsc)) = (text("node"), text("rsc")) else {
-                    return;
-                };
-                let on = self.active.entry(rsc).or_default();
-                on.retain(|(n, _)| *n != node);
-                if report["active"].as_bool() == Some(true) {
-                    on.push((node, time));
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn agreed_dc(&self, nodes: &[&str]) -> Option<String> {
-        let first = self.dc.get(nodes[0])?.clone()?;
-        let agree = nodes
-            .iter()
-            .all(|n| self.dc.get(*n).and_then(|d| d.as_deref()) == Some(first.as_str()));
-        (agree && nodes.contains(&first.as_str())).then_some(first)
-    }
-
-    /// The nodes among `nodes` where `rsc` is active.
-    fn on(&self, rsc: &str, nodes: &[&str]) -> Vec<(String, String)> {
-        let on = self.active.get(rsc).cloned().unwrap_or_default();
-        on.into_iter()
-            .filter(|(n, _)| nodes.contains(&n.as_str()))
-            .collect()
-    }
-}
-
-fn watch(
-    daemons: &[&Daemon],
-    view: &mut View,
-    limit: Duration,
-    done: impl Fn(&View) -> bool,
-) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        for daemon in daemons {
-            while let Some(line) = daemon.next_line(Duration::from_millis(5)) {
-                view.absorb(&line);
-            }
-        }
-        if done(view) {
-            return true;
-        }
-    }
-    false
-}
 
 fn pidfile(dir: &Path, node: &str) -> PathBuf {
     dir.join(format!("{node}.pid"))

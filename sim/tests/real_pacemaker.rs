@@ -8,8 +8,8 @@
 
 mod common;
 
+use common::pcmk_view::{watch, View};
 use common::process::{loopback_conf, port_offset, start_corosync, Daemon};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -22,84 +22,6 @@ const CIB: &str = concat!(
 );
 
 const RESOURCES: [&str; 2] = ["d1", "d2"];
-
-/// What the nodes' Pacemaker events say so far.
-#[derive(Default)]
-struct View {
-    /// The DC each node follows.
-    dc: BTreeMap<String, Option<String>>,
-    /// Resource to the nodes whose executor reports it active.
-    active: BTreeMap<String, Vec<String>>,
-    lines: usize,
-}
-
-impl View {
-    fn absorb(&mut self, line: &str) {
-        self.lines += 1;
-        let Ok(v) = serde_json::from_str::<Value>(line) else {
-            return;
-        };
-        let report = &v["detail"]["report"];
-        let text = |key: &str| report[key].as_str().map(str::to_string);
-        match report["event"].as_str() {
-            Some("dc_changed") => {
-                if let Some(node) = text("node") {
-                    self.dc.insert(node, text("dc"));
-                }
-            }
-            Some("resource_active") => {
-                let (Some(node), Some(rsc)) = (text("node"), text("rsc")) else {
-                    return;
-                };
-                let on = self.active.entry(rsc).or_default();
-                on.retain(|n| *n != node);
-                if report["active"].as_bool() == Some(true) {
-                    on.push(node);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// The DC every node in `nodes` follows, when they agree on one of them.
-    fn agreed_dc(&self, nodes: &[&str]) -> Option<String> {
-        let first = self.dc.get(nodes[0])?.clone()?;
-        let agree = nodes
-            .iter()
-            .all(|n| self.dc.get(*n).and_then(|d| d.as_deref()) == Some(first.as_str()));
-        (agree && nodes.contains(&first.as_str())).then_some(first)
-    }
-
-    /// Where `rsc` runs, when it runs on exactly one node.
-    fn holder(&self, rsc: &str) -> Option<&str> {
-        match self.active.get(rsc).map(Vec::as_slice) {
-            Some([one]) => Some(one),
-            _ => None,
-        }
-    }
-}
-
-/// Read every daemon's output into `view` until `done` holds or `limit`
-/// passes; whether `done` held.
-fn watch(
-    daemons: &[(&str, &Daemon)],
-    view: &mut View,
-    limit: Duration,
-    done: impl Fn(&View) -> bool,
-) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        for (_, daemon) in daemons {
-            while let Some(line) = daemon.next_line(Duration::from_millis(5)) {
-                view.absorb(&line);
-            }
-        }
-        if done(view) {
-            return true;
-        }
-    }
-    false
-}
 
 fn start(conf: &Path, cib: &Path, disk: &Path, nodeid: u32, offset: u16) -> Daemon {
     let (cib, disk) = (cib.display().to_string(), disk.display().to_string());
@@ -133,7 +55,7 @@ fn three_real_nodes_elect_a_dc_start_resources_and_recover_a_killed_node() {
     let mut view = View::default();
 
     // A DC all three follow, and every resource on exactly one node.
-    let all: Vec<(&str, &Daemon)> = daemons.iter().map(|(n, d)| (*n, d)).collect();
+    let all: Vec<&Daemon> = daemons.values().collect();
     let settled =
         |v: &View| v.agreed_dc(&names).is_some() && RESOURCES.iter().all(|r| v.holder(r).is_some());
     assert!(
@@ -164,12 +86,11 @@ fn three_real_nodes_elect_a_dc_start_resources_and_recover_a_killed_node() {
     drop(daemons.remove(victim.as_str()));
     let killed = Instant::now();
     let survivors: Vec<&str> = names.iter().copied().filter(|n| **n != victim).collect();
-    let alive: Vec<(&str, &Daemon)> = daemons.iter().map(|(n, d)| (*n, d)).collect();
+    let alive: Vec<&Daemon> = daemons.values().collect();
     // Every resource on exactly one survivor (the dead node's last word
     // stays in the view and is ignored), under a DC both survivors follow.
     let on_survivors = |v: &View, rsc: &str| -> Vec<String> {
-        let on = v.active.get(rsc).cloned().unwrap_or_default();
-        on.into_iter().filter(|n| *n != victim).collect()
+        v.on(rsc, &survivors).into_iter().map(|(n, _)| n).collect()
     };
     let recovered = |v: &View| {
         v.agreed_dc(&survivors).is_some() && RESOURCES.iter().all(|r| on_survivors(v, r).len() == 1)
@@ -200,7 +121,7 @@ fn three_real_nodes_elect_a_dc_start_resources_and_recover_a_killed_node() {
     assert!(disk_of(&dir, &victim).join("cib.xml").exists());
     view.dc.remove(victim.as_str());
     for on in view.active.values_mut() {
-        on.retain(|n| *n != victim);
+        on.retain(|(n, _)| *n != victim);
     }
     let id = names.iter().position(|n| *n == victim).unwrap() as u32 + 1;
     let again = start(&conf, cib, &disk_of(&dir, &victim), id, offset);
@@ -211,7 +132,7 @@ fn three_real_nodes_elect_a_dc_start_resources_and_recover_a_killed_node() {
     }
     assert!(!stale.exists(), "the restarted node kept its old run/");
     daemons.insert(names[id as usize - 1], again);
-    let all: Vec<(&str, &Daemon)> = daemons.iter().map(|(n, d)| (*n, d)).collect();
+    let all: Vec<&Daemon> = daemons.values().collect();
     assert!(
         watch(&all, &mut view, Duration::from_secs(25), settled),
         "{victim} did not rejoin within 25 s: dc {:?}, active {:?}",

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod cpg;
+pub mod pcmk_view;
 pub mod process;
 
 use hasim::scenario::Scenario;
