@@ -150,11 +150,20 @@ fn check_cargo(command: &str) {
         ["cargo", "install", "--path", path] => {
             assert!(file(&format!("{path}/Cargo.toml")).contains("name = \"hasim\""));
         }
-        ["cargo", "bench", "-p", "hasim-benches", "--bench", name] => {
-            assert!(
-                file("benches/Cargo.toml").contains(&format!("name = \"{name}\"")),
-                "{name}"
-            );
+        ["cargo", "bench", "-p", package, "--bench", name] => {
+            // The package's manifest (benches/ or a stack/ crate) declares the bench.
+            let manifests = std::iter::once(root().join("benches"))
+                .chain(
+                    std::fs::read_dir(root().join("stack"))
+                        .unwrap()
+                        .flatten()
+                        .map(|e| e.path()),
+                )
+                .map(|dir| std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default());
+            let declared = manifests
+                .filter(|m| m.contains(&format!("name = \"{package}\"")))
+                .any(|m| m.contains(&format!("name = \"{name}\"")));
+            assert!(declared, "{package} has no bench {name}");
         }
         ["cargo", alias, ..] if *alias == "real" || *alias == "real-test" => {
             assert!(
