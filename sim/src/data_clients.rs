@@ -1,5 +1,5 @@
 //! Data behind the VIP in the simulated world: the setups of the database
-//! and HAProxy daemons a node runs, and the data clients (`[[client]]`
+//! and HAProxy daemons a node runs (Galera's: `crate::galera_spec`), and the data clients (`[[client]]`
 //! with `workload = "kv"`), each running the `hasim-data` client core over
 //! TCP from its own host.
 //!
@@ -33,7 +33,7 @@ const WATCH: Duration = Duration::from_millis(100);
 /// How long the final read may take per attempt.
 const FINAL_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-fn first_address(scenario: &Scenario, node: &str) -> Option<Ipv4Addr> {
+pub fn first_address(scenario: &Scenario, node: &str) -> Option<Ipv4Addr> {
     let n = scenario.nodes.iter().find(|n| n.name.get_ref() == node)?;
     n.addresses.values().next().copied()
 }

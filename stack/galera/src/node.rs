@@ -21,7 +21,10 @@
 //!   component, is Galera's.
 //! * **Certification.** A write-set carries the seqno its node had
 //!   committed when it ran (`depends`); it fails certification, on every
-//!   node alike, if a write-set ordered after that touched the same key.
+//!   node alike, if a write-set from another node ordered after that
+//!   touched the same key. Write-sets from the same node never conflict:
+//!   its local locks already ordered them (Galera's certification skips a
+//!   match with the same source id).
 //!   The origin answers 1213 (deadlock) for a failed one.
 //! * **Joining.** The orderer adds a node it hears that is not in the
 //!   component and sends it a full state snapshot (SST); the joiner becomes
@@ -109,8 +112,8 @@ pub enum Msg {
         seqno: i64,
         /// Data.
         data: BTreeMap<String, BTreeSet<u64>>,
-        /// Last seqno that wrote each key.
-        cert: BTreeMap<String, i64>,
+        /// Last seqno that wrote each key, and its origin.
+        cert: BTreeMap<String, (i64, String)>,
     },
 }
 
@@ -163,6 +166,19 @@ pub enum Action {
     },
     /// Write `grastate.dat`.
     WriteGrastate(Grastate),
+    /// The engine committed the write-set with this seqno: `write` is what
+    /// it stored, `None` when the write-set failed certification (the seqno
+    /// is used all the same). A daemon makes it durable, as InnoDB does at
+    /// commit.
+    Committed {
+        /// Global seqno.
+        seqno: i64,
+        /// Key and value stored.
+        write: Option<(String, u64)>,
+    },
+    /// A state transfer replaced the engine's whole content: what
+    /// [`GaleraNode::disk`] returns is now the base for later commits.
+    StateReceived,
 }
 
 /// One Galera node.
@@ -172,7 +188,7 @@ pub struct GaleraNode {
     view: Option<BTreeSet<String>>,
     seqno: i64,
     data: BTreeMap<String, BTreeSet<u64>>,
-    cert: BTreeMap<String, i64>,
+    cert: BTreeMap<String, (i64, String)>,
     early: BTreeMap<i64, WriteSet>,
     next_order: i64,
     missing_acks: BTreeMap<i64, BTreeSet<String>>,

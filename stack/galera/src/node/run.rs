@@ -95,14 +95,19 @@ impl GaleraNode {
             let passes = self
                 .cert
                 .get(&ws.key)
-                .is_none_or(|&last| last <= ws.depends);
+                .is_none_or(|(last, origin)| *last <= ws.depends || *origin == ws.origin);
             if passes {
-                self.cert.insert(ws.key.clone(), self.seqno);
+                self.cert
+                    .insert(ws.key.clone(), (self.seqno, ws.origin.clone()));
                 self.data
                     .entry(ws.key.clone())
                     .or_default()
                     .insert(ws.value);
             }
+            out.push(Action::Committed {
+                seqno: self.seqno,
+                write: passes.then(|| (ws.key.clone(), ws.value)),
+            });
             if ws.origin == self.cfg.name && self.pending.remove(&(ws.conn, ws.id)) {
                 let result = if passes {
                     Ok(None)
@@ -147,6 +152,7 @@ impl GaleraNode {
                 self.data = data;
                 self.cert = cert;
                 self.early.clear();
+                out.push(Action::StateReceived);
             }
             _ => {}
         }

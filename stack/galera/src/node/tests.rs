@@ -72,6 +72,7 @@ impl Cluster {
                 Action::WriteGrastate(g) => {
                     self.grastate.insert(node.to_string(), g);
                 }
+                Action::Committed { .. } | Action::StateReceived => {}
             }
         }
     }
@@ -255,4 +256,17 @@ fn clean_shutdown_and_crash_recovery_positions() {
     let back = GaleraNode::new(cfg("n1", &["n1"]), crashed);
     assert_eq!(back.seqno(), 1);
     assert_eq!(back.values("k"), [1].into());
+}
+
+#[test]
+fn writes_to_one_key_from_one_node_never_conflict() {
+    let mut c = Cluster::new(&THREE);
+    c.run_until(s(3.0));
+    c.write("n2", 1, "k", 1);
+    c.write("n2", 2, "k", 2);
+    c.run_until(s(3.1));
+    for id in [1, 2] {
+        assert_eq!(c.reply(id).unwrap().2.result, Ok(None));
+    }
+    assert!(c.nodes.values().all(|n| n.values("k") == [1, 2].into()));
 }
