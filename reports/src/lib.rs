@@ -132,8 +132,8 @@ pub struct DataClientSummary {
     pub longest_hang: f64,
     /// The longest time between two acknowledged operations (or from the
     /// first operation to the first acknowledgement, or from the last
-    /// acknowledgement to the last operation), seconds: the outage the
-    /// client saw, whether its operations failed or hung.
+    /// acknowledgement to the end of the last operation), seconds: the
+    /// outage the client saw, whether its operations failed or hung.
     pub longest_outage: f64,
 }
 

@@ -33,7 +33,7 @@ const WATCH: Duration = Duration::from_millis(100);
 /// How long the final read may take per attempt.
 const FINAL_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub fn first_address(scenario: &Scenario, node: &str) -> Option<Ipv4Addr> {
+fn first_address(scenario: &Scenario, node: &str) -> Option<Ipv4Addr> {
     let n = scenario.nodes.iter().find(|n| n.name.get_ref() == node)?;
     n.addresses.values().next().copied()
 }

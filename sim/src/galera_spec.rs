@@ -142,7 +142,8 @@ pub fn setup(scenario: &Scenario, node: &str) -> Option<GaleraSetup> {
         .nodes()
         .into_iter()
         .filter_map(|n| {
-            let address = crate::data_clients::first_address(scenario, &n)?;
+            let node = scenario.nodes.iter().find(|x| *x.name.get_ref() == n)?;
+            let address = node.addresses.values().next().copied()?;
             Some((n, address))
         })
         .collect::<Vec<_>>();

@@ -275,21 +275,23 @@ impl FaultImpacts {
 }
 
 /// The longest stretch without an acknowledged operation of `client`,
-/// between its first and its last operation (see
+/// from its first operation to the end of its last one (an operation still
+/// pending ends with the history): the outage it saw, whether its
+/// operations failed or hung (see
 /// `hasim_reports::DataClientSummary::longest_outage`).
 fn longest_outage(history: &hasim_data::History, client: &str) -> Duration {
     let ops: Vec<&hasim_data::history::Op> =
         history.ops.iter().filter(|o| o.client == client).collect();
+    let ended = |o: &&hasim_data::history::Op| o.completed.as_ref().map_or(history.end, |c| c.0);
     let (Some(first), Some(last)) = (
         ops.iter().map(|o| o.invoked).min(),
-        ops.iter().map(|o| o.invoked).max(),
+        ops.iter().map(ended).max(),
     ) else {
         return Duration::ZERO;
     };
-    let mut acks: Vec<Duration> = ops.iter().filter_map(|o| o.acked_at()).collect();
-    acks.sort();
     let mut marks = vec![first];
-    marks.extend(acks.iter().copied().filter(|&t| t <= last));
+    marks.extend(ops.iter().filter_map(|o| o.acked_at()));
+    marks.sort();
     marks.push(last);
     marks
         .windows(2)

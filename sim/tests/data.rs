@@ -149,3 +149,19 @@ fn bad_galera_tables_name_file_and_line() {
         assert!(e.contains("g.toml:") && e.contains(expected), "{to}: {e}");
     }
 }
+
+/// Pacemaker cuts off and fences the VIP's node: the majority side's
+/// clients see one outage bounded by detection, fencing, the VIP move and
+/// HAProxy's checks; nothing acknowledged is lost on either side.
+#[test]
+fn pacemaker_galera_has_one_bounded_outage_and_loses_nothing() {
+    let r = data_clients("pacemaker-haproxy-galera.toml", 1);
+    assert_eq!(r.data_clients.len(), 10);
+    for d in &r.data_clients {
+        assert_eq!(d.lost, 0, "{d:?}");
+        if d.client.starts_with("client-b") {
+            assert!(d.longest_outage < 40.0, "{d:?}");
+            assert!(d.longest_outage > 7.0, "{d:?}");
+        }
+    }
+}

@@ -127,7 +127,9 @@ impl GaleraNode {
             Msg::Keepalive { view } => self.on_keepalive(from, view, out),
             Msg::Replicate(ws) if i_order => self.order(ws, out),
             Msg::Ordered { seqno, ws } if from_orderer => {
-                self.early.insert(seqno, ws);
+                if seqno > self.seqno {
+                    self.early.insert(seqno, ws);
+                }
                 out.push(Action::Send {
                     to: from,
                     msg: Msg::Ack { seqno },
@@ -168,34 +170,63 @@ impl GaleraNode {
             return;
         };
         if self.orderer() == Some(&self.cfg.name) {
-            if !mine.contains(&from) && self.cfg.cluster.contains(&from) && theirs.is_none() {
-                // A node outside any primary component joins ours with a
-                // full state transfer of what is committed.
+            // A node outside any primary component joins ours with a full
+            // state transfer of what is committed. The view changes only
+            // between write-sets (none awaiting acks), as a configuration
+            // change is delivered between messages in virtual synchrony.
+            let joins = !mine.contains(&from) && self.cfg.cluster.contains(&from);
+            if joins && theirs.is_none() && self.missing_acks.is_empty() {
                 let mut view = mine;
                 view.insert(from.clone());
                 self.view = Some(view.clone());
                 let (seqno, data, cert) = (self.seqno, self.data.clone(), self.cert.clone());
                 out.push(Action::Send {
-                    to: from,
+                    to: from.clone(),
                     msg: Msg::State {
-                        view,
+                        view: view.clone(),
                         seqno,
                         data,
                         cert,
                     },
                 });
+                // Members learn the new view at once, not at the next
+                // keepalive, so they take the new orderer's write-sets.
+                for m in view.iter().filter(|m| **m != self.cfg.name && **m != from) {
+                    out.push(Action::Send {
+                        to: m.clone(),
+                        msg: Msg::Keepalive {
+                            view: Some(view.clone()),
+                        },
+                    });
+                }
+                self.orderer_may_have_changed(&BTreeSet::from([self.cfg.name.clone()]), out);
             }
         } else if mine.first() == Some(&from) {
             // Members follow the orderer's view of the component.
             if let Some(v) = theirs.filter(|v| v.contains(&self.cfg.name)) {
                 self.view = Some(v);
+                self.orderer_may_have_changed(&mine, out);
             }
+        }
+    }
+
+    /// When a joiner takes over ordering (the lowest name), write-sets this
+    /// node sent to the old orderer may have been dropped there: their
+    /// clients get 1213, as a transaction caught in a view change is rolled
+    /// back. Ordered ones still commit as the new orderer says.
+    fn orderer_may_have_changed(&mut self, before: &BTreeSet<String>, out: &mut Vec<Action>) {
+        if self.orderer() == before.first() {
+            return;
+        }
+        for (conn, id) in std::mem::take(&mut self.pending) {
+            out.push(self.reply(conn, id, Err(CERT_FAILURE.to_string())));
         }
     }
 
     pub(super) fn on_timeout(&mut self, now: Duration, out: &mut Vec<Action>) {
         if self.next_keepalive <= now {
             self.next_keepalive = now + self.cfg.keepalive_period;
+            self.resend_unacknowledged(out);
             for peer in self.cfg.cluster.iter().filter(|p| **p != self.cfg.name) {
                 out.push(Action::Send {
                     to: peer.clone(),
@@ -208,6 +239,29 @@ impl GaleraNode {
         if self.next_check <= now {
             self.next_check = now + self.cfg.evs.check_period;
             self.drop_silent(now, out);
+        }
+    }
+
+    /// The orderer sends write-sets again to members that have not
+    /// acknowledged them (one may have arrived before the member knew the
+    /// view): EVS retransmits until every member of the view has a message.
+    fn resend_unacknowledged(&self, out: &mut Vec<Action>) {
+        if self.orderer() != Some(&self.cfg.name) {
+            return;
+        }
+        for (seqno, missing) in &self.missing_acks {
+            let Some(ws) = self.early.get(seqno) else {
+                continue;
+            };
+            for m in missing {
+                out.push(Action::Send {
+                    to: m.clone(),
+                    msg: Msg::Ordered {
+                        seqno: *seqno,
+                        ws: ws.clone(),
+                    },
+                });
+            }
         }
     }
 

@@ -270,3 +270,37 @@ fn writes_to_one_key_from_one_node_never_conflict() {
     }
     assert!(c.nodes.values().all(|n| n.values("k") == [1, 2].into()));
 }
+
+#[test]
+fn writes_keep_committing_after_a_lower_named_node_rejoins() {
+    let mut c = Cluster::new(&THREE);
+    c.run_until(s(3.0));
+    c.partition(&["n1"], &["n2", "n3"]);
+    c.run_until(s(10.0));
+    c.write("n2", 1, "k", 1);
+    c.run_until(s(10.1));
+    assert_eq!(c.reply(1).unwrap().2.result, Ok(None));
+    c.cut.clear();
+    // n1 rejoins (and orders from then on) while writes keep coming.
+    let mut id = 2;
+    while c.now < s(14.0) {
+        c.write("n3", id, "k", id);
+        id += 1;
+        let next = c.now + s(0.05);
+        c.run_until(next);
+    }
+    c.run_until(s(15.0));
+    for i in 2..id {
+        assert!(c.reply(i).is_some(), "write {i} never answered");
+    }
+    assert!(c.nodes["n1"].is_primary());
+    let k: Vec<_> = c.nodes.values().map(|n| n.values("k")).collect();
+    assert!(k.iter().all(|v| v == &k[0]), "{k:?}");
+    let acked: BTreeSet<u64> = c
+        .replies
+        .iter()
+        .filter(|(_, _, r)| r.result.is_ok())
+        .map(|(_, _, r)| r.id)
+        .collect();
+    assert!(acked.iter().all(|v| k[0].contains(v)));
+}
