@@ -104,6 +104,15 @@ pub enum Msg {
         /// Highest seqno to commit.
         upto: i64,
     },
+    /// Sent by a non-primary node with its last primary component and
+    /// seqno, so that the nodes of that component can re-form it when
+    /// enough of them see each other again.
+    Waiting {
+        /// The last primary component the sender was in.
+        last_prim: BTreeSet<String>,
+        /// The sender's last committed seqno.
+        seqno: i64,
+    },
     /// Full state for a joiner.
     State {
         /// Component members.
@@ -176,6 +185,10 @@ pub enum Action {
         /// Key and value stored.
         write: Option<(String, u64)>,
     },
+    /// Write `gvwstate.dat` (`pc.recovery`): the primary component this
+    /// node is in, so that after a restart it can re-form it with the
+    /// others (see `restore`); `None` removes the file (clean shutdown).
+    WriteViewState(Option<BTreeSet<String>>),
     /// A state transfer replaced the engine's whole content: what
     /// [`GaleraNode::disk`] returns is now the base for later commits.
     StateReceived,
@@ -194,10 +207,15 @@ pub struct GaleraNode {
     missing_acks: BTreeMap<i64, BTreeSet<String>>,
     pending: BTreeSet<(u64, u64)>,
     heard: BTreeMap<String, Duration>,
+    /// The last primary component this node was in (empty after a restart).
+    last_prim: BTreeSet<String>,
+    /// What non-primary peers last said (see [`Msg::Waiting`]).
+    waiting: BTreeMap<String, (BTreeSet<String>, i64)>,
     next_keepalive: Duration,
     next_check: Duration,
 }
 
+mod restore;
 mod run;
 
 impl GaleraNode {
@@ -217,9 +235,18 @@ impl GaleraNode {
             missing_acks: BTreeMap::new(),
             pending: BTreeSet::new(),
             heard: BTreeMap::new(),
+            last_prim: BTreeSet::new(),
+            waiting: BTreeMap::new(),
             next_keepalive: Duration::ZERO,
             next_check: Duration::ZERO,
         }
+    }
+
+    /// A node restarting with `gvwstate.dat`: `last_prim` is the primary
+    /// component it was in when it stopped.
+    pub fn with_view_state(mut self, last_prim: BTreeSet<String>) -> Self {
+        self.last_prim = last_prim;
+        self
     }
 
     /// Whether the node is in a primary component.
@@ -283,6 +310,7 @@ impl GaleraNode {
         )));
         self.running = false;
         self.view = None;
+        out.push(Action::WriteViewState(None));
     }
 
     fn reply(&self, conn: u64, id: u64, result: Result<Option<BTreeSet<u64>>, String>) -> Action {

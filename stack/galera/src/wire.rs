@@ -14,6 +14,7 @@
 //! O seqno origin conn id key value depends
 //! A seqno
 //! C upto
+//! W n1,n2,n3 seqno          waiting, with the last primary component
 //! S n1,n2 seqno d=key:v1,v2 ... c=key:seqno:origin ...
 //! ```
 
@@ -33,6 +34,7 @@ pub fn encode(msg: &Msg) -> Vec<u8> {
         Msg::Ordered { seqno, ws } => format!("O {seqno} {}", write_set(ws)),
         Msg::Ack { seqno } => format!("A {seqno}"),
         Msg::Commit { upto } => format!("C {upto}"),
+        Msg::Waiting { last_prim, seqno } => format!("W {} {seqno}", names(last_prim)),
         Msg::State {
             view,
             seqno,
@@ -120,8 +122,12 @@ pub fn decode(bytes: &[u8]) -> Result<Msg, String> {
         Some("C") => Msg::Commit {
             upto: num(words.next(), "upto")?,
         },
+        Some("W") => Msg::Waiting {
+            last_prim: parse_names(&word(&mut words, "last primary component")?)?,
+            seqno: num(words.next(), "seqno")?,
+        },
         Some("S") => return parse_state(&mut words),
-        _ => return Err("expected K, R, O, A, C or S first".into()),
+        _ => return Err("expected K, R, O, A, C, W or S first".into()),
     };
     match words.next() {
         None => Ok(msg),
@@ -190,6 +196,10 @@ mod tests {
             Msg::Ordered { seqno: 9, ws: ws() },
             Msg::Ack { seqno: 9 },
             Msg::Commit { upto: 12 },
+            Msg::Waiting {
+                last_prim: ["n1".to_string(), "n2".to_string()].into(),
+                seqno: 40,
+            },
             Msg::State {
                 view,
                 seqno: 12,
@@ -210,7 +220,7 @@ mod tests {
     fn malformed_messages_are_refused_with_what_was_expected() {
         assert_eq!(
             decode(b"X 1"),
-            Err("expected K, R, O, A, C or S first".into())
+            Err("expected K, R, O, A, C, W or S first".into())
         );
         assert_eq!(decode(b"A x"), Err("seqno `x`: expected a number".into()));
         assert_eq!(decode(b"A 1 2"), Err("unexpected `2` at the end".into()));

@@ -67,13 +67,14 @@ impl GaleraSetup {
 pub async fn run(host: Arc<dyn Host>, setup: GaleraSetup) -> std::io::Result<()> {
     let (store, disk, first_start) =
         EngineStore::open(host.as_ref()).map_err(std::io::Error::other)?;
+    let last_prim = crate::galera_disk::view_state(host.as_ref());
     let datagrams = host.bind(GCOMM_PORT)?;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, setup.port);
     host.listen(any, hasim_tcp::SocketOptions::default(), tx)?;
     let bootstrap = setup.bootstrap && first_start;
     let mut server = Server {
-        node: GaleraNode::new(setup.config(), disk),
+        node: GaleraNode::new(setup.config(), disk).with_view_state(last_prim),
         setup,
         store,
         bootstrap,
@@ -233,6 +234,7 @@ impl Server {
                     self.store.commit(io.host, seqno, write.as_ref())
                 }
                 Action::StateReceived => self.store.snapshot(io.host, &self.node.disk()),
+                Action::WriteViewState(view) => self.store.write_view_state(io.host, view.as_ref()),
             }
         }
     }

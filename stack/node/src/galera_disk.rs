@@ -28,6 +28,20 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const GRASTATE_FILE: &str = "/var/lib/mysql/grastate.dat";
 const GRASTATE_KEY: &str = "galera/grastate.dat";
 const ENGINE_KEY: &str = "galera/engine";
+const VIEW_STATE_KEY: &str = "galera/gvwstate.dat";
+
+/// The primary component saved in `gvwstate.dat` (empty: none saved).
+pub fn view_state(host: &dyn Disk) -> BTreeSet<String> {
+    host.load(VIEW_STATE_KEY)
+        .map(|b| {
+            String::from_utf8_lossy(&b)
+                .split(',')
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 /// What a node finds on its disk before mysqld starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,6 +162,16 @@ impl EngineStore {
         host.store(GRASTATE_KEY, g.render().into_bytes());
     }
 
+    /// `gvwstate.dat`: the primary component, or none.
+    pub fn write_view_state(&self, host: &dyn Disk, view: Option<&BTreeSet<String>>) {
+        let names: Vec<&str> = view
+            .iter()
+            .flat_map(|v| v.iter())
+            .map(String::as_str)
+            .collect();
+        host.store(VIEW_STATE_KEY, names.join(",").into_bytes());
+    }
+
     /// Commit `seqno`, which stored `write` (none: failed certification).
     pub fn commit(&self, host: &dyn Disk, seqno: i64, write: Option<&(String, u64)>) {
         let record = match write {
@@ -240,6 +264,18 @@ mod tests {
         let r = recover(&p).unwrap();
         assert_eq!(r.disk.committed, 2);
         assert_eq!(r.disk.data["k"], [100].into());
+    }
+
+    #[test]
+    fn the_saved_primary_component_survives_and_is_removed_on_clean_shutdown() {
+        let p = Platter::default();
+        assert!(view_state(&p).is_empty());
+        let (store, _, _) = EngineStore::open(&p).unwrap();
+        let view: BTreeSet<String> = ["n1".to_string(), "n3".to_string()].into();
+        store.write_view_state(&p, Some(&view));
+        assert_eq!(view_state(&p), view);
+        store.write_view_state(&p, None);
+        assert!(view_state(&p).is_empty());
     }
 
     #[test]

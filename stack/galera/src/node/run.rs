@@ -124,11 +124,20 @@ impl GaleraNode {
         let from_orderer = self.orderer() == Some(&from);
         let i_order = self.orderer() == Some(&self.cfg.name);
         match msg {
-            Msg::Keepalive { view } => self.on_keepalive(from, view, out),
-            Msg::Replicate(ws) if i_order => self.order(ws, out),
+            Msg::Keepalive { view } => {
+                if view.is_some() {
+                    self.waiting.remove(&from);
+                }
+                self.on_keepalive(from, view, out)
+            }
+            Msg::Waiting { last_prim, seqno } => {
+                self.waiting.insert(from, (last_prim, seqno));
+            }
+            Msg::Replicate(ws) if i_order && self.is_member(&from) => self.order(ws, out),
             Msg::Ordered { seqno, ws } if from_orderer => {
                 if seqno > self.seqno {
-                    self.early.insert(seqno, ws);
+                    let replaced = self.early.insert(seqno, ws.clone());
+                    self.roll_back_replaced(replaced, &ws, out);
                 }
                 out.push(Action::Send {
                     to: from,
@@ -169,7 +178,24 @@ impl GaleraNode {
         let Some(mine) = self.view.clone() else {
             return;
         };
-        if self.orderer() == Some(&self.cfg.name) {
+        let dropped = theirs.as_ref().is_some_and(|v| {
+            mine.contains(&from) && v.first() == Some(&from) && !v.contains(&self.cfg.name)
+        });
+        if dropped {
+            // The orderer of a primary component with a member of ours
+            // has left us out: we were evicted while silent (paused, or
+            // heard but not hearing). Leave, and rejoin with a state
+            // transfer.
+            self.view = None;
+            return self.abort_uncommitted(NOT_PRIMARY, out);
+        }
+        let i_order = self.orderer() == Some(&self.cfg.name);
+        if i_order && theirs.is_none() && mine.contains(&from) {
+            // A member restarted or stepped down: it leaves the view now
+            // and is admitted again with a state transfer.
+            return self.evict(&from, out);
+        }
+        if i_order {
             // A node outside any primary component joins ours with a full
             // state transfer of what is committed. The view changes only
             // between write-sets (none awaiting acks), as a configuration
@@ -201,6 +227,12 @@ impl GaleraNode {
                 }
                 self.orderer_may_have_changed(&BTreeSet::from([self.cfg.name.clone()]), out);
             }
+        } else if mine.first() == Some(&from) && theirs.is_none() {
+            // Our orderer left the primary component (it restarted or lost
+            // quorum): so did we.
+            self.last_prim = mine;
+            self.view = None;
+            self.abort_uncommitted(NOT_PRIMARY, out);
         } else if mine.first() == Some(&from) {
             // Members follow the orderer's view of the component.
             if let Some(v) = theirs.filter(|v| v.contains(&self.cfg.name)) {
@@ -227,6 +259,7 @@ impl GaleraNode {
         if self.next_keepalive <= now {
             self.next_keepalive = now + self.cfg.keepalive_period;
             self.resend_unacknowledged(out);
+            self.announce_waiting(out);
             for peer in self.cfg.cluster.iter().filter(|p| **p != self.cfg.name) {
                 out.push(Action::Send {
                     to: peer.clone(),
@@ -239,7 +272,44 @@ impl GaleraNode {
         if self.next_check <= now {
             self.next_check = now + self.cfg.evs.check_period;
             self.drop_silent(now, out);
+            self.try_restore(now, out);
         }
+    }
+
+    /// A write-set of ours that a new orderer never received was replaced
+    /// by another under its seqno: its client gets 1213.
+    fn roll_back_replaced(&mut self, old: Option<WriteSet>, new: &WriteSet, out: &mut Vec<Action>) {
+        let Some(old) = old.filter(|o| o != new && o.origin == self.cfg.name) else {
+            return;
+        };
+        if self.pending.remove(&(old.conn, old.id)) {
+            out.push(self.reply(old.conn, old.id, Err(CERT_FAILURE.to_string())));
+        }
+    }
+
+    /// The orderer removes `node` from the component and tells the others.
+    fn evict(&mut self, node: &String, out: &mut Vec<Action>) {
+        let Some(mut view) = self.view.clone() else {
+            return;
+        };
+        view.remove(node);
+        for missing in self.missing_acks.values_mut() {
+            missing.remove(node);
+        }
+        for m in view.iter().filter(|m| **m != self.cfg.name) {
+            out.push(Action::Send {
+                to: m.clone(),
+                msg: Msg::Keepalive {
+                    view: Some(view.clone()),
+                },
+            });
+        }
+        self.view = Some(view);
+        self.commit_acknowledged(out);
+    }
+
+    fn is_member(&self, node: &String) -> bool {
+        self.view.as_ref().is_some_and(|v| v.contains(node))
     }
 
     /// The orderer sends write-sets again to members that have not
@@ -288,6 +358,7 @@ impl GaleraNode {
             return;
         }
         if !have_quorum(&alive, &BTreeSet::new(), &prev, &Default::default()) {
+            self.last_prim = prev;
             self.view = None;
             return self.abort_uncommitted(NOT_PRIMARY, out);
         }
@@ -302,8 +373,55 @@ impl GaleraNode {
                 self.commit_acknowledged(out);
             }
         } else {
-            self.abort_uncommitted(CERT_FAILURE, out);
+            self.take_over_ordering(&alive, out);
         }
+    }
+
+    /// The orderer left but the component kept its quorum. As EVS delivers
+    /// to every survivor what any survivor received in the old view, the
+    /// write-sets the old orderer sent are not lost: the new orderer sends
+    /// the ones it holds again under their seqnos and commits them once
+    /// every survivor has them. (One the old orderer committed and
+    /// acknowledged was acknowledged by every member first, so the new
+    /// orderer holds it.) Writes this node passed to the old orderer that
+    /// no survivor received are rolled back: their clients get 1213.
+    fn take_over_ordering(&mut self, alive: &BTreeSet<String>, out: &mut Vec<Action>) {
+        let me = self.cfg.name.clone();
+        let held: BTreeSet<(u64, u64)> = self
+            .early
+            .values()
+            .filter(|ws| ws.origin == me)
+            .map(|ws| (ws.conn, ws.id))
+            .collect();
+        for (conn, id) in std::mem::take(&mut self.pending) {
+            if held.contains(&(conn, id)) {
+                self.pending.insert((conn, id));
+            } else {
+                out.push(self.reply(conn, id, Err(CERT_FAILURE.to_string())));
+            }
+        }
+        self.missing_acks.clear();
+        if alive.first() != Some(&me) {
+            return;
+        }
+        let others: BTreeSet<String> = alive.iter().filter(|m| **m != me).cloned().collect();
+        let mut next = self.seqno;
+        while let Some(ws) = self.early.get(&(next + 1)).cloned() {
+            next += 1;
+            for m in &others {
+                out.push(Action::Send {
+                    to: m.clone(),
+                    msg: Msg::Ordered {
+                        seqno: next,
+                        ws: ws.clone(),
+                    },
+                });
+            }
+            self.missing_acks.insert(next, others.clone());
+        }
+        self.early.retain(|s, _| *s <= next);
+        self.next_order = next;
+        self.commit_acknowledged(out);
     }
 
     /// Forgets ordered but uncommitted write-sets and fails this node's

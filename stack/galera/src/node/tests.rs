@@ -72,7 +72,7 @@ impl Cluster {
                 Action::WriteGrastate(g) => {
                     self.grastate.insert(node.to_string(), g);
                 }
-                Action::Committed { .. } | Action::StateReceived => {}
+                Action::Committed { .. } | Action::StateReceived | Action::WriteViewState(_) => {}
             }
         }
     }
@@ -303,4 +303,57 @@ fn writes_keep_committing_after_a_lower_named_node_rejoins() {
         .map(|(_, _, r)| r.id)
         .collect();
     assert!(acked.iter().all(|v| k[0].contains(v)));
+}
+
+#[test]
+fn a_node_the_others_no_longer_hear_leaves_the_component_it_still_hears() {
+    let mut c = Cluster::new(&THREE);
+    c.run_until(s(3.0));
+    // n3 hears n1 and n2, they do not hear n3 (as after a pause).
+    for to in ["n1", "n2"] {
+        c.cut.insert(("n3".to_string(), to.to_string()));
+    }
+    c.run_until(s(12.0));
+    assert!(c.nodes["n1"].is_primary() && c.nodes["n2"].is_primary());
+    assert!(!c.nodes["n3"].is_primary());
+    c.write("n3", 1, "k", 1);
+    c.run_until(s(12.1));
+    assert_eq!(c.reply(1).unwrap().2.result, Err(NOT_PRIMARY.to_string()));
+}
+
+#[test]
+fn a_write_the_orderer_acknowledged_survives_its_loss_before_the_commit_went_out() {
+    let mut c = Cluster::new(&THREE);
+    c.run_until(s(3.0));
+    c.write("n1", 1, "k", 7);
+    // Every Ordered and Ack is delivered (1 ms each way), then n1 commits
+    // and answers; its Commit messages are cut with it.
+    c.run_until(s(3.0015));
+    c.partition(&["n1"], &["n2", "n3"]);
+    c.run_until(s(3.01));
+    assert_eq!(c.reply(1).unwrap().2.result, Ok(None));
+    c.run_until(s(12.0));
+    for n in ["n2", "n3"] {
+        assert!(c.nodes[n].is_primary(), "{n}");
+        assert_eq!(c.nodes[n].values("k"), [7].into(), "{n}");
+    }
+}
+
+#[test]
+fn nodes_that_lost_quorum_reform_the_component_when_they_meet_again() {
+    let mut c = Cluster::new(&THREE);
+    c.run_until(s(3.0));
+    c.write("n2", 1, "k", 5);
+    c.run_until(s(3.1));
+    c.partition(&["n1"], &["n2", "n3"]);
+    c.partition(&["n2"], &["n3"]);
+    c.run_until(s(12.0));
+    assert!(c.nodes.values().all(|n| !n.is_primary()));
+    c.cut.clear();
+    c.run_until(s(16.0));
+    assert!(c.nodes.values().all(|n| n.is_primary()));
+    assert!(c.nodes.values().all(|n| n.values("k") == [5].into()));
+    c.write("n3", 2, "k", 6);
+    c.run_until(s(16.1));
+    assert_eq!(c.reply(2).unwrap().2.result, Ok(None));
 }
