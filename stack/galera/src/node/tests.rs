@@ -357,3 +357,39 @@ fn nodes_that_lost_quorum_reform_the_component_when_they_meet_again() {
     c.run_until(s(16.1));
     assert_eq!(c.reply(2).unwrap().2.result, Ok(None));
 }
+
+#[test]
+fn a_member_whose_orderer_turns_non_primary_steps_down_and_both_reform_later() {
+    let mut c = Cluster::new(&THREE);
+    c.run_until(s(3.0));
+    c.partition(&["n1"], &["n2", "n3"]);
+    c.run_until(s(10.0));
+    // n2 (now the orderer of {n2, n3}) stops hearing n3; n3 still hears n2.
+    c.cut.insert(("n3".to_string(), "n2".to_string()));
+    c.run_until(s(17.0));
+    assert!(!c.nodes["n2"].is_primary());
+    assert!(
+        !c.nodes["n3"].is_primary(),
+        "n3 kept a component its orderer left"
+    );
+    c.cut.remove(&("n3".to_string(), "n2".to_string()));
+    c.run_until(s(20.0));
+    assert!(c.nodes["n2"].is_primary() && c.nodes["n3"].is_primary());
+}
+
+#[test]
+fn a_member_that_restarts_before_it_is_missed_is_admitted_again() {
+    let mut c = Cluster::new(&THREE);
+    c.run_until(s(3.0));
+    c.write("n2", 1, "k", 9);
+    c.run_until(s(3.1));
+    // n3 restarts from an empty disk at once: still a member for n1.
+    c.nodes.insert(
+        "n3".to_string(),
+        GaleraNode::new(cfg("n3", &THREE), empty_disk()),
+    );
+    c.input("n3", Input::Start { bootstrap: false });
+    c.run_until(s(6.0));
+    assert!(c.nodes["n3"].is_primary());
+    assert_eq!(c.nodes["n3"].values("k"), [9].into());
+}
