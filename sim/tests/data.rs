@@ -165,3 +165,14 @@ fn pacemaker_galera_has_one_bounded_outage_and_loses_nothing() {
         }
     }
 }
+
+/// All three nodes lose power: Galera re-forms from the most advanced node
+/// and every acknowledged write is still there.
+#[test]
+fn galera_full_power_failure_loses_no_acknowledged_write() {
+    let r = data_clients("galera-full-power-failure.toml", 1);
+    for d in &r.data_clients {
+        assert_eq!(d.lost, 0, "{d:?}");
+        assert!(d.acknowledged > 0, "{d:?}");
+    }
+}
