@@ -287,12 +287,21 @@ impl GaleraNode {
         }
     }
 
-    /// The orderer removes `node` from the component and tells the others.
+    /// The orderer removes `node` from the component and tells the others;
+    /// if the rest is no quorum of the component, it leaves it instead.
     fn evict(&mut self, node: &String, out: &mut Vec<Action>) {
-        let Some(mut view) = self.view.clone() else {
+        let Some(prev) = self.view.clone() else {
             return;
         };
+        let mut view = prev.clone();
         view.remove(node);
+        if !have_quorum(&view, &BTreeSet::new(), &prev, &Default::default()) {
+            // Without it we were not a primary component either (a paused
+            // orderer that lost its quorum while it slept).
+            self.last_prim = prev;
+            self.view = None;
+            return self.abort_uncommitted(NOT_PRIMARY, out);
+        }
         for missing in self.missing_acks.values_mut() {
             missing.remove(node);
         }

@@ -58,7 +58,11 @@ impl Cluster {
 
     fn input(&mut self, node: &str, input: Input) {
         let now = self.now;
-        let actions = self.nodes.get_mut(node).unwrap().handle(now, input);
+        // A node taken out of `nodes` is paused: what reaches it is lost.
+        let Some(n) = self.nodes.get_mut(node) else {
+            return;
+        };
+        let actions = n.handle(now, input);
         for a in actions {
             match a {
                 Action::Send { to, msg } => {
@@ -392,4 +396,28 @@ fn a_member_that_restarts_before_it_is_missed_is_admitted_again() {
     c.run_until(s(6.0));
     assert!(c.nodes["n3"].is_primary());
     assert_eq!(c.nodes["n3"].values("k"), [9].into());
+}
+
+#[test]
+fn a_paused_orderer_that_lost_its_quorum_does_not_stay_primary_alone() {
+    let mut c = Cluster::new(&THREE);
+    c.run_until(s(3.0));
+    c.partition(&["n1"], &["n2", "n3"]);
+    c.run_until(s(10.0));
+    // n2 orders {n2, n3}; it pauses and n3 is left non-primary.
+    let n2 = c.nodes.remove("n2").unwrap();
+    c.run_until(s(17.0));
+    assert!(!c.nodes["n3"].is_primary());
+    // n2 resumes: it hears n3 waiting before it misses anyone.
+    c.nodes.insert("n2".to_string(), n2);
+    c.input(
+        "n2",
+        Input::Peer {
+            from: "n3".into(),
+            msg: Msg::Keepalive { view: None },
+        },
+    );
+    assert!(!c.nodes["n2"].is_primary(), "n2 kept a component of one");
+    c.run_until(s(20.0));
+    assert!(c.nodes["n2"].is_primary() && c.nodes["n3"].is_primary());
 }
