@@ -130,6 +130,11 @@ pub struct DataClientSummary {
     pub hung: usize,
     /// The longest time one of them stayed open after that, seconds.
     pub longest_hang: f64,
+    /// The longest time between two acknowledged operations (or from the
+    /// first operation to the first acknowledgement, or from the last
+    /// acknowledgement to the end of the last operation), seconds: the
+    /// outage the client saw, whether its operations failed or hung.
+    pub longest_outage: f64,
 }
 
 /// What one fault did to Corosync: how long until a node delivered a new
@@ -279,8 +284,8 @@ impl RunReport {
         for d in &self.data_clients {
             let _ = writeln!(
                 out,
-                "data client {}: {} operations, {} acknowledged, {} failed, {} unknown, {} lost, {} stale; {} connection(s) lost their server, longest hang {:.1} s",
-                d.client, d.operations, d.acknowledged, d.failed, d.unknown, d.lost, d.stale, d.hung, d.longest_hang
+                "data client {}: {} operations, {} acknowledged, {} failed, {} unknown, {} lost, {} stale; {} connection(s) lost their server, longest hang {:.1} s; longest outage {:.1} s",
+                d.client, d.operations, d.acknowledged, d.failed, d.unknown, d.lost, d.stale, d.hung, d.longest_hang, d.longest_outage
             );
         }
         if !self.corosync_timers.is_empty() {

@@ -1,5 +1,5 @@
 //! Data behind the VIP in the simulated world: the setups of the database
-//! and HAProxy daemons a node runs, and the data clients (`[[client]]`
+//! and HAProxy daemons a node runs (Galera's: `crate::galera_spec`), and the data clients (`[[client]]`
 //! with `workload = "kv"`), each running the `hasim-data` client core over
 //! TCP from its own host.
 //!

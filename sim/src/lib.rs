@@ -17,6 +17,7 @@ pub mod data_spec;
 pub mod fabric;
 pub mod fault_file;
 pub mod faults;
+pub mod galera_spec;
 pub mod guard;
 pub mod input;
 pub mod limits;

@@ -24,7 +24,8 @@ pub enum Need {
     Clients,
     /// Pacemaker runs (a `[pacemaker]` section).
     Pacemaker,
-    /// At least one `[[client]]` with `workload = "kv"` and a `[[kvdb]]`.
+    /// At least one `[[client]]` with `workload = "kv"` and a `[[kvdb]]`
+    /// or `[[galera]]`.
     DataClients,
 }
 
@@ -88,9 +89,9 @@ fn unmet(scenario: &Scenario, need: Need) -> Option<String> {
                 .clients
                 .iter()
                 .any(|c| c.workload == crate::scenario::Workload::Kv)
-                || scenario.kvdb.is_empty() =>
+                || (scenario.kvdb.is_empty() && scenario.galera.is_empty()) =>
         {
-            Some("the scenario has no data client (`workload = \"kv\"`) or no `[[kvdb]]` database".into())
+            Some("the scenario has no data client (`workload = \"kv\"`) or no `[[kvdb]]` or `[[galera]]` database".into())
         }
         _ => None,
     }

@@ -59,6 +59,9 @@ pub struct Scenario {
     /// HAProxy instances.
     #[serde(default)]
     pub haproxy: Vec<crate::data_spec::HaproxySpec>,
+    /// Galera clusters.
+    #[serde(default)]
+    pub galera: Vec<crate::galera_spec::GaleraSpec>,
     /// Data clients' shared settings.
     pub data: Option<Spanned<crate::data_spec::DataSection>>,
     /// The corosync.conf named by `[corosync]`, parsed (filled by `load`).
@@ -777,6 +780,7 @@ impl Scenario {
                 }
             }
         }
+        crate::galera_spec::check_all(self, nodes)?;
         for h in &self.haproxy {
             let node = h.node.get_ref().as_str();
             if !nodes.contains(&node) {

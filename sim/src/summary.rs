@@ -60,6 +60,7 @@ impl RunSummary {
             stale,
             hung,
             longest_hang_ms,
+            history,
             ..
         } = event
         {
@@ -73,6 +74,7 @@ impl RunSummary {
                 stale: *stale,
                 hung: *hung,
                 longest_hang: *longest_hang_ms as f64 / 1000.0,
+                longest_outage: longest_outage(history, client).as_secs_f64(),
             });
             self.data_clients.sort_by(|a, b| a.client.cmp(&b.client));
         }
@@ -270,4 +272,30 @@ impl FaultImpacts {
             .map(|(_, i)| i)
             .collect()
     }
+}
+
+/// The longest stretch without an acknowledged operation of `client`,
+/// from its first operation to the end of its last one (an operation still
+/// pending ends with the history): the outage it saw, whether its
+/// operations failed or hung (see
+/// `hasim_reports::DataClientSummary::longest_outage`).
+fn longest_outage(history: &hasim_data::History, client: &str) -> Duration {
+    let ops: Vec<&hasim_data::history::Op> =
+        history.ops.iter().filter(|o| o.client == client).collect();
+    let ended = |o: &&hasim_data::history::Op| o.completed.as_ref().map_or(history.end, |c| c.0);
+    let (Some(first), Some(last)) = (
+        ops.iter().map(|o| o.invoked).min(),
+        ops.iter().map(ended).max(),
+    ) else {
+        return Duration::ZERO;
+    };
+    let mut marks = vec![first];
+    marks.extend(ops.iter().filter_map(|o| o.acked_at()));
+    marks.sort();
+    marks.push(last);
+    marks
+        .windows(2)
+        .map(|w| w[1].saturating_sub(w[0]))
+        .max()
+        .unwrap_or_default()
 }

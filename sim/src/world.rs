@@ -190,6 +190,7 @@ fn add_machine(
     let configs = vrrp_configs(scenario, &name);
     let kvdb = crate::data_clients::kvdb_setup(scenario, &name);
     let haproxy = crate::data_clients::haproxy_setup(scenario, &name);
+    let galera = crate::galera_spec::setup(scenario, &name);
     let for_corosync = scenario.clone();
     let shared = shared.clone();
     let host_name = name.clone();
@@ -202,6 +203,7 @@ fn add_machine(
             let shared = shared.clone();
             let configs = configs.clone();
             let (kvdb, haproxy) = (kvdb.clone(), haproxy.clone());
+            let galera = galera.clone();
             let name = host_name.clone();
             let incarnation = shared.world.at(shared.now()).hosts[index].incarnation;
             let corosync = corosync_setup(&for_corosync, &name, incarnation);
@@ -219,6 +221,7 @@ fn add_machine(
                 let host: Arc<dyn Host> = Arc::new(host);
                 let service = tokio::spawn(responder::serve(host.clone()));
                 start_data_daemons(&host, kvdb, haproxy);
+                start_galera(&host, galera);
                 if let Some(Ok(setup)) = corosync {
                     let board = hasim_node::init::start_corosync(host.clone(), setup, cpg_interval);
                     if let Some(setup) = pacemaker {
@@ -273,6 +276,20 @@ fn start_data_daemons(
             }
         });
     }
+}
+
+/// The node's mysqld, if it is in a `[[galera]]` cluster.
+fn start_galera(host: &Arc<dyn Host>, setup: Option<hasim_node::galera_daemon::GaleraSetup>) {
+    let Some(setup) = setup else { return };
+    let h = host.clone();
+    tokio::spawn(async move {
+        if let Err(e) = hasim_node::galera_daemon::run(h.clone(), setup).await {
+            h.report(NodeEvent::DaemonFailed {
+                daemon: "galera".into(),
+                error: e.to_string(),
+            });
+        }
+    });
 }
 
 async fn simulate(

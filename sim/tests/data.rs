@@ -81,3 +81,98 @@ fn bad_data_tables_name_file_and_line() {
         .to_string();
     assert!(e.contains("keepalive_probes"), "{e}");
 }
+
+/// Galera's own quorum: n2, cut off alone, is non-primary and acknowledges
+/// nothing; the majority side keeps taking writes; nothing acknowledged is
+/// lost, though Keepalived still splits.
+#[test]
+fn galera_minority_refuses_writes_and_nothing_acknowledged_is_lost() {
+    for seed in 1..3 {
+        let r = data_clients("keepalived-haproxy-galera.toml", seed);
+        let client = |c: &str| r.data_clients.iter().find(|d| d.client == c).unwrap();
+        for d in &r.data_clients {
+            assert_eq!(d.lost, 0, "seed {seed}: {d:?}");
+        }
+        for a in ["client-a1", "client-a2"] {
+            assert_eq!(client(a).failed, 0, "seed {seed}: {:?}", client(a));
+            assert!(client(a).longest_outage < 10.0, "seed {seed}");
+        }
+        for b in ["client-b1", "client-b2"] {
+            let d = client(b);
+            assert!(d.failed + d.unknown > 0, "seed {seed}: {d:?}");
+            assert!(d.longest_outage > 30.0, "seed {seed}: {d:?}");
+        }
+    }
+}
+
+/// Bad `[[galera]]` tables are refused with the file, line and what was
+/// expected.
+#[test]
+fn bad_galera_tables_name_file_and_line() {
+    let text =
+        std::fs::read_to_string(common::scenario_path("keepalived-haproxy-galera.toml")).unwrap();
+    let cases = [
+        (
+            "= \"gcomm://n1,n2,n3",
+            "= \"gcomm://n1,n2,nx",
+            "unknown node `nx`",
+        ),
+        (
+            "= \"gcomm://n1,n2,n3",
+            "= \"gcomm://n1,n2,n1",
+            "names `n1` twice",
+        ),
+        (
+            "= \"gcomm://n1,n2,n3",
+            "= \"gcomm://",
+            "expected gcomm://node1",
+        ),
+        (
+            "bootstrap = \"n1\"",
+            "bootstrap = \"client-a1\"",
+            "not in cluster_address",
+        ),
+        (
+            "bootstrap = \"n1\"",
+            "bootstrap = \"n1\"\nsuspect_timeout = \"20s\"",
+            "suspect_timeout <= inactive_timeout",
+        ),
+        (
+            "bootstrap = \"n1\"",
+            "bootstrap = \"n1\"\nbogus = 1",
+            "unknown field `bogus`",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        let bad = text.replacen(from, to, 1);
+        let e = Scenario::parse(&bad, "g.toml").unwrap_err().to_string();
+        assert!(e.contains("g.toml:") && e.contains(expected), "{to}: {e}");
+    }
+}
+
+/// Pacemaker cuts off and fences the VIP's node: the majority side's
+/// clients see one outage bounded by detection, fencing, the VIP move and
+/// HAProxy's checks; nothing acknowledged is lost on either side.
+#[test]
+fn pacemaker_galera_has_one_bounded_outage_and_loses_nothing() {
+    let r = data_clients("pacemaker-haproxy-galera.toml", 1);
+    assert_eq!(r.data_clients.len(), 10);
+    for d in &r.data_clients {
+        assert_eq!(d.lost, 0, "{d:?}");
+        if d.client.starts_with("client-b") {
+            assert!(d.longest_outage < 40.0, "{d:?}");
+            assert!(d.longest_outage > 7.0, "{d:?}");
+        }
+    }
+}
+
+/// All three nodes lose power: Galera re-forms from the most advanced node
+/// and every acknowledged write is still there.
+#[test]
+fn galera_full_power_failure_loses_no_acknowledged_write() {
+    let r = data_clients("galera-full-power-failure.toml", 1);
+    for d in &r.data_clients {
+        assert_eq!(d.lost, 0, "{d:?}");
+        assert!(d.acknowledged > 0, "{d:?}");
+    }
+}

@@ -6,6 +6,7 @@
 //!   bootstraps a new primary component after every node has stopped.
 //! * [`pc`]: gcomm's quorum rule for primary components and its failure
 //!   detection timing (`evs.suspect_timeout`, `evs.inactive_timeout`).
+//! * [`wire`]: group messages as text datagrams on the gcomm port.
 //! * [`node`]: a running node as a sans-IO core: write-sets in one global
 //!   seqno order, certification, primary component, 1047 when not primary,
 //!   state transfer to joiners, grastate on disk and crash recovery.
@@ -14,6 +15,7 @@ pub mod bootstrap;
 pub mod grastate;
 pub mod node;
 pub mod pc;
+pub mod wire;
 
 pub use bootstrap::{choose_bootstrap, BootstrapChoice, NodeReport};
 pub use grastate::{Grastate, GrastateError};

@@ -21,7 +21,10 @@
 //!   component, is Galera's.
 //! * **Certification.** A write-set carries the seqno its node had
 //!   committed when it ran (`depends`); it fails certification, on every
-//!   node alike, if a write-set ordered after that touched the same key.
+//!   node alike, if a write-set from another node ordered after that
+//!   touched the same key. Write-sets from the same node never conflict:
+//!   its local locks already ordered them (Galera's certification skips a
+//!   match with the same source id).
 //!   The origin answers 1213 (deadlock) for a failed one.
 //! * **Joining.** The orderer adds a node it hears that is not in the
 //!   component and sends it a full state snapshot (SST); the joiner becomes
@@ -101,6 +104,15 @@ pub enum Msg {
         /// Highest seqno to commit.
         upto: i64,
     },
+    /// Sent by a non-primary node with its last primary component and
+    /// seqno, so that the nodes of that component can re-form it when
+    /// enough of them see each other again.
+    Waiting {
+        /// The last primary component the sender was in.
+        last_prim: BTreeSet<String>,
+        /// The sender's last committed seqno.
+        seqno: i64,
+    },
     /// Full state for a joiner.
     State {
         /// Component members.
@@ -109,8 +121,8 @@ pub enum Msg {
         seqno: i64,
         /// Data.
         data: BTreeMap<String, BTreeSet<u64>>,
-        /// Last seqno that wrote each key.
-        cert: BTreeMap<String, i64>,
+        /// Last seqno that wrote each key, and its origin.
+        cert: BTreeMap<String, (i64, String)>,
     },
 }
 
@@ -163,6 +175,23 @@ pub enum Action {
     },
     /// Write `grastate.dat`.
     WriteGrastate(Grastate),
+    /// The engine committed the write-set with this seqno: `write` is what
+    /// it stored, `None` when the write-set failed certification (the seqno
+    /// is used all the same). A daemon makes it durable, as InnoDB does at
+    /// commit.
+    Committed {
+        /// Global seqno.
+        seqno: i64,
+        /// Key and value stored.
+        write: Option<(String, u64)>,
+    },
+    /// Write `gvwstate.dat` (`pc.recovery`): the primary component this
+    /// node is in, so that after a restart it can re-form it with the
+    /// others (see `restore`); `None` removes the file (clean shutdown).
+    WriteViewState(Option<BTreeSet<String>>),
+    /// A state transfer replaced the engine's whole content: what
+    /// [`GaleraNode::disk`] returns is now the base for later commits.
+    StateReceived,
 }
 
 /// One Galera node.
@@ -172,16 +201,21 @@ pub struct GaleraNode {
     view: Option<BTreeSet<String>>,
     seqno: i64,
     data: BTreeMap<String, BTreeSet<u64>>,
-    cert: BTreeMap<String, i64>,
+    cert: BTreeMap<String, (i64, String)>,
     early: BTreeMap<i64, WriteSet>,
     next_order: i64,
     missing_acks: BTreeMap<i64, BTreeSet<String>>,
     pending: BTreeSet<(u64, u64)>,
     heard: BTreeMap<String, Duration>,
+    /// The last primary component this node was in (empty after a restart).
+    last_prim: BTreeSet<String>,
+    /// What non-primary peers last said (see [`Msg::Waiting`]).
+    waiting: BTreeMap<String, (BTreeSet<String>, i64)>,
     next_keepalive: Duration,
     next_check: Duration,
 }
 
+mod restore;
 mod run;
 
 impl GaleraNode {
@@ -201,9 +235,18 @@ impl GaleraNode {
             missing_acks: BTreeMap::new(),
             pending: BTreeSet::new(),
             heard: BTreeMap::new(),
+            last_prim: BTreeSet::new(),
+            waiting: BTreeMap::new(),
             next_keepalive: Duration::ZERO,
             next_check: Duration::ZERO,
         }
+    }
+
+    /// A node restarting with `gvwstate.dat`: `last_prim` is the primary
+    /// component it was in when it stopped.
+    pub fn with_view_state(mut self, last_prim: BTreeSet<String>) -> Self {
+        self.last_prim = last_prim;
+        self
     }
 
     /// Whether the node is in a primary component.
@@ -267,6 +310,7 @@ impl GaleraNode {
         )));
         self.running = false;
         self.view = None;
+        out.push(Action::WriteViewState(None));
     }
 
     fn reply(&self, conn: u64, id: u64, result: Result<Option<BTreeSet<u64>>, String>) -> Action {

@@ -13,6 +13,8 @@ pub mod corosync_daemon;
 pub mod daemon;
 pub mod driver;
 pub mod fencing;
+pub mod galera_daemon;
+pub mod galera_disk;
 pub mod haproxy_daemon;
 pub mod host;
 pub mod init;

@@ -58,7 +58,11 @@ impl Cluster {
 
     fn input(&mut self, node: &str, input: Input) {
         let now = self.now;
-        let actions = self.nodes.get_mut(node).unwrap().handle(now, input);
+        // A node taken out of `nodes` is paused: what reaches it is lost.
+        let Some(n) = self.nodes.get_mut(node) else {
+            return;
+        };
+        let actions = n.handle(now, input);
         for a in actions {
             match a {
                 Action::Send { to, msg } => {
@@ -72,6 +76,7 @@ impl Cluster {
                 Action::WriteGrastate(g) => {
                     self.grastate.insert(node.to_string(), g);
                 }
+                Action::Committed { .. } | Action::StateReceived | Action::WriteViewState(_) => {}
             }
         }
     }
@@ -255,4 +260,164 @@ fn clean_shutdown_and_crash_recovery_positions() {
     let back = GaleraNode::new(cfg("n1", &["n1"]), crashed);
     assert_eq!(back.seqno(), 1);
     assert_eq!(back.values("k"), [1].into());
+}
+
+#[test]
+fn writes_to_one_key_from_one_node_never_conflict() {
+    let mut c = Cluster::new(&THREE);
+    c.run_until(s(3.0));
+    c.write("n2", 1, "k", 1);
+    c.write("n2", 2, "k", 2);
+    c.run_until(s(3.1));
+    for id in [1, 2] {
+        assert_eq!(c.reply(id).unwrap().2.result, Ok(None));
+    }
+    assert!(c.nodes.values().all(|n| n.values("k") == [1, 2].into()));
+}
+
+#[test]
+fn writes_keep_committing_after_a_lower_named_node_rejoins() {
+    let mut c = Cluster::new(&THREE);
+    c.run_until(s(3.0));
+    c.partition(&["n1"], &["n2", "n3"]);
+    c.run_until(s(10.0));
+    c.write("n2", 1, "k", 1);
+    c.run_until(s(10.1));
+    assert_eq!(c.reply(1).unwrap().2.result, Ok(None));
+    c.cut.clear();
+    // n1 rejoins (and orders from then on) while writes keep coming.
+    let mut id = 2;
+    while c.now < s(14.0) {
+        c.write("n3", id, "k", id);
+        id += 1;
+        let next = c.now + s(0.05);
+        c.run_until(next);
+    }
+    c.run_until(s(15.0));
+    for i in 2..id {
+        assert!(c.reply(i).is_some(), "write {i} never answered");
+    }
+    assert!(c.nodes["n1"].is_primary());
+    let k: Vec<_> = c.nodes.values().map(|n| n.values("k")).collect();
+    assert!(k.iter().all(|v| v == &k[0]), "{k:?}");
+    let acked: BTreeSet<u64> = c
+        .replies
+        .iter()
+        .filter(|(_, _, r)| r.result.is_ok())
+        .map(|(_, _, r)| r.id)
+        .collect();
+    assert!(acked.iter().all(|v| k[0].contains(v)));
+}
+
+#[test]
+fn a_node_the_others_no_longer_hear_leaves_the_component_it_still_hears() {
+    let mut c = Cluster::new(&THREE);
+    c.run_until(s(3.0));
+    // n3 hears n1 and n2, they do not hear n3 (as after a pause).
+    for to in ["n1", "n2"] {
+        c.cut.insert(("n3".to_string(), to.to_string()));
+    }
+    c.run_until(s(12.0));
+    assert!(c.nodes["n1"].is_primary() && c.nodes["n2"].is_primary());
+    assert!(!c.nodes["n3"].is_primary());
+    c.write("n3", 1, "k", 1);
+    c.run_until(s(12.1));
+    assert_eq!(c.reply(1).unwrap().2.result, Err(NOT_PRIMARY.to_string()));
+}
+
+#[test]
+fn a_write_the_orderer_acknowledged_survives_its_loss_before_the_commit_went_out() {
+    let mut c = Cluster::new(&THREE);
+    c.run_until(s(3.0));
+    c.write("n1", 1, "k", 7);
+    // Every Ordered and Ack is delivered (1 ms each way), then n1 commits
+    // and answers; its Commit messages are cut with it.
+    c.run_until(s(3.0015));
+    c.partition(&["n1"], &["n2", "n3"]);
+    c.run_until(s(3.01));
+    assert_eq!(c.reply(1).unwrap().2.result, Ok(None));
+    c.run_until(s(12.0));
+    for n in ["n2", "n3"] {
+        assert!(c.nodes[n].is_primary(), "{n}");
+        assert_eq!(c.nodes[n].values("k"), [7].into(), "{n}");
+    }
+}
+
+#[test]
+fn nodes_that_lost_quorum_reform_the_component_when_they_meet_again() {
+    let mut c = Cluster::new(&THREE);
+    c.run_until(s(3.0));
+    c.write("n2", 1, "k", 5);
+    c.run_until(s(3.1));
+    c.partition(&["n1"], &["n2", "n3"]);
+    c.partition(&["n2"], &["n3"]);
+    c.run_until(s(12.0));
+    assert!(c.nodes.values().all(|n| !n.is_primary()));
+    c.cut.clear();
+    c.run_until(s(16.0));
+    assert!(c.nodes.values().all(|n| n.is_primary()));
+    assert!(c.nodes.values().all(|n| n.values("k") == [5].into()));
+    c.write("n3", 2, "k", 6);
+    c.run_until(s(16.1));
+    assert_eq!(c.reply(2).unwrap().2.result, Ok(None));
+}
+
+#[test]
+fn a_member_whose_orderer_turns_non_primary_steps_down_and_both_reform_later() {
+    let mut c = Cluster::new(&THREE);
+    c.run_until(s(3.0));
+    c.partition(&["n1"], &["n2", "n3"]);
+    c.run_until(s(10.0));
+    // n2 (now the orderer of {n2, n3}) stops hearing n3; n3 still hears n2.
+    c.cut.insert(("n3".to_string(), "n2".to_string()));
+    c.run_until(s(17.0));
+    assert!(!c.nodes["n2"].is_primary());
+    assert!(
+        !c.nodes["n3"].is_primary(),
+        "n3 kept a component its orderer left"
+    );
+    c.cut.remove(&("n3".to_string(), "n2".to_string()));
+    c.run_until(s(20.0));
+    assert!(c.nodes["n2"].is_primary() && c.nodes["n3"].is_primary());
+}
+
+#[test]
+fn a_member_that_restarts_before_it_is_missed_is_admitted_again() {
+    let mut c = Cluster::new(&THREE);
+    c.run_until(s(3.0));
+    c.write("n2", 1, "k", 9);
+    c.run_until(s(3.1));
+    // n3 restarts from an empty disk at once: still a member for n1.
+    c.nodes.insert(
+        "n3".to_string(),
+        GaleraNode::new(cfg("n3", &THREE), empty_disk()),
+    );
+    c.input("n3", Input::Start { bootstrap: false });
+    c.run_until(s(6.0));
+    assert!(c.nodes["n3"].is_primary());
+    assert_eq!(c.nodes["n3"].values("k"), [9].into());
+}
+
+#[test]
+fn a_paused_orderer_that_lost_its_quorum_does_not_stay_primary_alone() {
+    let mut c = Cluster::new(&THREE);
+    c.run_until(s(3.0));
+    c.partition(&["n1"], &["n2", "n3"]);
+    c.run_until(s(10.0));
+    // n2 orders {n2, n3}; it pauses and n3 is left non-primary.
+    let n2 = c.nodes.remove("n2").unwrap();
+    c.run_until(s(17.0));
+    assert!(!c.nodes["n3"].is_primary());
+    // n2 resumes: it hears n3 waiting before it misses anyone.
+    c.nodes.insert("n2".to_string(), n2);
+    c.input(
+        "n2",
+        Input::Peer {
+            from: "n3".into(),
+            msg: Msg::Keepalive { view: None },
+        },
+    );
+    assert!(!c.nodes["n2"].is_primary(), "n2 kept a component of one");
+    c.run_until(s(20.0));
+    assert!(c.nodes["n2"].is_primary() && c.nodes["n3"].is_primary());
 }

@@ -1,0 +1,249 @@
+//! Galera (mysqld with wsrep) as a node daemon: clients reach the
+//! `hasim-galera` node core over TCP with the `hasim-data` line protocol;
+//! group traffic travels as datagrams on gcomm's port
+//! ([`hasim_galera::wire::GCOMM_PORT`]).
+//!
+//! What the core says survives a crash is kept on the node's [`Disk`]
+//! (see [`crate::galera_disk`]): `grastate.dat`, and the engine's data
+//! and last committed seqno, written at each commit as InnoDB does with
+//! `innodb_flush_log_at_trx_commit = 1`. A node that boots again recovers
+//! its seqno from there (`--wsrep-recover`).
+//!
+//! Standalone (beside Keepalived), mysqld starts at boot: the node named
+//! `bootstrap` forms a new primary component the first time it ever starts
+//! (`galera_new_cluster`, run once when the cluster is set up: its disk has
+//! no `grastate.dat` yet); every other start joins the component through
+//! `wsrep_cluster_address`.
+//!
+//! [`Disk`]: crate::host::Disk
+
+use crate::driver::{self, Inputs, Io, Service};
+use crate::galera_disk::EngineStore;
+use crate::host::{Datagram, Host, NodeEvent, StreamEvent, StreamId};
+use hasim_data::wire::{LineBuffer, Request};
+use hasim_galera::node::{Action, GaleraConfig, GaleraNode, Input};
+use hasim_galera::pc::EvsTimeouts;
+use hasim_galera::wire::{decode, encode, GCOMM_PORT};
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One Galera node's configuration.
+#[derive(Clone, Debug)]
+pub struct GaleraSetup {
+    /// This node (a name of `cluster`).
+    pub name: String,
+    /// The node's own address (gcomm source).
+    pub address: Ipv4Addr,
+    /// Client port, every address.
+    pub port: u16,
+    /// `wsrep_cluster_address`: every node's name and address, in order.
+    pub cluster: Vec<(String, Ipv4Addr)>,
+    /// gcomm failure detection.
+    pub evs: EvsTimeouts,
+    /// `evs.keepalive_period`.
+    pub keepalive_period: Duration,
+    /// Cluster state uuid.
+    pub uuid: String,
+    /// This node bootstraps the cluster on its very first start.
+    pub bootstrap: bool,
+}
+
+impl GaleraSetup {
+    fn config(&self) -> GaleraConfig {
+        GaleraConfig {
+            name: self.name.clone(),
+            cluster: self.cluster.iter().map(|(n, _)| n.clone()).collect(),
+            evs: self.evs,
+            keepalive_period: self.keepalive_period,
+            uuid: self.uuid.clone(),
+        }
+    }
+}
+
+/// Run mysqld until the node goes away. A `grastate.dat` that cannot be
+/// read stops it with the file's error, as mysqld refuses to start.
+pub async fn run(host: Arc<dyn Host>, setup: GaleraSetup) -> std::io::Result<()> {
+    let (store, disk, first_start) =
+        EngineStore::open(host.as_ref()).map_err(std::io::Error::other)?;
+    let last_prim = crate::galera_disk::view_state(host.as_ref());
+    let datagrams = host.bind(GCOMM_PORT)?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, setup.port);
+    host.listen(any, hasim_tcp::SocketOptions::default(), tx)?;
+    let bootstrap = setup.bootstrap && first_start;
+    let mut server = Server {
+        node: GaleraNode::new(setup.config(), disk).with_view_state(last_prim),
+        setup,
+        store,
+        bootstrap,
+        conns: BTreeMap::new(),
+    };
+    let inputs = Inputs {
+        datagrams: Some(datagrams),
+        local: None,
+        streams: Some(rx),
+        stop: None,
+    };
+    driver::run(&mut server, host, inputs).await;
+    Ok(())
+}
+
+struct Server {
+    node: GaleraNode,
+    setup: GaleraSetup,
+    store: EngineStore,
+    bootstrap: bool,
+    conns: BTreeMap<StreamId, LineBuffer>,
+}
+
+/// The core's own deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Wake;
+
+impl Service for Server {
+    type Timer = Wake;
+
+    fn start(&mut self, io: &mut Io<'_, Wake>) {
+        io.host.report(NodeEvent::Log {
+            text: format!(
+                "galera {}: mysqld starts at seqno {}{}",
+                self.setup.name,
+                self.node.seqno(),
+                if self.bootstrap {
+                    ", bootstrapping a new cluster"
+                } else {
+                    ""
+                }
+            ),
+        });
+        let bootstrap = self.bootstrap;
+        self.handle(io, Input::Start { bootstrap });
+    }
+
+    fn datagram(&mut self, io: &mut Io<'_, Wake>, d: Datagram) {
+        let Some(from) = self.peer_named(*d.src.ip()) else {
+            return;
+        };
+        match decode(&d.payload) {
+            Ok(msg) => self.handle(io, Input::Peer { from, msg }),
+            Err(e) => io.host.report(NodeEvent::Log {
+                text: format!("galera: bad gcomm message from {from}: {e}"),
+            }),
+        }
+    }
+
+    fn stream(&mut self, io: &mut Io<'_, Wake>, event: StreamEvent) {
+        match event {
+            StreamEvent::Accepted { conn, .. } => {
+                self.conns.insert(conn, LineBuffer::default());
+            }
+            StreamEvent::Data(conn, bytes) => self.on_data(io, conn, &bytes),
+            StreamEvent::PeerClosed(conn) => {
+                self.conns.remove(&conn);
+                io.host.stream_close(conn);
+            }
+            StreamEvent::Closed(conn, _) => {
+                self.conns.remove(&conn);
+            }
+            StreamEvent::Connected(_) => {}
+        }
+    }
+
+    fn timer(&mut self, io: &mut Io<'_, Wake>, _timer: Wake) {
+        self.handle(io, Input::Timeout);
+    }
+
+    fn settle(&mut self, io: &mut Io<'_, Wake>) {
+        io.follow(Wake, self.node.next_timeout());
+    }
+}
+
+impl Server {
+    fn peer_named(&self, ip: Ipv4Addr) -> Option<String> {
+        self.setup
+            .cluster
+            .iter()
+            .find(|(_, a)| *a == ip)
+            .map(|(n, _)| n.clone())
+    }
+
+    /// Statements on one connection; a line that is not a request aborts
+    /// the connection, as mysqld drops a client that breaks the protocol.
+    fn on_data(&mut self, io: &mut Io<'_, Wake>, conn: StreamId, bytes: &[u8]) {
+        let Some(buf) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let requests: Result<Vec<Request>, String> = buf
+            .push(bytes)
+            .and_then(|ls| ls.iter().map(|l| Request::decode(l)).collect());
+        match requests {
+            Ok(reqs) => {
+                for req in reqs {
+                    self.handle(io, Input::Request(conn, req));
+                }
+            }
+            Err(e) => {
+                io.host.report(NodeEvent::Log {
+                    text: format!("galera: aborting client connection: {e}"),
+                });
+                self.conns.remove(&conn);
+                io.host.stream_abort(conn);
+            }
+        }
+    }
+
+    fn handle(&mut self, io: &mut Io<'_, Wake>, input: Input) {
+        let was_primary = self.node.is_primary();
+        let actions = self.node.handle(io.now(), input);
+        self.apply(io, actions);
+        let primary = self.node.is_primary();
+        if primary != was_primary {
+            io.host.report(NodeEvent::Log {
+                text: format!(
+                    "galera {}: {} at seqno {}",
+                    self.setup.name,
+                    if primary {
+                        "primary component"
+                    } else {
+                        "non-primary"
+                    },
+                    self.node.seqno()
+                ),
+            });
+        }
+    }
+
+    fn apply(&mut self, io: &mut Io<'_, Wake>, actions: Vec<Action>) {
+        for a in actions {
+            match a {
+                Action::Reply(conn, resp) => io.host.stream_send(conn, resp.encode()),
+                Action::Send { to, msg } => {
+                    let Some(dst) = self.address_of(&to) else {
+                        continue;
+                    };
+                    io.host.send(
+                        SocketAddrV4::new(self.setup.address, GCOMM_PORT),
+                        SocketAddrV4::new(dst, GCOMM_PORT),
+                        encode(&msg),
+                    );
+                }
+                Action::WriteGrastate(g) => self.store.write_grastate(io.host, &g),
+                Action::Committed { seqno, write } => {
+                    self.store.commit(io.host, seqno, write.as_ref())
+                }
+                Action::StateReceived => self.store.snapshot(io.host, &self.node.disk()),
+                Action::WriteViewState(view) => self.store.write_view_state(io.host, view.as_ref()),
+            }
+        }
+    }
+
+    fn address_of(&self, name: &str) -> Option<Ipv4Addr> {
+        self.setup
+            .cluster
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| *a)
+    }
+}
