@@ -128,7 +128,10 @@ pub struct Controld {
     /// This controller's CIB calls whose replies have not come back and
     /// that registered a callback (libcib's callback table, counted by
     /// `num_cib_op_callbacks()`); anonymous updates are not in it.
-    pub(crate) cib_callbacks: BTreeSet<u64>,
+    /// Updates with a registered callback, by call id: when they were sent.
+    pub(crate) cib_callbacks: BTreeMap<u64, Duration>,
+    /// The time of the input being handled (for registering callbacks).
+    pub(crate) now: Duration,
     /// The scheduler's current CIB query (`fsa_pe_query`): an answer to an
     /// older one is superseded.
     pub(crate) pe_query: Option<u64>,
@@ -172,7 +175,8 @@ impl Controld {
             fencing: BTreeMap::new(),
             deferred_ack: None,
             fence_failures: BTreeMap::new(),
-            cib_callbacks: BTreeSet::new(),
+            cib_callbacks: BTreeMap::new(),
+            now: Duration::ZERO,
             pe_query: None,
             pe_why: None,
             asleep: None,
@@ -189,6 +193,7 @@ impl Controld {
     }
 
     pub fn handle(&mut self, now: Duration, input: Input) -> Vec<Action> {
+        self.now = now;
         let mut out = Vec::new();
         if let Some(waiting) = self.asleep.as_mut() {
             match input {
@@ -283,7 +288,7 @@ impl Controld {
         out: &mut Vec<Action>,
     ) {
         let call_id = self.cib_call(op, out);
-        self.cib_callbacks.insert(call_id);
+        self.cib_callbacks.insert(call_id, self.now);
         if let Some(a) = after {
             self.cib_waits.insert(call_id, a);
         }

@@ -21,6 +21,9 @@ use crate::core::{Controld, State};
 /// The controller's timer that ends the re-ask sleep.
 pub(crate) const REASK_TIMER: &str = "pe-reask";
 
+/// `MIN_CIB_OP_TIMEOUT` in controld_utils.c, seconds.
+const MIN_CIB_OP_TIMEOUT: u64 = 30;
+
 /// `sleep(1)` in `do_pe_invoke_callback`.
 const REASK_PAUSE: Duration = Duration::from_secs(1);
 
@@ -43,6 +46,7 @@ impl Controld {
         if self.state != State::PolicyEngine {
             return;
         }
+        self.expire_cib_callbacks(now);
         let pending = self.cib_callbacks.len();
         if pending > 0 {
             out.push(Action::Report(Event::CibReask {
@@ -55,6 +59,17 @@ impl Controld {
         }
         let why = self.pe_why.take().unwrap_or_default();
         self.run_scheduler(now, &why, out);
+    }
+
+    /// `cib_op_timeout` (controld_utils.c): a registered callback fires
+    /// with a timeout after max(30 s, 10 s × (1 + active peers)); from then
+    /// on it no longer counts as pending, so an update whose reply never
+    /// comes delays the scheduler for that long, not for ever.
+    fn expire_cib_callbacks(&mut self, now: Duration) {
+        let peers = self.members.len() as u64;
+        let timeout = Duration::from_secs((10 * (1 + peers)).max(MIN_CIB_OP_TIMEOUT));
+        self.cib_callbacks
+            .retain(|_, sent| now.saturating_sub(*sent) < timeout);
     }
 
     /// The sleep is over: handle what arrived meanwhile, in order (CIB
@@ -182,6 +197,40 @@ mod tests {
         assert_eq!(q2.len(), 1);
         let out = c.handle(t3, reply(q2[0]));
         assert!(scheduled(&out), "nothing pending now: scheduler runs");
+    }
+
+    /// A callback whose reply never comes fires with a timeout after
+    /// cib_op_timeout (30 s at least): the controller re-asks until then,
+    /// not for ever.
+    #[test]
+    fn an_unanswered_update_stops_delaying_the_scheduler_at_its_timeout() {
+        let mut c = idle_dc();
+        let t = Duration::from_secs(10);
+        let mut out = Vec::new();
+        c.now = t;
+        let path = "/cib/status/node_state[@id='2']/transient_attributes[@id='2']";
+        c.cib_write(CibOp::DeleteAt { path: path.into() }, None, &mut out);
+        let mut now = t;
+        c.trigger(now, "Node failure", &mut out);
+        let mut q = queries(&out);
+        let mut reasks = 0;
+        loop {
+            let out = c.handle(now, reply(q[0]));
+            if scheduled(&out) {
+                break;
+            }
+            reasks += 1;
+            assert!(reasks < 100, "still re-asking at {now:?}");
+            now += Duration::from_secs(1);
+            let out = c.handle(now, Input::Timer(TimerId::new(super::REASK_TIMER)));
+            q = queries(&out);
+        }
+        assert_eq!(
+            now - t,
+            Duration::from_secs(30),
+            "scheduled once the callback timed out"
+        );
+        assert_eq!(reasks, 30);
     }
 
     #[test]
