@@ -44,10 +44,14 @@ fn start_with(
 #[test]
 fn backup_takes_over_when_master_process_dies() {
     let offset = port_offset();
+    // lb1 first, lb2 once lb1 is MASTER: started together, their
+    // master_down_intervals (0.72 s and 0.73 s) differ by less than a loaded
+    // machine's process start-up, and lb2 may rightly be MASTER for a moment
+    // before lb1 preempts it.
     let master = start("lb1", "127.0.0.1", "127.0.0.2", 100, offset);
-    let backup = start("lb2", "127.0.0.2", "127.0.0.1", 90, offset);
     let became_master = wait_for(&master, &["\"to\":\"MASTER\""], Duration::from_secs(10));
     assert!(became_master.is_some(), "lb1 never became MASTER");
+    let backup = start("lb2", "127.0.0.2", "127.0.0.1", 90, offset);
     assert!(wait_for(&master, &["vip-up", "10.99.0.100"], Duration::from_secs(2)).is_some());
     // lb2 hears lb1's adverts and stays BACKUP.
     assert!(wait_for(&backup, &["\"to\":\"MASTER\""], Duration::from_secs(2)).is_none());
@@ -68,9 +72,9 @@ fn backup_takes_over_when_master_process_dies() {
 fn sigterm_sends_a_goodbye_and_the_backup_takes_over_at_once() {
     let offset = port_offset().wrapping_add(7);
     let mut master = start_with("lb1", "127.0.0.1", "127.0.0.2", 100, offset, "500ms");
-    let backup = start_with("lb2", "127.0.0.2", "127.0.0.1", 90, offset, "500ms");
     let became_master = wait_for(&master, &["\"to\":\"MASTER\""], Duration::from_secs(10));
     assert!(became_master.is_some(), "lb1 never became MASTER");
+    let backup = start_with("lb2", "127.0.0.2", "127.0.0.1", 90, offset, "500ms");
     // Timestamps let a reader time the takeover from the output alone.
     let line = became_master.unwrap_or_default();
     assert!(line.starts_with("{\"time\":\"20"), "{line}");
