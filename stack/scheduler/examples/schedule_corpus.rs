@@ -58,6 +58,7 @@ fn generated(name: &str) -> Option<String> {
 
 fn run(passes: u32, cibs: &[Cib]) {
     let started = std::time::Instant::now();
+    let cpu_started = thread_cpu();
     let mut actions = 0usize;
     for _ in 0..passes {
         for cib in cibs {
@@ -66,8 +67,20 @@ fn run(passes: u32, cibs: &[Cib]) {
         }
     }
     let per_pass = started.elapsed() / passes.max(1);
+    let cpu = match (cpu_started, thread_cpu()) {
+        (Some(a), Some(b)) => format!(" ({:?} CPU)", b.saturating_sub(a) / passes.max(1)),
+        _ => String::new(),
+    };
     println!(
-        "{} CIBs, {passes} passes, {per_pass:?} per pass, {actions} actions",
+        "{} CIBs, {passes} passes, {per_pass:?}{cpu} per pass, {actions} actions",
         cibs.len()
     );
+}
+
+/// This thread's time on a CPU so far (Linux's schedstat): on a busy
+/// machine it is steadier than the wall clock.
+fn thread_cpu() -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns = stat.split_whitespace().next()?.parse().ok()?;
+    Some(std::time::Duration::from_nanos(ns))
 }

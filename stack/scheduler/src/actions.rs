@@ -846,25 +846,17 @@ fn group_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) ->
 }
 
 fn clone_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) -> u32 {
-    let r = ws.actions[a].rsc.unwrap_or(0);
     let mut flags = af::OPTIONAL | af::RUNNABLE | af::PSEUDO;
-    let act = &ws.actions[a];
-    let task = crate::notify::notified_operation(act)
-        .unwrap_or(&act.task)
-        .to_string();
+    let index = child_actions(ws, a);
     let mut any_runnable = false;
-    for i in 0..ws.rscs[r].children.len() {
-        let c = ws.rscs[r].children[i];
-        let has_children = !ws.rscs[c].children.is_empty();
-        // Primitive instances are asked for the atomic action (start for
-        // running); collective instances for the same pseudo action.
-        let ct = if has_children {
-            task.as_str()
-        } else {
-            child_task(&task)
-        };
-        let ca = find_action(ws, c, ct, if has_children { None } else { node });
-        if let Some(ca) = ca {
+    for (collective, matching) in &index.instances {
+        // What `find_action` would return: the first matching action on
+        // the node or on no node (collective instances: any node).
+        let query = if *collective { None } else { node };
+        let found = matching.iter().copied().find(|&ca| {
+            query.is_none() || ws.actions[ca].node.is_none() || ws.actions[ca].node == query
+        });
+        if let Some(ca) = found {
             let cf = action_flags(ws, ca, node);
             if flags & af::OPTIONAL != 0 && cf & af::OPTIONAL == 0 {
                 flags &= !af::OPTIONAL;
@@ -875,6 +867,7 @@ fn clone_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) ->
             }
         }
     }
+    ws.child_actions.insert(a, index);
     if !any_runnable {
         flags &= !af::RUNNABLE;
         if node.is_none() {
@@ -882,6 +875,43 @@ fn clone_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) ->
         }
     }
     flags
+}
+
+/// The instances' actions a clone action stands for, from the cache while
+/// no action was added since it was built. Taken out of the cache: the
+/// caller puts it back (recursive calls for nested clones then rebuild
+/// their own entry rather than alias this one).
+fn child_actions(ws: &mut WorkingSet, a: ActionId) -> ChildActions {
+    let r = ws.actions[a].rsc.unwrap_or(0);
+    if let Some(index) = ws.child_actions.remove(&a) {
+        if index.actions_len == ws.actions.len() && index.children == ws.rscs[r].children {
+            return index;
+        }
+    }
+    let act = &ws.actions[a];
+    let task = crate::notify::notified_operation(act).unwrap_or(&act.task);
+    let instances = ws.rscs[r]
+        .children
+        .iter()
+        .map(|&c| {
+            // Primitive instances are asked for the atomic action (start
+            // for running); collective instances for the same pseudo action.
+            let collective = !ws.rscs[c].children.is_empty();
+            let ct = if collective { task } else { child_task(task) };
+            let matching = ws.rscs[c]
+                .actions
+                .iter()
+                .copied()
+                .filter(|&ca| ws.actions[ca].interval_ms == 0 && ws.actions[ca].task == ct)
+                .collect();
+            (collective, matching)
+        })
+        .collect();
+    ChildActions {
+        actions_len: ws.actions.len(),
+        children: ws.rscs[r].children.clone(),
+        instances,
+    }
 }
 
 fn reason_text(ws: &WorkingSet, a: ActionId, flag: u32) -> String {

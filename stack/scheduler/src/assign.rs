@@ -373,12 +373,21 @@ fn append_parent_colocation(ws: &mut WorkingSet, clone: RscId, child: RscId, all
     }
 }
 
-fn update_score_recursive(ws: &mut WorkingSet, r: RscId, n: NodeId, score: i32) {
-    if let Some(w) = ws.rscs[r].allowed.get_mut(&n) {
-        *w += Score::from(score);
+/// Add score changes, sorted by node, to a resource's and its
+/// descendants' scores, each node's changes in their order. One walk of
+/// each score map: an instance of a clone over 1,000 nodes gets about as
+/// many changes.
+fn update_scores_recursive(ws: &mut WorkingSet, r: RscId, updates: &[(NodeId, i32)]) {
+    let mut pending = updates.iter().peekable();
+    for (&n, w) in ws.rscs[r].allowed.iter_mut() {
+        while pending.next_if(|(un, _)| *un < n).is_some() {}
+        while let Some((_, score)) = pending.next_if(|(un, _)| *un == n) {
+            *w += Score::from(*score);
+        }
     }
-    for c in ws.rscs[r].children.clone() {
-        update_score_recursive(ws, c, n, score);
+    for i in 0..ws.rscs[r].children.len() {
+        let c = ws.rscs[r].children[i];
+        update_scores_recursive(ws, c, updates);
     }
 }
 
@@ -414,9 +423,8 @@ fn can_run_instance(
             updates.push((n, -INFINITY));
         }
     }
-    for (n, score) in updates {
-        update_score_recursive(ws, r, n, score);
-    }
+    // Collected in the instance's node order, so already sorted.
+    update_scores_recursive(ws, r, &updates);
 }
 
 fn allocate_instance(

@@ -35,19 +35,21 @@ fn node_attr<'a>(
         .map(String::as_str)
 }
 
-fn best_score_matching(
+/// The best score `rsc` has on an available node, per value of the node
+/// attribute (lower-cased; `None` for nodes without it): what
+/// pcmk__add_colocated_node_scores looks up for each node it weighs. Only
+/// scores above -INFINITY count.
+fn best_scores_by_value(
     ws: &WorkingSet,
     rsc: RscId,
     attr: Option<&str>,
-    value: Option<&str>,
-) -> i32 {
-    let mut best = -INFINITY;
+) -> BTreeMap<Option<String>, i32> {
+    let mut best: BTreeMap<Option<String>, i32> = BTreeMap::new();
     for (&n, &s) in &ws.rscs[rsc].allowed {
-        if s.value() > best && ws.nodes[n].available() {
-            let v = node_attr(ws, n, attr, "#uname");
-            if v.map(str::to_ascii_lowercase) == value.map(str::to_ascii_lowercase) {
-                best = s.value();
-            }
+        if s.value() > -INFINITY && ws.nodes[n].available() {
+            let v = node_attr(ws, n, attr, "#uname").map(str::to_ascii_lowercase);
+            let entry = best.entry(v).or_insert(s.value());
+            *entry = (*entry).max(s.value());
         }
     }
     best
@@ -65,11 +67,12 @@ fn add_node_scores_matching_attr(
     factor: f64,
     only_positive: bool,
 ) {
+    let best = best_scores_by_value(ws, rsc, attr);
     let keys: Vec<NodeId> = nodes.keys().copied().collect();
     for n in keys {
         let weight_now = nodes[&n];
-        let value = node_attr(ws, n, attr, "#uname").map(str::to_string);
-        let score = best_score_matching(ws, rsc, attr, value.as_deref());
+        let value = node_attr(ws, n, attr, "#uname").map(str::to_ascii_lowercase);
+        let score = best.get(&value).copied().unwrap_or(-INFINITY);
         if factor < 0.0 && score < 0 {
             continue;
         }

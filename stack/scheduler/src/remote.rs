@@ -16,14 +16,13 @@ use crate::ws::*;
 
 /// Ban a resource from every Pacemaker Remote node it could be placed on.
 fn avoid_remote_nodes(ws: &mut WorkingSet, r: RscId) {
-    let nodes: Vec<NodeId> = ws.rscs[r]
-        .allowed
-        .keys()
-        .copied()
-        .filter(|&n| conn_of(ws, n).is_some())
-        .collect();
-    for n in nodes {
-        ws.rscs[r].allowed.insert(n, hasim_cib::Score::NEG_INFINITY);
+    // In place: with 1,000 remote nodes this runs for each of their 1,000
+    // connections.
+    let WorkingSet { nodes, rscs, .. } = ws;
+    for (&n, score) in rscs[r].allowed.iter_mut() {
+        if nodes[n].remote.as_ref().is_some_and(|rm| rm.conn.is_some()) {
+            *score = hasim_cib::Score::NEG_INFINITY;
+        }
     }
 }
 

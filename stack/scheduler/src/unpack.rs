@@ -217,6 +217,7 @@ pub fn unpack(cib: &Cib) -> WorkingSet {
         last_failure_checks: Vec::new(),
         links: Default::default(),
         lost_members: Default::default(),
+        child_actions: Default::default(),
     };
     unpack_nodes(cib, &mut ws);
     let guests = crate::remote_status::config_nodes(cib, &mut ws);

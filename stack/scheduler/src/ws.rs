@@ -481,6 +481,22 @@ pub struct WorkingSet {
     /// ("peer is no longer part of the cluster"): only their fencing
     /// considers priority-fencing-delay (unpack.c passes priority_delay).
     pub lost_members: std::collections::BTreeSet<NodeId>,
+    /// Per clone action, its instances' matching actions (see
+    /// `actions::clone_action_flags`); rebuilt when actions are added.
+    pub child_actions: BTreeMap<ActionId, ChildActions>,
+}
+
+/// The actions a clone action stands for: per instance (in instance
+/// order), whether the instance is collective and its actions with the
+/// child task, in the instance's action order. Valid while the working set
+/// has `actions_len` actions (actions are only ever appended, and their
+/// task, interval and node never change) and the clone has these
+/// `children` in this order.
+#[derive(Debug, Clone, Default)]
+pub struct ChildActions {
+    pub actions_len: usize,
+    pub children: Vec<RscId>,
+    pub instances: Vec<(bool, Vec<ActionId>)>,
 }
 
 impl WorkingSet {
