@@ -229,13 +229,49 @@ impl Constraint {
 
 /// One operation history entry (`<lrm_rsc_op>`). Its attributes are
 /// shared: the scheduler keeps every history it reads for the digest and
-/// orphan passes, and a status section holds thousands of entries.
+/// orphan passes, and a status section holds thousands of entries. The
+/// numbers the scheduler sorts and filters by are read once, when the entry
+/// is made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LrmOp {
-    pub attrs: std::sync::Arc<[(String, String)]>,
+    attrs: std::sync::Arc<[(String, String)]>,
+    numbers: OpNumbers,
+}
+
+/// An entry's call-id, rc-code, op-status, interval and last-rc-change (or
+/// last-run), with Pacemaker's defaults for missing or unreadable values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct OpNumbers {
+    call_id: i64,
+    rc_code: i64,
+    op_status: i64,
+    interval_ms: i64,
+    last_rc_change: i64,
+}
+
+fn int_attr(attrs: &[(String, String)], key: &str, default: i64) -> i64 {
+    attrs
+        .iter()
+        .find(|(k, _)| k == key)
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(default)
 }
 
 impl LrmOp {
+    pub fn new(attrs: std::sync::Arc<[(String, String)]>) -> LrmOp {
+        let numbers = OpNumbers {
+            call_id: int_attr(&attrs, "call-id", -1),
+            rc_code: int_attr(&attrs, "rc-code", -1),
+            op_status: int_attr(&attrs, "op-status", 0),
+            interval_ms: int_attr(&attrs, "interval", 0),
+            last_rc_change: int_attr(&attrs, "last-rc-change", int_attr(&attrs, "last-run", 0)),
+        };
+        LrmOp { attrs, numbers }
+    }
+    /// Every attribute, in document order.
+    pub fn attrs(&self) -> &[(String, String)] {
+        &self.attrs
+    }
     pub fn attr(&self, key: &str) -> Option<&str> {
         self.attrs
             .iter()
@@ -248,26 +284,21 @@ impl LrmOp {
     pub fn operation(&self) -> &str {
         self.attr("operation").unwrap_or("")
     }
-    fn int(&self, key: &str, default: i64) -> i64 {
-        self.attr(key)
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(default)
-    }
     pub fn call_id(&self) -> i64 {
-        self.int("call-id", -1)
+        self.numbers.call_id
     }
     pub fn rc_code(&self) -> i64 {
-        self.int("rc-code", -1)
+        self.numbers.rc_code
     }
     pub fn op_status(&self) -> i64 {
-        self.int("op-status", 0)
+        self.numbers.op_status
     }
     /// Interval in milliseconds.
     pub fn interval_ms(&self) -> i64 {
-        self.int("interval", 0)
+        self.numbers.interval_ms
     }
     pub fn last_rc_change(&self) -> i64 {
-        self.int("last-rc-change", self.int("last-run", 0))
+        self.numbers.last_rc_change
     }
     /// The expected rc encoded in the transition key (`action:transition:rc:uuid`).
     pub fn target_rc(&self) -> Option<i64> {
@@ -452,9 +483,7 @@ impl Cib {
                                         attrs: lr.attrs.clone(),
                                         ops: lr
                                             .children_named("lrm_rsc_op")
-                                            .map(|o| LrmOp {
-                                                attrs: o.attrs.clone().into(),
-                                            })
+                                            .map(|o| LrmOp::new(o.attrs.clone().into()))
                                             .collect(),
                                     });
                                 }

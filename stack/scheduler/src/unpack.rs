@@ -950,7 +950,7 @@ impl<'a> Unpacker<'a> {
             return false;
         };
         lr.ops.iter().any(|op| {
-            op.attrs != than.attrs
+            op.attrs() != than.attrs()
                 && matches!(
                     op.operation(),
                     "start" | "stop" | "migrate_to" | "migrate_from"
