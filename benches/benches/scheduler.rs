@@ -619,6 +619,7 @@ fn compare(corpus: &Corpus, generated: &[Generated], work: &Path) {
 }
 
 fn main() {
+    hasim::keep_freed_memory();
     let mut criterion = Criterion::default().configure_from_args();
     let work = std::env::temp_dir().join(format!("hasim-bench-scheduler-{}", std::process::id()));
     let corpus = load_corpus();

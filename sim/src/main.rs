@@ -109,6 +109,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    hasim::keep_freed_memory();
     // Logs only when asked for: with a subscriber installed, every madsim
     // task carries an (error-level, so enabled) span, entered on every poll,
     // which cost a large share of a simulation's CPU for nothing.

@@ -9,6 +9,10 @@ use hasim_scheduler::hasim_cib::Cib;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // As the hasim binary does (hasim::keep_freed_memory): mimalloc's
+    // option 15, purge_delay, -1 = never return freed pages to the OS.
+    // SAFETY: sets a global option mimalloc reads atomically.
+    unsafe { libmimalloc_sys::mi_option_set(15, -1) };
     let mut args = std::env::args().skip(1);
     let passes: u32 = args.next().and_then(|n| n.parse().ok()).unwrap_or(5);
     let dir = args.next().unwrap_or_else(|| {
