@@ -450,8 +450,9 @@ fn allocate_instance(
         }
     }
     can_run_instance(ws, clone, r, limit, counts);
-    // The scores are restored only when a preferred node is not chosen.
-    let backup = prefer.map(|_| snapshot_allowed(ws, r));
+    // The instance's own scores (not its members') are restored only when
+    // a preferred node is not chosen.
+    let backup = prefer.map(|_| ws.rscs[r].allowed.clone());
     let chosen = assign(ws, r, prefer);
     let chosen = if ws.rscs[r].variant == Variant::Group {
         assigned_location(ws, r)
@@ -461,9 +462,16 @@ fn allocate_instance(
     if let (Some(c), Some(p)) = (chosen, prefer) {
         if c != p {
             if let Some(backup) = backup {
-                restore_allowed(ws, backup);
+                ws.rscs[r].allowed = backup;
             }
-            unassign(ws, r);
+            // pcmk__unassign_resource undoes a primitive's assignment only:
+            // a group instance has none of its own, so it stays assigned
+            // where its members went, and uncounted, which lets a later
+            // instance take the same node (Pacemaker 2.1.5's behaviour,
+            // scheduler-differences e09).
+            if ws.rscs[r].variant != Variant::Group {
+                unassign(ws, r);
+            }
             return None;
         }
     }
@@ -471,20 +479,6 @@ fn allocate_instance(
         *counts.entry(c).or_insert(0) += 1;
     }
     chosen
-}
-
-fn snapshot_allowed(ws: &WorkingSet, r: RscId) -> Vec<(RscId, BTreeMap<NodeId, Score>)> {
-    let mut out = vec![(r, ws.rscs[r].allowed.clone())];
-    for &c in &ws.rscs[r].children {
-        out.extend(snapshot_allowed(ws, c));
-    }
-    out
-}
-
-fn restore_allowed(ws: &mut WorkingSet, snap: Vec<(RscId, BTreeMap<NodeId, Score>)>) {
-    for (r, a) in snap {
-        ws.rscs[r].allowed = a;
-    }
 }
 
 fn unassign(ws: &mut WorkingSet, r: RscId) {
@@ -639,7 +633,18 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, r: RscId) -> Option<NodeId> {
     let nodes: Vec<(NodeId, Score)> = ws.rscs[r].allowed.iter().map(|(&n, &w)| (n, w)).collect();
     let mut any = false;
     let mut most: Option<NodeId> = None;
-    for &(n, w) in &nodes {
+    // Of nodes with equal free capacity the first met wins, and Pacemaker
+    // meets them in its allowed-node table's order (node ids inserted in
+    // node order).
+    let ids: Vec<&str> = nodes
+        .iter()
+        .map(|&(n, _)| ws.nodes[n].id.as_str())
+        .collect();
+    let in_table_order: Vec<(NodeId, Score)> = crate::glib_order::iteration_order(&ids)
+        .into_iter()
+        .map(|i| nodes[i])
+        .collect();
+    for &(n, w) in &in_table_order {
         if !node_available(ws, n, Some(w)) {
             continue;
         }

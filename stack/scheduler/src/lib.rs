@@ -21,6 +21,7 @@ pub mod colocation;
 pub mod constraints;
 pub mod digest;
 pub mod failcount;
+pub mod glib_order;
 pub mod graph;
 pub mod instance_order;
 pub mod naming;

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 /// Cases that agree with crm_simulate; this list only grows.
 const AGREEING: &[&str] = &[
-    "e01", "e02", "e03", "e04", "e05", "e06", "e07", "e08", "e10", "e11", "e12", "e13", "e14",
-    "e15", "e16", "e17", "e18", "e19", "e20", "e21", "e23", "e24", "e25",
+    "e01", "e02", "e03", "e04", "e05", "e06", "e07", "e08", "e09", "e10", "e11", "e12", "e13",
+    "e14", "e15", "e16", "e17", "e18", "e19", "e20", "e21", "e22", "e23", "e24", "e25",
 ];
 
 fn dir() -> PathBuf {
