@@ -22,9 +22,34 @@ pub fn any_node_available(ws: &WorkingSet, nodes: &BTreeMap<NodeId, Score>) -> b
 /// count as -INFINITY), then unless placement-strategy is minimal the
 /// capacities (balanced) and number of assigned resources, then the node
 /// the resource is active on, then the name.
+/// What the placement strategy adds to node comparison, decided once per
+/// sort rather than per comparison.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tiebreaks {
+    /// "minimal": weight, then name.
+    None,
+    /// "default" and "utilization": load and the active node too.
+    Load,
+    /// "balanced": free capacity first.
+    Capacity,
+}
+
+impl Tiebreaks {
+    fn of(ws: &WorkingSet) -> Tiebreaks {
+        let strategy = &ws.options.placement_strategy;
+        if strategy.eq_ignore_ascii_case("minimal") {
+            Tiebreaks::None
+        } else if strategy.eq_ignore_ascii_case("balanced") {
+            Tiebreaks::Capacity
+        } else {
+            Tiebreaks::Load
+        }
+    }
+}
+
 fn cmp_nodes(
     ws: &WorkingSet,
-    strategy: &str,
+    tiebreaks: Tiebreaks,
     active: Option<NodeId>,
     (a, wa): (NodeId, Score),
     (b, wb): (NodeId, Score),
@@ -45,8 +70,8 @@ fn cmp_nodes(
         return by_weight;
     }
     // "minimal" skips the load-spreading tie-breaks entirely.
-    if strategy != "minimal" {
-        if strategy == "balanced" {
+    if tiebreaks != Tiebreaks::None {
+        if tiebreaks == Tiebreaks::Capacity {
             let cap = compare_capacities(ws, a, b);
             if cap != 0 {
                 return cap.cmp(&0);
@@ -70,9 +95,9 @@ pub fn sorted_nodes(
     nodes: &BTreeMap<NodeId, Score>,
     active: Option<NodeId>,
 ) -> Vec<(NodeId, Score)> {
-    let strategy = ws.options.placement_strategy.to_ascii_lowercase();
+    let tiebreaks = Tiebreaks::of(ws);
     let mut v: Vec<(NodeId, Score)> = nodes.iter().map(|(&n, &s)| (n, s)).collect();
-    v.sort_by(|&x, &y| cmp_nodes(ws, &strategy, active, x, y));
+    v.sort_by(|&x, &y| cmp_nodes(ws, tiebreaks, active, x, y));
     v
 }
 
@@ -82,11 +107,11 @@ pub fn best_node(
     nodes: &BTreeMap<NodeId, Score>,
     active: Option<NodeId>,
 ) -> Option<(NodeId, Score)> {
-    let strategy = ws.options.placement_strategy.to_ascii_lowercase();
+    let tiebreaks = Tiebreaks::of(ws);
     nodes
         .iter()
         .map(|(&n, &s)| (n, s))
-        .min_by(|&x, &y| cmp_nodes(ws, &strategy, active, x, y))
+        .min_by(|&x, &y| cmp_nodes(ws, tiebreaks, active, x, y))
 }
 
 /// Commit (or refuse) an assignment.
