@@ -113,6 +113,21 @@ pub struct ClientSummary {
     pub longest_outage: f64,
 }
 
+/// Server-side connections on one machine whose client went away.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HalfOpenSummary {
+    /// The server's machine.
+    pub host: String,
+    /// Accepted connections whose client's machine lost power, restarted
+    /// or lost the client's address.
+    pub connections: usize,
+    /// The longest any of them stayed in the server's table after that
+    /// (until its end, or the end of the run), seconds.
+    pub longest_hang: f64,
+    /// Of those, still open when the clients' final reads began.
+    pub still_open: usize,
+}
+
 /// What one data client did and what happened to its data and connections.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DataClientSummary {
@@ -185,6 +200,9 @@ pub struct RunReport {
     /// Data clients, per client.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub data_clients: Vec<DataClientSummary>,
+    /// Server-side connections whose client went away, per machine.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub half_open: Vec<HalfOpenSummary>,
     /// With power devices: the machines a device switched off during the
     /// run (sorted); `None` when the scenario has no power device.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -286,6 +304,13 @@ impl RunReport {
                 out,
                 "data client {}: {} operations, {} acknowledged, {} failed, {} unknown, {} lost, {} stale; {} connection(s) lost their server, longest hang {:.1} s; longest outage {:.1} s",
                 d.client, d.operations, d.acknowledged, d.failed, d.unknown, d.lost, d.stale, d.hung, d.longest_hang, d.longest_outage
+            );
+        }
+        for h in &self.half_open {
+            let _ = writeln!(
+                out,
+                "server connections on {}: {} lost their client, longest hang {:.1} s, {} still open at the end",
+                h.host, h.connections, h.longest_hang, h.still_open
             );
         }
         if !self.corosync_timers.is_empty() {
@@ -424,6 +449,7 @@ mod tests {
             fabric: FabricCounts::default(),
             pacemaker: vec![],
             data_clients: vec![],
+            half_open: vec![],
             fenced: None,
         };
         let text = report.to_text();

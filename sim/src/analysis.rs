@@ -61,6 +61,7 @@ pub fn report(
             .pacemaker
             .lines(&timeline.iter().map(|f| f.at).collect::<Vec<_>>()),
         data_clients: std::mem::take(&mut summary.data_clients),
+        half_open: std::mem::take(&mut summary.half_open),
         fenced: (!scenario.power_devices.is_empty()).then(|| summary.pacemaker.fenced_machines()),
     })
 }

@@ -28,6 +28,8 @@ pub struct Parts {
     /// Keeps madsim's records of finished tasks bounded (see `task_records`).
     pub records: TaskRecords,
     pub start: Instant,
+    /// Every machine's TCP, for the half-open watcher.
+    pub tcp: crate::tcp::TcpStacks,
     /// madsim's clock, held directly: `Instant::now()` reaches the same
     /// clock through an intercepted `clock_gettime`, a thread-local lookup
     /// and two reference counts on every call.
@@ -50,6 +52,7 @@ impl Shared {
             fabric,
             records: TaskRecords::default(),
             start: clock.now_instant(),
+            tcp: Default::default(),
             clock,
         }))
     }

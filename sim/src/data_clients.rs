@@ -91,6 +91,7 @@ pub fn spawn(shared: &Shared, scenario: &Scenario) -> Vec<madsim::task::NodeId> 
     let Some(data) = scenario.data.as_ref().map(|d| d.get_ref().clone()) else {
         return Vec::new();
     };
+    crate::half_open::spawn(shared, data.final_read_at);
     let handle = madsim::runtime::Handle::current();
     let mut nodes = Vec::new();
     let kv = scenario

@@ -19,6 +19,7 @@ pub mod fault_file;
 pub mod faults;
 pub mod galera_spec;
 pub mod guard;
+pub mod half_open;
 pub mod input;
 pub mod limits;
 pub mod names;

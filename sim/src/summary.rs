@@ -24,6 +24,7 @@ pub struct RunSummary {
     pub pacemaker: crate::pcmk_report::PacemakerLog,
     /// Data clients' figures, as their `data-history` events gave them.
     pub data_clients: Vec<hasim_reports::DataClientSummary>,
+    pub half_open: Vec<hasim_reports::HalfOpenSummary>,
 }
 
 impl Default for RunSummary {
@@ -35,6 +36,7 @@ impl Default for RunSummary {
             impacts: FaultImpacts::default(),
             pacemaker: Default::default(),
             data_clients: Vec::new(),
+            half_open: Vec::new(),
         }
     }
 }
@@ -47,6 +49,20 @@ impl RunSummary {
         self.impacts.observe(t, event);
         self.pacemaker.observe(t, event);
         self.data_client(event);
+        if let Event::HalfOpen {
+            host,
+            connections,
+            longest_hang_ms,
+            still_open,
+        } = event
+        {
+            self.half_open.push(hasim_reports::HalfOpenSummary {
+                host: host.clone(),
+                connections: *connections,
+                longest_hang: *longest_hang_ms as f64 / 1000.0,
+                still_open: *still_open,
+            });
+        }
     }
 
     fn data_client(&mut self, event: &Event) {

@@ -14,9 +14,9 @@ use crate::context::Shared;
 use hasim_node::host::{StreamEvent, StreamId, StreamSender, TCP_DATAGRAM_PORT};
 use hasim_node::Inbox;
 use hasim_tcp::{ConnId, HostAction, HostConfig, HostInput, SocketOptions, TcpHost};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::sleep_until;
@@ -32,6 +32,48 @@ struct Stack {
     tcp: TcpHost,
     listeners: BTreeMap<SocketAddrV4, StreamSender>,
     routes: BTreeMap<ConnId, StreamSender>,
+    /// Connections a listener accepted: the server side.
+    accepted: BTreeSet<ConnId>,
+}
+
+/// Every machine incarnation's TCP, for the half-open watcher
+/// (`crate::half_open`). Held weakly: a stack lives as long as its
+/// machine's tasks do.
+#[derive(Default)]
+pub struct TcpStacks(Mutex<Vec<StackRef>>);
+
+/// A machine's index and incarnation, and its stack while it runs.
+type StackRef = (usize, u64, Weak<Mutex<Stack>>);
+
+/// One open server-side connection: host index, incarnation, id, and
+/// (local, remote) addresses.
+pub type ServerConn = (usize, u64, ConnId, SocketAddrV4, SocketAddrV4);
+
+impl TcpStacks {
+    fn add(&self, index: usize, incarnation: u64, stack: &Arc<Mutex<Stack>>) {
+        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        all.retain(|(_, _, s)| s.strong_count() > 0);
+        all.push((index, incarnation, Arc::downgrade(stack)));
+    }
+
+    /// The connections listeners accepted that are still in their host's
+    /// table, on stacks still running.
+    pub fn server_connections(&self) -> Vec<ServerConn> {
+        let all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for (index, incarnation, stack) in all.iter() {
+            let Some(stack) = stack.upgrade() else {
+                continue;
+            };
+            let stack = stack.lock().unwrap_or_else(|e| e.into_inner());
+            for &id in &stack.accepted {
+                if let Some((local, remote)) = stack.tcp.endpoints(id) {
+                    out.push((*index, *incarnation, id, local, remote));
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Handle to one machine's TCP, shared by its daemons.
@@ -72,9 +114,11 @@ impl SimTcp {
                 tcp: TcpHost::new(cfg, addresses),
                 listeners: BTreeMap::new(),
                 routes: BTreeMap::new(),
+                accepted: BTreeSet::new(),
             })),
             wake: Arc::new(Notify::new()),
         };
+        shared.tcp.add(index, incarnation, &me.stack);
         tokio::spawn(me.clone().run(rx));
         Ok(me)
     }
@@ -122,6 +166,7 @@ impl SimTcp {
                         let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port());
                         stack.listeners.get(&any)
                     });
+                    stack.accepted.insert(id);
                     if let Some(tx) = listener.cloned() {
                         let _ = tx.send(StreamEvent::Accepted {
                             conn: id.0,
@@ -225,6 +270,7 @@ fn route(stack: &mut Stack, id: ConnId, event: hasim_tcp::Event) {
         hasim_tcp::Event::Data(bytes) => StreamEvent::Data(id.0, bytes),
         hasim_tcp::Event::PeerClosed => StreamEvent::PeerClosed(id.0),
         hasim_tcp::Event::Closed(why) => {
+            stack.accepted.remove(&id);
             if let Some(tx) = stack.routes.remove(&id) {
                 let _ = tx.send(StreamEvent::Closed(id.0, why));
             }

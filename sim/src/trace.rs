@@ -163,6 +163,15 @@ pub enum Event {
         held: bool,
         summary: String,
     },
+    /// Server-side connections whose client went away (power, restart or
+    /// address moved), per machine, at `[data] final_read_at`
+    /// (`crate::half_open`).
+    HalfOpen {
+        host: String,
+        connections: usize,
+        longest_hang_ms: u64,
+        still_open: usize,
+    },
     /// A data client's whole history, handed over when it finished (the
     /// trace keeps its per-client figures; the data checkers the history).
     DataHistory {

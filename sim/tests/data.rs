@@ -31,6 +31,15 @@ fn default_keepalive_leaves_idle_connections_hanging_for_minutes() {
             assert!(d.longest_hang > 60.0, "seed {seed}: {d:?}");
             assert_eq!((d.lost, d.unknown), (0, 0), "seed {seed}: {d:?}");
         }
+        // The server side: db1's sockets from the dead balancer's HAProxy
+        // outlive the run (keepalive would first probe after 2 hours).
+        let [db1] = r.half_open.as_slice() else {
+            panic!("seed {seed}: {:?}", r.half_open)
+        };
+        assert_eq!(db1.host, "db1");
+        assert!(db1.connections > 0, "seed {seed}: {db1:?}");
+        assert_eq!(db1.still_open, db1.connections, "seed {seed}: {db1:?}");
+        assert!(db1.longest_hang > 250.0, "seed {seed}: {db1:?}");
     }
 }
 
@@ -44,6 +53,14 @@ fn short_keepalive_detects_within_thirty_seconds() {
             assert_eq!(d.hung, 1, "seed {seed}: {d:?}");
             assert!(d.longest_hang <= 31.0, "seed {seed}: {d:?}");
         }
+        // mysqld keeps SO_KEEPALIVE on its client sockets: idle 30 s, then
+        // 8 probes 3 s apart, so db1 drops them within 54 s.
+        let [db1] = r.half_open.as_slice() else {
+            panic!("seed {seed}: {:?}", r.half_open)
+        };
+        assert!(db1.connections > 0, "seed {seed}: {db1:?}");
+        assert_eq!(db1.still_open, 0, "seed {seed}: {db1:?}");
+        assert!(db1.longest_hang <= 54.5, "seed {seed}: {db1:?}");
     }
 }
 

@@ -71,7 +71,7 @@ pub async fn run(host: Arc<dyn Host>, setup: GaleraSetup) -> std::io::Result<()>
     let datagrams = host.bind(GCOMM_PORT)?;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, setup.port);
-    host.listen(any, hasim_tcp::SocketOptions::default(), tx)?;
+    host.listen(any, crate::kvdb_daemon::mysqld_client_sockets(), tx)?;
     let bootstrap = setup.bootstrap && first_start;
     let mut server = Server {
         node: GaleraNode::new(setup.config(), disk).with_view_state(last_prim),
