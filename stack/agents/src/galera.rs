@@ -435,18 +435,28 @@ impl Script<'_, '_> {
             self.set_local("no-grastate", None);
             self.log("Bootstrap complete, promoting the rest of the galera instances.".into());
         } else {
-            self.wait_for_sync()?;
+            if self.wait_for_sync()? != rc::OK {
+                return Ok((rc::ERR_GENERIC, AgentState::Failed));
+            }
             self.set_local("no-grastate", None);
         }
         Ok((rc::OK, AgentState::Promoted))
     }
 
     /// Poll `wsrep_local_state` every second until synced (the executor's
-    /// timeout ends a wait that never succeeds).
-    fn wait_for_sync(&mut self) -> Step<()> {
+    /// timeout ends a wait that never succeeds; a joiner's mysqld that
+    /// reaches no primary component aborts after `pc.wait_prim_timeout`).
+    /// mysqld gone meanwhile is `mysql_common_start`'s "MySQL server failed
+    /// to start": a generic error.
+    fn wait_for_sync(&mut self) -> Step<i32> {
         loop {
-            if let Mysqld::Running { primary: true, .. } = self.mysqld(Command::Status)? {
-                return Ok(());
+            match self.mysqld(Command::Status)? {
+                Mysqld::Running { primary: true, .. } => return Ok(rc::OK),
+                Mysqld::Running { .. } => {}
+                other => {
+                    self.log(format!("MySQL server failed to start: {}", other.render()));
+                    return Ok(rc::ERR_GENERIC);
+                }
             }
             self.ask(Ask::Sleep(Duration::from_secs(1)))?;
         }

@@ -97,6 +97,7 @@ pub async fn run(
     let mut server = Server {
         node: GaleraNode::new(setup.config(), disk).with_view_state(last_prim),
         running: !setup.managed,
+        wait_prim: None,
         setup,
         store,
         bootstrap,
@@ -116,11 +117,17 @@ struct Server {
     node: GaleraNode,
     /// mysqld runs (always, unless managed by Pacemaker).
     running: bool,
+    /// A managed joiner must reach a primary component by then
+    /// (`pc.wait_prim_timeout`), or mysqld aborts.
+    wait_prim: Option<Duration>,
     setup: GaleraSetup,
     store: EngineStore,
     bootstrap: bool,
     conns: BTreeMap<StreamId, LineBuffer>,
 }
+
+/// gcomm's `pc.wait_prim_timeout`.
+const WAIT_PRIM_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The core's own deadline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -183,6 +190,7 @@ impl Service for Server {
 
     fn timer(&mut self, io: &mut Io<'_, Wake>, _timer: Wake) {
         self.handle(io, Input::Timeout);
+        self.check_wait_prim(io);
     }
 
     fn settle(&mut self, io: &mut Io<'_, Wake>) {
@@ -206,6 +214,38 @@ impl Server {
         });
         let bootstrap = self.bootstrap;
         self.handle(io, Input::Start { bootstrap });
+    }
+
+    /// A managed joiner that found no primary component within
+    /// `pc.wait_prim_timeout` aborts ("failed to reach primary view"), as
+    /// mysqld does: nothing is written (grastate keeps seqno -1), and the
+    /// agent sees mysqld gone.
+    fn check_wait_prim(&mut self, io: &mut Io<'_, Wake>) {
+        let Some(deadline) = self.wait_prim else {
+            return;
+        };
+        if self.node.is_primary() {
+            self.wait_prim = None;
+            return;
+        }
+        if io.now() < deadline {
+            return;
+        }
+        self.wait_prim = None;
+        let Ok(r) = crate::galera_disk::recover(io.host) else {
+            return;
+        };
+        self.node = GaleraNode::new(self.setup.config(), r.disk);
+        self.running = false;
+        for conn in std::mem::take(&mut self.conns).into_keys() {
+            io.host.stream_abort(conn);
+        }
+        io.host.report(NodeEvent::Log {
+            text: format!(
+                "galera {}: mysqld aborts: failed to reach primary view within pc.wait_prim_timeout",
+                self.setup.name
+            ),
+        });
     }
 
     /// One command of the galera agent.
@@ -239,12 +279,14 @@ impl Server {
                         GaleraNode::new(self.setup.config(), r.disk).with_view_state(last_prim);
                     self.running = true;
                     self.bootstrap = new_cluster;
+                    self.wait_prim = (!new_cluster).then(|| io.now() + WAIT_PRIM_TIMEOUT);
                     self.start_mysqld(io);
                     Answer::Ok
                 }
                 Err(e) => Answer::Error(e),
             },
             Command::Stop => {
+                self.wait_prim = None;
                 if self.running {
                     self.handle(io, Input::Shutdown);
                     self.running = false;

@@ -228,3 +228,28 @@ fn without_a_cluster_address_start_is_a_configuration_error() {
         Progress::Done(rc::ERR_CONFIGURED, AgentState::Stopped)
     );
 }
+
+#[test]
+fn a_joiner_whose_mysqld_aborts_fails_its_promote() {
+    let mut polls = 0;
+    let (out, _, _, log) = drive("n1", "promote", |q| match q {
+        Ask::Promoted => Answer::Promoted(true),
+        Ask::Attrs(_) => attrs(&[("last-committed", "n1", "41")]),
+        Ask::Mysqld(Command::Start { new_cluster: false }) => Answer::Mysqld(Mysqld::Ok),
+        Ask::Mysqld(Command::Status) => {
+            polls += 1;
+            match polls {
+                1 => Answer::Mysqld(Mysqld::Stopped),
+                2 | 3 => Answer::Mysqld(Mysqld::Running {
+                    primary: false,
+                    seqno: 41,
+                }),
+                _ => Answer::Mysqld(Mysqld::Stopped),
+            }
+        }
+        Ask::Sleep(_) => Answer::Woke,
+        other => panic!("unexpected {other:?}"),
+    });
+    assert_eq!(out, (rc::ERR_GENERIC, AgentState::Failed));
+    assert!(log.iter().any(|l| l.contains("failed to start")), "{log:?}");
+}
