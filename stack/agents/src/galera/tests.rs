@@ -253,3 +253,20 @@ fn a_joiner_whose_mysqld_aborts_fails_its_promote() {
     assert_eq!(out, (rc::ERR_GENERIC, AgentState::Failed));
     assert!(log.iter().any(|l| l.contains("failed to start")), "{log:?}");
 }
+
+#[test]
+fn a_single_highest_seqno_wins_even_first_in_the_address() {
+    let seen = attrs(&[
+        ("last-committed", "n1", "60"),
+        ("last-committed", "n2", "57"),
+        ("last-committed", "n3", "-1"),
+    ]);
+    let (_, fx, _, _) = drive("n3", "monitor", |q| match q {
+        Ask::Mysqld(Command::Status) => Answer::Mysqld(Mysqld::Stopped),
+        Ask::Promoted => Answer::Promoted(false),
+        Ask::Attrs(_) => seen.clone(),
+        other => panic!("unexpected {other:?}"),
+    });
+    assert!(fx.contains(&set("n1", "galera-bootstrap", Some("true"))));
+    assert!(fx.contains(&set("n1", "master-galera", Some("100"))));
+}
