@@ -8,7 +8,12 @@
 //! suspect_timeout = "5s"                  # evs.suspect_timeout
 //! inactive_timeout = "15s"                # evs.inactive_timeout
 //! keepalive_period = "1s"                 # evs.keepalive_period
+//! pacemaker = true                        # managed by ocf:heartbeat:galera
 //! ```
+//!
+//! With `pacemaker = true` mysqld does not start at boot: the CIB's
+//! promotable clone of `ocf:heartbeat:galera` starts it (promote) and
+//! chooses the bootstrap node, so `bootstrap` must not be given.
 //!
 //! Without `bootstrap` no node forms a primary component on its own: the
 //! nodes wait for one, as a Galera cluster whose operator never ran
@@ -43,6 +48,9 @@ pub struct GaleraSpec {
     pub inactive_timeout: Duration,
     #[serde(default = "default_keepalive", deserialize_with = "limits::period")]
     pub keepalive_period: Duration,
+    /// Pacemaker's galera agent manages mysqld.
+    #[serde(default)]
+    pub pacemaker: bool,
 }
 
 fn default_port() -> u16 {
@@ -82,6 +90,10 @@ impl GaleraSpec {
             }
         }
         if let Some(b) = &self.bootstrap {
+            if self.pacemaker {
+                let m = "[[galera]] bootstrap cannot be given with pacemaker = true: the galera agent chooses the bootstrap node".to_string();
+                return Err((b.span(), m));
+            }
             if !named.contains(b.get_ref()) {
                 let m = format!(
                     "[[galera]] bootstrap `{}` is not in cluster_address; expected one of {named:?}",
@@ -161,5 +173,6 @@ pub fn setup(scenario: &Scenario, node: &str) -> Option<GaleraSetup> {
         keepalive_period: spec.keepalive_period,
         uuid: CLUSTER_UUID.into(),
         bootstrap: spec.bootstrap.as_ref().is_some_and(|b| b.get_ref() == node),
+        managed: spec.pacemaker,
     })
 }

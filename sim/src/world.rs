@@ -221,9 +221,16 @@ fn add_machine(
                 let host: Arc<dyn Host> = Arc::new(host);
                 let service = tokio::spawn(responder::serve(host.clone()));
                 start_data_daemons(&host, kvdb, haproxy);
-                start_galera(&host, galera);
+                let managed = galera.as_ref().is_some_and(|g| g.managed);
+                if !managed {
+                    start_galera(&host, galera.clone(), None);
+                }
                 if let Some(Ok(setup)) = corosync {
                     let board = hasim_node::init::start_corosync(host.clone(), setup, cpg_interval);
+                    if managed {
+                        let endpoint = board.register(hasim_node::galera_daemon::MYSQLD);
+                        start_galera(&host, galera, Some(endpoint));
+                    }
                     if let Some(setup) = pacemaker {
                         hasim_node::init::start_pacemaker(host.clone(), &board, setup);
                     }
@@ -278,12 +285,18 @@ fn start_data_daemons(
     }
 }
 
-/// The node's mysqld, if it is in a `[[galera]]` cluster.
-fn start_galera(host: &Arc<dyn Host>, setup: Option<hasim_node::galera_daemon::GaleraSetup>) {
+/// The node's mysqld, if it is in a `[[galera]]` cluster (`endpoint`: on
+/// the node's local channel, for the galera agent when Pacemaker manages
+/// it).
+fn start_galera(
+    host: &Arc<dyn Host>,
+    setup: Option<hasim_node::galera_daemon::GaleraSetup>,
+    endpoint: Option<hasim_node::local::Endpoint>,
+) {
     let Some(setup) = setup else { return };
     let h = host.clone();
     tokio::spawn(async move {
-        if let Err(e) = hasim_node::galera_daemon::run(h.clone(), setup).await {
+        if let Err(e) = hasim_node::galera_daemon::run(h.clone(), setup, endpoint).await {
             h.report(NodeEvent::DaemonFailed {
                 daemon: "galera".into(),
                 error: e.to_string(),

@@ -159,6 +159,11 @@ fn bad_galera_tables_name_file_and_line() {
             "bootstrap = \"n1\"\nbogus = 1",
             "unknown field `bogus`",
         ),
+        (
+            "bootstrap = \"n1\"",
+            "bootstrap = \"n1\"\npacemaker = true",
+            "bootstrap cannot be given with pacemaker = true",
+        ),
     ];
     for (from, to, expected) in cases {
         let bad = text.replacen(from, to, 1);
@@ -191,5 +196,81 @@ fn galera_full_power_failure_loses_no_acknowledged_write() {
     for d in &r.data_clients {
         assert_eq!(d.lost, 0, "{d:?}");
         assert!(d.acknowledged > 0, "{d:?}");
+    }
+}
+
+/// After the full power failure, Pacemaker's galera agent (not Galera by
+/// itself) brings the cluster back: every node's agent reads the others'
+/// `galera-last-committed` attributes, the bootstrap choice names the node
+/// with the highest seqno (ties going to the later node of
+/// wsrep_cluster_address), that node's promote starts mysqld as a new
+/// cluster at that seqno, and no other node bootstraps.
+#[test]
+fn galera_full_power_failure_bootstraps_from_the_highest_seqno_through_the_agent() {
+    let buf = common::SharedBuf::default();
+    let scenario = load("galera-full-power-failure.toml");
+    let out = world::run(&scenario, 1, Some(Box::new(buf.clone()))).unwrap();
+    assert!(out.report.expectation_met(), "{}", out.report.to_text());
+    let trace = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let after_power_on = 75_000_000;
+    let mut choices = Vec::new();
+    let mut bootstraps = Vec::new();
+    for line in trace.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["t_us"].as_u64().unwrap_or(0) < after_power_on {
+            continue;
+        }
+        let node = v["node"].as_str().unwrap_or_default().to_string();
+        let text = v["report"]["text"].as_str().or(v["text"].as_str());
+        let Some(text) = text else { continue };
+        if let Some(rest) = text.strip_prefix("Promoting ") {
+            let (chosen, seen) = rest
+                .split_once(" to be our bootstrap node (last-committed ")
+                .unwrap();
+            let seen: Vec<(String, i64)> = seen
+                .trim_end_matches(')')
+                .split(' ')
+                .map(|p| {
+                    let (n, s) = p.split_once('=').unwrap();
+                    (n.to_string(), s.parse().expect("every node reported"))
+                })
+                .collect();
+            choices.push((chosen.to_string(), seen));
+        }
+        if text.contains("bootstrapping a new cluster") {
+            bootstraps.push((node, text.to_string()));
+        }
+    }
+    assert!(
+        !choices.is_empty(),
+        "no bootstrap choice after the power came back"
+    );
+    for (chosen, seen) in &choices {
+        let names: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["node1", "node2", "node3"],
+            "wsrep_cluster_address order"
+        );
+        let best = seen.iter().map(|(_, s)| *s).max().unwrap();
+        assert!(
+            seen.iter().any(|(_, s)| *s < best),
+            "the seqnos differ: {seen:?}"
+        );
+        let later_of_the_best = seen.iter().rev().find(|(_, s)| *s == best).unwrap();
+        assert_eq!(chosen, &later_of_the_best.0, "{seen:?}");
+    }
+    let (chosen, seen) = &choices[0];
+    let best = seen.iter().map(|(_, s)| *s).max().unwrap();
+    assert_eq!(bootstraps.len(), 1, "{bootstraps:?}");
+    assert_eq!(&bootstraps[0].0, chosen);
+    assert!(
+        bootstraps[0]
+            .1
+            .contains(&format!("starts at seqno {best}, bootstrapping")),
+        "{bootstraps:?}"
+    );
+    for d in &out.report.data_clients {
+        assert_eq!(d.lost, 0, "{d:?}");
     }
 }

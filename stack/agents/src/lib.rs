@@ -1,9 +1,13 @@
 //! Resource agents as models: what each action does to the resource's
 //! state on the node, what the host must do, and the timeouts the agent's
 //! metadata advertises. How long an action takes and whether it fails come
-//! from the scenario's [`BehaviourTable`].
+//! from the scenario's [`BehaviourTable`]. `ocf:heartbeat:galera` is a
+//! script of asynchronous steps instead ([`galera`]): the executor answers
+//! its questions to mysqld, the attribute manager and the CIB.
 
 pub mod behaviour;
+pub mod crm_mon;
+pub mod galera;
 pub mod meta;
 pub mod model;
 

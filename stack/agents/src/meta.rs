@@ -55,6 +55,12 @@ pub fn metadata(agent: &AgentRef) -> Option<AgentMeta> {
         // fencer (start/stop/monitor succeed; fencing itself is the
         // fencer's, another crate's).
         ("stonith", _, _) => Some(plain(20, 20, 20, 60)),
+        // heartbeat/galera: start/stop/demote 120 s, promote 300 s,
+        // monitor 30 s every 20 s (10 s promoted).
+        ("ocf", Some("heartbeat"), "galera") => Some(AgentMeta {
+            promotable: true,
+            ..plain(120, 120, 30, 20)
+        }),
         // Other OCF agents (the Fuel seed's): modelled like Dummy.
         ("ocf", Some(_), _) => Some(plain(20, 20, 20, 10)),
         _ => None,

@@ -39,6 +39,13 @@ pub enum Effect {
         count: u32,
         interval: Duration,
     },
+    /// `crm_attribute -N TARGET -l reboot --name NAME -v VALUE` (or `-D`
+    /// when `None`); `crm_master` is the same with `master-RSC`.
+    Attr {
+        target: String,
+        name: String,
+        value: Option<String>,
+    },
 }
 
 fn vip(params: &BTreeMap<String, String>) -> Option<(String, u8, String)> {

@@ -121,7 +121,7 @@ impl Attrd {
                     self.deliver(from.node, w, &mut out);
                 }
             }
-            Input::Local { msg, .. } => self.local(msg, &mut out),
+            Input::Local { from, msg } => self.local(from, msg, &mut out),
             Input::Timer(TimerId(t)) => {
                 if let Some(name) = t.strip_prefix("dampen:") {
                     self.write(name, &mut out);
@@ -132,7 +132,7 @@ impl Attrd {
         out
     }
 
-    fn local(&mut self, msg: LocalMsg, out: &mut Vec<Action>) {
+    fn local(&mut self, from: Daemon, msg: LocalMsg, out: &mut Vec<Action>) {
         match msg {
             LocalMsg::AttrUpdate {
                 target,
@@ -166,6 +166,19 @@ impl Attrd {
                 out.push(Action::Multicast(encode(&w)));
             }
             LocalMsg::AttrPurgeNode { target } => self.purge(&target),
+            LocalMsg::AttrQuery { call, names } => {
+                let values = names
+                    .into_iter()
+                    .map(|n| {
+                        let per_node = self.values.get(&n).cloned().unwrap_or_default();
+                        (n, per_node)
+                    })
+                    .collect();
+                out.push(Action::Send {
+                    to: from,
+                    msg: LocalMsg::AttrAnswer { call, values },
+                });
+            }
             _ => {}
         }
     }

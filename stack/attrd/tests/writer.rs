@@ -187,3 +187,44 @@ fn longest_uptime_writes_fail_counts_with_dampening_and_a_new_writer_takes_over(
         .iter()
         .any(|e| matches!(e, Event::AttrWriter { node, writer: true } if node == "n3")));
 }
+
+#[test]
+fn a_query_answers_the_asker_with_every_nodes_value_once_delivered() {
+    let mut nodes = vec![Attrd::new("n1", 10), Attrd::new("n2", 30)];
+    let mut q = VecDeque::new();
+    let mut out = Out::default();
+    let up = vec![true; 2];
+    confchg(&mut nodes, &mut q, &mut out, &up, vec![]);
+    for (i, target, value) in [(0, "n1", "41"), (1, "n2", "57")] {
+        let msg = LocalMsg::AttrUpdate {
+            target: target.into(),
+            name: "galera-last-committed".into(),
+            value: AttrValue::Set(value.into()),
+            dampen: None,
+        };
+        let from = Daemon::Execd;
+        feed(&mut nodes, &mut q, &mut out, i, Input::Local { from, msg });
+    }
+    let query = |nodes: &mut Vec<Attrd>| {
+        let msg = LocalMsg::AttrQuery {
+            call: 9,
+            names: vec!["galera-last-committed".into(), "other".into()],
+        };
+        let from = Daemon::Execd;
+        let answers = nodes[0].handle(Duration::ZERO, Input::Local { from, msg });
+        match answers.as_slice() {
+            [Action::Send {
+                to: Daemon::Execd,
+                msg: LocalMsg::AttrAnswer { call: 9, values },
+            }] => values.clone(),
+            other => panic!("expected one answer to execd, got {other:?}"),
+        }
+    };
+    // Not applied before the group delivers the updates (agreed order).
+    assert!(query(&mut nodes)["galera-last-committed"].is_empty());
+    run(&mut nodes, &mut q, &mut out, &up);
+    let values = query(&mut nodes);
+    assert_eq!(values["galera-last-committed"]["n1"], "41");
+    assert_eq!(values["galera-last-committed"]["n2"], "57");
+    assert!(values["other"].is_empty());
+}

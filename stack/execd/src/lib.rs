@@ -9,15 +9,27 @@
 //! resource's recurring operations); its result goes to the controller
 //! the first time and whenever the rc changes. Durations inside a range
 //! are drawn from the seed given to the constructor, per call.
+//!
+//! An agent that talks to the world while it runs (galera: mysqld, the
+//! attribute manager, the CIB) runs as a script after that duration (see
+//! [`scripted`]): its questions become actions, their answers come back as
+//! inputs, and the operation ends when the script does or its timeout
+//! kills it.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hasim_agents::{metadata, perform, AgentState, BehaviourTable, Effect, Outcome};
+use hasim_cib::Element;
 use hasim_pcmk_proto::{
     wall_seconds, Action, Daemon, Event, ExecRequest, ExecResult, HostAction, Input, LocalMsg,
     OpStatus, TimerId,
 };
+
+mod scripted;
+use scripted::Script;
+pub use scripted::MYSQLD;
 
 /// OCF "not installed".
 const RC_NOT_INSTALLED: i32 = 5;
@@ -43,6 +55,13 @@ pub struct Execd {
     /// key "rsc|op|interval" → (request, last rc reported).
     recurring: BTreeMap<String, (ExecRequest, Option<i32>)>,
     arps: BTreeMap<String, (String, String, u32, Duration)>,
+    /// Scripted operations in progress, by call id.
+    scripts: BTreeMap<u64, Script>,
+    /// Outstanding questions of scripts: ask id → call id.
+    asks: BTreeMap<u64, u64>,
+    next_ask: u64,
+    /// The local CIB as the controller last saw it (for `crm_mon`).
+    cib: Option<Arc<Element>>,
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -70,6 +89,10 @@ impl Execd {
             waiting: BTreeMap::new(),
             recurring: BTreeMap::new(),
             arps: BTreeMap::new(),
+            scripts: BTreeMap::new(),
+            asks: BTreeMap::new(),
+            next_ask: 1,
+            cib: None,
         }
     }
 
@@ -112,6 +135,19 @@ impl Execd {
                         out.push(Action::CancelTimer(TimerId(format!("rec:{key}"))));
                     }
                 }
+                LocalMsg::CibUpdated { cib, .. } => self.cib = Some(cib),
+                LocalMsg::AttrAnswer { call, values } => self.answer(
+                    now,
+                    call,
+                    hasim_agents::galera::Answer::Attrs(values),
+                    &mut out,
+                ),
+                LocalMsg::HostAnswer { call, answer } => {
+                    let parsed = hasim_galera::control::Answer::parse(&answer)
+                        .unwrap_or_else(hasim_galera::control::Answer::Error);
+                    let answer = hasim_agents::galera::Answer::Mysqld(parsed);
+                    self.answer(now, call, answer, &mut out)
+                }
                 _ => {}
             },
             Input::Timer(TimerId(t)) => self.timer(now, &t, &mut out),
@@ -130,6 +166,10 @@ impl Execd {
             }
         } else if let Some(key) = t.strip_prefix("arp:") {
             self.arp(key, out);
+        } else if let Some(ask) = t.strip_prefix("wake:").and_then(|c| c.parse().ok()) {
+            self.answer(now, ask, hasim_agents::galera::Answer::Woke, out);
+        } else if let Some(id) = t.strip_prefix("kill:").and_then(|c| c.parse::<u64>().ok()) {
+            self.kill(now, id, out);
         }
     }
 
@@ -207,22 +247,47 @@ impl Execd {
     }
 
     fn finish(&mut self, now: Duration, call_id: u64, out: &mut Vec<Action>) {
+        let Some(run) = self.running.get(&call_id) else {
+            return;
+        };
+        let scripted = scripted::runs_as_script(&run.req.agent);
+        if scripted && !run.timed_out && run.outcome == Outcome::Natural {
+            self.begin_script(now, call_id, out);
+            return;
+        }
         let Some(run) = self.running.remove(&call_id) else {
             return;
         };
-        let req = run.req;
-        self.busy.remove(&req.rsc);
-        let before = self.states.get(&req.rsc).copied().unwrap_or_default();
-        let (rc, status) = if metadata(&req.agent).is_none() {
+        let before = self.states.get(&run.req.rsc).copied().unwrap_or_default();
+        let (rc, status) = if metadata(&run.req.agent).is_none() {
             (RC_NOT_INSTALLED, OpStatus::NotInstalled)
         } else if run.timed_out {
             (1, OpStatus::Timeout)
         } else {
+            let req = &run.req;
             let (rc, after, fx) = perform(&req.agent, &req.params, before, &req.op, run.outcome);
             self.states.insert(req.rsc.clone(), after);
             self.effects(call_id, fx, out);
             (rc, OpStatus::Done)
         };
+        self.complete(now, call_id, run, before, rc, status, out);
+    }
+
+    /// Report a finished operation, re-arm a recurring one and start the
+    /// resource's next queued operation.
+    #[allow(clippy::too_many_arguments)]
+    fn complete(
+        &mut self,
+        now: Duration,
+        call_id: u64,
+        run: Running,
+        before: AgentState,
+        rc: i32,
+        status: OpStatus,
+        out: &mut Vec<Action>,
+    ) {
+        let req = run.req;
+        self.busy.remove(&req.rsc);
         let after = self.states.get(&req.rsc).copied().unwrap_or_default();
         let result = ExecResult {
             request: req.clone(),
@@ -299,6 +364,22 @@ impl Execd {
                     self.arps.insert(key.clone(), (ip, nic, count, interval));
                     self.arp(&key, out);
                 }
+                Effect::Attr {
+                    target,
+                    name,
+                    value,
+                } => out.push(Action::Send {
+                    to: Daemon::Attrd,
+                    msg: LocalMsg::AttrUpdate {
+                        target,
+                        name,
+                        value: match value {
+                            Some(v) => hasim_pcmk_proto::AttrValue::Set(v),
+                            None => hasim_pcmk_proto::AttrValue::Delete,
+                        },
+                        dampen: None,
+                    },
+                }),
             }
         }
     }

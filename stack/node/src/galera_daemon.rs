@@ -15,12 +15,24 @@
 //! no `grastate.dat` yet); every other start joins the component through
 //! `wsrep_cluster_address`.
 //!
+//! Managed by Pacemaker ([`GaleraSetup::managed`]), mysqld does not start
+//! at boot: the daemon waits on the node's local channel as
+//! [`hasim_execd::MYSQLD`] for the galera agent's commands
+//! ([`hasim_galera::control`]): recover the seqno from disk, report the
+//! status, start mysqld (bootstrapping a new cluster or joining), stop it.
+//! While mysqld is stopped a client connection is reset, as nothing
+//! listens on the port.
+//!
 //! [`Disk`]: crate::host::Disk
 
 use crate::driver::{self, Inputs, Io, Service};
 use crate::galera_disk::EngineStore;
 use crate::host::{Datagram, Host, NodeEvent, StreamEvent, StreamId};
+use crate::local::{Endpoint, Envelope, LocalMessage};
 use hasim_data::wire::{LineBuffer, Request};
+/// The local endpoint a managed mysqld takes the agent's commands on.
+pub use hasim_execd::MYSQLD;
+use hasim_galera::control::{Answer, Command, Recovery};
 use hasim_galera::node::{Action, GaleraConfig, GaleraNode, Input};
 use hasim_galera::pc::EvsTimeouts;
 use hasim_galera::wire::{decode, encode, GCOMM_PORT};
@@ -48,6 +60,9 @@ pub struct GaleraSetup {
     pub uuid: String,
     /// This node bootstraps the cluster on its very first start.
     pub bootstrap: bool,
+    /// Pacemaker's galera agent starts and stops mysqld (it does not
+    /// start at boot).
+    pub managed: bool,
 }
 
 impl GaleraSetup {
@@ -62,9 +77,15 @@ impl GaleraSetup {
     }
 }
 
-/// Run mysqld until the node goes away. A `grastate.dat` that cannot be
-/// read stops it with the file's error, as mysqld refuses to start.
-pub async fn run(host: Arc<dyn Host>, setup: GaleraSetup) -> std::io::Result<()> {
+/// Run mysqld until the node goes away (`endpoint`: the node's local
+/// channel, where a managed mysqld takes the agent's commands). A
+/// `grastate.dat` that cannot be read stops it with the file's error, as
+/// mysqld refuses to start.
+pub async fn run(
+    host: Arc<dyn Host>,
+    setup: GaleraSetup,
+    endpoint: Option<Endpoint>,
+) -> std::io::Result<()> {
     let (store, disk, first_start) =
         EngineStore::open(host.as_ref()).map_err(std::io::Error::other)?;
     let last_prim = crate::galera_disk::view_state(host.as_ref());
@@ -75,6 +96,8 @@ pub async fn run(host: Arc<dyn Host>, setup: GaleraSetup) -> std::io::Result<()>
     let bootstrap = setup.bootstrap && first_start;
     let mut server = Server {
         node: GaleraNode::new(setup.config(), disk).with_view_state(last_prim),
+        running: !setup.managed,
+        wait_prim: None,
         setup,
         store,
         bootstrap,
@@ -82,7 +105,7 @@ pub async fn run(host: Arc<dyn Host>, setup: GaleraSetup) -> std::io::Result<()>
     };
     let inputs = Inputs {
         datagrams: Some(datagrams),
-        local: None,
+        local: endpoint.map(|e| (e.board, e.name, e.inbox)),
         streams: Some(rx),
         stop: None,
     };
@@ -92,11 +115,19 @@ pub async fn run(host: Arc<dyn Host>, setup: GaleraSetup) -> std::io::Result<()>
 
 struct Server {
     node: GaleraNode,
+    /// mysqld runs (always, unless managed by Pacemaker).
+    running: bool,
+    /// A managed joiner must reach a primary component by then
+    /// (`pc.wait_prim_timeout`), or mysqld aborts.
+    wait_prim: Option<Duration>,
     setup: GaleraSetup,
     store: EngineStore,
     bootstrap: bool,
     conns: BTreeMap<StreamId, LineBuffer>,
 }
+
+/// gcomm's `pc.wait_prim_timeout`.
+const WAIT_PRIM_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The core's own deadline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -106,20 +137,25 @@ impl Service for Server {
     type Timer = Wake;
 
     fn start(&mut self, io: &mut Io<'_, Wake>) {
-        io.host.report(NodeEvent::Log {
-            text: format!(
-                "galera {}: mysqld starts at seqno {}{}",
-                self.setup.name,
-                self.node.seqno(),
-                if self.bootstrap {
-                    ", bootstrapping a new cluster"
-                } else {
-                    ""
-                }
-            ),
-        });
-        let bootstrap = self.bootstrap;
-        self.handle(io, Input::Start { bootstrap });
+        if self.running {
+            self.start_mysqld(io);
+        }
+    }
+
+    fn message(&mut self, io: &mut Io<'_, Wake>, envelope: Envelope) {
+        let LocalMessage::Ipc(bytes) = envelope.message else {
+            return;
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let Some((call, line)) = text.split_once(' ') else {
+            return;
+        };
+        let answer = match Command::parse(line) {
+            Ok(command) => self.command(io, command),
+            Err(e) => Answer::Error(e),
+        };
+        let reply = format!("{call} {}", answer.render());
+        let _ = io.send_local(&envelope.from, LocalMessage::Ipc(reply.into_bytes()));
     }
 
     fn datagram(&mut self, io: &mut Io<'_, Wake>, d: Datagram) {
@@ -136,6 +172,7 @@ impl Service for Server {
 
     fn stream(&mut self, io: &mut Io<'_, Wake>, event: StreamEvent) {
         match event {
+            StreamEvent::Accepted { conn, .. } if !self.running => io.host.stream_abort(conn),
             StreamEvent::Accepted { conn, .. } => {
                 self.conns.insert(conn, LineBuffer::default());
             }
@@ -153,10 +190,120 @@ impl Service for Server {
 
     fn timer(&mut self, io: &mut Io<'_, Wake>, _timer: Wake) {
         self.handle(io, Input::Timeout);
+        self.check_wait_prim(io);
     }
 
     fn settle(&mut self, io: &mut Io<'_, Wake>) {
         io.follow(Wake, self.node.next_timeout());
+    }
+}
+
+impl Server {
+    fn start_mysqld(&mut self, io: &mut Io<'_, Wake>) {
+        io.host.report(NodeEvent::Log {
+            text: format!(
+                "galera {}: mysqld starts at seqno {}{}",
+                self.setup.name,
+                self.node.seqno(),
+                if self.bootstrap {
+                    ", bootstrapping a new cluster"
+                } else {
+                    ""
+                }
+            ),
+        });
+        let bootstrap = self.bootstrap;
+        self.handle(io, Input::Start { bootstrap });
+    }
+
+    /// A managed joiner that found no primary component within
+    /// `pc.wait_prim_timeout` aborts ("failed to reach primary view"), as
+    /// mysqld does: nothing is written (grastate keeps seqno -1), and the
+    /// agent sees mysqld gone.
+    fn check_wait_prim(&mut self, io: &mut Io<'_, Wake>) {
+        let Some(deadline) = self.wait_prim else {
+            return;
+        };
+        if self.node.is_primary() {
+            self.wait_prim = None;
+            return;
+        }
+        if io.now() < deadline {
+            return;
+        }
+        self.wait_prim = None;
+        let Ok(r) = crate::galera_disk::recover(io.host) else {
+            return;
+        };
+        self.node = GaleraNode::new(self.setup.config(), r.disk);
+        self.running = false;
+        for conn in std::mem::take(&mut self.conns).into_keys() {
+            io.host.stream_abort(conn);
+        }
+        io.host.report(NodeEvent::Log {
+            text: format!(
+                "galera {}: mysqld aborts: failed to reach primary view within pc.wait_prim_timeout",
+                self.setup.name
+            ),
+        });
+    }
+
+    /// One command of the galera agent.
+    fn command(&mut self, io: &mut Io<'_, Wake>, command: Command) -> Answer {
+        match command {
+            Command::Status if self.running => Answer::Running {
+                primary: self.node.is_primary(),
+                seqno: self.node.seqno(),
+            },
+            Command::Status => Answer::Stopped,
+            Command::Recover if self.running => Answer::Error("mysqld is running".into()),
+            Command::Recover => match crate::galera_disk::recover(io.host) {
+                Ok(r) => Answer::Recovered(Recovery {
+                    grastate_seqno: r.grastate.as_ref().map(|g| g.seqno),
+                    last_commit: r.last_commit(),
+                    safe_to_bootstrap: r
+                        .grastate
+                        .as_ref()
+                        .and_then(|g| g.agent_safe_to_bootstrap()),
+                }),
+                Err(e) => Answer::Error(e),
+            },
+            Command::Start { .. } if self.running => {
+                Answer::Error("mysqld is already running".into())
+            }
+            Command::Start { new_cluster } => match crate::galera_disk::recover(io.host) {
+                Ok(r) => {
+                    self.store.snapshot(io.host, &r.disk);
+                    let last_prim = crate::galera_disk::view_state(io.host);
+                    self.node =
+                        GaleraNode::new(self.setup.config(), r.disk).with_view_state(last_prim);
+                    self.running = true;
+                    self.bootstrap = new_cluster;
+                    self.wait_prim = (!new_cluster).then(|| io.now() + WAIT_PRIM_TIMEOUT);
+                    self.start_mysqld(io);
+                    Answer::Ok
+                }
+                Err(e) => Answer::Error(e),
+            },
+            Command::Stop => {
+                self.wait_prim = None;
+                if self.running {
+                    self.handle(io, Input::Shutdown);
+                    self.running = false;
+                    for conn in std::mem::take(&mut self.conns).into_keys() {
+                        io.host.stream_abort(conn);
+                    }
+                    io.host.report(NodeEvent::Log {
+                        text: format!(
+                            "galera {}: mysqld stopped at seqno {}",
+                            self.setup.name,
+                            self.node.seqno()
+                        ),
+                    });
+                }
+                Answer::Ok
+            }
+        }
     }
 }
 

@@ -334,6 +334,18 @@ impl Pacemaker {
                         },
                     ));
                 }
+                // The executor keeps the CIB for agents that read the
+                // cluster's state (crm_mon).
+                if to == Daemon::Controld && matches!(msg, LocalMsg::CibUpdated { .. }) {
+                    let copy = msg.clone();
+                    work.push_back((
+                        Daemon::Execd,
+                        Input::Local {
+                            from: daemon,
+                            msg: copy,
+                        },
+                    ));
+                }
                 work.push_back((to, Input::Local { from: daemon, msg }))
             }
             Action::SetTimer { id, after } => {
@@ -353,13 +365,31 @@ impl Pacemaker {
                 work.push_back((daemon, Input::Loaded { key, data }));
             }
             Action::Report(report) => io.host.report(NodeEvent::Pacemaker { report }),
-            Action::Host(host) => self.host_action(io, host),
+            Action::Host(host) => self.host_action(io, host, work),
         }
     }
 
     /// A resource agent's effect on the machine.
-    fn host_action(&mut self, io: &Io<'_, PcmkTimer>, action: HostAction) {
+    fn host_action(
+        &mut self,
+        io: &Io<'_, PcmkTimer>,
+        action: HostAction,
+        work: &mut VecDeque<(Daemon, Input)>,
+    ) {
         match action {
+            HostAction::Ask {
+                service,
+                call,
+                request,
+            } => {
+                let line = format!("{call} {request}");
+                if !io.send_local(&service, LocalMessage::Ipc(line.into_bytes())) {
+                    let answer = format!("error {service} is not installed on this node");
+                    let msg = LocalMsg::HostAnswer { call, answer };
+                    let from = Daemon::Execd;
+                    work.push_back((Daemon::Execd, Input::Local { from, msg }));
+                }
+            }
             HostAction::AddAddress { ip, nic, .. } => {
                 if let (Ok(vip), Some(on)) = (ip.parse(), self.setup.interface(&nic)) {
                     self.vips.insert(vip);
@@ -395,6 +425,16 @@ fn group_daemon(group: &str) -> Option<Daemon> {
         .into_iter()
         .chain([Daemon::Fenced])
         .find(|d| d.cpg_group() == group)
+}
+
+/// A service's answer to [`HostAction::Ask`]: `CALL ANSWER`.
+fn host_answer(bytes: &[u8]) -> Option<LocalMsg> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let (call, answer) = text.split_once(' ')?;
+    Some(LocalMsg::HostAnswer {
+        call: call.parse().ok()?,
+        answer: answer.to_string(),
+    })
 }
 
 /// The message an operator's cibadmin sends to [`PACEMAKER`].
@@ -464,6 +504,14 @@ impl Service for Pacemaker {
             }
             LocalMessage::Quorum { quorate, members } => {
                 (Daemon::Controld, Input::Quorum { quorate, members })
+            }
+            LocalMessage::Ipc(bytes) if envelope.from == hasim_execd::MYSQLD => {
+                // mysqld answering an agent's command: `CALL ANSWER`.
+                let Some(msg) = host_answer(&bytes) else {
+                    return;
+                };
+                let from = Daemon::Execd;
+                (Daemon::Execd, Input::Local { from, msg })
             }
             LocalMessage::Ipc(bytes) => {
                 // cibadmin: a CIB operation; anything else is not ours.

@@ -90,6 +90,14 @@ pub enum Event {
         name: String,
         value: Option<String>,
     },
+    /// Executor: a line an agent logged (`ocf_log`, `ocf_exit_reason`);
+    /// only agents that explain their decisions (galera) log.
+    AgentLog {
+        node: String,
+        rsc: String,
+        op: String,
+        text: String,
+    },
     /// Attribute manager: this node became (or stopped being) the writer.
     AttrWriter { node: String, writer: bool },
     /// DC: fencing requested / finished. `delay` is the

@@ -122,6 +122,16 @@ pub enum HostAction {
     GratuitousArp { ip: String, nic: String },
     /// A systemd unit started or stopped.
     Service { unit: String, running: bool },
+    /// A command an agent runs against a daemon of its node (galera's
+    /// `mysqld_safe --wsrep-recover`, `mysql -e "SHOW STATUS"`, starting
+    /// or killing mysqld): `request` goes to the node's local endpoint
+    /// `service`; the answer comes back to the executor as
+    /// [`LocalMsg::HostAnswer`] with the same `call`.
+    Ask {
+        service: String,
+        call: u64,
+        request: String,
+    },
 }
 
 /// A CIB request from a local daemon.
@@ -167,6 +177,17 @@ pub enum LocalMsg {
     },
     /// → attrd: forget every transient attribute of `target` (node loss).
     AttrPurgeNode { target: String },
+    /// execd → attrd: every node's value of these attributes
+    /// (`attrd_updater --query --all`); answered with
+    /// [`LocalMsg::AttrAnswer`].
+    AttrQuery { call: u64, names: Vec<String> },
+    /// attrd → execd: attribute name → node → value.
+    AttrAnswer {
+        call: u64,
+        values: BTreeMap<String, BTreeMap<String, String>>,
+    },
+    /// The node → execd: the answer to [`HostAction::Ask`] `call`.
+    HostAnswer { call: u64, answer: String },
     /// controld → execd.
     Exec(ExecRequest),
     /// controld → execd: cancel a recurring operation.
