@@ -776,6 +776,8 @@ fn pacemaker_setup(
             seed: since_epoch.as_nanos() as u64 ^ 0x5eed_fe4c ^ (u64::from(nodeid) << 40),
             sbd_timeout: None,
         }),
+        // Remote nodes' connection resources name their address.
+        hosts: std::collections::BTreeMap::new(),
     })
 }
 

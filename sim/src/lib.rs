@@ -27,6 +27,7 @@ pub mod output;
 pub mod pcmk_report;
 pub mod pcmk_scenario;
 pub mod power_spec;
+pub mod remote_spec;
 pub mod requirements;
 pub mod scenario;
 pub mod scenario_write;

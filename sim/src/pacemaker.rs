@@ -66,6 +66,7 @@ pub fn setup(
         interfaces,
         boot_time: now,
         fencing: fencing_setup(scenario, node, seed, incarnation),
+        hosts: crate::remote_spec::hosts(scenario),
     })
 }
 

@@ -31,6 +31,9 @@ pub struct PacemakerSection {
     /// `[pacemaker.sbd]`: every cluster node runs diskless SBD (watchdog
     /// self-fencing when quorum is lost).
     pub sbd: Option<Spanned<SbdSection>>,
+    /// `[[pacemaker.remote]]`: groups of Pacemaker Remote nodes.
+    #[serde(default)]
+    pub remote: Vec<Spanned<crate::remote_spec::RemoteGroup>>,
 }
 
 /// `[pacemaker.sbd]`: sbd's /etc/sysconfig/sbd, diskless (no SBD_DEVICE).

@@ -151,7 +151,7 @@ fn default_reorder_window() -> Duration {
 fn default_arp_ttl() -> Duration {
     Duration::from_secs(30)
 }
-fn default_boot_delay() -> Duration {
+pub(crate) fn default_boot_delay() -> Duration {
     Duration::from_secs(30)
 }
 
@@ -566,6 +566,7 @@ impl Scenario {
                 }
             }
         }
+        crate::remote_spec::adopt(&mut scenario).map_err(|(span, m)| at(span, m))?;
         if let Some(section) = scenario.pacemaker.clone() {
             let base = Path::new(file).parent().unwrap_or(Path::new("."));
             let loaded = scenario
@@ -662,7 +663,14 @@ impl Scenario {
             _ => Ok(()),
         };
         for rule in &section.behaviour {
-            known(&rule.get_ref().node).map_err(|m| (rule.span(), m))?;
+            // A behaviour may also name a remote node (its executor).
+            let node = &rule.get_ref().node;
+            if !node
+                .as_deref()
+                .is_some_and(|n| crate::remote_spec::is_remote(self, n))
+            {
+                known(node).map_err(|m| (rule.span(), m))?;
+            }
         }
         if let Some(sbd) = &section.sbd {
             sbd.get_ref()

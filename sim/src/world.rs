@@ -213,6 +213,8 @@ fn add_machine(
                 .and_then(|c| c.cpg_interval());
             let pacemaker =
                 crate::pacemaker::setup(&for_corosync, seed, &name, incarnation, shared.now());
+            let remoted =
+                crate::remote_spec::setup(&for_corosync, seed, &name, incarnation, shared.now());
             let boards = boards_for_node.clone();
             let sbd = crate::pacemaker::sbd_config(&for_corosync);
             let line = line.clone();
@@ -225,6 +227,7 @@ fn add_machine(
                 if !managed {
                     start_galera(&host, galera.clone(), None);
                 }
+                start_remoted(&host, remoted);
                 if let Some(Ok(setup)) = corosync {
                     let board = hasim_node::init::start_corosync(host.clone(), setup, cpg_interval);
                     if managed {
@@ -283,6 +286,20 @@ fn start_data_daemons(
             }
         });
     }
+}
+
+/// The node's pacemaker_remoted, if it is a Pacemaker Remote node.
+fn start_remoted(host: &Arc<dyn Host>, setup: Option<hasim_node::remote_daemon::RemoteSetup>) {
+    let Some(setup) = setup else { return };
+    let h = host.clone();
+    tokio::spawn(async move {
+        if let Err(e) = hasim_node::remote_daemon::run(h.clone(), setup).await {
+            h.report(NodeEvent::DaemonFailed {
+                daemon: "pacemaker_remoted".into(),
+                error: e.to_string(),
+            });
+        }
+    });
 }
 
 /// The node's mysqld, if it is in a `[[galera]]` cluster (`endpoint`: on

@@ -9,6 +9,7 @@ pub mod data;
 pub mod fencing;
 pub mod pacemaker;
 pub mod registry;
+pub mod remote;
 
 use crate::trace::Event;
 use crate::view::ClusterView;

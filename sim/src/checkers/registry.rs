@@ -177,6 +177,15 @@ pub const CHECKERS: &[CheckerSpec] = &[
         },
     },
     CheckerSpec {
+        name: super::remote::NAME,
+        description: "a unique resource of a Pacemaker Remote node whose connection was lost starts elsewhere only after the DC saw that node fenced or its connection back",
+        needs: &[Need::Pacemaker],
+        build: |s| {
+            let unique = s.unique_resources.clone();
+            Box::new(super::remote::RemoteFenceCheck::new(unique))
+        },
+    },
+    CheckerSpec {
         name: "no-fence-race",
         description: "two nodes are never both powered off by fencing each requested of the other (the two-node fence death match)",
         needs: &[Need::Pacemaker],

@@ -140,6 +140,9 @@ pub struct Controld {
     /// The controller sleeps in its main loop (the 1 s re-ask pause of
     /// `do_pe_invoke_callback`): inputs wait here, in order, until it wakes.
     pub(crate) asleep: Option<Vec<Input>>,
+    /// This node's connections to remote nodes' executors, by remote node
+    /// (see `remote`).
+    pub(crate) remotes: BTreeMap<String, crate::remote::Link>,
 }
 
 impl Controld {
@@ -180,6 +183,7 @@ impl Controld {
             pe_query: None,
             pe_why: None,
             asleep: None,
+            remotes: BTreeMap::new(),
         }
     }
 
@@ -426,9 +430,10 @@ impl Controld {
                 target,
                 target_rc,
                 req,
+                on,
             } => {
                 if target == self.cfg.node {
-                    self.exec(dc, transition, action, target_rc, req, out);
+                    self.exec(dc, transition, action, target_rc, req, on, out);
                 }
             }
             Wire::Result {
@@ -475,7 +480,8 @@ impl Controld {
                     self.pe_query_answered(now, out);
                 }
             }
-            LocalMsg::ExecDone(r) => self.exec_done(now, r, out),
+            LocalMsg::ExecDone(r) => self.exec_done(now, r, None, out),
+            LocalMsg::Remote(m) => self.remote_event(now, m, out),
             LocalMsg::FenceResult { target, ok } => self.fence_result(now, &target, ok, out),
             _ => {}
         }
@@ -498,6 +504,8 @@ impl Controld {
             _ => {
                 if let Some(rest) = t.strip_prefix("lost:") {
                     self.action_lost(now, rest, out);
+                } else if let Some(rest) = t.strip_prefix("remote-") {
+                    self.remote_timer(now, rest, out);
                 }
             }
         }

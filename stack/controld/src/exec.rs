@@ -3,11 +3,13 @@
 //! has them, reported to the DC. After a successful start, promote or
 //! demote (or a probe that finds the resource running) the controller
 //! starts the recurring monitors of the new role, as the graph's monitor
-//! actions would; recurring failures are reported to the DC.
+//! actions would; recurring failures are reported to the DC. Operations
+//! on a remote node whose connection this node hosts are relayed to that
+//! node's executor and recorded under its node_state (see `remote`).
 
 use std::time::Duration;
 
-use hasim_pcmk_proto::{encode, Action, Daemon, ExecRequest, ExecResult, LocalMsg};
+use hasim_pcmk_proto::{encode, Action, Daemon, ExecRequest, ExecResult, LocalMsg, RemoteMsg};
 
 use crate::core::{AfterWrite, Controld, ExecOrigin};
 use crate::lrm::is_failure;
@@ -22,6 +24,7 @@ fn target_rc_of(key: &str) -> i32 {
 }
 
 impl Controld {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn exec(
         &mut self,
         dc: String,
@@ -29,6 +32,7 @@ impl Controld {
         action: usize,
         _target_rc: i32,
         req: ExecRequest,
+        on: Option<String>,
         out: &mut Vec<Action>,
     ) {
         self.exec_origin.insert(
@@ -39,19 +43,80 @@ impl Controld {
                 action,
             },
         );
+        self.send_exec(on.as_deref(), req, out);
+    }
+
+    /// Hand an operation to the executor that runs it: a remote node's
+    /// over its connection, a connection resource's to this controller's
+    /// own remote connection agent, anything else to the local executor.
+    pub(crate) fn send_exec(&mut self, on: Option<&str>, req: ExecRequest, out: &mut Vec<Action>) {
+        let msg = match on {
+            Some(node) => {
+                self.note_relayed(node, &req);
+                LocalMsg::Remote(RemoteMsg::Exec {
+                    node: node.to_string(),
+                    req,
+                })
+            }
+            None if crate::remote::is_connection_agent(&req.agent) => {
+                let now = self.now;
+                return self.connection_op(now, req, out);
+            }
+            None => LocalMsg::Exec(req),
+        };
         out.push(Action::Send {
             to: Daemon::Execd,
-            msg: LocalMsg::Exec(req),
+            msg,
         });
     }
 
-    pub(crate) fn exec_done(&mut self, now: Duration, r: ExecResult, out: &mut Vec<Action>) {
+    /// Cancel a recurring operation on the executor that runs it.
+    fn send_cancel(
+        &mut self,
+        on: Option<&str>,
+        rsc: &str,
+        interval_ms: u64,
+        out: &mut Vec<Action>,
+    ) {
+        let (rsc, op) = (rsc.to_string(), "monitor".to_string());
+        let msg = match on {
+            Some(node) => LocalMsg::Remote(RemoteMsg::Cancel {
+                node: node.to_string(),
+                rsc,
+                op,
+                interval_ms,
+            }),
+            None if self.remotes.contains_key(&rsc) => {
+                return self.cancel_connection_monitor(&rsc, out);
+            }
+            None => LocalMsg::ExecCancel {
+                rsc,
+                op,
+                interval_ms,
+            },
+        };
+        out.push(Action::Send {
+            to: Daemon::Execd,
+            msg,
+        });
+    }
+
+    /// An operation finished on this node (`on` None) or on the remote
+    /// node `on`: record it in that node's history, then report it.
+    pub(crate) fn exec_done(
+        &mut self,
+        now: Duration,
+        r: ExecResult,
+        on: Option<&str>,
+        out: &mut Vec<Action>,
+    ) {
         let q = r.request.clone();
         let target_rc = target_rc_of(&q.key);
         let failed = is_failure(&q.op, q.interval_ms, r.rc, r.status, target_rc);
+        let from = on.map_or_else(|| self.cfg.node.clone(), str::to_string);
         let report = match self.exec_origin.remove(&q.key) {
             Some(o) => Some(Wire::Result {
-                from: self.cfg.node.clone(),
+                from: from.clone(),
                 dc: o.dc,
                 transition: o.transition,
                 action: o.action,
@@ -59,7 +124,7 @@ impl Controld {
                 rc: r.rc,
             }),
             None if failed => Some(Wire::Failure {
-                from: self.cfg.node.clone(),
+                from,
                 rsc: q.rsc.clone(),
                 op: q.op.clone(),
                 interval_ms: q.interval_ms,
@@ -67,7 +132,14 @@ impl Controld {
             }),
             None => None,
         };
-        let ops = self.history.record(&r, &q.key, target_rc);
+        let history = match on {
+            Some(node) => match self.remotes.get_mut(node) {
+                Some(link) => &mut link.history,
+                None => return,
+            },
+            None => &mut self.history,
+        };
+        let ops = history.record(&r, &q.key, target_rc);
         let n = ops.len();
         let mut report = report.map(|w| AfterWrite::Multicast(encode(&w)));
         for (i, op) in ops.into_iter().enumerate() {
@@ -75,7 +147,7 @@ impl Controld {
             self.cib_write(op, after, out);
         }
         if !failed {
-            self.start_monitors(&q, r.rc, out);
+            self.start_monitors(&q, r.rc, on, out);
         }
         if self.exec_origin.is_empty() {
             if let Some((dc, join)) = self.deferred_ack.take() {
@@ -85,7 +157,13 @@ impl Controld {
     }
 
     /// Recurring monitors for the role the resource now has.
-    fn start_monitors(&mut self, q: &ExecRequest, rc: i32, out: &mut Vec<Action>) {
+    fn start_monitors(
+        &mut self,
+        q: &ExecRequest,
+        rc: i32,
+        on: Option<&str>,
+        out: &mut Vec<Action>,
+    ) {
         let promoted = match (q.op.as_str(), q.interval_ms, rc) {
             ("start" | "demote", _, _) => false,
             ("promote", _, _) => true,
@@ -99,15 +177,7 @@ impl Controld {
             return;
         };
         for (interval, _, _) in recurring_monitors(&cib, &p, !promoted) {
-            let msg = LocalMsg::ExecCancel {
-                rsc: q.rsc.clone(),
-                op: "monitor".into(),
-                interval_ms: interval.as_millis() as u64,
-            };
-            out.push(Action::Send {
-                to: Daemon::Execd,
-                msg,
-            });
+            self.send_cancel(on, &q.rsc, interval.as_millis() as u64, out);
         }
         for (interval, timeout, expect) in recurring_monitors(&cib, &p, promoted) {
             let req = ExecRequest {
@@ -119,10 +189,7 @@ impl Controld {
                 params: q.params.clone(),
                 key: format!("0:0:{expect}:{}", self.cfg.node),
             };
-            out.push(Action::Send {
-                to: Daemon::Execd,
-                msg: LocalMsg::Exec(req),
-            });
+            self.send_exec(on, req, out);
         }
     }
 }

@@ -3,6 +3,8 @@
 //! actions complete as they fire; an aborted graph fires nothing new and
 //! ends when its in-flight actions are done (Pacemaker's te_graph_trigger).
 
+use std::collections::BTreeMap;
+
 use hasim_scheduler::GraphAction;
 
 /// Where one action of the graph is.
@@ -23,6 +25,11 @@ pub struct Run {
     preds: Vec<Vec<usize>>,
     /// Why the transition was aborted, if it was.
     pub aborted: Option<String>,
+    /// Actions in flight, in all and per node: kept as states change so
+    /// that firing stays linear in the graph's size (a 1,000-remote-node
+    /// cluster's first transition has thousands of actions).
+    in_flight: usize,
+    in_flight_per_node: BTreeMap<Option<String>, usize>,
 }
 
 impl Run {
@@ -40,22 +47,32 @@ impl Run {
             states,
             preds,
             aborted: None,
+            in_flight: 0,
+            in_flight_per_node: BTreeMap::new(),
         }
     }
 
-    fn in_flight_on(&self, node: Option<&str>) -> usize {
-        (0..self.actions.len())
-            .filter(|&i| {
-                self.states[i] == ActState::InFlight && self.actions[i].node.as_deref() == node
-            })
-            .count()
+    fn in_flight_on(&self, node: &Option<String>) -> usize {
+        self.in_flight_per_node.get(node).copied().unwrap_or(0)
     }
 
     pub fn in_flight(&self) -> usize {
-        self.states
-            .iter()
-            .filter(|s| **s == ActState::InFlight)
-            .count()
+        self.in_flight
+    }
+
+    /// Count action `i` in (`+1`) or out of flight.
+    fn count_flight(&mut self, i: usize, going: bool) {
+        let n = self
+            .in_flight_per_node
+            .entry(self.actions[i].node.clone())
+            .or_insert(0);
+        if going {
+            *n += 1;
+            self.in_flight += 1;
+        } else {
+            *n = n.saturating_sub(1);
+            self.in_flight = self.in_flight.saturating_sub(1);
+        }
     }
 
     fn can_fire(&self, i: usize) -> bool {
@@ -85,9 +102,10 @@ impl Run {
                     continue;
                 }
                 let global_full = batch_limit > 0 && self.in_flight() >= batch_limit;
-                let node_full = self.in_flight_on(self.actions[i].node.as_deref()) >= node_limit;
+                let node_full = self.in_flight_on(&self.actions[i].node) >= node_limit;
                 if !global_full && !node_full {
                     self.states[i] = ActState::InFlight;
+                    self.count_flight(i, true);
                     fired.push(i);
                 }
             }
@@ -101,6 +119,7 @@ impl Run {
     pub fn complete(&mut self, i: usize, ok: bool) {
         if i < self.states.len() && self.states[i] == ActState::InFlight {
             self.states[i] = if ok { ActState::Done } else { ActState::Failed };
+            self.count_flight(i, false);
         }
     }
 
@@ -139,6 +158,7 @@ mod tests {
             runnable,
             reason: None,
             fence_delay: 0,
+            router_node: None,
         }
     }
 

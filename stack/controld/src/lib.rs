@@ -15,6 +15,7 @@ mod join;
 pub mod lrm;
 pub mod options;
 mod pe_invoke;
+mod remote;
 pub mod resources;
 mod te;
 mod wire;

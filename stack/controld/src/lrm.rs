@@ -32,7 +32,9 @@ struct RscHist {
 #[derive(Debug, Clone)]
 pub struct LrmHistory {
     node: String,
-    node_id: NodeId,
+    /// The node_state id: the corosync node id of a cluster node, the
+    /// node name of a remote node.
+    node_id: String,
     rscs: BTreeMap<String, RscHist>,
 }
 
@@ -44,9 +46,18 @@ fn esc(v: &str) -> String {
 
 impl LrmHistory {
     pub fn new(node: &str, node_id: NodeId) -> LrmHistory {
+        LrmHistory::with_id(node, &node_id.to_string())
+    }
+
+    /// A remote node's history: its node_state id is its name.
+    pub fn remote(node: &str) -> LrmHistory {
+        LrmHistory::with_id(node, node)
+    }
+
+    fn with_id(node: &str, id: &str) -> LrmHistory {
         LrmHistory {
             node: node.to_string(),
-            node_id,
+            node_id: id.to_string(),
             rscs: BTreeMap::new(),
         }
     }
@@ -153,7 +164,7 @@ impl LrmHistory {
 
     /// `<node_state>` with the history of one resource or of all.
     pub fn node_state_xml(&self, only: Option<&str>) -> String {
-        let id = self.node_id;
+        let id = esc(&self.node_id);
         let mut x = format!(
             "<node_state id=\"{id}\" uname=\"{}\"><lrm id=\"{id}\"><lrm_resources>",
             esc(&self.node)

@@ -163,7 +163,9 @@ impl Controld {
         let (Some(model), Some(p)) = (model, prim) else {
             return self.complete_now(i, true);
         };
-        if !RESOURCE_TASKS.contains(&a.task.as_str()) {
+        let connection_migration = crate::remote::is_connection_agent(&p.agent)
+            && matches!(a.task.as_str(), "migrate_to" | "migrate_from");
+        if !RESOURCE_TASKS.contains(&a.task.as_str()) && !connection_migration {
             return self.complete_now(i, true);
         }
         let timeout = op_timeout(&model, &p, &a.task, Duration::ZERO);
@@ -177,13 +179,20 @@ impl Controld {
             params: p.params.clone(),
             key: format!("{i}:{tid}:{target_rc}:{}", self.cfg.node),
         };
+        // An action on a remote node goes to the cluster node hosting its
+        // connection, which relays it (the graph's router_node).
+        let (target, on) = match a.router_node.clone() {
+            Some(router) => (router, Some(node)),
+            None => (node, None),
+        };
         let w = Wire::Exec {
             dc: self.cfg.node.clone(),
             transition: tid,
             action: i,
-            target: node,
+            target,
             target_rc,
             req,
+            on,
         };
         self.multicast(&w, out);
         self.set_timer(
@@ -414,7 +423,9 @@ impl Controld {
         } else {
             *self.fence_failures.entry(target.to_string()).or_insert(0) += 1;
         }
-        if ok {
+        if ok && self.is_remote_node(target) {
+            self.remote_fenced(target, out);
+        } else if ok {
             if let Some(id) = self.id_of(target) {
                 let xml = format!("<node_state id=\"{id}\" uname=\"{target}\" in_ccm=\"false\" crmd=\"offline\" join=\"down\" expected=\"down\"/>");
                 self.cib_write(

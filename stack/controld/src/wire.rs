@@ -46,6 +46,10 @@ pub(crate) enum Wire {
         target: String,
         target_rc: i32,
         req: ExecRequest,
+        /// A remote node the target relays the operation to (the graph
+        /// action's node when `target` is its router node).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        on: Option<String>,
     },
     /// Target → DC: an action's result (after it is in the CIB).
     Result {

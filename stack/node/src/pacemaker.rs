@@ -19,6 +19,7 @@ use crate::driver::{self, Inputs, Io, Service};
 use crate::fencing::{Fencing, FencingSetup, Step, AGENT_PORT};
 use crate::host::{Host, NodeEvent};
 use crate::local::{Endpoint, Envelope, LocalMessage, COROSYNC};
+use crate::remote_link::RemoteLinks;
 use hasim_agents::{BehaviourRule, BehaviourTable};
 use hasim_attrd::Attrd;
 use hasim_based::Based;
@@ -58,6 +59,9 @@ pub struct PacemakerSetup {
     /// controller's fence requests go unanswered, as with
     /// stonith-enabled=false no fencing is ever asked for).
     pub fencing: Option<FencingSetup>,
+    /// Remote nodes' names to their addresses (what /etc/hosts would give
+    /// a connection resource's `server`).
+    pub hosts: BTreeMap<String, Ipv4Addr>,
 }
 
 impl PacemakerSetup {
@@ -92,6 +96,8 @@ pub struct Pacemaker {
     /// Pacemaker exited (fence-reaction): every input is ignored until the
     /// machine boots again.
     exited: bool,
+    /// The controller's connections to remote nodes' executors.
+    links: RemoteLinks,
 }
 
 /// splitmix64: one seed gives independent draws per use.
@@ -112,7 +118,10 @@ impl Pacemaker {
             uptime_jitter_ms: mix(setup.seed) % 1000,
         });
         let table = BehaviourTable::new(setup.behaviour.clone());
+        let local = setup.interfaces.values().next().copied();
+        let links = RemoteLinks::new(&name, local, setup.hosts.clone(), None);
         Pacemaker {
+            links,
             based: Based::new(&name),
             attrd: Attrd::new(&name, mix(setup.seed ^ 1) % 1000),
             execd: Execd::new(&name, mix(setup.seed ^ 2), table),
@@ -237,6 +246,7 @@ impl Pacemaker {
     /// power control, so it exits the same way (reported as panic).
     fn exit(&mut self, io: &mut Io<'_, PcmkTimer>, reaction: hasim_fenced::FenceReaction) {
         self.exited = true;
+        self.links.close_all(io.host);
         let vips: Vec<Ipv4Addr> = std::mem::take(&mut self.vips).into_iter().collect();
         for vip in &vips {
             io.host.remove_vip(*vip);
@@ -316,6 +326,14 @@ impl Pacemaker {
             Action::Multicast(payload) => {
                 let group = daemon.cpg_group().to_string();
                 let _ = io.send_local(COROSYNC, LocalMessage::CpgMcast { group, payload });
+            }
+            Action::Send {
+                msg: LocalMsg::Remote(request),
+                ..
+            } => {
+                for event in self.links.request(io.host, request) {
+                    work.push_back(remote_event(event));
+                }
             }
             Action::Send { to, msg } => {
                 // The fencer reads the CIB and the executor's stonith
@@ -417,6 +435,15 @@ impl Pacemaker {
             }
         }
     }
+}
+
+/// A remote connection's event, as the controller's input.
+fn remote_event(event: hasim_pcmk_proto::RemoteMsg) -> (Daemon, Input) {
+    let input = Input::Local {
+        from: Daemon::Execd,
+        msg: LocalMsg::Remote(event),
+    };
+    (Daemon::Controld, input)
 }
 
 /// The daemon whose CPG group is `group`.
@@ -541,6 +568,14 @@ impl Service for Pacemaker {
         }
     }
 
+    fn stream(&mut self, io: &mut Io<'_, PcmkTimer>, event: crate::host::StreamEvent) {
+        if self.exited {
+            return;
+        }
+        let work = self.links.stream(io.host, event);
+        self.feed_all(io, work.into_iter().map(remote_event).collect());
+    }
+
     fn timer(&mut self, io: &mut Io<'_, PcmkTimer>, timer: PcmkTimer) {
         if self.exited {
             return;
@@ -577,8 +612,11 @@ pub async fn run(setup: PacemakerSetup, host: Arc<dyn Host>, endpoint: Endpoint)
         None => None,
     };
     let mut service = Pacemaker::new(setup);
+    // The controller's remote connections report here.
+    let (tx, streams) = tokio::sync::mpsc::unbounded_channel();
+    service.links.set_events(tx);
     let inputs = Inputs {
-        streams: None,
+        streams: Some(streams),
         datagrams,
         local: Some((endpoint.board, endpoint.name, endpoint.inbox)),
         stop: None,
@@ -601,6 +639,7 @@ mod tests {
             interfaces: BTreeMap::new(),
             boot_time: Duration::ZERO,
             fencing: None,
+            hosts: BTreeMap::new(),
         };
         let mut p = Pacemaker::new(setup);
         let a = p.intern(Daemon::Based, TimerId::new("x"));

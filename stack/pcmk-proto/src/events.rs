@@ -122,6 +122,16 @@ pub enum Event {
         target: String,
         failures: u32,
     },
+    /// Controller: its connection to remote node `remote`'s executor
+    /// changed: `connected`, `disconnected`, `lost` or `connect-failed`,
+    /// with why (empty when there is nothing to add).
+    RemoteLink {
+        node: String,
+        remote: String,
+        state: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        why: String,
+    },
 }
 
 /// serde helper: leave zero delays out of the trace.

@@ -207,4 +207,47 @@ pub enum LocalMsg {
     },
     /// fenced → controld.
     FenceResult { target: String, ok: bool },
+    /// controld ↔ this node's connections to Pacemaker Remote executors.
+    Remote(RemoteMsg),
+}
+
+/// Between a cluster node's controller and its connections to remote
+/// nodes' executors (pacemaker_remoted on port 3121). Pacemaker's
+/// controller keeps one executor client per node it talks to; a remote
+/// node's client is a network connection opened by the start of its
+/// connection resource (`ocf:pacemaker:remote`, controld_remote_ra.c).
+/// The controller core asks with the first five; the node's connection
+/// layer answers with the rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RemoteMsg {
+    /// Open the connection to `node`'s executor at `server:port` and
+    /// complete the handshake.
+    Connect {
+        node: String,
+        server: String,
+        port: u16,
+    },
+    /// Close the connection (the connection resource stops).
+    Disconnect { node: String },
+    /// Ask the remote executor to answer (the connection monitor's poke).
+    Poke { node: String },
+    /// Run an operation on the remote executor.
+    Exec { node: String, req: ExecRequest },
+    /// Cancel a recurring operation on the remote executor.
+    Cancel {
+        node: String,
+        rsc: String,
+        op: String,
+        interval_ms: u64,
+    },
+    /// The handshake completed: the remote executor is reachable.
+    Connected { node: String },
+    /// The connection could not be opened (refused, timed out), and why.
+    ConnectFailed { node: String, why: String },
+    /// An established connection was lost, and why.
+    Lost { node: String, why: String },
+    /// The remote executor answered a poke.
+    Poked { node: String },
+    /// A remote operation's result.
+    ExecDone { node: String, result: ExecResult },
 }

@@ -86,6 +86,10 @@ pub struct GraphAction {
     /// For `stonith`: the priority-fencing-delay (seconds) the controller
     /// asks the fencer to wait, 0 when none applies.
     pub fence_delay: u64,
+    /// For an action on a Pacemaker Remote node: the cluster node whose
+    /// controller relays it to the remote executor (the graph's
+    /// `router_node`, the node hosting the node's connection).
+    pub router_node: Option<String>,
 }
 
 /// The scheduler's result: required actions, their orderings and the
@@ -213,6 +217,10 @@ pub fn schedule(cib: &Cib) -> TransitionGraph {
                 ("stonith", Some(n)) => priority_delay::fencing_delay(&w, n),
                 _ => 0,
             },
+            router_node: a
+                .node
+                .and_then(|n| remote::router_node(&w, n, &a.task))
+                .map(|h| w.nodes[h].name.clone()),
         });
     }
     let mut edges = Vec::new();

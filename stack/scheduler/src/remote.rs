@@ -557,3 +557,23 @@ pub fn fence_guest(ws: &mut WorkingSet, n: NodeId) -> Option<ActionId> {
     }
     Some(op)
 }
+
+/// The cluster node that relays `task` on node `n` when `n` is a remote or
+/// guest node (pcmk__connection_host_for_action): the node the connection
+/// is leaving for stops and demotes, the node it goes to for everything
+/// else, whichever exists when it is not moving. `None` for cluster nodes
+/// and for fencing (the DC's fencer acts, not a remote executor).
+pub fn router_node(ws: &WorkingSet, n: NodeId, task: &str) -> Option<NodeId> {
+    if task == "stonith" {
+        return None;
+    }
+    let conn = conn_of(ws, n)?;
+    let began = ws.rscs[conn].running_on.first().copied();
+    let ended = ws.rscs[conn].assigned;
+    let leaving = matches!(task, "stop" | "demote" | "migrate_from" | "migrate_to");
+    if leaving {
+        began.or(ended)
+    } else {
+        ended.or(began)
+    }
+}
