@@ -4,21 +4,12 @@
 
 mod common;
 
-use common::{load, SharedBuf};
+use common::SharedBuf;
 use hasim::world;
 use serde_json::Value;
 
-/// The JSON-lines trace of one run.
 fn trace(name: &str, seed: u64) -> Vec<Value> {
-    let buf = SharedBuf::default();
-    world::run(&load(name), seed, Some(Box::new(buf.clone())))
-        .unwrap_or_else(|e| panic!("{name} seed {seed}: {e}"));
-    let bytes = buf.0.lock().unwrap().clone();
-    String::from_utf8(bytes)
-        .expect("utf-8 trace")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON trace line"))
-        .collect()
+    common::json_trace(name, seed)
 }
 
 /// Machines a power device switched off, in order.

@@ -6,21 +6,12 @@
 
 mod common;
 
-use common::{load, scenario_path, SharedBuf};
+use common::scenario_path;
 use hasim::scenario::Scenario;
-use hasim::world;
 use serde_json::Value;
 
 fn trace(name: &str, seed: u64) -> Vec<Value> {
-    let buf = SharedBuf::default();
-    world::run(&load(name), seed, Some(Box::new(buf.clone())))
-        .unwrap_or_else(|e| panic!("{name} seed {seed}: {e}"));
-    let bytes = buf.0.lock().unwrap().clone();
-    String::from_utf8(bytes)
-        .expect("utf-8 trace")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON trace line"))
-        .collect()
+    common::json_trace(name, seed)
 }
 
 fn report<'a>(e: &'a Value, kind: &str) -> Option<&'a Value> {

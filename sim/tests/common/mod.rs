@@ -33,3 +33,17 @@ impl Write for SharedBuf {
         Ok(())
     }
 }
+
+/// The JSON-lines trace of one run of a shipped scenario.
+#[cfg(madsim)]
+pub fn json_trace(name: &str, seed: u64) -> Vec<serde_json::Value> {
+    let buf = SharedBuf::default();
+    hasim::world::run(&load(name), seed, Some(Box::new(buf.clone())))
+        .unwrap_or_else(|e| panic!("{name} seed {seed}: {e}"));
+    let bytes = buf.0.lock().unwrap().clone();
+    String::from_utf8(bytes)
+        .expect("utf-8 trace")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON trace line"))
+        .collect()
+}
