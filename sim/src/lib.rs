@@ -19,7 +19,6 @@ pub mod fault_file;
 pub mod faults;
 pub mod galera_spec;
 pub mod guard;
-pub mod half_open;
 pub mod input;
 pub mod limits;
 pub mod names;
@@ -48,6 +47,8 @@ pub mod clients;
 pub mod context;
 #[cfg(madsim)]
 pub mod data_clients;
+#[cfg(madsim)]
+pub mod half_open;
 #[cfg(madsim)]
 pub mod host;
 #[cfg(madsim)]
