@@ -387,18 +387,7 @@ impl Controld {
     pub(crate) fn remote_fenced(&mut self, target: &str, out: &mut Vec<Action>) {
         let when = wall_seconds(self.now);
         let xml = format!("<node_state id=\"{target}\" uname=\"{target}\" remote_node=\"true\" in_ccm=\"false\" crmd=\"offline\" node_fenced=\"{when}\"/>");
-        self.cib_write(
-            CibOp::Modify {
-                section: "status".into(),
-                xml,
-            },
-            None,
-            out,
-        );
-        for what in ["lrm", "transient_attributes"] {
-            let path = format!("/cib/status/node_state[@id='{target}']/{what}[@id='{target}']");
-            self.cib_write(CibOp::DeleteAt { path }, None, out);
-        }
+        self.write_fenced_node(target, xml, out);
         if let Some(link) = self.remotes.get_mut(target) {
             link.history.clear();
         }

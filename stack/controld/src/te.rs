@@ -428,18 +428,7 @@ impl Controld {
         } else if ok {
             if let Some(id) = self.id_of(target) {
                 let xml = format!("<node_state id=\"{id}\" uname=\"{target}\" in_ccm=\"false\" crmd=\"offline\" join=\"down\" expected=\"down\"/>");
-                self.cib_write(
-                    CibOp::Modify {
-                        section: "status".into(),
-                        xml,
-                    },
-                    None,
-                    out,
-                );
-                for what in ["lrm", "transient_attributes"] {
-                    let path = format!("/cib/status/node_state[@id='{id}']/{what}[@id='{id}']");
-                    self.cib_write(CibOp::DeleteAt { path }, None, out);
-                }
+                self.write_fenced_node(&id.to_string(), xml, out);
             }
         }
         if let Some(i) = self.fencing.remove(target) {
@@ -456,6 +445,30 @@ impl Controld {
                 }
             }
             self.fire(now, out);
+        }
+    }
+}
+
+impl Controld {
+    /// A fenced node's status: its `node_state` as given, and its operation
+    /// history and transient attributes erased (they died with it).
+    pub(crate) fn write_fenced_node(
+        &mut self,
+        id: &str,
+        node_state: String,
+        out: &mut Vec<Action>,
+    ) {
+        self.cib_write(
+            CibOp::Modify {
+                section: "status".into(),
+                xml: node_state,
+            },
+            None,
+            out,
+        );
+        for what in ["lrm", "transient_attributes"] {
+            let path = format!("/cib/status/node_state[@id='{id}']/{what}[@id='{id}']");
+            self.cib_write(CibOp::DeleteAt { path }, None, out);
         }
     }
 }
