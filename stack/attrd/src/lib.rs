@@ -51,6 +51,11 @@ pub struct Attrd {
     ids: BTreeMap<String, NodeId>,
     /// (name, target) deleted since the last write of `name`.
     deleted: BTreeSet<(String, String)>,
+    /// A node joined since the last decided election: its winner rewrites
+    /// every value, as Pacemaker's election callback does (a joining node
+    /// that still believes itself writer, or one that starts an election,
+    /// makes the members elect again).
+    rewrite_after_election: bool,
     next_call: u64,
 }
 
@@ -73,6 +78,7 @@ impl Attrd {
             dampen: BTreeMap::new(),
             ids: BTreeMap::new(),
             deleted: BTreeSet::new(),
+            rewrite_after_election: false,
             next_call: 1,
         }
     }
@@ -111,8 +117,11 @@ impl Attrd {
                     uptime: self.uptime,
                 };
                 out.push(Action::Multicast(encode(&w)));
-                if self.is_writer() && !cc.joined.is_empty() {
-                    self.sync(&mut out);
+                if !cc.joined.is_empty() {
+                    self.rewrite_after_election = true;
+                    if self.is_writer() {
+                        self.sync(&mut out);
+                    }
                 }
                 self.decide_writer(&mut out);
             }
@@ -166,6 +175,7 @@ impl Attrd {
                 out.push(Action::Multicast(encode(&w)));
             }
             LocalMsg::AttrPurgeNode { target } => self.purge(&target),
+            LocalMsg::CibReplaced => self.write_all(out),
             LocalMsg::AttrQuery { call, names } => {
                 let values = names
                     .into_iter()
@@ -215,14 +225,45 @@ impl Attrd {
                     self.schedule_write(&name, out);
                 }
             }
-            Wire::Sync { values } => {
-                for (name, target, value) in values {
-                    // Our own node's values are authoritative here.
-                    if target != self.node || self.value(&target, &name).is_none() {
-                        self.values.entry(name).or_default().insert(target, value);
-                    }
-                }
+            Wire::Sync { values } => self.apply_sync(values, out),
+        }
+    }
+
+    /// The writer's full list of values, sent to peers that join. Values
+    /// for other nodes are taken as they are; for this node, its own copy
+    /// wins: every own value the writer lacks or has differently (also a
+    /// value the writer still has and this node no longer does) is
+    /// multicast again, so the writer writes it back. That is how a node
+    /// that left and came back puts its transient attributes, which the
+    /// DC erased from the CIB when it left, into the CIB again.
+    fn apply_sync(&mut self, values: Vec<(String, String, String)>, out: &mut Vec<Action>) {
+        let mut writer_has: BTreeMap<String, String> = BTreeMap::new();
+        for (name, target, value) in values {
+            if target == self.node {
+                writer_has.insert(name, value);
+            } else {
+                self.values.entry(name).or_default().insert(target, value);
             }
+        }
+        let mut names: BTreeSet<String> = writer_has.keys().cloned().collect();
+        names.extend(
+            self.values
+                .iter()
+                .filter(|(_, per_node)| per_node.contains_key(&self.node))
+                .map(|(n, _)| n.clone()),
+        );
+        for name in names {
+            let ours = self.value(&self.node, &name).map(str::to_string);
+            if ours.as_ref() == writer_has.get(&name) {
+                continue;
+            }
+            let w = Wire::Update {
+                target: self.node.clone(),
+                dampen_ms: self.dampen.get(&name).copied().unwrap_or(0),
+                name,
+                value: ours,
+            };
+            out.push(Action::Multicast(encode(&w)));
         }
     }
 
@@ -248,7 +289,8 @@ impl Attrd {
         out.push(Action::Multicast(encode(&Wire::Sync { values })));
     }
 
-    /// Every member voted: the longest uptime wins, then the lower name.
+    /// Every member voted: the longest uptime wins, then the lower name. A
+    /// new writer, or any writer after a join, writes every value.
     fn decide_writer(&mut self, out: &mut Vec<Action>) {
         if self.members.iter().any(|m| !self.votes.contains_key(m)) {
             return;
@@ -259,9 +301,7 @@ impl Attrd {
             .filter_map(|m| self.votes.get(m))
             .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
             .map(|(n, _)| n.clone());
-        if best == self.writer {
-            return;
-        }
+        let rewrite = std::mem::take(&mut self.rewrite_after_election);
         let was = self.is_writer();
         self.writer = best;
         if self.is_writer() != was {
@@ -270,11 +310,16 @@ impl Attrd {
                 writer: self.is_writer(),
             }));
         }
-        if self.is_writer() && !was {
-            let names: Vec<String> = self.values.keys().cloned().collect();
-            for n in names {
-                self.write(&n, out);
-            }
+        if self.is_writer() && (!was || rewrite) {
+            self.write_all(out);
+        }
+    }
+
+    /// Write every value (writer only).
+    fn write_all(&mut self, out: &mut Vec<Action>) {
+        let names: Vec<String> = self.values.keys().cloned().collect();
+        for n in names {
+            self.write(&n, out);
         }
     }
 

@@ -67,6 +67,17 @@ fn confchg(
     up: &[bool],
     left: Vec<u32>,
 ) {
+    confchg_joined(nodes, q, out, up, left, vec![]);
+}
+
+fn confchg_joined(
+    nodes: &mut [Attrd],
+    q: &mut VecDeque<(usize, Vec<u8>)>,
+    out: &mut Out,
+    up: &[bool],
+    left: Vec<u32>,
+    joined: Vec<u32>,
+) {
     let members: Vec<Member> = (0..nodes.len())
         .filter(|&i| up[i])
         .map(|i| Member {
@@ -87,7 +98,10 @@ fn confchg(
                         )
                     })
                     .collect(),
-                joined: vec![],
+                joined: joined
+                    .iter()
+                    .map(|&n| (Member { node: n, pid: 2 }, hasim_pcmk_proto::Reason::Join))
+                    .collect(),
             };
             feed(nodes, q, out, i, Input::ConfChange(cc));
         }
@@ -227,4 +241,195 @@ fn a_query_answers_the_asker_with_every_nodes_value_once_delivered() {
     assert_eq!(values["galera-last-committed"]["n1"], "41");
     assert_eq!(values["galera-last-committed"]["n2"], "57");
     assert!(values["other"].is_empty());
+}
+
+fn set(
+    nodes: &mut [Attrd],
+    q: &mut VecDeque<(usize, Vec<u8>)>,
+    out: &mut Out,
+    at: usize,
+    target: &str,
+    value: AttrValue,
+) {
+    let msg = LocalMsg::AttrUpdate {
+        target: target.into(),
+        name: "master-galera".into(),
+        value,
+        dampen: None,
+    };
+    feed(
+        nodes,
+        q,
+        out,
+        at,
+        Input::Local {
+            from: Daemon::Execd,
+            msg,
+        },
+    );
+}
+
+/// The writer's last CIB write of master-galera for node `id`: Some(value)
+/// for a modify, None for a delete.
+fn last_write_for(writes: &[(usize, CibOp)], id: u32) -> Option<Option<String>> {
+    let nv = format!("status-{id}-master-galera");
+    writes.iter().rev().find_map(|(_, op)| match op {
+        CibOp::Modify { xml, .. } if xml.contains(&format!("id=\"{nv}\"")) => {
+            let v = xml.split("value=\"").nth(1)?.split('"').next()?;
+            Some(Some(v.to_string()))
+        }
+        CibOp::DeleteIn { id: d, .. } if *d == nv => Some(None),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_node_that_comes_back_from_a_partition_gets_its_own_values_written_again() {
+    let mut nodes = vec![
+        Attrd::new("n1", 10),
+        Attrd::new("n2", 30),
+        Attrd::new("n3", 20),
+    ];
+    let mut q = VecDeque::new();
+    let mut out = Out::default();
+    let mut up = vec![true; 3];
+    confchg(&mut nodes, &mut q, &mut out, &up, vec![]);
+    set(
+        &mut nodes,
+        &mut q,
+        &mut out,
+        0,
+        "n3",
+        AttrValue::Set("100".into()),
+    );
+    run(&mut nodes, &mut q, &mut out, &up);
+    assert_eq!(last_write_for(&out.writes, 3), Some(Some("100".into())));
+
+    // n3 is cut off: the others forget its values (the DC erases them from
+    // the CIB), n3 keeps its own.
+    up[2] = false;
+    confchg(&mut nodes, &mut q, &mut out, &up, vec![3]);
+    assert_eq!(nodes[1].value("n3", "master-galera"), None);
+    assert_eq!(nodes[2].value("n3", "master-galera"), Some("100"));
+
+    // It comes back: the writer's sync lacks n3's value, so n3 sends it
+    // again and the writer writes it.
+    let writes = out.writes.len();
+    up[2] = true;
+    confchg_joined(&mut nodes, &mut q, &mut out, &up, vec![], vec![3]);
+    assert!(nodes[1].is_writer());
+    assert!(nodes
+        .iter()
+        .all(|n| n.value("n3", "master-galera") == Some("100")));
+    assert!(out.writes[writes..].iter().all(|(i, _)| *i == 1));
+    assert_eq!(
+        last_write_for(&out.writes[writes..], 3),
+        Some(Some("100".into()))
+    );
+}
+
+#[test]
+fn the_returning_nodes_own_copy_wins_over_the_writers_including_an_absent_value() {
+    let mut nodes = vec![Attrd::new("n1", 10), Attrd::new("n2", 30)];
+    let mut q = VecDeque::new();
+    let mut out = Out::default();
+    let up = vec![true; 2];
+    confchg(&mut nodes, &mut q, &mut out, &up, vec![]);
+    // n1 restarts with an empty attribute table while the writer (n2)
+    // wrongly still holds a value for it (say, n1's departure was not seen).
+    set(
+        &mut nodes,
+        &mut q,
+        &mut out,
+        1,
+        "n1",
+        AttrValue::Set("5".into()),
+    );
+    run(&mut nodes, &mut q, &mut out, &up);
+    nodes[0] = Attrd::new("n1", 10);
+    let writes = out.writes.len();
+    confchg_joined(&mut nodes, &mut q, &mut out, &up, vec![], vec![1]);
+    assert!(nodes
+        .iter()
+        .all(|n| n.value("n1", "master-galera").is_none()));
+    assert_eq!(
+        last_write_for(&out.writes[writes..], 1),
+        Some(None),
+        "the stale value is deleted"
+    );
+}
+
+#[test]
+fn a_writer_that_was_paused_and_wins_again_rewrites_every_value() {
+    let mut nodes = vec![
+        Attrd::new("n1", 10),
+        Attrd::new("n2", 30),
+        Attrd::new("n3", 20),
+    ];
+    let mut q = VecDeque::new();
+    let mut out = Out::default();
+    let mut up = vec![true; 3];
+    confchg(&mut nodes, &mut q, &mut out, &up, vec![]);
+    set(
+        &mut nodes,
+        &mut q,
+        &mut out,
+        1,
+        "n2",
+        AttrValue::Set("100".into()),
+    );
+    run(&mut nodes, &mut q, &mut out, &up);
+    assert!(nodes[1].is_writer());
+    // n2 is paused: it sees no membership change and still believes it is
+    // the writer; the others elect n3 (and the DC erases n2's attributes).
+    up[1] = false;
+    confchg(&mut nodes, &mut q, &mut out, &up, vec![2]);
+    assert!(nodes[2].is_writer() && nodes[1].is_writer());
+    // It resumes; the members elect again and n2 wins: it rewrites
+    // everything, its own master score included.
+    up[1] = true;
+    let writes = out.writes.len();
+    confchg_joined(&mut nodes, &mut q, &mut out, &up, vec![], vec![2]);
+    assert!(nodes[1].is_writer() && !nodes[2].is_writer());
+    let rewritten: Vec<usize> = out.writes[writes..].iter().map(|(i, _)| *i).collect();
+    assert!(rewritten.contains(&1), "{rewritten:?}");
+    assert_eq!(
+        last_write_for(&out.writes[writes..], 2),
+        Some(Some("100".into()))
+    );
+}
+
+#[test]
+fn the_writer_writes_everything_again_when_its_cib_copy_was_replaced() {
+    let mut nodes = vec![Attrd::new("n1", 10), Attrd::new("n2", 30)];
+    let mut q = VecDeque::new();
+    let mut out = Out::default();
+    let up = vec![true; 2];
+    confchg(&mut nodes, &mut q, &mut out, &up, vec![]);
+    set(
+        &mut nodes,
+        &mut q,
+        &mut out,
+        0,
+        "n1",
+        AttrValue::Set("100".into()),
+    );
+    run(&mut nodes, &mut q, &mut out, &up);
+    for i in [0, 1] {
+        let writes = out.writes.len();
+        let msg = LocalMsg::CibReplaced;
+        feed(
+            &mut nodes,
+            &mut q,
+            &mut out,
+            i,
+            Input::Local {
+                from: Daemon::Based,
+                msg,
+            },
+        );
+        let again = last_write_for(&out.writes[writes..], 1);
+        let expected = (i == 1).then(|| Some("100".to_string()));
+        assert_eq!(again, expected, "only the writer (n2) writes again");
+    }
 }

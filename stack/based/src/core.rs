@@ -376,7 +376,10 @@ impl Based {
                 if primary {
                     self.primary_peer = Some((node, sender));
                 } else if self.primary_peer.as_ref().is_some_and(|(n, _)| *n == node) {
+                    // Our requests ordered after this are ignored there:
+                    // apply them to our copy, as when the primary is lost.
                     self.primary_peer = None;
+                    self.retry_pending_locally(out);
                 }
             }
             Wire::SyncFrom { node } if node == self.node => self.send_full(out),
@@ -390,6 +393,10 @@ impl Based {
                     if cib != self.cib {
                         self.cib = cib;
                         self.changed(config_changed, out);
+                        out.push(Action::Send {
+                            to: Daemon::Attrd,
+                            msg: LocalMsg::CibReplaced,
+                        });
                     }
                 }
                 Err(e) => self.error(&format!("sync from {from}: {e}"), out),

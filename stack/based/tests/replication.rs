@@ -11,6 +11,8 @@ struct Net {
     disks: Vec<Vec<(String, Vec<u8>)>>,
     up: Vec<bool>,
     queue: VecDeque<(usize, Vec<u8>)>,
+    /// Local messages each node's based sent to attrd.
+    to_attrd: Vec<(usize, String)>,
 }
 
 impl Net {
@@ -20,6 +22,7 @@ impl Net {
             disks: vec![Vec::new(); n],
             up: vec![false; n],
             queue: VecDeque::new(),
+            to_attrd: Vec::new(),
         }
     }
     fn feed(&mut self, i: usize, input: Input) {
@@ -38,6 +41,10 @@ impl Net {
                     self.disks[i].retain(|(k, _)| *k != key);
                     self.disks[i].push((key, data));
                 }
+                Action::Send {
+                    to: Daemon::Attrd,
+                    msg,
+                } => self.to_attrd.push((i, format!("{msg:?}"))),
                 _ => {}
             }
         }
@@ -188,4 +195,69 @@ fn corrupt_disk_copy_is_ignored_with_an_error() {
         .iter()
         .any(|a| matches!(a, Action::Report(hasim_pcmk_proto::Event::CibError { .. }))));
     assert_eq!(b.version().to_string(), "0.0.0");
+}
+
+/// Three nodes up, node 1 primary, every copy synced from it.
+fn synced_three() -> Net {
+    let mut net = Net::new(3);
+    net.disks[0] = disk_image(CONFIG).unwrap();
+    for i in 0..3 {
+        net.up[i] = true;
+        net.feed(i, Input::Start);
+    }
+    net.confchg();
+    for msg in [LocalMsg::CibPrimary(true), LocalMsg::CibSync { from: None }] {
+        let from = Daemon::Controld;
+        net.feed(0, Input::Local { from, msg });
+    }
+    net.run();
+    net
+}
+
+#[test]
+fn a_request_ordered_after_the_primary_stepped_down_is_applied_locally_not_lost() {
+    let mut net = synced_three();
+    assert_eq!(net.versions(), ["0.3.0"; 3]);
+    // The DC's CIB stops being primary (an election) just before node 3
+    // sends an update: the primary ignores it, so node 3 applies it to its
+    // own copy rather than waiting for an answer that never comes.
+    let msg = LocalMsg::CibPrimary(false);
+    net.feed(
+        0,
+        Input::Local {
+            from: Daemon::Controld,
+            msg,
+        },
+    );
+    net.feed(
+        2,
+        Input::Client(cibops::set_property("maintenance-mode", "true")),
+    );
+    net.run();
+    assert_eq!(net.versions(), ["0.3.0", "0.3.0", "0.4.0"]);
+}
+
+#[test]
+fn a_copy_replaced_by_the_dcs_sync_tells_attrd() {
+    let mut net = synced_three();
+    let replaced = |net: &Net| {
+        net.to_attrd
+            .iter()
+            .filter(|(_, m)| m == "CibReplaced")
+            .map(|(i, _)| *i)
+            .collect::<Vec<_>>()
+    };
+    // The first sync replaced the empty copies of nodes 2 and 3.
+    assert_eq!(replaced(&net), vec![1, 2]);
+    // A sync that changes nothing tells nobody.
+    let msg = LocalMsg::CibSync { from: None };
+    net.feed(
+        0,
+        Input::Local {
+            from: Daemon::Controld,
+            msg,
+        },
+    );
+    net.run();
+    assert_eq!(replaced(&net), vec![1, 2]);
 }

@@ -162,6 +162,11 @@ pub enum LocalMsg {
         /// Whether the configuration section changed (epoch bumped).
         config_changed: bool,
     },
+    /// based → attrd: this node's CIB was replaced by another node's copy
+    /// (the DC's join sync). The attribute writer then writes every value
+    /// again, as Pacemaker's attrd does on a CIB replace notification, so
+    /// that values written only to a copy that was replaced are not lost.
+    CibReplaced,
     /// controld → based: this node's CIB is the primary (the DC's) or not.
     CibPrimary(bool),
     /// controld (DC) → based: make every node's CIB a copy of `from`'s
