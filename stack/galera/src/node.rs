@@ -211,6 +211,8 @@ pub struct GaleraNode {
     last_prim: BTreeSet<String>,
     /// What non-primary peers last said (see [`Msg::Waiting`]).
     waiting: BTreeMap<String, (BTreeSet<String>, i64)>,
+    /// When each peer last said it is in a primary component.
+    primary_peers: BTreeMap<String, Duration>,
     next_keepalive: Duration,
     next_check: Duration,
 }
@@ -237,6 +239,7 @@ impl GaleraNode {
             heard: BTreeMap::new(),
             last_prim: BTreeSet::new(),
             waiting: BTreeMap::new(),
+            primary_peers: BTreeMap::new(),
             next_keepalive: Duration::ZERO,
             next_check: Duration::ZERO,
         }

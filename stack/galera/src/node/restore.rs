@@ -8,7 +8,11 @@
 //! is heard waiting, the most advanced of them (highest seqno, then the
 //! lowest name) forms the component alone and the others join it with a
 //! state transfer, so nothing any of them committed is lost. A node that
-//! restarted has no last component and only ever joins.
+//! restarted has no last component and only ever joins. No node re-forms
+//! while it hears a primary peer: gcomm decides this inside one agreed
+//! membership, where two components cannot both be primary; here a
+//! `Waiting` heard a moment ago may come from a node that has joined a
+//! component since (pacemaker-haproxy-galera-nemesis seed 8 had two).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -46,6 +50,16 @@ impl GaleraNode {
             return;
         }
         let suspect = self.cfg.evs.suspect;
+        if self
+            .primary_peers
+            .values()
+            .any(|&t| now.saturating_sub(t) < suspect)
+        {
+            // A primary component exists: join it (its orderer admits us)
+            // rather than form a second one. A peer still listed as
+            // waiting may already be in it.
+            return;
+        }
         let mut group: Vec<(i64, &String)> = vec![(self.seqno, &self.cfg.name)];
         for (peer, (last, seqno)) in &self.waiting {
             let recent = self

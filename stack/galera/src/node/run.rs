@@ -127,6 +127,9 @@ impl GaleraNode {
             Msg::Keepalive { view } => {
                 if view.is_some() {
                     self.waiting.remove(&from);
+                    self.primary_peers.insert(from.clone(), now);
+                } else {
+                    self.primary_peers.remove(&from);
                 }
                 self.on_keepalive(from, view, out)
             }

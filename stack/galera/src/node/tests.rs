@@ -421,3 +421,45 @@ fn a_paused_orderer_that_lost_its_quorum_does_not_stay_primary_alone() {
     c.run_until(s(20.0));
     assert!(c.nodes["n2"].is_primary() && c.nodes["n3"].is_primary());
 }
+
+#[test]
+fn a_node_that_hears_a_primary_peer_joins_it_instead_of_reforming_a_second_one() {
+    let mut c = Cluster::new(&THREE);
+    c.run_until(s(3.0));
+    c.partition(&["n1"], &["n2", "n3"]);
+    c.partition(&["n2"], &["n3"]);
+    c.run_until(s(12.0));
+    assert!(c.nodes.values().all(|n| !n.is_primary()));
+    // n1 has re-formed the component and admitted n3; n2 hears n1 say so,
+    // and an older `Waiting` from n3 that makes n2 the most advanced of a
+    // quorum of the last component.
+    let seqno = c.nodes["n2"].seqno();
+    let feed = [
+        (
+            "n3",
+            Msg::Waiting {
+                last_prim: THREE.iter().map(|n| n.to_string()).collect(),
+                seqno,
+            },
+        ),
+        (
+            "n1",
+            Msg::Keepalive {
+                view: Some(["n1".to_string(), "n3".to_string()].into()),
+            },
+        ),
+    ];
+    c.now = s(12.5);
+    for (from, msg) in feed {
+        c.input(
+            "n2",
+            Input::Peer {
+                from: from.into(),
+                msg,
+            },
+        );
+    }
+    c.now = s(14.0);
+    c.input("n2", Input::Timeout);
+    assert!(!c.nodes["n2"].is_primary(), "a second primary component");
+}
