@@ -857,13 +857,22 @@ fn clone_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) ->
             query.is_none() || ws.actions[ca].node.is_none() || ws.actions[ca].node == query
         });
         if let Some(ca) = found {
-            let cf = action_flags(ws, ca, node);
+            let cf = if index.primitives {
+                ws.actions[ca].flags
+            } else {
+                action_flags(ws, ca, node)
+            };
             if flags & af::OPTIONAL != 0 && cf & af::OPTIONAL == 0 {
                 flags &= !af::OPTIONAL;
                 ws.actions[a].flags &= !af::OPTIONAL;
             }
             if cf & af::RUNNABLE != 0 {
                 any_runnable = true;
+            }
+            // A primitive's flags are read, not derived: once one instance
+            // is required and one runnable, the others change nothing.
+            if index.primitives && any_runnable && flags & af::OPTIONAL == 0 {
+                break;
             }
         }
     }
@@ -911,6 +920,10 @@ fn child_actions(ws: &mut WorkingSet, a: ActionId) -> ChildActions {
         actions_len: ws.actions.len(),
         children: ws.rscs[r].children.clone(),
         instances,
+        primitives: ws.rscs[r]
+            .children
+            .iter()
+            .all(|&c| ws.rscs[c].variant == Variant::Primitive),
     }
 }
 

@@ -218,6 +218,7 @@ pub fn unpack(cib: &Cib) -> WorkingSet {
         links: Default::default(),
         lost_members: Default::default(),
         child_actions: Default::default(),
+        name_order: Vec::new(),
     };
     unpack_nodes(cib, &mut ws);
     let guests = crate::remote_status::config_nodes(cib, &mut ws);
@@ -243,7 +244,24 @@ pub fn unpack(cib: &Cib) -> WorkingSet {
     top.sort_by_key(|&r| std::cmp::Reverse(ws.rscs[r].priority));
     ws.top = top;
     u.unpack_status(&mut ws);
+    ws.name_order = name_order(&ws.nodes);
     ws
+}
+
+/// Each node's place among the nodes sorted by name (equal names share
+/// one): node sorting compares these instead of the names.
+fn name_order(nodes: &[Node]) -> Vec<u32> {
+    let mut by_name: Vec<NodeId> = (0..nodes.len()).collect();
+    by_name.sort_by(|&a, &b| nodes[a].name.cmp(&nodes[b].name));
+    let mut order = vec![0u32; nodes.len()];
+    let mut place = 0u32;
+    for (i, &n) in by_name.iter().enumerate() {
+        if i > 0 && nodes[by_name[i - 1]].name != nodes[n].name {
+            place += 1;
+        }
+        order[n] = place;
+    }
+    order
 }
 
 fn unpack_nodes(cib: &Cib, ws: &mut WorkingSet) {
