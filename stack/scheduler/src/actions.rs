@@ -663,13 +663,15 @@ fn clone_internal_constraints(ws: &mut WorkingSet, c: RscId) {
 
 /// Resolve the orderings into action edges and propagate flags.
 pub fn apply_orderings(ws: &mut WorkingSet) {
-    let orderings = ws.orderings.clone();
+    // Nothing resolving orderings reads the list; any added meanwhile go
+    // after the resolved ones, as they would after a copy.
+    let orderings = std::mem::take(&mut ws.orderings);
     for o in &orderings {
         if let Some(first_rsc) = o.first_rsc {
-            let task = o.first_task.clone().unwrap_or_default();
+            let task = o.first_task.as_deref().unwrap_or_default();
             let mut firsts: Vec<ActionId> = match o.first_action {
                 Some(a) => vec![a],
-                None => find_actions(ws, first_rsc, &task, None, false),
+                None => find_actions(ws, first_rsc, task, None, false),
             };
             if firsts.is_empty() && Some(first_rsc) == o.then_rsc {
                 continue;
@@ -681,7 +683,7 @@ pub fn apply_orderings(ws: &mut WorkingSet) {
                 {
                     continue;
                 }
-                firsts.push(custom_action(ws, first_rsc, &task, None, true));
+                firsts.push(custom_action(ws, first_rsc, task, None, true));
             }
             for f in firsts {
                 match o.then_rsc {
@@ -699,6 +701,8 @@ pub fn apply_orderings(ws: &mut WorkingSet) {
             order_actions(ws, f, t, o.flags);
         }
     }
+    let added = std::mem::replace(&mut ws.orderings, orderings);
+    ws.orderings.extend(added);
     let n = ws.actions.len();
     for a in (0..n).rev() {
         block_colocation_dependents(ws, a);

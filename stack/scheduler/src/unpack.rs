@@ -619,8 +619,18 @@ impl<'a> Unpacker<'a> {
             }
             ResourceKind::Clone { child, .. } => {
                 let n = ws.rscs[id].clone_max.max(1);
-                for i in 0..n {
-                    self.create_instance(ws, id, child, i);
+                let first = ws.rscs.len();
+                if self.create_instance(ws, id, child, 0).is_some()
+                    && ws.rscs[first..].iter().all(|r| r.variant != Variant::Clone)
+                {
+                    let last = ws.rscs.len();
+                    for i in 1..n {
+                        self.copy_instance(ws, id, first..last, i);
+                    }
+                } else {
+                    for i in 1..n {
+                        self.create_instance(ws, id, child, i);
+                    }
                 }
             }
             _ => {}
@@ -640,6 +650,39 @@ impl<'a> Unpacker<'a> {
         self.rename_instance(ws, cid, n);
         ws.rscs[clone].children.push(cid);
         Some(cid)
+    }
+
+    /// Create clone instance number `n` as a copy of the first instance,
+    /// the resources `first` (unpacked into consecutive places, parent
+    /// first): unpacking the same definition under the same clone again
+    /// would give the same resources, only slower (meta attributes,
+    /// rules and parameters resolved once per instance of a large clone).
+    fn copy_instance(
+        &mut self,
+        ws: &mut WorkingSet,
+        clone: RscId,
+        first: std::ops::Range<RscId>,
+        n: usize,
+    ) {
+        let start = first.start;
+        let offset = ws.rscs.len() - start;
+        for r in first {
+            let mut copy = ws.rscs[r].clone();
+            copy.id.clone_from(&copy.base_id);
+            copy.parent = if r == start {
+                Some(clone)
+            } else {
+                copy.parent.map(|p| p + offset)
+            };
+            for c in &mut copy.children {
+                *c += offset;
+            }
+            let id = ws.rscs.len();
+            self.rsc_by_id.entry(copy.id.clone()).or_insert(id);
+            ws.rscs.push(copy);
+        }
+        self.rename_instance(ws, start + offset, n);
+        ws.rscs[clone].children.push(start + offset);
     }
 
     fn rename_instance(&mut self, ws: &mut WorkingSet, r: RscId, n: usize) {
