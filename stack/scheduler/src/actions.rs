@@ -1048,15 +1048,21 @@ fn can_interleave(ws: &WorkingSet, first: ActionId, then: ActionId) -> bool {
     ws.rscs[r].interleave
 }
 
+/// Where the first of an instance's primitives (in `primitives_of`
+/// order) that is active (or assigned) is, walking them without
+/// collecting them.
 fn instance_location(ws: &WorkingSet, r: RscId, current: bool) -> Option<NodeId> {
-    let prims = ws.primitives_of(r);
-    if current {
-        prims
-            .iter()
-            .find_map(|&p| ws.rscs[p].running_on.first().copied())
-    } else {
-        prims.iter().find_map(|&p| ws.rscs[p].assigned)
+    let rsc = &ws.rscs[r];
+    if rsc.variant == Variant::Primitive {
+        return if current {
+            rsc.running_on.first().copied()
+        } else {
+            rsc.assigned
+        };
     }
+    rsc.children
+        .iter()
+        .find_map(|&c| instance_location(ws, c, current))
 }
 
 fn update_interleave(

@@ -397,7 +397,13 @@ impl<'a> Unpacker<'a> {
     }
 
     fn apply_meta(&self, ws: &WorkingSet, rsc: &mut Rsc) {
-        let m = rsc.meta.clone();
+        // Read while the resource's other fields are set, then put back.
+        let m = std::mem::take(&mut rsc.meta);
+        self.apply_meta_from(ws, rsc, &m);
+        rsc.meta = m;
+    }
+
+    fn apply_meta_from(&self, ws: &WorkingSet, rsc: &mut Rsc, m: &BTreeMap<String, String>) {
         rsc.priority = m
             .get("priority")
             .map(|v| Score::parse_or_zero(v).value())
