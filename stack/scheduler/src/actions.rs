@@ -853,6 +853,30 @@ fn clone_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) ->
     let mut flags = af::OPTIONAL | af::RUNNABLE | af::PSEUDO;
     let index = child_actions(ws, a);
     let mut any_runnable = false;
+    if let Some(found) = index.lookup.as_ref().and_then(|p| match node {
+        None => Some(p.first.as_slice()),
+        Some(n) => p
+            .on_node
+            .as_ref()
+            .map(|m| m.get(&n).map_or(&[][..], Vec::as_slice)),
+    }) {
+        // Instances' flags are read, not derived: once one is required and
+        // one runnable, the others change nothing.
+        for &ca in found {
+            let cf = ws.actions[ca].flags;
+            if flags & af::OPTIONAL != 0 && cf & af::OPTIONAL == 0 {
+                flags &= !af::OPTIONAL;
+                ws.actions[a].flags &= !af::OPTIONAL;
+            }
+            if cf & af::RUNNABLE != 0 {
+                any_runnable = true;
+            }
+            if any_runnable && flags & af::OPTIONAL == 0 {
+                break;
+            }
+        }
+        return finish_clone_flags(ws, a, node, index, flags, any_runnable);
+    }
     for (collective, matching) in &index.instances {
         // What `find_action` would return: the first matching action on
         // the node or on no node (collective instances: any node).
@@ -880,6 +904,19 @@ fn clone_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) ->
             }
         }
     }
+    finish_clone_flags(ws, a, node, index, flags, any_runnable)
+}
+
+/// Put the instances' actions back in the cache and apply "no instance
+/// runnable" to the clone action.
+fn finish_clone_flags(
+    ws: &mut WorkingSet,
+    a: ActionId,
+    node: Option<NodeId>,
+    index: ChildActions,
+    mut flags: u32,
+    any_runnable: bool,
+) -> u32 {
     ws.child_actions.insert(a, index);
     if !any_runnable {
         flags &= !af::RUNNABLE;
@@ -903,7 +940,7 @@ fn child_actions(ws: &mut WorkingSet, a: ActionId) -> ChildActions {
     }
     let act = &ws.actions[a];
     let task = crate::notify::notified_operation(act).unwrap_or(&act.task);
-    let instances = ws.rscs[r]
+    let instances: Vec<(bool, Vec<ActionId>)> = ws.rscs[r]
         .children
         .iter()
         .map(|&c| {
@@ -920,15 +957,50 @@ fn child_actions(ws: &mut WorkingSet, a: ActionId) -> ChildActions {
             (collective, matching)
         })
         .collect();
+    let primitives = ws.rscs[r]
+        .children
+        .iter()
+        .all(|&c| ws.rscs[c].variant == Variant::Primitive);
     ChildActions {
         actions_len: ws.actions.len(),
         children: ws.rscs[r].children.clone(),
+        primitives,
+        lookup: (primitives && instances.len() >= LOOKUP_INSTANCES)
+            .then(|| Box::new(primitive_actions(ws, &instances))),
         instances,
-        primitives: ws.rscs[r]
-            .children
-            .iter()
-            .all(|&c| ws.rscs[c].variant == Variant::Primitive),
     }
+}
+
+/// Clones with fewer instances are scanned: building the lookup again
+/// whenever an action is added costs more than it saves for them.
+const LOOKUP_INSTANCES: usize = 16;
+
+/// The lookups of `PrimitiveActions` from each instance's matching actions.
+fn primitive_actions(ws: &WorkingSet, instances: &[(bool, Vec<ActionId>)]) -> PrimitiveActions {
+    let first = instances
+        .iter()
+        .filter_map(|(_, matching)| matching.first().copied())
+        .collect();
+    let nodeless = instances
+        .iter()
+        .flat_map(|(_, matching)| matching)
+        .any(|&ca| ws.actions[ca].node.is_none());
+    let on_node = (!nodeless).then(|| {
+        let mut on_node: std::collections::BTreeMap<NodeId, Vec<ActionId>> = Default::default();
+        for (_, matching) in instances {
+            for (i, &ca) in matching.iter().enumerate() {
+                let Some(n) = ws.actions[ca].node else {
+                    continue;
+                };
+                // Only an instance's first action on each node is found.
+                if matching[..i].iter().all(|&e| ws.actions[e].node != Some(n)) {
+                    on_node.entry(n).or_default().push(ca);
+                }
+            }
+        }
+        on_node
+    });
+    PrimitiveActions { first, on_node }
 }
 
 fn reason_text(ws: &WorkingSet, a: ActionId, flag: u32) -> String {

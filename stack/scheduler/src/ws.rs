@@ -502,6 +502,21 @@ pub struct ChildActions {
     pub instances: Vec<(bool, Vec<ActionId>)>,
     /// Every instance is a primitive, whose flags are its actions' own.
     pub primitives: bool,
+    /// For a large clone of primitives: the actions a query finds, by query.
+    pub lookup: Option<Box<PrimitiveActions>>,
+}
+
+/// The instances' actions a clone action's flags are summarised from, for
+/// a clone of primitives: reading only flags, in any order, a query needs
+/// just the set of actions it finds, looked up rather than searched.
+#[derive(Debug, Clone, Default)]
+pub struct PrimitiveActions {
+    /// A query on no node: each instance's first matching action.
+    pub first: Vec<ActionId>,
+    /// A query on a node, when every matching action has a node: per node,
+    /// each instance's first action there (None when some action has no
+    /// node, which every query would find).
+    pub on_node: Option<BTreeMap<NodeId, Vec<ActionId>>>,
 }
 
 impl WorkingSet {
