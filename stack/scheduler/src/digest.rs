@@ -78,7 +78,7 @@ fn op_params(
     };
     let mut params = inherited_params(ws, rsc, &ctx);
     let mut extra = BTreeMap::new();
-    for op in &r.ops {
+    for op in r.ops.iter() {
         if op.name() == task
             && parse_interval_ms(op.attr("interval").unwrap_or("0")) == Some(interval)
         {

@@ -494,7 +494,7 @@ impl<'a> Unpacker<'a> {
         rsc.parent = parent;
         // Every resource keeps its instance attributes: primitives inherit
         // those of their group and clone (Pacemaker's get_rsc_attributes).
-        rsc.param_sets = res
+        let mut param_sets: Vec<AttrSet> = res
             .sets
             .iter()
             .filter(|s| s.kind == hasim_cib::SetKind::Instance)
@@ -510,21 +510,21 @@ impl<'a> Unpacker<'a> {
             rsc.class = class.clone().unwrap_or_default();
             rsc.provider = provider.clone();
             rsc.agent = agent.clone().unwrap_or_default();
-            rsc.ops = res.ops.clone();
+            rsc.ops = res.ops.as_slice().into();
             if let Some(t) = template {
                 if let Some(tpl) = self.cib.templates.iter().find(|e| e.attr("id") == Some(t)) {
                     rsc.class = tpl.attr("class").unwrap_or_default().to_string();
                     rsc.provider = tpl.attr("provider").map(str::to_string);
                     rsc.agent = tpl.attr("type").unwrap_or_default().to_string();
                     // The primitive's own sets win over the template's.
-                    rsc.param_sets
-                        .extend(template_sets(tpl, "instance_attributes"));
+                    param_sets.extend(template_sets(tpl, "instance_attributes"));
                     if rsc.ops.is_empty() {
-                        rsc.ops = template_ops(tpl);
+                        rsc.ops = template_ops(tpl).into();
                     }
                 }
             }
         }
+        rsc.param_sets = param_sets.into();
         rsc.meta = self.meta_for(ws, res, parent);
         {
             let util: Vec<&AttrSet> = res
@@ -737,12 +737,12 @@ impl<'a> Unpacker<'a> {
             if ws.nodes[n].remote.is_some() {
                 continue;
             }
-            let attrs = ws.nodes[n].attrs.clone();
-            if attrs.get("standby").is_some_and(|v| is_true(v)) {
-                ws.nodes[n].standby = true;
+            let node = &mut ws.nodes[n];
+            if node.attrs.get("standby").is_some_and(|v| is_true(v)) {
+                node.standby = true;
             }
-            if attrs.get("maintenance").is_some_and(|v| is_true(v)) {
-                ws.nodes[n].maintenance = true;
+            if node.attrs.get("maintenance").is_some_and(|v| is_true(v)) {
+                node.maintenance = true;
             }
         }
         // Resource histories, in passes as Pacemaker reads them: a remote
@@ -1604,7 +1604,7 @@ fn newer_op(a: &LrmOp, b: &LrmOp, same_node_default: bool) -> std::cmp::Ordering
 pub fn op_on_fail(ws: &WorkingSet, rsc: RscId, task: &str, interval_ms: u64) -> OnFail {
     let r = &ws.rscs[rsc];
     let mut value: Option<String> = None;
-    for op in &r.ops {
+    for op in r.ops.iter() {
         if op.name() == task
             && parse_interval_ms(op.attr("interval").unwrap_or("0")) == Some(interval_ms)
         {
@@ -1624,7 +1624,7 @@ pub fn op_on_fail(ws: &WorkingSet, rsc: RscId, task: &str, interval_ms: u64) -> 
     }
     if task == "demote" && value.is_none() {
         // A promoted-role recurring monitor's on-fail applies to demote too.
-        for op in &r.ops {
+        for op in r.ops.iter() {
             let role = op.attr("role").unwrap_or("");
             if op.name() == "monitor"
                 && (role.eq_ignore_ascii_case("promoted") || role.eq_ignore_ascii_case("master"))

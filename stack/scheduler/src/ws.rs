@@ -147,7 +147,8 @@ pub struct Rsc {
     pub provider: Option<String>,
     pub agent: String,
     pub meta: BTreeMap<String, String>,
-    pub ops: Vec<OpDef>,
+    /// Shared by a clone's instances (copies of one definition).
+    pub ops: std::sync::Arc<[OpDef]>,
     pub priority: i32,
     pub stickiness: i32,
     pub migration_threshold: i32,
@@ -222,7 +223,8 @@ pub struct Rsc {
     pub stop_unexpected: bool,
     pub configured: bool,
     /// Instance attribute sets (agent parameters), for digests.
-    pub param_sets: Vec<hasim_cib::AttrSet>,
+    /// Shared by a clone's instances, like `ops`.
+    pub param_sets: std::sync::Arc<[hasim_cib::AttrSet]>,
     /// The agent can reload the changed parameters instead of restarting.
     pub reload: bool,
     /// allow-migrate: may move by live migration instead of stop/start.
@@ -243,7 +245,7 @@ impl Rsc {
             provider: None,
             agent: String::new(),
             meta: BTreeMap::new(),
-            ops: Vec::new(),
+            ops: Default::default(),
             priority: 0,
             stickiness: 0,
             migration_threshold: hasim_cib::INFINITY,
@@ -298,7 +300,7 @@ impl Rsc {
             multiple_active_stop_unexpected: false,
             stop_unexpected: false,
             configured: true,
-            param_sets: Vec::new(),
+            param_sets: Default::default(),
             reload: false,
             allow_migrate: false,
             utilization: BTreeMap::new(),
