@@ -226,6 +226,7 @@ pub fn unpack(cib: &Cib) -> WorkingSet {
     let mut u = Unpacker {
         cib,
         rsc_by_id: BTreeMap::new(),
+        node_keys: NodeKeys::default(),
     };
     for r in cib.resources.iter().chain(guests.iter()) {
         if let Some(id) = u.unpack_resource(&mut ws, r, None) {
@@ -327,6 +328,41 @@ fn unpack_nodes(cib: &Cib, ws: &mut WorkingSet) {
 struct Unpacker<'a> {
     cib: &'a Cib,
     rsc_by_id: BTreeMap<String, RscId>,
+    node_keys: NodeKeys,
+}
+
+/// Fewer nodes are scanned: building the maps costs more than it saves.
+const INDEXED_NODES: usize = 16;
+
+/// The first node with each id and each name, for matching status entries
+/// to nodes (every entry is matched in each history pass), rebuilt when
+/// nodes were added.
+#[derive(Default)]
+struct NodeKeys {
+    nodes: usize,
+    by_id: BTreeMap<String, NodeId>,
+    by_name: BTreeMap<String, NodeId>,
+}
+
+impl NodeKeys {
+    /// The first node whose id is `id` or whose name is `uname`.
+    fn find(&mut self, nodes: &[Node], id: &str, uname: &str) -> Option<NodeId> {
+        if nodes.len() < INDEXED_NODES {
+            return nodes.iter().position(|x| x.id == id || x.name == uname);
+        }
+        if self.nodes != nodes.len() {
+            self.nodes = nodes.len();
+            self.by_id.clear();
+            self.by_name.clear();
+            for (n, node) in nodes.iter().enumerate() {
+                self.by_id.entry(node.id.clone()).or_insert(n);
+                self.by_name.entry(node.name.clone()).or_insert(n);
+            }
+        }
+        let by_id = self.by_id.get(id).copied();
+        let by_name = self.by_name.get(uname).copied();
+        by_id.into_iter().chain(by_name).min()
+    }
 }
 
 /// Result of looking at one operation history entry.
@@ -704,12 +740,7 @@ impl<'a> Unpacker<'a> {
         let cib = self.cib;
         // First pass: node states.
         for ns in &cib.status {
-            let Some(uname) = ns.uname() else { continue };
-            let Some(n) = ws
-                .nodes
-                .iter()
-                .position(|x| x.id == ns.id() || x.name == uname)
-            else {
+            let Some(n) = self.node_of(ws, ns) else {
                 continue;
             };
             if ws.nodes[n].remote.is_some() {
@@ -789,11 +820,9 @@ impl<'a> Unpacker<'a> {
         progress
     }
 
-    fn node_of(&self, ws: &WorkingSet, ns: &hasim_cib::NodeState) -> Option<NodeId> {
+    fn node_of(&mut self, ws: &WorkingSet, ns: &hasim_cib::NodeState) -> Option<NodeId> {
         let uname = ns.uname()?;
-        ws.nodes
-            .iter()
-            .position(|x| x.id == ns.id() || x.name == uname)
+        self.node_keys.find(&ws.nodes, ns.id(), uname)
     }
 
     fn find_instance_member(&self, ws: &WorkingSet, instance: RscId, base: &str) -> Option<RscId> {
