@@ -850,33 +850,17 @@ fn group_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) ->
 }
 
 fn clone_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) -> u32 {
-    let mut flags = af::OPTIONAL | af::RUNNABLE | af::PSEUDO;
-    let index = child_actions(ws, a);
-    let mut any_runnable = false;
-    if let Some(found) = index.lookup.as_ref().and_then(|p| match node {
-        None => Some(p.first.as_slice()),
-        Some(n) => p
-            .on_node
-            .as_ref()
-            .map(|m| m.get(&n).map_or(&[][..], Vec::as_slice)),
-    }) {
-        // Instances' flags are read, not derived: once one is required and
-        // one runnable, the others change nothing.
-        for &ca in found {
-            let cf = ws.actions[ca].flags;
-            if flags & af::OPTIONAL != 0 && cf & af::OPTIONAL == 0 {
-                flags &= !af::OPTIONAL;
-                ws.actions[a].flags &= !af::OPTIONAL;
-            }
-            if cf & af::RUNNABLE != 0 {
-                any_runnable = true;
-            }
-            if any_runnable && flags & af::OPTIONAL == 0 {
-                break;
-            }
-        }
-        return finish_clone_flags(ws, a, node, index, flags, any_runnable);
+    if let Some((required, runnable)) = cached_primitive_flags(ws, a, node) {
+        return apply_clone_flags(ws, a, node, required, runnable);
     }
+    let index = child_actions(ws, a);
+    if index.primitives {
+        let (required, runnable) = primitive_flags(&index, &ws.actions, node);
+        ws.child_actions.insert(a, index);
+        return apply_clone_flags(ws, a, node, required, runnable);
+    }
+    let mut flags = af::OPTIONAL | af::RUNNABLE | af::PSEUDO;
+    let mut any_runnable = false;
     for (collective, matching) in &index.instances {
         // What `find_action` would return: the first matching action on
         // the node or on no node (collective instances: any node).
@@ -885,11 +869,7 @@ fn clone_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) ->
             query.is_none() || ws.actions[ca].node.is_none() || ws.actions[ca].node == query
         });
         if let Some(ca) = found {
-            let cf = if index.primitives {
-                ws.actions[ca].flags
-            } else {
-                action_flags(ws, ca, node)
-            };
+            let cf = action_flags(ws, ca, node);
             if flags & af::OPTIONAL != 0 && cf & af::OPTIONAL == 0 {
                 flags &= !af::OPTIONAL;
                 ws.actions[a].flags &= !af::OPTIONAL;
@@ -897,27 +877,90 @@ fn clone_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) ->
             if cf & af::RUNNABLE != 0 {
                 any_runnable = true;
             }
-            // A primitive's flags are read, not derived: once one instance
-            // is required and one runnable, the others change nothing.
-            if index.primitives && any_runnable && flags & af::OPTIONAL == 0 {
+        }
+    }
+    ws.child_actions.insert(a, index);
+    if !any_runnable {
+        flags &= !af::RUNNABLE;
+        if node.is_none() {
+            ws.actions[a].flags &= !af::RUNNABLE;
+        }
+    }
+    flags
+}
+
+/// `primitive_flags` from the cache in place, when it holds a valid entry
+/// for a clone of primitives: reading flags calls nothing that could use
+/// the cache, so the entry need not be taken out and put back.
+fn cached_primitive_flags(
+    ws: &WorkingSet,
+    a: ActionId,
+    node: Option<NodeId>,
+) -> Option<(bool, bool)> {
+    let index = ws.child_actions.get(&a)?;
+    let r = ws.actions[a].rsc.unwrap_or(0);
+    let valid = index.primitives
+        && index.actions_len == ws.actions.len()
+        && index.children == ws.rscs[r].children;
+    valid.then(|| primitive_flags(index, &ws.actions, node))
+}
+
+/// Whether any of the actions a query finds in a clone of primitives is
+/// required, and whether any is runnable. Primitive flags are only read,
+/// so the found actions count in any order, and once one is required and
+/// one runnable the others change nothing.
+fn primitive_flags(index: &ChildActions, actions: &[Action], node: Option<NodeId>) -> (bool, bool) {
+    let (mut required, mut runnable) = (false, false);
+    let mut visit = |ca: ActionId| {
+        let cf = actions[ca].flags;
+        required |= cf & af::OPTIONAL == 0;
+        runnable |= cf & af::RUNNABLE != 0;
+        required && runnable
+    };
+    let looked_up = index.lookup.as_ref().and_then(|p| match node {
+        None => Some(p.first.as_slice()),
+        Some(n) => p
+            .on_node
+            .as_ref()
+            .map(|m| m.get(&n).map_or(&[][..], Vec::as_slice)),
+    });
+    if let Some(found) = looked_up {
+        for &ca in found {
+            if visit(ca) {
                 break;
             }
         }
+        return (required, runnable);
     }
-    finish_clone_flags(ws, a, node, index, flags, any_runnable)
+    for (_, matching) in &index.instances {
+        // What `find_action` would return: the first matching action on
+        // the node or on no node.
+        let found = matching
+            .iter()
+            .copied()
+            .find(|&ca| node.is_none() || actions[ca].node.is_none() || actions[ca].node == node);
+        if found.is_some_and(&mut visit) {
+            break;
+        }
+    }
+    (required, runnable)
 }
 
-/// Put the instances' actions back in the cache and apply "no instance
-/// runnable" to the clone action.
-fn finish_clone_flags(
+/// A clone action's flags from its instances': required when one is, not
+/// runnable when none is (recorded on the action itself for a query on no
+/// node).
+fn apply_clone_flags(
     ws: &mut WorkingSet,
     a: ActionId,
     node: Option<NodeId>,
-    index: ChildActions,
-    mut flags: u32,
+    required: bool,
     any_runnable: bool,
 ) -> u32 {
-    ws.child_actions.insert(a, index);
+    let mut flags = af::OPTIONAL | af::RUNNABLE | af::PSEUDO;
+    if required {
+        flags &= !af::OPTIONAL;
+        ws.actions[a].flags &= !af::OPTIONAL;
+    }
     if !any_runnable {
         flags &= !af::RUNNABLE;
         if node.is_none() {
