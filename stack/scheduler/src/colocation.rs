@@ -612,12 +612,12 @@ pub fn colocated_current_weights(ws: &mut WorkingSet, clone: RscId) -> BTreeMap<
         let (Some(n), _) = crate::instance_order::instance_active_on(ws, inst) else {
             continue;
         };
-        let mut table = Some(BTreeMap::from([(n, ws.nodes[n].weight)]));
+        let mut table: Option<NodeScores> = Some(vec![(n, ws.nodes[n].weight)]);
         for c in ws.rscs[clone].this_with.clone() {
             let primary = ws.colocs[c].primary;
             let attr = ws.colocs[c].node_attribute.clone();
             let factor = ws.colocs[c].score as f64 / INFINITY as f64;
-            add_colocated_node_scores(ws, primary, &mut table, attr.as_deref(), factor, 0);
+            colocated_node_scores(ws, primary, &mut table, attr.as_deref(), factor, 0);
         }
         for c in ws.rscs[clone].with_this.clone() {
             if !has_influence(ws, c, Some(inst)) {
@@ -626,7 +626,7 @@ pub fn colocated_current_weights(ws: &mut WorkingSet, clone: RscId) -> BTreeMap<
             let dep = ws.colocs[c].dependent;
             let attr = ws.colocs[c].node_attribute.clone();
             let factor = ws.colocs[c].score as f64 / INFINITY as f64;
-            add_colocated_node_scores(
+            colocated_node_scores(
                 ws,
                 dep,
                 &mut table,
@@ -635,7 +635,7 @@ pub fn colocated_current_weights(ws: &mut WorkingSet, clone: RscId) -> BTreeMap<
                 SELECT_NONNEGATIVE,
             );
         }
-        if let Some(w) = table.and_then(|t| t.get(&n).copied()) {
+        if let Some((_, w)) = table.and_then(|t| t.into_iter().find(|&(k, _)| k == n)) {
             out.insert(inst, w);
         }
     }
