@@ -663,13 +663,15 @@ fn clone_internal_constraints(ws: &mut WorkingSet, c: RscId) {
 
 /// Resolve the orderings into action edges and propagate flags.
 pub fn apply_orderings(ws: &mut WorkingSet) {
-    let orderings = ws.orderings.clone();
+    // Nothing resolving orderings reads the list; any added meanwhile go
+    // after the resolved ones, as they would after a copy.
+    let orderings = std::mem::take(&mut ws.orderings);
     for o in &orderings {
         if let Some(first_rsc) = o.first_rsc {
-            let task = o.first_task.clone().unwrap_or_default();
+            let task = o.first_task.as_deref().unwrap_or_default();
             let mut firsts: Vec<ActionId> = match o.first_action {
                 Some(a) => vec![a],
-                None => find_actions(ws, first_rsc, &task, None, false),
+                None => find_actions(ws, first_rsc, task, None, false),
             };
             if firsts.is_empty() && Some(first_rsc) == o.then_rsc {
                 continue;
@@ -681,7 +683,7 @@ pub fn apply_orderings(ws: &mut WorkingSet) {
                 {
                     continue;
                 }
-                firsts.push(custom_action(ws, first_rsc, &task, None, true));
+                firsts.push(custom_action(ws, first_rsc, task, None, true));
             }
             for f in firsts {
                 match o.then_rsc {
@@ -699,6 +701,8 @@ pub fn apply_orderings(ws: &mut WorkingSet) {
             order_actions(ws, f, t, o.flags);
         }
     }
+    let added = std::mem::replace(&mut ws.orderings, orderings);
+    ws.orderings.extend(added);
     let n = ws.actions.len();
     for a in (0..n).rev() {
         block_colocation_dependents(ws, a);
@@ -846,8 +850,16 @@ fn group_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) ->
 }
 
 fn clone_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) -> u32 {
-    let mut flags = af::OPTIONAL | af::RUNNABLE | af::PSEUDO;
+    if let Some((required, runnable)) = cached_primitive_flags(ws, a, node) {
+        return apply_clone_flags(ws, a, node, required, runnable);
+    }
     let index = child_actions(ws, a);
+    if index.primitives {
+        let (required, runnable) = primitive_flags(&index, &ws.actions, node);
+        ws.child_actions.insert(a, index);
+        return apply_clone_flags(ws, a, node, required, runnable);
+    }
+    let mut flags = af::OPTIONAL | af::RUNNABLE | af::PSEUDO;
     let mut any_runnable = false;
     for (collective, matching) in &index.instances {
         // What `find_action` would return: the first matching action on
@@ -877,6 +889,87 @@ fn clone_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) ->
     flags
 }
 
+/// `primitive_flags` from the cache in place, when it holds a valid entry
+/// for a clone of primitives: reading flags calls nothing that could use
+/// the cache, so the entry need not be taken out and put back.
+fn cached_primitive_flags(
+    ws: &WorkingSet,
+    a: ActionId,
+    node: Option<NodeId>,
+) -> Option<(bool, bool)> {
+    let index = ws.child_actions.get(&a)?;
+    let r = ws.actions[a].rsc.unwrap_or(0);
+    let valid = index.primitives
+        && index.actions_len == ws.actions.len()
+        && index.children == ws.rscs[r].children;
+    valid.then(|| primitive_flags(index, &ws.actions, node))
+}
+
+/// Whether any of the actions a query finds in a clone of primitives is
+/// required, and whether any is runnable. Primitive flags are only read,
+/// so the found actions count in any order, and once one is required and
+/// one runnable the others change nothing.
+fn primitive_flags(index: &ChildActions, actions: &[Action], node: Option<NodeId>) -> (bool, bool) {
+    let (mut required, mut runnable) = (false, false);
+    let mut visit = |ca: ActionId| {
+        let cf = actions[ca].flags;
+        required |= cf & af::OPTIONAL == 0;
+        runnable |= cf & af::RUNNABLE != 0;
+        required && runnable
+    };
+    let looked_up = index.lookup.as_ref().and_then(|p| match node {
+        None => Some(p.first.as_slice()),
+        Some(n) => p
+            .on_node
+            .as_ref()
+            .map(|m| m.get(&n).map_or(&[][..], Vec::as_slice)),
+    });
+    if let Some(found) = looked_up {
+        for &ca in found {
+            if visit(ca) {
+                break;
+            }
+        }
+        return (required, runnable);
+    }
+    for (_, matching) in &index.instances {
+        // What `find_action` would return: the first matching action on
+        // the node or on no node.
+        let found = matching
+            .iter()
+            .copied()
+            .find(|&ca| node.is_none() || actions[ca].node.is_none() || actions[ca].node == node);
+        if found.is_some_and(&mut visit) {
+            break;
+        }
+    }
+    (required, runnable)
+}
+
+/// A clone action's flags from its instances': required when one is, not
+/// runnable when none is (recorded on the action itself for a query on no
+/// node).
+fn apply_clone_flags(
+    ws: &mut WorkingSet,
+    a: ActionId,
+    node: Option<NodeId>,
+    required: bool,
+    any_runnable: bool,
+) -> u32 {
+    let mut flags = af::OPTIONAL | af::RUNNABLE | af::PSEUDO;
+    if required {
+        flags &= !af::OPTIONAL;
+        ws.actions[a].flags &= !af::OPTIONAL;
+    }
+    if !any_runnable {
+        flags &= !af::RUNNABLE;
+        if node.is_none() {
+            ws.actions[a].flags &= !af::RUNNABLE;
+        }
+    }
+    flags
+}
+
 /// The instances' actions a clone action stands for, from the cache while
 /// no action was added since it was built. Taken out of the cache: the
 /// caller puts it back (recursive calls for nested clones then rebuild
@@ -890,7 +983,7 @@ fn child_actions(ws: &mut WorkingSet, a: ActionId) -> ChildActions {
     }
     let act = &ws.actions[a];
     let task = crate::notify::notified_operation(act).unwrap_or(&act.task);
-    let instances = ws.rscs[r]
+    let instances: Vec<(bool, Vec<ActionId>)> = ws.rscs[r]
         .children
         .iter()
         .map(|&c| {
@@ -907,11 +1000,50 @@ fn child_actions(ws: &mut WorkingSet, a: ActionId) -> ChildActions {
             (collective, matching)
         })
         .collect();
+    let primitives = ws.rscs[r]
+        .children
+        .iter()
+        .all(|&c| ws.rscs[c].variant == Variant::Primitive);
     ChildActions {
         actions_len: ws.actions.len(),
         children: ws.rscs[r].children.clone(),
+        primitives,
+        lookup: (primitives && instances.len() >= LOOKUP_INSTANCES)
+            .then(|| Box::new(primitive_actions(ws, &instances))),
         instances,
     }
+}
+
+/// Clones with fewer instances are scanned: building the lookup again
+/// whenever an action is added costs more than it saves for them.
+const LOOKUP_INSTANCES: usize = 16;
+
+/// The lookups of `PrimitiveActions` from each instance's matching actions.
+fn primitive_actions(ws: &WorkingSet, instances: &[(bool, Vec<ActionId>)]) -> PrimitiveActions {
+    let first = instances
+        .iter()
+        .filter_map(|(_, matching)| matching.first().copied())
+        .collect();
+    let nodeless = instances
+        .iter()
+        .flat_map(|(_, matching)| matching)
+        .any(|&ca| ws.actions[ca].node.is_none());
+    let on_node = (!nodeless).then(|| {
+        let mut on_node: std::collections::BTreeMap<NodeId, Vec<ActionId>> = Default::default();
+        for (_, matching) in instances {
+            for (i, &ca) in matching.iter().enumerate() {
+                let Some(n) = ws.actions[ca].node else {
+                    continue;
+                };
+                // Only an instance's first action on each node is found.
+                if matching[..i].iter().all(|&e| ws.actions[e].node != Some(n)) {
+                    on_node.entry(n).or_default().push(ca);
+                }
+            }
+        }
+        on_node
+    });
+    PrimitiveActions { first, on_node }
 }
 
 fn reason_text(ws: &WorkingSet, a: ActionId, flag: u32) -> String {
@@ -1031,15 +1163,21 @@ fn can_interleave(ws: &WorkingSet, first: ActionId, then: ActionId) -> bool {
     ws.rscs[r].interleave
 }
 
+/// Where the first of an instance's primitives (in `primitives_of`
+/// order) that is active (or assigned) is, walking them without
+/// collecting them.
 fn instance_location(ws: &WorkingSet, r: RscId, current: bool) -> Option<NodeId> {
-    let prims = ws.primitives_of(r);
-    if current {
-        prims
-            .iter()
-            .find_map(|&p| ws.rscs[p].running_on.first().copied())
-    } else {
-        prims.iter().find_map(|&p| ws.rscs[p].assigned)
+    let rsc = &ws.rscs[r];
+    if rsc.variant == Variant::Primitive {
+        return if current {
+            rsc.running_on.first().copied()
+        } else {
+            rsc.assigned
+        };
     }
+    rsc.children
+        .iter()
+        .find_map(|&c| instance_location(ws, c, current))
 }
 
 fn update_interleave(

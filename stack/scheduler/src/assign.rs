@@ -269,9 +269,18 @@ fn assign_best_node(ws: &mut WorkingSet, r: RscId, prefer: Option<NodeId>) -> bo
     if !ws.rscs[r].provisional {
         return ws.rscs[r].assigned.is_some();
     }
-    let allowed = ws.rscs[r].allowed.clone();
+    let chosen = choose_node(ws, r, prefer);
+    finalize_assignment(ws, r, chosen.map(|c| c.0), false)
+}
+
+/// The node `assign_best_node` picks: the preferred node when it scores
+/// at least as well as the best, else the best (or, tied with it, where
+/// the resource runs). Reads the scores in place: cloning a map of every
+/// node per resource was a large part of assigning clones over 1,000 nodes.
+fn choose_node(ws: &WorkingSet, r: RscId, prefer: Option<NodeId>) -> Option<(NodeId, Score)> {
+    let allowed = &ws.rscs[r].allowed;
     let current = ws.current_node(r);
-    let best = best_node(ws, &allowed, current);
+    let best = best_node(ws, allowed, current);
     let mut chosen: Option<(NodeId, Score)> = None;
     if let (Some(p), Some(b)) = (prefer, best) {
         if let Some(&w) = allowed.get(&p) {
@@ -305,7 +314,7 @@ fn assign_best_node(ws: &mut WorkingSet, r: RscId, prefer: Option<NodeId>) -> bo
             }
         }
     }
-    finalize_assignment(ws, r, chosen.map(|c| c.0), false)
+    chosen
 }
 
 // ---------------------------------------------------------------- clones

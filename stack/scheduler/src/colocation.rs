@@ -2,6 +2,7 @@
 //! or priority (including colocations with promotable clones by role) and
 //! merging the node scores of colocated resources.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use hasim_cib::{Score, INFINITY};
@@ -39,20 +40,31 @@ fn node_attr<'a>(
 /// attribute (lower-cased; `None` for nodes without it): what
 /// pcmk__add_colocated_node_scores looks up for each node it weighs. Only
 /// scores above -INFINITY count.
-fn best_scores_by_value(
-    ws: &WorkingSet,
+fn best_scores_by_value<'a>(
+    ws: &'a WorkingSet,
     rsc: RscId,
     attr: Option<&str>,
-) -> BTreeMap<Option<String>, i32> {
-    let mut best: BTreeMap<Option<String>, i32> = BTreeMap::new();
+) -> BTreeMap<Option<Cow<'a, str>>, i32> {
+    let mut best: BTreeMap<Option<Cow<'a, str>>, i32> = BTreeMap::new();
     for (&n, &s) in &ws.rscs[rsc].allowed {
         if s.value() > -INFINITY && ws.nodes[n].available() {
-            let v = node_attr(ws, n, attr, "#uname").map(str::to_ascii_lowercase);
+            let v = node_attr(ws, n, attr, "#uname").map(lowercase);
             let entry = best.entry(v).or_insert(s.value());
             *entry = (*entry).max(s.value());
         }
     }
     best
+}
+
+/// A value lower-cased (ASCII), copied only when it has upper-case
+/// letters: node names and attribute values rarely do, and this runs per
+/// node per colocated resource weighed.
+fn lowercase(value: &str) -> Cow<'_, str> {
+    if value.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(value.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(value)
+    }
 }
 
 fn add_scores(a: i32, b: i32) -> i32 {
@@ -61,17 +73,16 @@ fn add_scores(a: i32, b: i32) -> i32 {
 
 fn add_node_scores_matching_attr(
     ws: &WorkingSet,
-    nodes: &mut BTreeMap<NodeId, i32>,
+    nodes: &mut [(NodeId, i32)],
     rsc: RscId,
     attr: Option<&str>,
     factor: f64,
     only_positive: bool,
 ) {
     let best = best_scores_by_value(ws, rsc, attr);
-    let keys: Vec<NodeId> = nodes.keys().copied().collect();
-    for n in keys {
-        let weight_now = nodes[&n];
-        let value = node_attr(ws, n, attr, "#uname").map(str::to_ascii_lowercase);
+    for (n, weight) in nodes.iter_mut() {
+        let weight_now = *weight;
+        let value = node_attr(ws, *n, attr, "#uname").map(lowercase);
         let score = best.get(&value).copied().unwrap_or(-INFINITY);
         if factor < 0.0 && score < 0 {
             continue;
@@ -94,19 +105,24 @@ fn add_node_scores_matching_attr(
         }
         let new_score = add_scores(w, weight_now);
         if only_positive && new_score < 0 && weight_now > 0 {
-            nodes.insert(n, INFINITY_HACK);
+            *weight = INFINITY_HACK;
             continue;
         }
         if only_positive && new_score < 0 && weight_now == 0 {
             continue;
         }
-        nodes.insert(n, new_score);
+        *weight = new_score;
     }
 }
 
 fn last_member(ws: &WorkingSet, g: RscId) -> RscId {
     *ws.rscs[g].children.last().unwrap_or(&g)
 }
+
+/// Node scores while colocated resources are weighed: (node, score) pairs
+/// in node order. Every step keeps the nodes it was given, so sorted
+/// vectors do what maps did, without building a map per step.
+type NodeScores = Vec<(NodeId, Score)>;
 
 /// Pacemaker's pcmk__add_colocated_node_scores: fold a resource's (and,
 /// recursively, its colocated resources') preferences into `nodes`,
@@ -119,11 +135,30 @@ pub fn add_colocated_node_scores(
     factor: f64,
     flags: u32,
 ) {
+    let mut table: Option<NodeScores> = nodes
+        .as_ref()
+        .map(|m| m.iter().map(|(&n, &s)| (n, s)).collect());
+    if colocated_node_scores(ws, rsc, &mut table, attr, factor, flags) {
+        *nodes = table.map(|t| t.into_iter().collect());
+    }
+}
+
+/// `add_colocated_node_scores` on node score vectors; whether `nodes` was
+/// replaced (it is left alone when `rsc` is already being weighed, or
+/// when only active resources count and none of its nodes is available).
+fn colocated_node_scores(
+    ws: &mut WorkingSet,
+    rsc: RscId,
+    nodes: &mut Option<NodeScores>,
+    attr: Option<&str>,
+    factor: f64,
+    flags: u32,
+) -> bool {
     if ws.rscs[rsc].merging {
-        return;
+        return false;
     }
     ws.rscs[rsc].merging = true;
-    let work: Option<BTreeMap<NodeId, i32>> = if ws.rscs[rsc].variant == Variant::Group {
+    let work: Option<Vec<(NodeId, i32)>> = if ws.rscs[rsc].variant == Variant::Group {
         if ws.rscs[rsc].children.is_empty() {
             None
         } else {
@@ -133,7 +168,7 @@ pub fn add_colocated_node_scores(
                 ws.rscs[rsc].children[0]
             };
             let mut w = nodes.clone();
-            add_colocated_node_scores(ws, member, &mut w, attr, factor, flags);
+            colocated_node_scores(ws, member, &mut w, attr, factor, flags);
             w.map(|m| m.into_iter().map(|(k, v)| (k, v.value())).collect())
         }
     } else if nodes.is_none() {
@@ -145,9 +180,9 @@ pub fn add_colocated_node_scores(
                 .collect(),
         )
     } else {
-        let mut w: BTreeMap<NodeId, i32> = nodes
+        let mut w: Vec<(NodeId, i32)> = nodes
             .as_ref()
-            .map(|m| m.iter().map(|(&k, &v)| (k, v.value())).collect())
+            .map(|m| m.iter().map(|&(k, v)| (k, v.value())).collect())
             .unwrap_or_default();
         add_node_scores_matching_attr(
             ws,
@@ -161,11 +196,9 @@ pub fn add_colocated_node_scores(
     };
     let Some(mut work) = work else {
         ws.rscs[rsc].merging = false;
-        return;
+        return false;
     };
-    let avail = work
-        .iter()
-        .any(|(&n, &s)| ws.nodes[n].available() && s >= 0);
+    let avail = work.iter().any(|&(n, s)| ws.nodes[n].available() && s >= 0);
     if avail {
         let multiplier = if factor < 0.0 { -1.0 } else { 1.0 };
         let list: Vec<ColocId> = if flags & SELECT_THIS_WITH != 0 {
@@ -186,33 +219,35 @@ pub fn add_colocated_node_scores(
             };
             let f = multiplier * ws.colocs[c].score as f64 / INFINITY as f64;
             let a = ws.colocs[c].node_attribute.clone();
-            let mut w2: Option<BTreeMap<NodeId, Score>> = Some(
+            let mut w2: Option<NodeScores> = Some(
                 work.iter()
-                    .map(|(&k, &v)| (k, Score::new(v as i64)))
+                    .map(|&(k, v)| (k, Score::new(v as i64)))
                     .collect(),
             );
             // Keep INFINITY_HACK markers (outside Score's range) intact.
             let hacks: Vec<NodeId> = work
                 .iter()
-                .filter(|(_, &v)| v == INFINITY_HACK)
-                .map(|(&k, _)| k)
+                .filter(|&&(_, v)| v == INFINITY_HACK)
+                .map(|&(k, _)| k)
                 .collect();
-            add_colocated_node_scores(ws, other, &mut w2, a.as_deref(), f, flags | SELECT_ACTIVE);
+            colocated_node_scores(ws, other, &mut w2, a.as_deref(), f, flags | SELECT_ACTIVE);
             if let Some(m) = w2 {
                 work = m.into_iter().map(|(k, v)| (k, v.value())).collect();
                 for h in hacks {
-                    if work.get(&h).is_some_and(|v| *v <= -INFINITY) {
-                        work.insert(h, INFINITY_HACK);
+                    if let Ok(i) = work.binary_search_by_key(&h, |&(k, _)| k) {
+                        if work[i].1 <= -INFINITY {
+                            work[i].1 = INFINITY_HACK;
+                        }
                     }
                 }
             }
         }
     } else if flags & SELECT_ACTIVE != 0 {
         ws.rscs[rsc].merging = false;
-        return;
+        return false;
     }
     if flags & SELECT_NONNEGATIVE != 0 {
-        for v in work.values_mut() {
+        for (_, v) in work.iter_mut() {
             if *v == INFINITY_HACK {
                 *v = 1;
             }
@@ -224,6 +259,7 @@ pub fn add_colocated_node_scores(
             .collect(),
     );
     ws.rscs[rsc].merging = false;
+    true
 }
 
 /// What a colocation affects right now.
@@ -576,12 +612,12 @@ pub fn colocated_current_weights(ws: &mut WorkingSet, clone: RscId) -> BTreeMap<
         let (Some(n), _) = crate::instance_order::instance_active_on(ws, inst) else {
             continue;
         };
-        let mut table = Some(BTreeMap::from([(n, ws.nodes[n].weight)]));
+        let mut table: Option<NodeScores> = Some(vec![(n, ws.nodes[n].weight)]);
         for c in ws.rscs[clone].this_with.clone() {
             let primary = ws.colocs[c].primary;
             let attr = ws.colocs[c].node_attribute.clone();
             let factor = ws.colocs[c].score as f64 / INFINITY as f64;
-            add_colocated_node_scores(ws, primary, &mut table, attr.as_deref(), factor, 0);
+            colocated_node_scores(ws, primary, &mut table, attr.as_deref(), factor, 0);
         }
         for c in ws.rscs[clone].with_this.clone() {
             if !has_influence(ws, c, Some(inst)) {
@@ -590,7 +626,7 @@ pub fn colocated_current_weights(ws: &mut WorkingSet, clone: RscId) -> BTreeMap<
             let dep = ws.colocs[c].dependent;
             let attr = ws.colocs[c].node_attribute.clone();
             let factor = ws.colocs[c].score as f64 / INFINITY as f64;
-            add_colocated_node_scores(
+            colocated_node_scores(
                 ws,
                 dep,
                 &mut table,
@@ -599,7 +635,7 @@ pub fn colocated_current_weights(ws: &mut WorkingSet, clone: RscId) -> BTreeMap<
                 SELECT_NONNEGATIVE,
             );
         }
-        if let Some(w) = table.and_then(|t| t.get(&n).copied()) {
+        if let Some((_, w)) = table.and_then(|t| t.into_iter().find(|&(k, _)| k == n)) {
             out.insert(inst, w);
         }
     }

@@ -33,7 +33,19 @@ pub fn params_digest(params: &BTreeMap<String, String>) -> String {
     }
     text.push_str("/>\n");
     let hash = Md5::digest(text.as_bytes());
-    hash.iter().map(|b| format!("{b:02x}")).collect()
+    lower_hex(&hash)
+}
+
+/// Bytes as lowercase hexadecimal, two digits each, written directly: a
+/// formatting call per byte cost more than the hash itself.
+fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 fn filtered(name: &str) -> bool {
@@ -66,7 +78,7 @@ fn op_params(
     };
     let mut params = inherited_params(ws, rsc, &ctx);
     let mut extra = BTreeMap::new();
-    for op in &r.ops {
+    for op in r.ops.iter() {
         if op.name() == task
             && parse_interval_ms(op.attr("interval").unwrap_or("0")) == Some(interval)
         {

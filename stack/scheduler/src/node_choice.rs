@@ -87,7 +87,7 @@ fn cmp_nodes(
             _ => {}
         }
     }
-    ws.nodes[a].name.cmp(&ws.nodes[b].name)
+    ws.cmp_node_names(a, b)
 }
 
 pub fn sorted_nodes(

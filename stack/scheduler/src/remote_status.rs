@@ -36,12 +36,18 @@ fn is_remote_agent(res: &Resource) -> bool {
 /// sorts the nodes.
 pub fn config_nodes(cib: &Cib, ws: &mut WorkingSet) -> Vec<Resource> {
     let mut guests = Vec::new();
+    let mut index = ws.node_index();
+    let mut find_or_add = |ws: &mut WorkingSet, name: &str| match index.get(name) {
+        Some(n) => n,
+        None => {
+            let n = add_node(ws, name, name);
+            index.added(name, n);
+            n
+        }
+    };
     for res in &cib.resources {
         for name in crate::bundle::node_names(res) {
-            let n = match ws.find_node(&name) {
-                Some(n) => n,
-                None => add_node(ws, &name, &name),
-            };
+            let n = find_or_add(ws, &name);
             // Bundle nodes host only their replica's instance and are never
             // probed.
             ws.nodes[n].weight = hasim_cib::Score::NEG_INFINITY;
@@ -50,9 +56,7 @@ pub fn config_nodes(cib: &Cib, ws: &mut WorkingSet) -> Vec<Resource> {
             }
         }
         if is_remote_agent(res) {
-            if ws.find_node(&res.id).is_none() {
-                add_node(ws, &res.id, &res.id);
-            }
+            find_or_add(ws, &res.id);
             continue;
         }
         let members: Vec<&Resource> = match &res.kind {
@@ -62,9 +66,7 @@ pub fn config_nodes(cib: &Cib, ws: &mut WorkingSet) -> Vec<Resource> {
         };
         for m in members {
             if let Some(conn) = guest_connection(m) {
-                if ws.find_node(&conn.id).is_none() {
-                    add_node(ws, &conn.id, &conn.id);
-                }
+                find_or_add(ws, &conn.id);
                 guests.push(conn);
             }
         }
@@ -200,6 +202,7 @@ pub fn link(ws: &mut WorkingSet) {
             ws.links.container.insert(r, cr);
         }
     }
+    let index = ws.node_index();
     for r in ws.top.clone() {
         let rsc = &ws.rscs[r];
         let remote_agent = rsc.variant == Variant::Primitive
@@ -212,7 +215,7 @@ pub fn link(ws: &mut WorkingSet) {
         if !remote_agent || rsc.orphan {
             continue;
         }
-        let Some(n) = ws.find_node(&rsc.id) else {
+        let Some(n) = index.get(&rsc.id) else {
             continue;
         };
         let Some(info) = ws.nodes[n].remote.as_mut() else {

@@ -218,6 +218,7 @@ pub fn unpack(cib: &Cib) -> WorkingSet {
         links: Default::default(),
         lost_members: Default::default(),
         child_actions: Default::default(),
+        name_order: Vec::new(),
     };
     unpack_nodes(cib, &mut ws);
     let guests = crate::remote_status::config_nodes(cib, &mut ws);
@@ -225,6 +226,7 @@ pub fn unpack(cib: &Cib) -> WorkingSet {
     let mut u = Unpacker {
         cib,
         rsc_by_id: BTreeMap::new(),
+        node_keys: NodeKeys::default(),
     };
     for r in cib.resources.iter().chain(guests.iter()) {
         if let Some(id) = u.unpack_resource(&mut ws, r, None) {
@@ -243,7 +245,24 @@ pub fn unpack(cib: &Cib) -> WorkingSet {
     top.sort_by_key(|&r| std::cmp::Reverse(ws.rscs[r].priority));
     ws.top = top;
     u.unpack_status(&mut ws);
+    ws.name_order = name_order(&ws.nodes);
     ws
+}
+
+/// Each node's place among the nodes sorted by name (equal names share
+/// one): node sorting compares these instead of the names.
+fn name_order(nodes: &[Node]) -> Vec<u32> {
+    let mut by_name: Vec<NodeId> = (0..nodes.len()).collect();
+    by_name.sort_by(|&a, &b| nodes[a].name.cmp(&nodes[b].name));
+    let mut order = vec![0u32; nodes.len()];
+    let mut place = 0u32;
+    for (i, &n) in by_name.iter().enumerate() {
+        if i > 0 && nodes[by_name[i - 1]].name != nodes[n].name {
+            place += 1;
+        }
+        order[n] = place;
+    }
+    order
 }
 
 fn unpack_nodes(cib: &Cib, ws: &mut WorkingSet) {
@@ -309,6 +328,41 @@ fn unpack_nodes(cib: &Cib, ws: &mut WorkingSet) {
 struct Unpacker<'a> {
     cib: &'a Cib,
     rsc_by_id: BTreeMap<String, RscId>,
+    node_keys: NodeKeys,
+}
+
+/// Fewer nodes are scanned: building the maps costs more than it saves.
+const INDEXED_NODES: usize = 16;
+
+/// The first node with each id and each name, for matching status entries
+/// to nodes (every entry is matched in each history pass), rebuilt when
+/// nodes were added.
+#[derive(Default)]
+struct NodeKeys {
+    nodes: usize,
+    by_id: BTreeMap<String, NodeId>,
+    by_name: BTreeMap<String, NodeId>,
+}
+
+impl NodeKeys {
+    /// The first node whose id is `id` or whose name is `uname`.
+    fn find(&mut self, nodes: &[Node], id: &str, uname: &str) -> Option<NodeId> {
+        if nodes.len() < INDEXED_NODES {
+            return nodes.iter().position(|x| x.id == id || x.name == uname);
+        }
+        if self.nodes != nodes.len() {
+            self.nodes = nodes.len();
+            self.by_id.clear();
+            self.by_name.clear();
+            for (n, node) in nodes.iter().enumerate() {
+                self.by_id.entry(node.id.clone()).or_insert(n);
+                self.by_name.entry(node.name.clone()).or_insert(n);
+            }
+        }
+        let by_id = self.by_id.get(id).copied();
+        let by_name = self.by_name.get(uname).copied();
+        by_id.into_iter().chain(by_name).min()
+    }
 }
 
 /// Result of looking at one operation history entry.
@@ -379,7 +433,13 @@ impl<'a> Unpacker<'a> {
     }
 
     fn apply_meta(&self, ws: &WorkingSet, rsc: &mut Rsc) {
-        let m = rsc.meta.clone();
+        // Read while the resource's other fields are set, then put back.
+        let m = std::mem::take(&mut rsc.meta);
+        self.apply_meta_from(ws, rsc, &m);
+        rsc.meta = m;
+    }
+
+    fn apply_meta_from(&self, ws: &WorkingSet, rsc: &mut Rsc, m: &BTreeMap<String, String>) {
         rsc.priority = m
             .get("priority")
             .map(|v| Score::parse_or_zero(v).value())
@@ -470,7 +530,7 @@ impl<'a> Unpacker<'a> {
         rsc.parent = parent;
         // Every resource keeps its instance attributes: primitives inherit
         // those of their group and clone (Pacemaker's get_rsc_attributes).
-        rsc.param_sets = res
+        let mut param_sets: Vec<AttrSet> = res
             .sets
             .iter()
             .filter(|s| s.kind == hasim_cib::SetKind::Instance)
@@ -486,21 +546,21 @@ impl<'a> Unpacker<'a> {
             rsc.class = class.clone().unwrap_or_default();
             rsc.provider = provider.clone();
             rsc.agent = agent.clone().unwrap_or_default();
-            rsc.ops = res.ops.clone();
+            rsc.ops = res.ops.as_slice().into();
             if let Some(t) = template {
                 if let Some(tpl) = self.cib.templates.iter().find(|e| e.attr("id") == Some(t)) {
                     rsc.class = tpl.attr("class").unwrap_or_default().to_string();
                     rsc.provider = tpl.attr("provider").map(str::to_string);
                     rsc.agent = tpl.attr("type").unwrap_or_default().to_string();
                     // The primitive's own sets win over the template's.
-                    rsc.param_sets
-                        .extend(template_sets(tpl, "instance_attributes"));
+                    param_sets.extend(template_sets(tpl, "instance_attributes"));
                     if rsc.ops.is_empty() {
-                        rsc.ops = template_ops(tpl);
+                        rsc.ops = template_ops(tpl).into();
                     }
                 }
             }
         }
+        rsc.param_sets = param_sets.into();
         rsc.meta = self.meta_for(ws, res, parent);
         {
             let util: Vec<&AttrSet> = res
@@ -601,8 +661,18 @@ impl<'a> Unpacker<'a> {
             }
             ResourceKind::Clone { child, .. } => {
                 let n = ws.rscs[id].clone_max.max(1);
-                for i in 0..n {
-                    self.create_instance(ws, id, child, i);
+                let first = ws.rscs.len();
+                if self.create_instance(ws, id, child, 0).is_some()
+                    && ws.rscs[first..].iter().all(|r| r.variant != Variant::Clone)
+                {
+                    let last = ws.rscs.len();
+                    for i in 1..n {
+                        self.copy_instance(ws, id, first..last, i);
+                    }
+                } else {
+                    for i in 1..n {
+                        self.create_instance(ws, id, child, i);
+                    }
                 }
             }
             _ => {}
@@ -624,6 +694,39 @@ impl<'a> Unpacker<'a> {
         Some(cid)
     }
 
+    /// Create clone instance number `n` as a copy of the first instance,
+    /// the resources `first` (unpacked into consecutive places, parent
+    /// first): unpacking the same definition under the same clone again
+    /// would give the same resources, only slower (meta attributes,
+    /// rules and parameters resolved once per instance of a large clone).
+    fn copy_instance(
+        &mut self,
+        ws: &mut WorkingSet,
+        clone: RscId,
+        first: std::ops::Range<RscId>,
+        n: usize,
+    ) {
+        let start = first.start;
+        let offset = ws.rscs.len() - start;
+        for r in first {
+            let mut copy = ws.rscs[r].clone();
+            copy.id.clone_from(&copy.base_id);
+            copy.parent = if r == start {
+                Some(clone)
+            } else {
+                copy.parent.map(|p| p + offset)
+            };
+            for c in &mut copy.children {
+                *c += offset;
+            }
+            let id = ws.rscs.len();
+            self.rsc_by_id.entry(copy.id.clone()).or_insert(id);
+            ws.rscs.push(copy);
+        }
+        self.rename_instance(ws, start + offset, n);
+        ws.rscs[clone].children.push(start + offset);
+    }
+
     fn rename_instance(&mut self, ws: &mut WorkingSet, r: RscId, n: usize) {
         let base = ws.rscs[r].base_id.clone();
         ws.rscs[r].id = format!("{base}:{n}");
@@ -637,12 +740,7 @@ impl<'a> Unpacker<'a> {
         let cib = self.cib;
         // First pass: node states.
         for ns in &cib.status {
-            let Some(uname) = ns.uname() else { continue };
-            let Some(n) = ws
-                .nodes
-                .iter()
-                .position(|x| x.id == ns.id() || x.name == uname)
-            else {
+            let Some(n) = self.node_of(ws, ns) else {
                 continue;
             };
             if ws.nodes[n].remote.is_some() {
@@ -670,12 +768,12 @@ impl<'a> Unpacker<'a> {
             if ws.nodes[n].remote.is_some() {
                 continue;
             }
-            let attrs = ws.nodes[n].attrs.clone();
-            if attrs.get("standby").is_some_and(|v| is_true(v)) {
-                ws.nodes[n].standby = true;
+            let node = &mut ws.nodes[n];
+            if node.attrs.get("standby").is_some_and(|v| is_true(v)) {
+                node.standby = true;
             }
-            if attrs.get("maintenance").is_some_and(|v| is_true(v)) {
-                ws.nodes[n].maintenance = true;
+            if node.attrs.get("maintenance").is_some_and(|v| is_true(v)) {
+                node.maintenance = true;
             }
         }
         // Resource histories, in passes as Pacemaker reads them: a remote
@@ -722,11 +820,9 @@ impl<'a> Unpacker<'a> {
         progress
     }
 
-    fn node_of(&self, ws: &WorkingSet, ns: &hasim_cib::NodeState) -> Option<NodeId> {
+    fn node_of(&mut self, ws: &WorkingSet, ns: &hasim_cib::NodeState) -> Option<NodeId> {
         let uname = ns.uname()?;
-        ws.nodes
-            .iter()
-            .position(|x| x.id == ns.id() || x.name == uname)
+        self.node_keys.find(&ws.nodes, ns.id(), uname)
     }
 
     fn find_instance_member(&self, ws: &WorkingSet, instance: RscId, base: &str) -> Option<RscId> {
@@ -1537,7 +1633,7 @@ fn newer_op(a: &LrmOp, b: &LrmOp, same_node_default: bool) -> std::cmp::Ordering
 pub fn op_on_fail(ws: &WorkingSet, rsc: RscId, task: &str, interval_ms: u64) -> OnFail {
     let r = &ws.rscs[rsc];
     let mut value: Option<String> = None;
-    for op in &r.ops {
+    for op in r.ops.iter() {
         if op.name() == task
             && parse_interval_ms(op.attr("interval").unwrap_or("0")) == Some(interval_ms)
         {
@@ -1557,7 +1653,7 @@ pub fn op_on_fail(ws: &WorkingSet, rsc: RscId, task: &str, interval_ms: u64) -> 
     }
     if task == "demote" && value.is_none() {
         // A promoted-role recurring monitor's on-fail applies to demote too.
-        for op in &r.ops {
+        for op in r.ops.iter() {
             let role = op.attr("role").unwrap_or("");
             if op.name() == "monitor"
                 && (role.eq_ignore_ascii_case("promoted") || role.eq_ignore_ascii_case("master"))

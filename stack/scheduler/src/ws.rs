@@ -147,7 +147,8 @@ pub struct Rsc {
     pub provider: Option<String>,
     pub agent: String,
     pub meta: BTreeMap<String, String>,
-    pub ops: Vec<OpDef>,
+    /// Shared by a clone's instances (copies of one definition).
+    pub ops: std::sync::Arc<[OpDef]>,
     pub priority: i32,
     pub stickiness: i32,
     pub migration_threshold: i32,
@@ -222,7 +223,8 @@ pub struct Rsc {
     pub stop_unexpected: bool,
     pub configured: bool,
     /// Instance attribute sets (agent parameters), for digests.
-    pub param_sets: Vec<hasim_cib::AttrSet>,
+    /// Shared by a clone's instances, like `ops`.
+    pub param_sets: std::sync::Arc<[hasim_cib::AttrSet]>,
     /// The agent can reload the changed parameters instead of restarting.
     pub reload: bool,
     /// allow-migrate: may move by live migration instead of stop/start.
@@ -243,7 +245,7 @@ impl Rsc {
             provider: None,
             agent: String::new(),
             meta: BTreeMap::new(),
-            ops: Vec::new(),
+            ops: Default::default(),
             priority: 0,
             stickiness: 0,
             migration_threshold: hasim_cib::INFINITY,
@@ -298,7 +300,7 @@ impl Rsc {
             multiple_active_stop_unexpected: false,
             stop_unexpected: false,
             configured: true,
-            param_sets: Vec::new(),
+            param_sets: Default::default(),
             reload: false,
             allow_migrate: false,
             utilization: BTreeMap::new(),
@@ -484,6 +486,9 @@ pub struct WorkingSet {
     /// Per clone action, its instances' matching actions (see
     /// `actions::clone_action_flags`); rebuilt when actions are added.
     pub child_actions: BTreeMap<ActionId, ChildActions>,
+    /// Per node, its place in name order (see `WorkingSet::cmp_node_names`);
+    /// set once the nodes are unpacked.
+    pub name_order: Vec<u32>,
 }
 
 /// The actions a clone action stands for: per instance (in instance
@@ -497,6 +502,23 @@ pub struct ChildActions {
     pub actions_len: usize,
     pub children: Vec<RscId>,
     pub instances: Vec<(bool, Vec<ActionId>)>,
+    /// Every instance is a primitive, whose flags are its actions' own.
+    pub primitives: bool,
+    /// For a large clone of primitives: the actions a query finds, by query.
+    pub lookup: Option<Box<PrimitiveActions>>,
+}
+
+/// The instances' actions a clone action's flags are summarised from, for
+/// a clone of primitives: reading only flags, in any order, a query needs
+/// just the set of actions it finds, looked up rather than searched.
+#[derive(Debug, Clone, Default)]
+pub struct PrimitiveActions {
+    /// A query on no node: each instance's first matching action.
+    pub first: Vec<ActionId>,
+    /// A query on a node, when every matching action has a node: per node,
+    /// each instance's first action there (None when some action has no
+    /// node, which every query would find).
+    pub on_node: Option<BTreeMap<NodeId, Vec<ActionId>>>,
 }
 
 impl WorkingSet {
@@ -508,6 +530,17 @@ impl WorkingSet {
         self.nodes
             .iter()
             .position(|n| n.name.eq_ignore_ascii_case(name))
+    }
+
+    /// An index answering `find_node` for the nodes as they are now, for
+    /// loops that look up a node per resource (a scan of 1,000 remote
+    /// nodes each time otherwise).
+    pub fn node_index(&self) -> NodeIndex {
+        let mut index = NodeIndex::default();
+        for (n, node) in self.nodes.iter().enumerate() {
+            index.added(&node.name, n);
+        }
+        index
     }
 
     pub fn uber_parent(&self, mut r: RscId) -> RscId {
@@ -543,7 +576,35 @@ impl WorkingSet {
         }
     }
 
+    /// Two nodes in name order. Node sorting breaks its last ties by name,
+    /// for every pair of nodes compared: the numbers recorded at unpacking
+    /// compare as the names do, without reading them (the names
+    /// themselves for nodes added since).
+    pub fn cmp_node_names(&self, a: NodeId, b: NodeId) -> std::cmp::Ordering {
+        match (self.name_order.get(a), self.name_order.get(b)) {
+            (Some(x), Some(y)) if self.name_order.len() == self.nodes.len() => x.cmp(y),
+            _ => self.nodes[a].name.cmp(&self.nodes[b].name),
+        }
+    }
+
     pub fn node_name(&self, n: NodeId) -> &str {
         &self.nodes[n].name
+    }
+}
+
+/// Node numbers by name, compared as `find_node` compares them (ASCII
+/// case-insensitively, the first node of a name winning).
+#[derive(Debug, Default)]
+pub struct NodeIndex(BTreeMap<String, NodeId>);
+
+impl NodeIndex {
+    pub fn get(&self, name: &str) -> Option<NodeId> {
+        self.0.get(&name.to_ascii_lowercase()).copied()
+    }
+
+    /// Record node `n`, just appended to the working set's nodes, unless an
+    /// earlier node has the same name.
+    pub fn added(&mut self, name: &str, n: NodeId) {
+        self.0.entry(name.to_ascii_lowercase()).or_insert(n);
     }
 }
