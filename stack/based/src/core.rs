@@ -19,7 +19,8 @@ use hasim_pcmk_proto::{
 use serde::{Deserialize, Serialize};
 
 use crate::patchset::{self, PatchError, Patchset};
-use crate::tree::{digest, empty_cib, without_status};
+use crate::track::Before;
+use crate::tree::{digest, digest_with, empty_cib, without_status};
 
 /// Disk keys of the CIB and its digest.
 pub const DISK_CIB: &str = "cib.xml";
@@ -85,6 +86,8 @@ pub struct Based {
     next_call: u64,
     pending: BTreeMap<u64, (Requester, CibOp)>,
     queued: Vec<(Requester, CibOp)>,
+    /// Reused for serialising the CIB to digest it after every change.
+    scratch: String,
 }
 
 impl Based {
@@ -99,6 +102,7 @@ impl Based {
             next_call: 1,
             pending: BTreeMap::new(),
             queued: Vec::new(),
+            scratch: String::new(),
         }
     }
 
@@ -258,12 +262,23 @@ impl Based {
 
     /// Apply an update to our copy; report and persist if it changed.
     fn apply_local(&mut self, op: &CibOp, out: &mut Vec<Action>) -> Result<CibVersion, String> {
+        self.apply_tracked(op, out).map(|(v, _)| v)
+    }
+
+    /// [`Self::apply_local`], also returning what the update changed when
+    /// it changed anything (for the patchset).
+    fn apply_tracked(
+        &mut self,
+        op: &CibOp,
+        out: &mut Vec<Action>,
+    ) -> Result<(CibVersion, Option<Before>), String> {
         let before = self.version();
-        let config_changed = crate::ops::apply(&mut self.cib, op)?;
-        if self.version() != before {
+        let (config_changed, changes) = crate::ops::apply_tracked(&mut self.cib, op)?;
+        let changed = self.version() != before;
+        if changed {
             self.changed(config_changed, out);
         }
-        Ok(self.version())
+        Ok((self.version(), changed.then_some(changes)))
     }
 
     fn answer(
@@ -295,9 +310,9 @@ impl Based {
     }
 
     /// Tell the local daemons, report the version, write the disk copy.
-    fn changed(&self, config_changed: bool, out: &mut Vec<Action>) {
+    fn changed(&mut self, config_changed: bool, out: &mut Vec<Action>) {
         let v = self.version();
-        let d = digest(&self.cib);
+        let d = digest_with(&self.cib, &mut self.scratch);
         out.push(Action::Report(Event::CibVersion {
             node: self.node.clone(),
             admin_epoch: v.admin_epoch,
@@ -337,10 +352,9 @@ impl Based {
                 call_id,
                 op,
             } if self.primary => {
-                let before = self.cib.clone();
-                let result = self.apply_local(&op, out);
-                if self.cib != before {
-                    let p = patchset::diff(&before, &self.cib);
+                let result = self.apply_tracked(&op, out);
+                if let Ok((_, Some(before))) = &result {
+                    let p = patchset::diff_tracked(before, &self.cib);
                     let from = self.node.clone();
                     self.multicast(
                         Wire::Patch {
@@ -354,7 +368,7 @@ impl Based {
                     Wire::Reply {
                         origin,
                         call_id,
-                        result,
+                        result: result.map(|(v, _)| v),
                     },
                     out,
                 );

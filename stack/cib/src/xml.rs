@@ -143,6 +143,12 @@ impl Element {
         out
     }
 
+    /// [`Self::to_xml_string`] appended to `out`, so that a caller
+    /// serialising large trees often can reuse one buffer.
+    pub fn write_xml(&self, out: &mut String) {
+        self.write_into(out, 0);
+    }
+
     fn write_into(&self, out: &mut String, depth: usize) {
         for _ in 0..depth {
             out.push_str("  ");
