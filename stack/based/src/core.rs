@@ -8,7 +8,6 @@
 //! later makes every copy the newest one.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use hasim_cib::xml::parse;
@@ -19,6 +18,7 @@ use hasim_pcmk_proto::{
 use serde::{Deserialize, Serialize};
 
 use crate::patchset::{self, PatchError, Patchset};
+use crate::shared::SharedCib;
 use crate::track::Before;
 use crate::tree::{digest, digest_with, empty_cib, without_status};
 
@@ -78,7 +78,7 @@ pub fn disk_image(cib_xml: &str) -> Result<Vec<(String, Vec<u8>)>, hasim_cib::Xm
 /// One node's CIB manager.
 pub struct Based {
     node: String,
-    cib: Element,
+    cib: SharedCib,
     ready: bool,
     sig: Option<String>,
     primary: bool,
@@ -94,7 +94,7 @@ impl Based {
     pub fn new(node: &str) -> Based {
         Based {
             node: node.to_string(),
-            cib: empty_cib(),
+            cib: SharedCib::new(empty_cib()),
             ready: false,
             sig: None,
             primary: false,
@@ -108,11 +108,11 @@ impl Based {
 
     /// The current CIB.
     pub fn cib(&self) -> &Element {
-        &self.cib
+        self.cib.get()
     }
 
     pub fn version(&self) -> CibVersion {
-        CibVersion::of(&self.cib.attrs)
+        CibVersion::of(&self.cib.get().attrs)
     }
 
     pub fn handle(&mut self, _now: Duration, input: Input) -> Vec<Action> {
@@ -164,7 +164,7 @@ impl Based {
         if let Some(bytes) = data {
             let text = String::from_utf8_lossy(&bytes);
             match parse(&text) {
-                Ok(cib) if Some(digest(&cib)) == self.sig => self.cib = without_status(&cib),
+                Ok(cib) if Some(digest(&cib)) == self.sig => self.cib.replace(without_status(&cib)),
                 Ok(_) => self.error("on-disk CIB digest mismatch: contents ignored", out),
                 Err(e) => self.error(&format!("on-disk CIB {DISK_CIB}: {e}"), out),
             }
@@ -218,7 +218,7 @@ impl Based {
         self.multicast(
             Wire::Replace {
                 from: self.node.clone(),
-                xml: self.cib.to_xml_string(),
+                xml: self.cib.get().to_xml_string(),
             },
             out,
         );
@@ -227,7 +227,7 @@ impl Based {
     fn request(&mut self, req: Requester, op: CibOp, out: &mut Vec<Action>) {
         if op == CibOp::Query {
             let v = self.version();
-            self.answer(req, Ok(v), Some(self.cib.to_xml_string()), out);
+            self.answer(req, Ok(v), Some(self.cib.get().to_xml_string()), out);
             return;
         }
         if !self.ready {
@@ -273,7 +273,7 @@ impl Based {
         out: &mut Vec<Action>,
     ) -> Result<(CibVersion, Option<Before>), String> {
         let before = self.version();
-        let (config_changed, changes) = crate::ops::apply_tracked(&mut self.cib, op)?;
+        let (config_changed, changes) = self.cib.apply_op(op)?;
         let changed = self.version() != before;
         if changed {
             self.changed(config_changed, out);
@@ -312,7 +312,7 @@ impl Based {
     /// Tell the local daemons, report the version, write the disk copy.
     fn changed(&mut self, config_changed: bool, out: &mut Vec<Action>) {
         let v = self.version();
-        let d = digest_with(&self.cib, &mut self.scratch);
+        let d = digest_with(self.cib.get(), &mut self.scratch);
         out.push(Action::Report(Event::CibVersion {
             node: self.node.clone(),
             admin_epoch: v.admin_epoch,
@@ -320,7 +320,7 @@ impl Based {
             num_updates: v.num_updates,
             digest: d.clone(),
         }));
-        let shared = Arc::new(self.cib.clone());
+        let shared = self.cib.share();
         for to in [Daemon::Controld, Daemon::Attrd] {
             out.push(Action::Send {
                 to,
@@ -333,7 +333,7 @@ impl Based {
             });
         }
         if config_changed {
-            let disk = without_status(&self.cib);
+            let disk = without_status(self.cib.get());
             out.push(Action::Store {
                 key: DISK_SIG.into(),
                 data: digest(&disk).into_bytes(),
@@ -354,7 +354,7 @@ impl Based {
             } if self.primary => {
                 let result = self.apply_tracked(&op, out);
                 if let Ok((_, Some(before))) = &result {
-                    let p = patchset::diff_tracked(before, &self.cib);
+                    let p = patchset::diff_tracked(before, self.cib.get());
                     let from = self.node.clone();
                     self.multicast(
                         Wire::Patch {
@@ -400,9 +400,9 @@ impl Based {
             Wire::Replace { from, xml } if from != self.node => match parse(&xml) {
                 Ok(cib) => {
                     let config_changed =
-                        cib.child("configuration") != self.cib.child("configuration");
-                    if cib != self.cib {
-                        self.cib = cib;
+                        cib.child("configuration") != self.cib.get().child("configuration");
+                    if cib != *self.cib.get() {
+                        self.cib.replace(cib);
                         self.changed(config_changed, out);
                     }
                 }
@@ -419,7 +419,7 @@ impl Based {
         };
         let config_changed =
             p.target.epoch != p.source.epoch || p.target.admin_epoch != p.source.admin_epoch;
-        match patchset::apply(&mut self.cib, &p) {
+        match self.cib.apply_patch(&p) {
             Ok(()) => self.changed(config_changed, out),
             Err(PatchError::VersionMismatch { local, .. }) if local == p.target => {}
             Err(_) => {
