@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::patchset::{self, PatchError, Patchset};
 use crate::shared::SharedCib;
 use crate::track::Before;
-use crate::tree::{digest, digest_with, empty_cib, without_status};
+use crate::tree::{digest, empty_cib, without_status};
 
 /// Disk keys of the CIB and its digest.
 pub const DISK_CIB: &str = "cib.xml";
@@ -312,7 +312,7 @@ impl Based {
     /// Tell the local daemons, report the version, write the disk copy.
     fn changed(&mut self, config_changed: bool, out: &mut Vec<Action>) {
         let v = self.version();
-        let d = digest_with(self.cib.get(), &mut self.scratch);
+        let d = self.cib.digest(&mut self.scratch);
         out.push(Action::Report(Event::CibVersion {
             node: self.node.clone(),
             admin_epoch: v.admin_epoch,

@@ -10,14 +10,21 @@
 //! the logged updates on it (the same deterministic functions, so the same
 //! result) makes it current again without copying anything. When someone
 //! still holds it, the CIB is copied as before.
+//!
+//! The manager also digests the whole CIB after every change (the digest
+//! is reported). It keeps the serialised text of each child of the status
+//! section and, from what each update changed, writes again only the
+//! children that changed; the MD5 runs over the same bytes as before.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use hasim_cib::Element;
 use hasim_pcmk_proto::{CibOp, CibVersion};
+use md5::{Digest, Md5};
 
-use crate::patchset::{self, PatchError, Patchset};
-use crate::track::Before;
+use crate::patchset::{self, Change, PatchError, Patchset};
+use crate::track::{Before, Children};
 
 /// An update as applied to the CIB, kept to be replayed on the spare copy.
 #[derive(Debug, Clone)]
@@ -34,6 +41,151 @@ pub struct SharedCib {
     current: Arc<Element>,
     /// An older version and the updates that turn it into `current`.
     spare: Option<(Arc<Element>, Vec<Update>)>,
+    text: StatusText,
+}
+
+/// The serialised children of the status section, kept between digests.
+#[derive(Debug, Default)]
+struct StatusText {
+    /// The status section's index among the root's children.
+    section: Option<usize>,
+    children: Vec<String>,
+    /// Children changed since their text was written; `None`: all.
+    dirty: Option<BTreeSet<usize>>,
+}
+
+impl StatusText {
+    fn all(&mut self) {
+        self.dirty = None;
+    }
+
+    fn child(&mut self, k: usize) {
+        if let Some(d) = &mut self.dirty {
+            d.insert(k);
+        }
+    }
+
+    /// Bring the texts up to date with `cib`.
+    fn refresh(&mut self, cib: &Element) {
+        let section = cib.children.iter().position(|c| c.name == "status");
+        let status = section.map(|i| &cib.children[i]);
+        let count = status.map_or(0, |s| s.children.len());
+        let write = |c: &Element| {
+            let mut t = String::new();
+            c.write_xml_at(&mut t, 2);
+            t
+        };
+        match self.dirty.take() {
+            Some(dirty) if section == self.section && count == self.children.len() => {
+                for k in dirty {
+                    if let Some(c) = status.and_then(|s| s.children.get(k)) {
+                        self.children[k] = write(c);
+                    }
+                }
+            }
+            _ => {
+                self.section = section;
+                self.children =
+                    status.map_or(Vec::new(), |s| s.children.iter().map(write).collect());
+            }
+        }
+        self.dirty = Some(BTreeSet::new());
+    }
+
+    /// Note what an operation changed (its record, see [`Before`]).
+    fn mark_op(&mut self, before: &Before) {
+        match before {
+            Before::Same => {}
+            Before::Whole(_) => self.all(),
+            Before::Changed(c) => match &c.children {
+                Children::Listed(_) => self.all(),
+                Children::InPlace(list) => {
+                    for (i, b) in list {
+                        if Some(*i) == self.section {
+                            self.mark_status(b);
+                        }
+                    }
+                }
+            },
+        }
+    }
+
+    fn mark_status(&mut self, before: &Before) {
+        match before {
+            Before::Same => {}
+            Before::Whole(_) => self.all(),
+            Before::Changed(c) => match &c.children {
+                Children::Listed(_) => self.all(),
+                Children::InPlace(list) => {
+                    for (k, _) in list {
+                        self.child(*k);
+                    }
+                }
+            },
+        }
+    }
+
+    /// Note what a patchset changes, from its paths, on the CIB before it
+    /// is applied. Changes to the lists of the root's or the status
+    /// section's children mark everything.
+    fn mark_patch(&mut self, cib: &Element, p: &Patchset) {
+        let Some(section) = self.section else {
+            return self.all();
+        };
+        for change in &p.changes {
+            let (path, list_depth) = match change {
+                Change::Modify { path, .. } => (path, usize::MAX),
+                Change::Create { parent, .. } => (parent, 1),
+                Change::Delete { path } => (path, 2),
+            };
+            let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+            let prefix = |n: usize| format!("/{}", parts[..n.min(parts.len())].join("/"));
+            let in_status =
+                parts.len() >= 2 && patchset::resolve(cib, &prefix(2)).ok() == Some(vec![section]);
+            // Creating or deleting a child of the root, or of the status
+            // section, moves the children the texts are kept for.
+            if parts.len() == list_depth
+                || (in_status && parts.len() == list_depth.saturating_add(1))
+            {
+                return self.all();
+            }
+            if !in_status || parts.len() < 3 {
+                continue;
+            }
+            match patchset::resolve(cib, &prefix(3)).as_deref() {
+                Ok([s, k]) if *s == section => self.child(*k),
+                _ => return self.all(),
+            }
+        }
+    }
+
+    /// MD5 of the CIB's serialisation, written from the kept texts.
+    fn digest(&mut self, cib: &Element, buf: &mut String) -> String {
+        self.refresh(cib);
+        let mut md5 = Md5::new();
+        buf.clear();
+        if cib.children.is_empty() {
+            cib.write_xml(buf);
+        } else {
+            cib.write_open_tag(buf, 0);
+            for (i, c) in cib.children.iter().enumerate() {
+                if Some(i) == self.section && !c.children.is_empty() {
+                    c.write_open_tag(buf, 1);
+                    md5.update(buf.as_bytes());
+                    buf.clear();
+                    for t in &self.children {
+                        md5.update(t.as_bytes());
+                    }
+                    c.write_close_tag(buf, 1);
+                } else {
+                    c.write_xml_at(buf, 1);
+                }
+            }
+            cib.write_close_tag(buf, 0);
+        }
+        md5.update(buf.as_bytes());
+        md5.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
 }
 
 impl SharedCib {
@@ -41,7 +193,16 @@ impl SharedCib {
         SharedCib {
             current: Arc::new(cib),
             spare: None,
+            text: StatusText::default(),
         }
+    }
+
+    /// The digest of the current CIB ([`crate::tree::digest`]), writing
+    /// only the parts changed since the last one; `buf` is scratch space.
+    pub fn digest(&mut self, buf: &mut String) -> String {
+        let d = self.text.digest(&self.current, buf);
+        debug_assert_eq!(d, crate::tree::digest(&self.current));
+        d
     }
 
     pub fn get(&self) -> &Element {
@@ -61,7 +222,8 @@ impl SharedCib {
     /// Apply a cibadmin operation (see [`crate::ops::apply_tracked`]).
     pub fn apply_op(&mut self, op: &CibOp) -> Result<(bool, Before), String> {
         let result = crate::ops::apply_tracked(self.writable(), op);
-        if result.is_ok() {
+        if let Ok((_, before)) = &result {
+            self.text.mark_op(before);
             self.log(Update::Op(op.clone()));
         }
         result
@@ -69,6 +231,7 @@ impl SharedCib {
 
     /// Apply a patchset (see [`patchset::apply`]).
     pub fn apply_patch(&mut self, p: &Patchset) -> Result<(), PatchError> {
+        self.text.mark_patch(&self.current, p);
         let result = patchset::apply(self.writable(), p);
         if result.is_ok() {
             self.log(Update::Patch(p.clone()));
@@ -122,7 +285,7 @@ impl SharedCib {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::empty_cib;
+    use crate::tree::{digest, empty_cib};
     use hasim_pcmk_proto::cibops;
 
     fn status(i: usize) -> CibOp {
@@ -150,6 +313,11 @@ mod tests {
             shared.apply_op(&op).unwrap();
             crate::ops::apply(&mut plain, &op).unwrap();
             assert_eq!(*shared.get(), plain, "after update {i}");
+            let mut buf = String::new();
+            assert_eq!(
+                shared.text.digest(&shared.current, &mut buf),
+                digest(&plain)
+            );
             if before == Some(Arc::as_ptr(&shared.current)) {
                 reused += 1;
             }

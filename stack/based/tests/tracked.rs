@@ -5,7 +5,9 @@
 
 use hasim_based::ops::apply_tracked;
 use hasim_based::patchset::{self, Patchset};
+use hasim_based::shared::SharedCib;
 use hasim_based::track::Old;
+use hasim_based::tree::digest;
 use hasim_cib::Element;
 use hasim_pcmk_proto::{CibOp, CibVersion};
 use proptest::prelude::*;
@@ -442,10 +444,25 @@ fn check(seed: u64) -> usize {
     let mut compared = 0;
     let mut g = Gen(seed | 1);
     let mut now = cib(&mut g);
+    // A primary and a peer as the CIB manager keeps them: their digests
+    // (written from kept texts) must be those of the whole CIB.
+    let mut primary = SharedCib::new(now.clone());
+    let mut peer = SharedCib::new(now.clone());
+    let mut buf = String::new();
     for _ in 0..6 {
         let op = op(&mut g, &now);
         let before = now.clone();
         let result = apply_tracked(&mut now, &op);
+        let shared = primary.apply_op(&op);
+        assert_eq!(primary.get(), &now);
+        assert_eq!(primary.digest(&mut buf), digest(&now));
+        if let Ok((_, record)) = &shared {
+            let p = patchset::diff_tracked(record, primary.get());
+            if peer.apply_patch(&p).is_err() {
+                peer = SharedCib::new(now.clone());
+            }
+            assert_eq!(peer.digest(&mut buf), digest(peer.get()));
+        }
         let Ok((config_changed, record)) = result else {
             assert_eq!(now, before, "a refused {op:?} changed the CIB");
             continue;

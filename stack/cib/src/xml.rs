@@ -149,7 +149,29 @@ impl Element {
         self.write_into(out, 0);
     }
 
-    fn write_into(&self, out: &mut String, depth: usize) {
+    /// The serialisation of this element as a descendant `depth` levels
+    /// below the element serialised (indented accordingly): a caller can
+    /// keep the text of unchanged subtrees and write only the rest.
+    pub fn write_xml_at(&self, out: &mut String, depth: usize) {
+        self.write_into(out, depth);
+    }
+
+    /// The start tag of an element with children, as [`Self::write_xml_at`]
+    /// writes it before the children.
+    pub fn write_open_tag(&self, out: &mut String, depth: usize) {
+        self.write_start(out, depth);
+        out.push_str(">\n");
+    }
+
+    /// The end tag of an element with children.
+    pub fn write_close_tag(&self, out: &mut String, depth: usize) {
+        indent(out, depth);
+        out.push_str("</");
+        out.push_str(&self.name);
+        out.push_str(">\n");
+    }
+
+    fn write_start(&self, out: &mut String, depth: usize) {
         indent(out, depth);
         out.push('<');
         out.push_str(&self.name);
@@ -160,18 +182,19 @@ impl Element {
             escape_into(out, v);
             out.push('"');
         }
+    }
+
+    fn write_into(&self, out: &mut String, depth: usize) {
         if self.children.is_empty() {
+            self.write_start(out, depth);
             out.push_str("/>\n");
             return;
         }
-        out.push_str(">\n");
+        self.write_open_tag(out, depth);
         for c in &self.children {
             c.write_into(out, depth + 1);
         }
-        indent(out, depth);
-        out.push_str("</");
-        out.push_str(&self.name);
-        out.push_str(">\n");
+        self.write_close_tag(out, depth);
     }
 }
 
