@@ -8,7 +8,6 @@
 //! later makes every copy the newest one.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use hasim_cib::xml::parse;
@@ -19,6 +18,8 @@ use hasim_pcmk_proto::{
 use serde::{Deserialize, Serialize};
 
 use crate::patchset::{self, PatchError, Patchset};
+use crate::shared::SharedCib;
+use crate::track::Before;
 use crate::tree::{digest, empty_cib, without_status};
 
 /// Disk keys of the CIB and its digest.
@@ -77,7 +78,7 @@ pub fn disk_image(cib_xml: &str) -> Result<Vec<(String, Vec<u8>)>, hasim_cib::Xm
 /// One node's CIB manager.
 pub struct Based {
     node: String,
-    cib: Element,
+    cib: SharedCib,
     ready: bool,
     sig: Option<String>,
     primary: bool,
@@ -85,13 +86,15 @@ pub struct Based {
     next_call: u64,
     pending: BTreeMap<u64, (Requester, CibOp)>,
     queued: Vec<(Requester, CibOp)>,
+    /// Reused for serialising the CIB to digest it after every change.
+    scratch: String,
 }
 
 impl Based {
     pub fn new(node: &str) -> Based {
         Based {
             node: node.to_string(),
-            cib: empty_cib(),
+            cib: SharedCib::new(empty_cib()),
             ready: false,
             sig: None,
             primary: false,
@@ -99,16 +102,17 @@ impl Based {
             next_call: 1,
             pending: BTreeMap::new(),
             queued: Vec::new(),
+            scratch: String::new(),
         }
     }
 
     /// The current CIB.
     pub fn cib(&self) -> &Element {
-        &self.cib
+        self.cib.get()
     }
 
     pub fn version(&self) -> CibVersion {
-        CibVersion::of(&self.cib.attrs)
+        CibVersion::of(&self.cib.get().attrs)
     }
 
     pub fn handle(&mut self, _now: Duration, input: Input) -> Vec<Action> {
@@ -160,7 +164,7 @@ impl Based {
         if let Some(bytes) = data {
             let text = String::from_utf8_lossy(&bytes);
             match parse(&text) {
-                Ok(cib) if Some(digest(&cib)) == self.sig => self.cib = without_status(&cib),
+                Ok(cib) if Some(digest(&cib)) == self.sig => self.cib.replace(without_status(&cib)),
                 Ok(_) => self.error("on-disk CIB digest mismatch: contents ignored", out),
                 Err(e) => self.error(&format!("on-disk CIB {DISK_CIB}: {e}"), out),
             }
@@ -214,7 +218,7 @@ impl Based {
         self.multicast(
             Wire::Replace {
                 from: self.node.clone(),
-                xml: self.cib.to_xml_string(),
+                xml: self.cib.get().to_xml_string(),
             },
             out,
         );
@@ -223,7 +227,7 @@ impl Based {
     fn request(&mut self, req: Requester, op: CibOp, out: &mut Vec<Action>) {
         if op == CibOp::Query {
             let v = self.version();
-            self.answer(req, Ok(v), Some(self.cib.to_xml_string()), out);
+            self.answer(req, Ok(v), Some(self.cib.get().to_xml_string()), out);
             return;
         }
         if !self.ready {
@@ -258,12 +262,23 @@ impl Based {
 
     /// Apply an update to our copy; report and persist if it changed.
     fn apply_local(&mut self, op: &CibOp, out: &mut Vec<Action>) -> Result<CibVersion, String> {
+        self.apply_tracked(op, out).map(|(v, _)| v)
+    }
+
+    /// [`Self::apply_local`], also returning what the update changed when
+    /// it changed anything (for the patchset).
+    fn apply_tracked(
+        &mut self,
+        op: &CibOp,
+        out: &mut Vec<Action>,
+    ) -> Result<(CibVersion, Option<Before>), String> {
         let before = self.version();
-        let config_changed = crate::ops::apply(&mut self.cib, op)?;
-        if self.version() != before {
+        let (config_changed, changes) = self.cib.apply_op(op)?;
+        let changed = self.version() != before;
+        if changed {
             self.changed(config_changed, out);
         }
-        Ok(self.version())
+        Ok((self.version(), changed.then_some(changes)))
     }
 
     fn answer(
@@ -295,9 +310,9 @@ impl Based {
     }
 
     /// Tell the local daemons, report the version, write the disk copy.
-    fn changed(&self, config_changed: bool, out: &mut Vec<Action>) {
+    fn changed(&mut self, config_changed: bool, out: &mut Vec<Action>) {
         let v = self.version();
-        let d = digest(&self.cib);
+        let d = self.cib.digest(&mut self.scratch);
         out.push(Action::Report(Event::CibVersion {
             node: self.node.clone(),
             admin_epoch: v.admin_epoch,
@@ -305,7 +320,7 @@ impl Based {
             num_updates: v.num_updates,
             digest: d.clone(),
         }));
-        let shared = Arc::new(self.cib.clone());
+        let shared = self.cib.share();
         for to in [Daemon::Controld, Daemon::Attrd] {
             out.push(Action::Send {
                 to,
@@ -318,7 +333,7 @@ impl Based {
             });
         }
         if config_changed {
-            let disk = without_status(&self.cib);
+            let disk = without_status(self.cib.get());
             out.push(Action::Store {
                 key: DISK_SIG.into(),
                 data: digest(&disk).into_bytes(),
@@ -337,10 +352,9 @@ impl Based {
                 call_id,
                 op,
             } if self.primary => {
-                let before = self.cib.clone();
-                let result = self.apply_local(&op, out);
-                if self.cib != before {
-                    let p = patchset::diff(&before, &self.cib);
+                let result = self.apply_tracked(&op, out);
+                if let Ok((_, Some(before))) = &result {
+                    let p = patchset::diff_tracked(before, self.cib.get());
                     let from = self.node.clone();
                     self.multicast(
                         Wire::Patch {
@@ -354,7 +368,7 @@ impl Based {
                     Wire::Reply {
                         origin,
                         call_id,
-                        result,
+                        result: result.map(|(v, _)| v),
                     },
                     out,
                 );
@@ -389,9 +403,9 @@ impl Based {
             Wire::Replace { from, xml } if from != self.node => match parse(&xml) {
                 Ok(cib) => {
                     let config_changed =
-                        cib.child("configuration") != self.cib.child("configuration");
-                    if cib != self.cib {
-                        self.cib = cib;
+                        cib.child("configuration") != self.cib.get().child("configuration");
+                    if cib != *self.cib.get() {
+                        self.cib.replace(cib);
                         self.changed(config_changed, out);
                         out.push(Action::Send {
                             to: Daemon::Attrd,
@@ -412,7 +426,7 @@ impl Based {
         };
         let config_changed =
             p.target.epoch != p.source.epoch || p.target.admin_epoch != p.source.admin_epoch;
-        match patchset::apply(&mut self.cib, &p) {
+        match self.cib.apply_patch(&p) {
             Ok(()) => self.changed(config_changed, out),
             Err(PatchError::VersionMismatch { local, .. }) if local == p.target => {}
             Err(_) => {

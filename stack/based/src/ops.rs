@@ -7,7 +7,12 @@ use hasim_cib::xml::parse;
 use hasim_cib::Element;
 use hasim_pcmk_proto::{CibOp, CibVersion};
 
-use crate::tree::{delete, find_mut, is_section, merge, section_mut};
+use crate::patchset::PatchError;
+use crate::track::{Before, Changed, Children, Old, OldChild};
+use crate::tree::{
+    delete, delete_tracked, find_mut, find_path, get, get_mut, is_section, merge, merge_tracked,
+    section_mut, section_path,
+};
 
 fn parse_arg(xml: &str) -> Result<Element, String> {
     parse(xml).map_err(|e| format!("request XML, {e}"))
@@ -57,62 +62,146 @@ fn replace_whole(cib: &mut Element, new: Element) -> Result<(), String> {
     Ok(())
 }
 
-fn modify(cib: &mut Element, section: &str, xml: &str) -> Result<(), String> {
+/// `cibadmin --modify` on a section: merge into the section itself, into
+/// the element with the update's tag and id, or append the update.
+fn modify(cib: &mut Element, section: &str, xml: &str) -> Result<Before, String> {
     if !is_section(section) {
         return Err(format!("unknown section '{section}'"));
     }
     let upd = parse_arg(xml)?;
-    let sec = section_mut(cib, section).ok_or_else(|| format!("unknown section '{section}'"))?;
-    if upd.name == section {
+    let Some(sec_path) = section_path(cib, section) else {
+        // The section is created: rare, recorded as a whole copy.
+        let old = cib.clone();
+        let sec =
+            section_mut(cib, section).ok_or_else(|| format!("unknown section '{section}'"))?;
+        modify_in(sec, upd);
+        return Ok(Before::whole(old, cib));
+    };
+    let sec = get_mut(cib, &sec_path);
+    let inner = if upd.name == section {
+        merge_tracked(sec, &upd)
+    } else if let Some(path) = upd.attr("id").and_then(|id| find_path(sec, &upd.name, id)) {
+        let changed = merge_tracked(get_mut(sec, &path), &upd);
+        Before::at_path(sec, &path, changed)
+    } else {
+        let existing = sec.children.len();
+        sec.children.push(upd);
+        Before::Changed(Box::new(Changed {
+            attrs: sec.attrs.clone(),
+            children: Children::Listed(
+                (0..existing)
+                    .map(|i| OldChild::Now(i, Before::Same))
+                    .collect(),
+            ),
+        }))
+    };
+    Ok(Before::at_path(cib, &sec_path, inner))
+}
+
+/// The untracked form of [`modify`] inside an existing section element.
+fn modify_in(sec: &mut Element, upd: Element) {
+    if upd.name == sec.name {
         merge(sec, &upd);
     } else if let Some(target) = upd.attr("id").and_then(|id| find_mut(sec, &upd.name, id)) {
         merge(target, &upd);
     } else {
         sec.children.push(upd);
     }
-    Ok(())
+}
+
+/// Delete by tag and id inside a section.
+fn delete_in(cib: &mut Element, section: &str, tag: &str, id: &str) -> Result<Before, String> {
+    let Some(sec_path) = section_path(cib, section) else {
+        // An unknown name, or a section created empty: recorded whole.
+        let old = cib.clone();
+        let sec =
+            section_mut(cib, section).ok_or_else(|| format!("unknown section '{section}'"))?;
+        delete(sec, tag, id);
+        return Ok(Before::whole(old, cib));
+    };
+    let inner = delete_tracked(get_mut(cib, &sec_path), tag, id);
+    Ok(Before::at_path(cib, &sec_path, inner))
+}
+
+/// Replace the whole CIB or one section; rare operator requests, recorded
+/// as a whole copy. Returns whether the whole CIB was replaced.
+fn replace(cib: &mut Element, xml: &str) -> Result<(Before, bool), String> {
+    let new = parse_arg(xml)?;
+    let old = cib.clone();
+    if new.name == "cib" {
+        replace_whole(cib, new)?;
+        return Ok((Before::whole(old, cib), true));
+    }
+    let name = new.name.clone();
+    let sec = section_mut(cib, &name).ok_or_else(|| format!("unknown section '{name}'"))?;
+    *sec = new;
+    Ok((Before::whole(old, cib), false))
 }
 
 /// Apply one update operation and bump the version; returns whether the
 /// configuration changed. Queries change nothing.
 pub fn apply(cib: &mut Element, op: &CibOp) -> Result<bool, String> {
-    let before = cib.clone();
-    match op {
-        CibOp::Query => return Ok(false),
+    apply_tracked(cib, op).map(|(config_changed, _)| config_changed)
+}
+
+/// [`apply`], also returning what the operation changed (the CIB before
+/// it, sharing the untouched parts with the CIB now), from which the
+/// patchset is computed without copying the CIB.
+pub fn apply_tracked(cib: &mut Element, op: &CibOp) -> Result<(bool, Before), String> {
+    let before = match op {
+        CibOp::Query => return Ok((false, Before::Same)),
         CibOp::Replace { xml } => {
-            let new = parse_arg(xml)?;
-            if new.name == "cib" {
-                replace_whole(cib, new)?;
-                return Ok(true);
+            let (before, whole) = replace(cib, xml)?;
+            if whole {
+                return Ok((true, before));
             }
-            let name = new.name.clone();
-            let sec = section_mut(cib, &name).ok_or_else(|| format!("unknown section '{name}'"))?;
-            *sec = new;
+            before
         }
         CibOp::Modify { section, xml } => modify(cib, section, xml)?,
-        CibOp::Delete { tag, id } => {
-            delete(cib, tag, id);
-        }
-        CibOp::DeleteAt { path } => match crate::patchset::delete_at(cib, path) {
-            Ok(()) | Err(crate::patchset::PatchError::NoSuchElement(_)) => {}
+        CibOp::Delete { tag, id } => delete_tracked(cib, tag, id),
+        CibOp::DeleteAt { path } => match delete_at_tracked(cib, path) {
+            Ok(b) => b,
+            Err(PatchError::NoSuchElement(_)) => Before::Same,
             Err(e) => return Err(e.to_string()),
         },
-        CibOp::DeleteIn { section, tag, id } => {
-            let sec =
-                section_mut(cib, section).ok_or_else(|| format!("unknown section '{section}'"))?;
-            delete(sec, tag, id);
-        }
-    }
-    let config_changed = before.child("configuration") != cib.child("configuration");
+        CibOp::DeleteIn { section, tag, id } => delete_in(cib, section, tag, id)?,
+    };
+    let (config_changed, changed) = {
+        let old = Old::of(&before, cib);
+        let config_same = match (old.child("configuration"), cib.child("configuration")) {
+            (Some(o), Some(n)) => o.same_as(n),
+            (o, n) => o.is_none() && n.is_none(),
+        };
+        (!config_same, !old.same_as(cib))
+    };
     let mut v = CibVersion::of(&cib.attrs);
     if config_changed {
         v.epoch += 1;
         v.num_updates = 0;
-    } else if before != *cib {
+    } else if changed {
         v.num_updates += 1;
     }
     set_version(cib, v);
-    Ok(config_changed)
+    Ok((config_changed, before))
+}
+
+/// Remove the element at `path` (the first child of its parent equal to
+/// it), recording the change.
+fn delete_at_tracked(cib: &mut Element, path: &str) -> Result<Before, PatchError> {
+    let Some(removal) = crate::patchset::delete_at(cib, path)? else {
+        return Ok(Before::Same);
+    };
+    let parent = get(cib, &removal.parent);
+    let mut list: Vec<OldChild> = (0..removal.index)
+        .map(|k| OldChild::Now(k, Before::Same))
+        .collect();
+    list.push(OldChild::Removed(removal.element));
+    list.extend((removal.index..parent.children.len()).map(|k| OldChild::Now(k, Before::Same)));
+    let inner = Before::Changed(Box::new(Changed {
+        attrs: parent.attrs.clone(),
+        children: Children::Listed(list),
+    }));
+    Ok(Before::at_path(cib, &removal.parent, inner))
 }
 
 #[cfg(test)]

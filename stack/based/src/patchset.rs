@@ -7,9 +7,14 @@
 //! level deletions come first (last sibling first), then changes inside
 //! the surviving children, then creations in final position order.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use hasim_cib::xml::parse;
 use hasim_cib::Element;
 use hasim_pcmk_proto::CibVersion;
+
+use crate::track::{Before, Old};
+use crate::tree::{get, get_mut};
 
 /// One change of a patchset.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,50 +72,52 @@ impl std::fmt::Display for PatchError {
 
 const VERSION_ATTRS: [&str; 3] = ["admin_epoch", "epoch", "num_updates"];
 
-/// A child's path segment, given its siblings.
-fn segment(siblings: &[Element], index: usize) -> String {
-    let el = &siblings[index];
-    match el.attr("id") {
-        Some(id) => format!("{}[@id='{}']", el.name, id.replace('\'', "&apos;")),
-        None => {
-            let nth = siblings[..=index]
-                .iter()
-                .filter(|c| c.name == el.name && c.attr("id").is_none())
-                .count();
-            format!("{}[{}]", el.name, nth)
-        }
+/// A path segment: `tag[@id='x']`, or `tag[n]` for the n-th (1-based)
+/// id-less sibling with this tag.
+fn segment(name: &str, id: Option<&str>, nth: usize) -> String {
+    match id {
+        Some(id) => format!("{}[@id='{}']", name, id.replace('\'', "&apos;")),
+        None => format!("{name}[{nth}]"),
     }
 }
 
 /// Identity of a child for matching: tag, id, and for id-less children
-/// their rank among id-less siblings of the same tag.
-fn keys(children: &[Element]) -> Vec<(String, Option<String>, usize)> {
+/// their rank (0-based) among id-less siblings of the same tag.
+type Key<'a> = (&'a str, Option<&'a str>, usize);
+
+fn keys<'a>(children: impl Iterator<Item = (&'a str, Option<&'a str>)>) -> Vec<Key<'a>> {
+    let mut ranks: BTreeMap<&str, usize> = BTreeMap::new();
     children
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let nth = match c.attr("id") {
+        .map(|(name, id)| {
+            let nth = match id {
                 Some(_) => 0,
-                None => children[..i]
-                    .iter()
-                    .filter(|s| s.name == c.name && s.attr("id").is_none())
-                    .count(),
+                None => {
+                    let r = ranks.entry(name).or_insert(0);
+                    *r += 1;
+                    *r - 1
+                }
             };
-            (c.name.clone(), c.attr("id").map(str::to_string), nth)
+            (name, id, nth)
         })
         .collect()
 }
 
-fn diff_attrs(old: &Element, new: &Element, root: bool, path: &str, out: &mut Vec<Change>) {
+fn diff_attrs(
+    old: &[(String, String)],
+    new: &Element,
+    root: bool,
+    path: &str,
+    out: &mut Vec<Change>,
+) {
     let skip = |k: &str| root && VERSION_ATTRS.contains(&k);
+    let old_attr = |k: &str| old.iter().find(|(ok, _)| ok == k).map(|(_, v)| v.as_str());
     let set: Vec<(String, String)> = new
         .attrs
         .iter()
-        .filter(|(k, v)| !skip(k) && old.attr(k) != Some(v.as_str()))
+        .filter(|(k, v)| !skip(k) && old_attr(k) != Some(v.as_str()))
         .cloned()
         .collect();
     let unset: Vec<String> = old
-        .attrs
         .iter()
         .filter(|(k, _)| !skip(k) && new.attr(k).is_none())
         .map(|(k, _)| k.clone())
@@ -124,37 +131,54 @@ fn diff_attrs(old: &Element, new: &Element, root: bool, path: &str, out: &mut Ve
     }
 }
 
-fn diff_children(old: &Element, new: &Element, path: &str, out: &mut Vec<Change>) {
-    let (ok, nk) = (keys(&old.children), keys(&new.children));
-    let common_old: Vec<&_> = ok.iter().filter(|k| nk.contains(k)).collect();
-    let common_new: Vec<&_> = nk.iter().filter(|k| ok.contains(k)).collect();
-    let reordered = common_old != common_new;
-    // The intermediate child list: old children minus deletions, with
-    // their index in `old` (their identity for matching).
-    let mut kept: Vec<Element> = Vec::new();
-    let mut kept_from: Vec<usize> = Vec::new();
-    for i in (0..old.children.len()).rev() {
-        if reordered || !nk.contains(&ok[i]) {
+/// The child-list part of the diff. Children are matched by [`Key`]; if
+/// the children both lists share are in a different order, every child is
+/// deleted and created again.
+fn diff_children(old: &[Old<'_>], new: &[Element], path: &str, out: &mut Vec<Change>) {
+    let ok = keys(old.iter().map(|c| (c.name(), c.attr("id"))));
+    let nk = keys(new.iter().map(|c| (c.name.as_str(), c.attr("id"))));
+    let mut first_new: BTreeMap<Key<'_>, usize> = BTreeMap::new();
+    for (j, k) in nk.iter().enumerate() {
+        first_new.entry(*k).or_insert(j);
+    }
+    let in_old: BTreeSet<Key<'_>> = ok.iter().copied().collect();
+    let common_old = ok.iter().filter(|k| first_new.contains_key(k));
+    let common_new = nk.iter().filter(|k| in_old.contains(k));
+    let reordered = !common_old.eq(common_new);
+    let kept = |i: usize| !reordered && first_new.contains_key(&ok[i]);
+    for i in (0..old.len()).rev() {
+        if !kept(i) {
+            let seg = segment(ok[i].0, ok[i].1, ok[i].2 + 1);
             out.push(Change::Delete {
-                path: format!("{path}/{}", segment(&old.children, i)),
+                path: format!("{path}/{seg}"),
             });
         }
     }
-    for (i, c) in old.children.iter().enumerate() {
-        if !reordered && nk.contains(&ok[i]) {
-            kept.push(c.clone());
-            kept_from.push(i);
-        }
-    }
-    for (i, c) in kept.iter().enumerate() {
-        let Some(j) = nk.iter().position(|k| *k == ok[kept_from[i]]) else {
+    // Kept children are addressed by their rank among the kept ones (the
+    // deletions above come first when the patch is applied).
+    let mut kept_ranks: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, c) in old.iter().enumerate() {
+        if !kept(i) {
             continue;
+        }
+        let (name, id, _) = ok[i];
+        let nth = match id {
+            Some(_) => 0,
+            None => {
+                let r = kept_ranks.entry(name).or_insert(0);
+                *r += 1;
+                *r
+            }
         };
-        let child_path = format!("{path}/{}", segment(&kept, i));
-        diff_element(c, &new.children[j], false, &child_path, out);
+        let j = first_new[&ok[i]];
+        if c.is(&new[j]) {
+            continue;
+        }
+        let child_path = format!("{path}/{}", segment(name, id, nth));
+        diff_element(*c, &new[j], false, &child_path, out);
     }
-    for (j, c) in new.children.iter().enumerate() {
-        if reordered || !ok.contains(&nk[j]) {
+    for (j, c) in new.iter().enumerate() {
+        if reordered || !in_old.contains(&nk[j]) {
             out.push(Change::Create {
                 parent: path.to_string(),
                 position: j,
@@ -164,17 +188,31 @@ fn diff_children(old: &Element, new: &Element, path: &str, out: &mut Vec<Change>
     }
 }
 
-fn diff_element(old: &Element, new: &Element, root: bool, path: &str, out: &mut Vec<Change>) {
-    diff_attrs(old, new, root, path, out);
-    diff_children(old, new, path, out);
+fn diff_element(old: Old<'_>, new: &Element, root: bool, path: &str, out: &mut Vec<Change>) {
+    if old.is(new) {
+        return;
+    }
+    diff_attrs(old.attrs(), new, root, path, out);
+    diff_children(&old.children(), &new.children, path, out);
 }
 
 /// The patchset turning `old` into `new` (both `<cib>` roots).
 pub fn diff(old: &Element, new: &Element) -> Patchset {
+    diff_from(Old::El(old), new)
+}
+
+/// The patchset from the CIB before an update (as recorded while the
+/// update was applied) to the CIB `now`: the same as [`diff`] of the two
+/// whole trees, at the cost of the changed parts only.
+pub fn diff_tracked(before: &Before, now: &Element) -> Patchset {
+    diff_from(Old::of(before, now), now)
+}
+
+fn diff_from(old: Old<'_>, new: &Element) -> Patchset {
     let mut changes = Vec::new();
-    diff_element(old, new, true, &format!("/{}", old.name), &mut changes);
+    diff_element(old, new, true, &format!("/{}", old.name()), &mut changes);
     Patchset {
-        source: CibVersion::of(&old.attrs),
+        source: CibVersion::of(old.attrs()),
         target: CibVersion::of(&new.attrs),
         changes,
     }
@@ -206,10 +244,8 @@ fn parse_path(path: &str) -> Result<Vec<(String, Option<String>, usize)>, PatchE
     Ok(out)
 }
 
-pub(crate) fn resolve<'a>(
-    root: &'a mut Element,
-    path: &str,
-) -> Result<&'a mut Element, PatchError> {
+/// The index path (from the root) of the element at `path`.
+pub(crate) fn resolve(root: &Element, path: &str) -> Result<Vec<usize>, PatchError> {
     let segs = parse_path(path)?;
     let missing = || PatchError::NoSuchElement(path.to_string());
     let Some(((first, _, _), rest)) = segs.split_first() else {
@@ -219,6 +255,7 @@ pub(crate) fn resolve<'a>(
         return Err(missing());
     }
     let mut cur = root;
+    let mut at = Vec::with_capacity(rest.len());
     for (name, id, nth) in rest {
         let idx = match id {
             Some(id) => cur
@@ -233,45 +270,94 @@ pub(crate) fn resolve<'a>(
                 .nth(nth.saturating_sub(1))
                 .map(|(i, _)| i),
         };
-        cur = &mut cur.children[idx.ok_or_else(missing)?];
+        let idx = idx.ok_or_else(missing)?;
+        cur = &cur.children[idx];
+        at.push(idx);
     }
-    Ok(cur)
+    Ok(at)
 }
 
-fn apply_change(root: &mut Element, change: &Change) -> Result<(), PatchError> {
-    match change {
+/// How to take back one applied change (a patchset applies whole or not
+/// at all).
+enum Undo {
+    Remove {
+        parent: Vec<usize>,
+        index: usize,
+    },
+    Insert(Option<Removal>),
+    Attrs {
+        at: Vec<usize>,
+        attrs: Vec<(String, String)>,
+    },
+}
+
+fn apply_change(root: &mut Element, change: &Change) -> Result<Undo, PatchError> {
+    Ok(match change {
         Change::Create {
             parent,
             position,
             element,
         } => {
-            let p = resolve(root, parent)?;
-            let at = (*position).min(p.children.len());
-            p.children.insert(at, element.clone());
+            let parent = resolve(root, parent)?;
+            let p = get_mut(root, &parent);
+            let index = (*position).min(p.children.len());
+            p.children.insert(index, element.clone());
+            Undo::Remove { parent, index }
         }
-        Change::Delete { path } => delete_at(root, path)?,
+        Change::Delete { path } => Undo::Insert(delete_at(root, path)?),
         Change::Modify { path, set, unset } => {
-            let el = resolve(root, path)?;
+            let at = resolve(root, path)?;
+            let el = get_mut(root, &at);
+            let attrs = el.attrs.clone();
             for (k, v) in set {
                 el.set_attr(k, v);
             }
             el.attrs.retain(|(k, _)| !unset.contains(k));
+            Undo::Attrs { at, attrs }
         }
-    }
-    Ok(())
+    })
 }
 
-/// Remove the element at `path`.
-pub(crate) fn delete_at(root: &mut Element, path: &str) -> Result<(), PatchError> {
+fn undo(root: &mut Element, undo: Undo) {
+    match undo {
+        Undo::Remove { parent, index } => {
+            get_mut(root, &parent).children.remove(index);
+        }
+        Undo::Insert(Some(r)) => get_mut(root, &r.parent).children.insert(r.index, r.element),
+        Undo::Insert(None) => {}
+        Undo::Attrs { at, attrs } => get_mut(root, &at).attrs = attrs,
+    }
+}
+
+/// An element removed from the tree, and where it was.
+pub(crate) struct Removal {
+    pub parent: Vec<usize>,
+    pub index: usize,
+    pub element: Element,
+}
+
+/// Remove the element at `path`: the first child of the element at the
+/// path's parent part that is equal to it (none when the path names no
+/// child of that element, as `a/b/` does).
+pub(crate) fn delete_at(root: &mut Element, path: &str) -> Result<Option<Removal>, PatchError> {
     let (parent, _) = path
         .rsplit_once('/')
         .ok_or_else(|| PatchError::Malformed(path.to_string()))?;
-    let target = resolve(root, path)?.clone();
-    let p = resolve(root, parent)?;
-    if let Some(i) = p.children.iter().position(|c| *c == target) {
-        p.children.remove(i);
-    }
-    Ok(())
+    let target = resolve(root, path)?;
+    let parent = resolve(root, parent)?;
+    let index = {
+        let target = get(root, &target);
+        get(root, &parent).children.iter().position(|c| c == target)
+    };
+    let Some(index) = index else {
+        return Ok(None);
+    };
+    let element = get_mut(root, &parent).children.remove(index);
+    Ok(Some(Removal {
+        parent,
+        index,
+        element,
+    }))
 }
 
 fn set_version(root: &mut Element, v: CibVersion) {
@@ -281,7 +367,7 @@ fn set_version(root: &mut Element, v: CibVersion) {
 }
 
 /// Apply a patchset; the CIB must be at the source version. On error the
-/// CIB is left unchanged.
+/// CIB is left unchanged (the changes applied so far are taken back).
 pub fn apply(root: &mut Element, p: &Patchset) -> Result<(), PatchError> {
     let local = CibVersion::of(&root.attrs);
     if local != p.source {
@@ -290,12 +376,19 @@ pub fn apply(root: &mut Element, p: &Patchset) -> Result<(), PatchError> {
             source: p.source,
         });
     }
-    let mut work = root.clone();
+    let mut done = Vec::with_capacity(p.changes.len());
     for c in &p.changes {
-        apply_change(&mut work, c)?;
+        match apply_change(root, c) {
+            Ok(u) => done.push(u),
+            Err(e) => {
+                for u in done.into_iter().rev() {
+                    undo(root, u);
+                }
+                return Err(e);
+            }
+        }
     }
-    set_version(&mut work, p.target);
-    *root = work;
+    set_version(root, p.target);
     Ok(())
 }
 

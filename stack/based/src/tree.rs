@@ -4,6 +4,8 @@
 use hasim_cib::Element;
 use md5::{Digest, Md5};
 
+use crate::track::{Before, Changed, Children, OldChild};
+
 /// The CIB a node starts from when it has none on disk.
 pub fn empty_cib() -> Element {
     let mut cib = Element::new("cib");
@@ -61,6 +63,51 @@ pub fn section_mut<'a>(cib: &'a mut Element, name: &str) -> Option<&'a mut Eleme
     }
 }
 
+/// The element at index path `path` below `root` (each index picks a child).
+pub fn get<'a>(root: &'a Element, path: &[usize]) -> &'a Element {
+    path.iter().fold(root, |el, &i| &el.children[i])
+}
+
+/// The element at index path `path` below `root`, mutably.
+pub fn get_mut<'a>(root: &'a mut Element, path: &[usize]) -> &'a mut Element {
+    path.iter().fold(root, |el, &i| &mut el.children[i])
+}
+
+/// The index path of a section below the CIB root, `None` when the
+/// section does not exist (yet) or the name is no section.
+pub fn section_path(cib: &Element, name: &str) -> Option<Vec<usize>> {
+    let pos = |el: &Element, n: &str| el.children.iter().position(|c| c.name == n);
+    match name {
+        "cib" => Some(Vec::new()),
+        "configuration" | "status" => Some(vec![pos(cib, name)?]),
+        n if CONFIG_SECTIONS.contains(&n) => {
+            let config = pos(cib, "configuration")?;
+            Some(vec![config, pos(&cib.children[config], n)?])
+        }
+        _ => None,
+    }
+}
+
+/// The index path of the first element (depth first, `el` included) with
+/// this tag and id: the element [`find_mut`] finds.
+pub fn find_path(el: &Element, tag: &str, id: &str) -> Option<Vec<usize>> {
+    fn walk(el: &Element, tag: &str, id: &str, path: &mut Vec<usize>) -> bool {
+        if el.name == tag && el.attr("id") == Some(id) {
+            return true;
+        }
+        for (i, c) in el.children.iter().enumerate() {
+            path.push(i);
+            if walk(c, tag, id, path) {
+                return true;
+            }
+            path.pop();
+        }
+        false
+    }
+    let mut path = Vec::new();
+    walk(el, tag, id, &mut path).then_some(path)
+}
+
 /// The first element (depth first, `el` included) with this tag and id.
 pub fn find_mut<'a>(el: &'a mut Element, tag: &str, id: &str) -> Option<&'a mut Element> {
     if el.name == tag && el.attr("id") == Some(id) {
@@ -94,6 +141,110 @@ pub fn merge(target: &mut Element, update: &Element) {
     }
 }
 
+/// Whether two children of `update` have the same tag and id (or are both
+/// id-less with the same tag): [`merge`] would then merge twice into one
+/// target child.
+fn has_duplicate_children(update: &Element) -> bool {
+    let mut seen = std::collections::BTreeSet::new();
+    !update
+        .children
+        .iter()
+        .all(|c| seen.insert((c.name.as_str(), c.attr("id"))))
+}
+
+/// [`merge`], recording what it changed.
+pub fn merge_tracked(target: &mut Element, update: &Element) -> Before {
+    if has_duplicate_children(update) {
+        let old = target.clone();
+        merge(target, update);
+        return Before::whole(old, target);
+    }
+    let old_attrs = target.attrs.clone();
+    let mut attrs_changed = false;
+    for (k, v) in &update.attrs {
+        if target.attr(k) != Some(v.as_str()) {
+            target.set_attr(k, v);
+            attrs_changed = true;
+        }
+    }
+    let existing = target.children.len();
+    let mut inner: Vec<(usize, Before)> = Vec::new();
+    for child in &update.children {
+        let id = child.attr("id");
+        let slot = target
+            .children
+            .iter()
+            .position(|c| c.name == child.name && c.attr("id") == id);
+        match slot {
+            Some(j) if j < existing => {
+                let b = merge_tracked(&mut target.children[j], child);
+                if !b.is_same() {
+                    inner.push((j, b));
+                }
+            }
+            Some(j) => merge(&mut target.children[j], child),
+            None => target.children.push(child.clone()),
+        }
+    }
+    inner.sort_by_key(|(j, _)| *j);
+    let appended = target.children.len() > existing;
+    if !attrs_changed && inner.is_empty() && !appended {
+        return Before::Same;
+    }
+    let children = if appended {
+        let mut list: Vec<OldChild> = (0..existing)
+            .map(|i| OldChild::Now(i, Before::Same))
+            .collect();
+        for (j, b) in inner {
+            list[j] = OldChild::Now(j, b);
+        }
+        Children::Listed(list)
+    } else {
+        Children::InPlace(inner)
+    };
+    Before::Changed(Box::new(Changed {
+        attrs: old_attrs,
+        children,
+    }))
+}
+
+/// [`delete`], recording what it changed.
+pub fn delete_tracked(el: &mut Element, tag: &str, id: &str) -> Before {
+    let hit = |c: &Element| c.name == tag && c.attr("id") == Some(id);
+    if !el.children.iter().any(hit) {
+        let inner: Vec<(usize, Before)> = el
+            .children
+            .iter_mut()
+            .enumerate()
+            .map(|(i, c)| (i, delete_tracked(c, tag, id)))
+            .filter(|(_, b)| !b.is_same())
+            .collect();
+        return Before::inside(el, inner);
+    }
+    let attrs = el.attrs.clone();
+    let mut list = Vec::with_capacity(el.children.len());
+    let mut slot_of = Vec::with_capacity(el.children.len());
+    for c in std::mem::take(&mut el.children) {
+        if hit(&c) {
+            list.push(OldChild::Removed(c));
+        } else {
+            slot_of.push(list.len());
+            list.push(OldChild::Now(el.children.len(), Before::Same));
+            el.children.push(c);
+        }
+    }
+    for (i, c) in el.children.iter_mut().enumerate() {
+        let b = delete_tracked(c, tag, id);
+        if !b.is_same() {
+            list[slot_of[i]] = OldChild::Now(i, b);
+        }
+    }
+    Before::Changed(Box::new(Changed {
+        attrs,
+        children: Children::Listed(list),
+    }))
+}
+
 /// Remove every element with this tag and id below `el`; returns how many.
 pub fn delete(el: &mut Element, tag: &str, id: &str) -> usize {
     let before = el.children.len();
@@ -109,7 +260,15 @@ pub fn delete(el: &mut Element, tag: &str, id: &str) -> usize {
 /// MD5 of the canonical serialization (versions included): two nodes with
 /// the same digest hold the same CIB.
 pub fn digest(cib: &Element) -> String {
-    let hash = Md5::digest(cib.to_xml_string().as_bytes());
+    digest_with(cib, &mut String::new())
+}
+
+/// [`digest`], serialising into `buf` (cleared first): the CIB manager
+/// digests its whole CIB on every change and keeps one buffer for it.
+pub fn digest_with(cib: &Element, buf: &mut String) -> String {
+    buf.clear();
+    cib.write_xml(buf);
+    let hash = Md5::digest(buf.as_bytes());
     hash.iter().map(|b| format!("{b:02x}")).collect()
 }
 

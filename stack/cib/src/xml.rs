@@ -143,10 +143,36 @@ impl Element {
         out
     }
 
-    fn write_into(&self, out: &mut String, depth: usize) {
-        for _ in 0..depth {
-            out.push_str("  ");
-        }
+    /// [`Self::to_xml_string`] appended to `out`, so that a caller
+    /// serialising large trees often can reuse one buffer.
+    pub fn write_xml(&self, out: &mut String) {
+        self.write_into(out, 0);
+    }
+
+    /// The serialisation of this element as a descendant `depth` levels
+    /// below the element serialised (indented accordingly): a caller can
+    /// keep the text of unchanged subtrees and write only the rest.
+    pub fn write_xml_at(&self, out: &mut String, depth: usize) {
+        self.write_into(out, depth);
+    }
+
+    /// The start tag of an element with children, as [`Self::write_xml_at`]
+    /// writes it before the children.
+    pub fn write_open_tag(&self, out: &mut String, depth: usize) {
+        self.write_start(out, depth);
+        out.push_str(">\n");
+    }
+
+    /// The end tag of an element with children.
+    pub fn write_close_tag(&self, out: &mut String, depth: usize) {
+        indent(out, depth);
+        out.push_str("</");
+        out.push_str(&self.name);
+        out.push_str(">\n");
+    }
+
+    fn write_start(&self, out: &mut String, depth: usize) {
+        indent(out, depth);
         out.push('<');
         out.push_str(&self.name);
         for (k, v) in &self.attrs {
@@ -156,34 +182,52 @@ impl Element {
             escape_into(out, v);
             out.push('"');
         }
+    }
+
+    fn write_into(&self, out: &mut String, depth: usize) {
         if self.children.is_empty() {
+            self.write_start(out, depth);
             out.push_str("/>\n");
             return;
         }
-        out.push_str(">\n");
+        self.write_open_tag(out, depth);
         for c in &self.children {
             c.write_into(out, depth + 1);
         }
-        for _ in 0..depth {
-            out.push_str("  ");
-        }
-        out.push_str("</");
-        out.push_str(&self.name);
-        out.push_str(">\n");
+        self.write_close_tag(out, depth);
     }
 }
 
-fn escape_into(out: &mut String, v: &str) {
-    for ch in v.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\n' => out.push_str("&#10;"),
-            c => out.push(c),
-        }
+/// Two spaces per level.
+fn indent(out: &mut String, depth: usize) {
+    const SPACES: &str = "                                ";
+    let mut n = 2 * depth;
+    while n > 0 {
+        let k = n.min(SPACES.len());
+        out.push_str(&SPACES[..k]);
+        n -= k;
     }
+}
+
+/// Attribute values are written in runs between the characters that need
+/// an entity (the CIB manager serialises its whole CIB on every change, so
+/// this is on the hot path of large clusters).
+fn escape_into(out: &mut String, v: &str) {
+    let mut plain = 0;
+    for (i, b) in v.bytes().enumerate() {
+        let entity = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\n' => "&#10;",
+            _ => continue,
+        };
+        out.push_str(&v[plain..i]);
+        out.push_str(entity);
+        plain = i + 1;
+    }
+    out.push_str(&v[plain..]);
 }
 
 /// Converts byte offsets into 1-based line/column pairs.
@@ -339,6 +383,41 @@ fn attach(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaping_in_runs_matches_char_by_char_escaping() {
+        fn by_char(v: &str) -> String {
+            let mut out = String::new();
+            for ch in v.chars() {
+                match ch {
+                    '&' => out.push_str("&amp;"),
+                    '<' => out.push_str("&lt;"),
+                    '>' => out.push_str("&gt;"),
+                    '"' => out.push_str("&quot;"),
+                    '\n' => out.push_str("&#10;"),
+                    c => out.push(c),
+                }
+            }
+            out
+        }
+        for v in [
+            "",
+            "plain",
+            "&",
+            "a&b<c>d\"e\nf",
+            "é&ü\n",
+            "<<>>",
+            "x\u{1F600}&",
+            "end&",
+        ] {
+            let mut out = String::from("keep:");
+            escape_into(&mut out, v);
+            assert_eq!(out, format!("keep:{}", by_char(v)));
+        }
+        let mut deep = String::new();
+        indent(&mut deep, 20);
+        assert_eq!(deep, " ".repeat(40));
+    }
 
     #[test]
     fn parses_and_writes_back() {
