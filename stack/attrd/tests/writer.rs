@@ -109,17 +109,25 @@ fn confchg_joined(
     run(nodes, q, out, up);
 }
 
-#[test]
-fn longest_uptime_writes_fail_counts_with_dampening_and_a_new_writer_takes_over() {
-    let mut nodes = vec![
-        Attrd::new("n1", 10),
-        Attrd::new("n2", 30),
-        Attrd::new("n3", 20),
-    ];
+type Queue = VecDeque<(usize, Vec<u8>)>;
+
+/// The first `n` of n1 (uptime 10), n2 (30), n3 (20), all up, after their
+/// first membership: n2 is the writer.
+fn started(n: usize) -> (Vec<Attrd>, Queue, Out, Vec<bool>) {
+    let mut nodes: Vec<Attrd> = [("n1", 10), ("n2", 30), ("n3", 20)][..n]
+        .iter()
+        .map(|(name, uptime)| Attrd::new(name, *uptime))
+        .collect();
     let mut q = VecDeque::new();
     let mut out = Out::default();
-    let mut up = vec![true; 3];
+    let up = vec![true; n];
     confchg(&mut nodes, &mut q, &mut out, &up, vec![]);
+    (nodes, q, out, up)
+}
+
+#[test]
+fn longest_uptime_writes_fail_counts_with_dampening_and_a_new_writer_takes_over() {
+    let (mut nodes, mut q, mut out, mut up) = started(3);
     assert!(nodes[1].is_writer() && !nodes[0].is_writer() && !nodes[2].is_writer());
     // Fail count incremented twice from node 1 (DC), for node 3.
     for _ in 0..2 {
@@ -204,11 +212,7 @@ fn longest_uptime_writes_fail_counts_with_dampening_and_a_new_writer_takes_over(
 
 #[test]
 fn a_query_answers_the_asker_with_every_nodes_value_once_delivered() {
-    let mut nodes = vec![Attrd::new("n1", 10), Attrd::new("n2", 30)];
-    let mut q = VecDeque::new();
-    let mut out = Out::default();
-    let up = vec![true; 2];
-    confchg(&mut nodes, &mut q, &mut out, &up, vec![]);
+    let (mut nodes, mut q, mut out, up) = started(2);
     for (i, target, value) in [(0, "n1", "41"), (1, "n2", "57")] {
         let msg = LocalMsg::AttrUpdate {
             target: target.into(),
@@ -285,15 +289,7 @@ fn last_write_for(writes: &[(usize, CibOp)], id: u32) -> Option<Option<String>> 
 
 #[test]
 fn a_node_that_comes_back_from_a_partition_gets_its_own_values_written_again() {
-    let mut nodes = vec![
-        Attrd::new("n1", 10),
-        Attrd::new("n2", 30),
-        Attrd::new("n3", 20),
-    ];
-    let mut q = VecDeque::new();
-    let mut out = Out::default();
-    let mut up = vec![true; 3];
-    confchg(&mut nodes, &mut q, &mut out, &up, vec![]);
+    let (mut nodes, mut q, mut out, mut up) = started(3);
     set(
         &mut nodes,
         &mut q,
@@ -330,11 +326,7 @@ fn a_node_that_comes_back_from_a_partition_gets_its_own_values_written_again() {
 
 #[test]
 fn the_returning_nodes_own_copy_wins_over_the_writers_including_an_absent_value() {
-    let mut nodes = vec![Attrd::new("n1", 10), Attrd::new("n2", 30)];
-    let mut q = VecDeque::new();
-    let mut out = Out::default();
-    let up = vec![true; 2];
-    confchg(&mut nodes, &mut q, &mut out, &up, vec![]);
+    let (mut nodes, mut q, mut out, up) = started(2);
     // n1 restarts with an empty attribute table while the writer (n2)
     // wrongly still holds a value for it (say, n1's departure was not seen).
     set(
@@ -361,15 +353,7 @@ fn the_returning_nodes_own_copy_wins_over_the_writers_including_an_absent_value(
 
 #[test]
 fn a_writer_that_was_paused_and_wins_again_rewrites_every_value() {
-    let mut nodes = vec![
-        Attrd::new("n1", 10),
-        Attrd::new("n2", 30),
-        Attrd::new("n3", 20),
-    ];
-    let mut q = VecDeque::new();
-    let mut out = Out::default();
-    let mut up = vec![true; 3];
-    confchg(&mut nodes, &mut q, &mut out, &up, vec![]);
+    let (mut nodes, mut q, mut out, mut up) = started(3);
     set(
         &mut nodes,
         &mut q,
@@ -401,11 +385,7 @@ fn a_writer_that_was_paused_and_wins_again_rewrites_every_value() {
 
 #[test]
 fn the_writer_writes_everything_again_when_its_cib_copy_was_replaced() {
-    let mut nodes = vec![Attrd::new("n1", 10), Attrd::new("n2", 30)];
-    let mut q = VecDeque::new();
-    let mut out = Out::default();
-    let up = vec![true; 2];
-    confchg(&mut nodes, &mut q, &mut out, &up, vec![]);
+    let (mut nodes, mut q, mut out, up) = started(2);
     set(
         &mut nodes,
         &mut q,
